@@ -1,0 +1,3 @@
+from green_estimate.cli.app import main
+
+main()
