@@ -1,0 +1,129 @@
+"""The result of counting one training step: op records and their aggregations."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from green_estimate import FLOP_CONVENTION
+
+PHASES: tuple[str, ...] = ("forward", "backward", "optimizer")
+
+
+@dataclass(frozen=True)
+class OpRecord:
+    """One aten op of a training step.
+
+    Attributes:
+        op: aten op name, e.g. ``"aten.convolution"``.
+        cls: layer class (see :mod:`green_estimate.counting.classes`).
+        phase: ``forward`` (model and loss), ``backward`` or ``optimizer``.
+        module: path of the innermost module running (``"features.0"``), ``""`` outside modules.
+        flops: FLOPs, 2 per multiply-accumulate; 0 when uncounted.
+        bytes_read: bytes of tensors read.
+        bytes_written: bytes of tensors written.
+        counted: False when no FLOP formula knows the op.
+    """
+
+    op: str
+    cls: str
+    phase: str
+    module: str
+    flops: int
+    bytes_read: int
+    bytes_written: int
+    counted: bool = True
+
+    @property
+    def nbytes(self) -> int:
+        """Memory traffic: bytes read plus written."""
+        return self.bytes_read + self.bytes_written
+
+
+@dataclass
+class Totals:
+    flops: int = 0
+    bytes: int = 0
+    ops: int = 0
+
+    def add(self, r: OpRecord) -> None:
+        self.flops += r.flops
+        self.bytes += r.nbytes
+        self.ops += 1
+
+    def to_dict(self) -> dict:
+        return {"flops": self.flops, "bytes": self.bytes, "ops": self.ops}
+
+
+@dataclass
+class CostReport:
+    """The static cost of one training step (forward, loss, backward, optimizer update)."""
+
+    model: str
+    batch_size: int
+    optimizer: str
+    parameters: int
+    input_shapes: list[tuple[int, ...]]
+    ops: list[OpRecord]
+    ignored_ops: dict[str, int] = field(default_factory=dict)
+    device: str = "meta"
+    notes: list[str] = field(default_factory=list)
+
+    def totals(self) -> Totals:
+        t = Totals()
+        for r in self.ops:
+            t.add(r)
+        return t
+
+    def by_class(self) -> dict[str, Totals]:
+        out: dict[str, Totals] = {}
+        for r in self.ops:
+            out.setdefault(r.cls, Totals()).add(r)
+        return dict(sorted(out.items(), key=lambda kv: -kv[1].flops))
+
+    def by_phase(self) -> dict[str, Totals]:
+        out = {p: Totals() for p in PHASES}
+        for r in self.ops:
+            out[r.phase].add(r)
+        return out
+
+    def by_class_phase(self) -> dict[str, dict[str, Totals]]:
+        out: dict[str, dict[str, Totals]] = {}
+        for r in self.ops:
+            out.setdefault(r.cls, {p: Totals() for p in PHASES})[r.phase].add(r)
+        return out
+
+    def by_module(self) -> dict[str, Totals]:
+        out: dict[str, Totals] = {}
+        for r in self.ops:
+            out.setdefault(r.module or "(outside modules)", Totals()).add(r)
+        return out
+
+    def uncounted_ops(self) -> dict[str, int]:
+        """Ops no FLOP formula knows (their bytes are still counted), with how often they ran."""
+        return dict(Counter(r.op for r in self.ops if not r.counted).most_common())
+
+    def to_dict(self) -> dict:
+        """The ``green-estimate/cost@1`` JSON document."""
+        bcp = self.by_class_phase()
+        by_class = {}
+        for cls, tot in self.by_class().items():
+            d = tot.to_dict()
+            d["by_phase"] = {p: t.to_dict() for p, t in bcp[cls].items()}
+            by_class[cls] = d
+        return {
+            "schema": "green-estimate/cost@1",
+            "model": self.model,
+            "batch_size": self.batch_size,
+            "optimizer": self.optimizer,
+            "parameters": self.parameters,
+            "flop_convention": FLOP_CONVENTION,
+            "byte_convention": "bytes of tensors read plus written, per op (roofline)",
+            "input_shapes": [list(s) for s in self.input_shapes],
+            "device": self.device,
+            "totals": self.totals().to_dict(),
+            "by_class": by_class,
+            "by_phase": {p: t.to_dict() for p, t in self.by_phase().items()},
+            "uncounted_ops": self.uncounted_ops(),
+            "ignored_ops": dict(sorted(self.ignored_ops.items(), key=lambda kv: -kv[1])),
+            "notes": list(self.notes),
+        }

@@ -1,0 +1,396 @@
+"""Datasheet GPU profiles: price a GPU nobody here has measured, from its vendor figures.
+
+This module owns the GPU table (``data/gpus.json``: peak rates, bandwidth, board power, an idle
+estimate, each with its source) and turns one entry into a ``green-estimate/profile@1`` dict with
+``provenance: "datasheet"``. The model is an *additive roofline* per op::
+
+    time_s   = launch_overhead_s + flops / (peak_flops_per_s * eff_flops_c) + bytes / (bandwidth * eff_bytes_c)
+    energy_j = launch_overhead_s * P_wait + (flops and bytes terms) * P_c
+    P_c      = idle_w + (board_w - idle_w) * u_c
+
+The real roofline is ``max(F/peak, B/bw)``; the sum is never below it and at most twice it, so the
+model leans towards *longer* times (an upper-bound-ish approximation). Every per-class efficiency
+and utilisation below is an assumption, not a measurement; docs/datasheet.md lists them with why.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from typing import Any
+
+from green_estimate.errors import ProfileError, UsageError
+from green_estimate.meters.base import DATASHEET
+
+PROFILE_SCHEMA = "green-estimate/profile@1"
+NAME_PREFIX = "datasheet:"
+FEATURES = ("const", "flops", "bytes")
+#: Every layer class the counter emits; a datasheet profile prices each of them.
+CLASSES = (
+    "conv", "linear", "relu", "norm", "pool", "elementwise", "reduction",
+    "softmax", "loss", "embedding", "attention", "copy", "other",
+)
+DEFAULT_CLASS = "elementwise"
+
+#: Fixed cost per recorded op. Assumption: a CUDA kernel launch costs ~3-5 µs on the GPU side and
+#: PyTorch's eager dispatch ~5-10 µs on the CPU; when kernels are queued asynchronously the two
+#: overlap, so we charge 5 µs per op. Some aten ops launch several kernels; this ignores that.
+LAUNCH_OVERHEAD_S = 5e-6
+#: Assumed utilisation while the GPU waits for launches (clocks up, little work): a little above idle.
+WAIT_UTILISATION = 0.1
+#: Spread of a single op around the model (assumption): real kernels land within roughly a factor
+#: of two of an additive roofline with guessed efficiencies, i.e. ~50 % relative standard deviation.
+RESID_REL_SD = 0.5
+#: Error shared by every op of a class (assumption): the efficiency guess itself may be off by ~35 %
+#: for this GPU, which does not average out over many ops. Encoded as a fully correlated ``cov``.
+SYSTEMATIC_REL_SD = 0.35
+#: No fit was made; a large df makes the interval use normal quantiles.
+DF_RESID = 1000
+
+_DTYPES = {
+    "float32": "float32", "fp32": "float32", "float": "float32", "torch.float32": "float32",
+    "float16": "float16", "fp16": "float16", "half": "float16", "torch.float16": "float16",
+    "bfloat16": "bfloat16", "bf16": "bfloat16", "torch.bfloat16": "bfloat16",
+}
+_REQUIRED_NUMBERS = ("fp32_tflops", "memory_bandwidth_gb_s", "board_power_w", "idle_power_w", "memory_gb")
+_OPTIONAL_NUMBERS = ("tf32_tensor_tflops", "fp16_tensor_tflops", "bf16_tensor_tflops")
+SOURCE_GROUPS = ("compute", "memory", "power", "idle_power")
+
+
+@dataclass(frozen=True)
+class ClassAssumption:
+    """What we assume about one layer class on a GPU (all fractions in [0, 1]).
+
+    Attributes:
+        flops_eff: achieved fraction of the CUDA-core (non-tensor) FP32 peak.
+        tensor_flops_eff: achieved fraction of the tensor-core peak, or None for classes that never
+            run on tensor cores (they always use the CUDA-core peak).
+        bytes_eff: achieved fraction of the peak DRAM bandwidth.
+        utilisation: where the board sits between idle (0) and board power (1) while it runs.
+        why: one line of reasoning, shown in docs and in the profile's sources.
+    """
+
+    flops_eff: float
+    tensor_flops_eff: float | None
+    bytes_eff: float
+    utilisation: float
+    why: str
+
+
+_GEMM = "cuBLAS/cuDNN GEMM-like kernels; training mixes large and small shapes and backward kernels"
+_STREAM = "memory-bound streaming kernel; reaches most of DRAM bandwidth on large tensors"
+CLASS_ASSUMPTIONS: dict[str, ClassAssumption] = {
+    "conv": ClassAssumption(0.55, 0.40, 0.60, 0.80, f"{_GEMM}; tensor-core convs lose more to layout transforms"),
+    "linear": ClassAssumption(0.65, 0.55, 0.60, 0.85, f"{_GEMM}; GEMMs reach the highest fraction of peak"),
+    "attention": ClassAssumption(0.45, 0.35, 0.60, 0.80, "fused SDPA kernels; softmax and masking cut into the GEMM rate"),
+    "relu": ClassAssumption(0.50, None, 0.75, 0.55, _STREAM),
+    "elementwise": ClassAssumption(0.50, None, 0.75, 0.55, _STREAM),
+    "copy": ClassAssumption(0.50, None, 0.80, 0.50, "copies and casts are the simplest streams"),
+    "norm": ClassAssumption(0.50, None, 0.60, 0.60, "two passes (statistics, then normalise) with reductions"),
+    "pool": ClassAssumption(0.50, None, 0.60, 0.55, "windowed reads; backward scatters"),
+    "reduction": ClassAssumption(0.50, None, 0.60, 0.55, "tree reductions leave bandwidth unused at the tail"),
+    "softmax": ClassAssumption(0.50, None, 0.60, 0.60, "max, exp-sum and normalise passes"),
+    "loss": ClassAssumption(0.50, None, 0.50, 0.55, "small fused kernels, often launch-bound"),
+    "embedding": ClassAssumption(0.50, None, 0.40, 0.50, "gathers and scatter-adds with poor locality"),
+    "other": ClassAssumption(0.50, None, 0.50, 0.60, "unknown kernels: a middle-of-the-road guess"),
+}
+
+
+@dataclass(frozen=True)
+class GpuSpec:
+    """One GPU's vendor figures (SI-free, as vendors state them) and where each came from.
+
+    Attributes:
+        key: short identifier, e.g. ``"h100-sxm"``.
+        name: full product name.
+        fp32_tflops: peak FP32 on CUDA cores (non-tensor), TFLOPS.
+        tf32_tensor_tflops, fp16_tensor_tflops, bf16_tensor_tflops: dense tensor-core peaks
+            (FP16 with FP32 accumulation), TFLOPS; None where the GPU has no such tensor cores.
+        memory_bandwidth_gb_s: peak DRAM bandwidth, 1e9 bytes/s.
+        board_power_w: TDP / TGP.
+        idle_power_w: an *estimate* (vendors publish none); ``idle_power_w_range`` its plausible span.
+        nvml_names: names NVML reports for this board, for :func:`match_gpu`.
+        sources: per figure group (compute, memory, power, idle_power): title, url, year, note.
+    """
+
+    key: str
+    name: str
+    architecture: str
+    year: int
+    memory_gb: float
+    fp32_tflops: float
+    tf32_tensor_tflops: float | None
+    fp16_tensor_tflops: float | None
+    bf16_tensor_tflops: float | None
+    memory_bandwidth_gb_s: float
+    board_power_w: float
+    idle_power_w: float
+    idle_power_w_range: tuple[float, float]
+    nvml_names: tuple[str, ...] = ()
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    idle_power_is_estimate: bool = True
+
+    def tensor_tflops(self, dtype: str, *, allow_tf32: bool = False) -> float | None:
+        """The tensor-core peak a GEMM of this dtype would use, or None (CUDA cores only)."""
+        dtype = canonical_dtype(dtype)
+        if dtype == "float32":
+            return self.tf32_tensor_tflops if allow_tf32 else None
+        return self.fp16_tensor_tflops if dtype == "float16" else self.bf16_tensor_tflops
+
+    def supported_dtypes(self) -> list[str]:
+        """Dtypes a datasheet profile can price on this GPU."""
+        out = ["float32"]
+        out += [d for d, v in (("float16", self.fp16_tensor_tflops), ("bfloat16", self.bf16_tensor_tflops)) if v]
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["idle_power_w_range"] = list(self.idle_power_w_range)
+        d["nvml_names"] = list(self.nvml_names)
+        return d
+
+
+def canonical_dtype(dtype: str) -> str:
+    """``"fp16"``/``"half"``/``"torch.float16"`` → ``"float16"`` and so on; UsageError if unknown."""
+    try:
+        return _DTYPES[str(dtype).strip().lower()]
+    except KeyError:
+        raise UsageError(f"Unknown dtype {dtype!r}: use float32, float16 or bfloat16.") from None
+
+
+def _parse_gpu(key: str, raw: dict[str, Any]) -> GpuSpec:
+    missing = [k for k in ("name", "architecture", "year", *_REQUIRED_NUMBERS) if raw.get(k) is None]
+    missing += [f"sources.{g}" for g in SOURCE_GROUPS if not (raw.get("sources") or {}).get(g)]
+    if missing:
+        raise ProfileError(f"data/gpus.json entry {key!r} lacks {', '.join(missing)}; "
+                           "fix the package data (every figure needs a value and a source).")
+    for k in _REQUIRED_NUMBERS + _OPTIONAL_NUMBERS:
+        if raw.get(k) is not None and not float(raw[k]) > 0:
+            raise ProfileError(f"data/gpus.json entry {key!r}: {k} must be positive, got {raw[k]!r}.")
+    low, high = raw.get("idle_power_w_range") or (raw["idle_power_w"], raw["idle_power_w"])
+    return GpuSpec(
+        key=key, name=raw["name"], architecture=raw["architecture"], year=int(raw["year"]),
+        memory_gb=float(raw["memory_gb"]), fp32_tflops=float(raw["fp32_tflops"]),
+        **{k: None if raw.get(k) is None else float(raw[k]) for k in _OPTIONAL_NUMBERS},
+        memory_bandwidth_gb_s=float(raw["memory_bandwidth_gb_s"]),
+        board_power_w=float(raw["board_power_w"]), idle_power_w=float(raw["idle_power_w"]),
+        idle_power_w_range=(float(low), float(high)),
+        nvml_names=tuple(raw.get("nvml_names", ())), sources=dict(raw["sources"]),
+        idle_power_is_estimate=bool(raw.get("idle_power_is_estimate", True)),
+    )
+
+
+def _read_table() -> dict[str, Any]:
+    text = resources.files("green_estimate").joinpath("data/gpus.json").read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ProfileError(f"green_estimate/data/gpus.json is not valid JSON ({e}); reinstall the package.") from e
+
+
+def load_gpus() -> dict[str, GpuSpec]:
+    """Every GPU in the package's datasheet table, by key (reads package data each call)."""
+    return {key: _parse_gpu(key, raw) for key, raw in _read_table()["gpus"].items()}
+
+
+_DROP_WORDS = {"nvidia", "geforce", "tesla"}
+
+
+def _normalise(name: str) -> str:
+    words = re.sub(r"[-_/(),]+", " ", name.lower()).split()
+    return " ".join(w for w in words if w not in _DROP_WORDS)
+
+
+def match_gpu(name: str) -> GpuSpec | None:
+    """The datasheet entry for a device name (NVML's, the full name, or the key), else None.
+
+    Matching is exact after normalising case, punctuation and the words NVIDIA/GeForce/Tesla, so
+    ``"NVIDIA H100 80GB HBM3"`` finds ``h100-sxm`` but ``"GeForce GTX 1080 Ti"`` or a MIG slice
+    (``"NVIDIA A100-SXM4-40GB MIG 1g.5gb"``) find nothing: a near miss is a different device.
+    """
+    wanted = _normalise(name)
+    if not wanted:
+        return None
+    for spec in load_gpus().values():
+        if wanted in {_normalise(n) for n in (spec.key, spec.name, *spec.nvml_names)}:
+            return spec
+    return None
+
+
+def get_gpu(key_or_name: str) -> GpuSpec:
+    """The GPU for a key or NVML name; UsageError listing close matches when there is none."""
+    gpus = load_gpus()
+    spec = gpus.get(key_or_name.strip().lower()) or match_gpu(key_or_name)
+    if spec is not None:
+        return spec
+    close = difflib.get_close_matches(key_or_name.strip().lower(), list(gpus), n=3, cutoff=0.4)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise UsageError(f"No datasheet entry for GPU {key_or_name!r}.{hint} Known: {', '.join(gpus)}. "
+                     "Calibrate the GPU itself with `green-estimate calibrate --gpu 0` instead.")
+
+
+def class_power_w(spec: GpuSpec, utilisation: float) -> float:
+    """Board power at a utilisation between idle (0) and board power (1)."""
+    return spec.idle_power_w + (spec.board_power_w - spec.idle_power_w) * utilisation
+
+
+def profile_name(key: str, dtype: str = "float32", allow_tf32: bool = False) -> str:
+    """``datasheet:KEY``, with ``:tf32`` or ``:float16``/``:bfloat16`` for the other variants."""
+    dtype = canonical_dtype(dtype)
+    suffix = ":tf32" if dtype == "float32" and allow_tf32 else ("" if dtype == "float32" else f":{dtype}")
+    return f"{NAME_PREFIX}{key}{suffix}"
+
+
+def _linear_model(params: list[float], systematic_rel_sd: float) -> dict[str, Any]:
+    # cov = s² p pᵀ: the whole class is off by one common factor (1 ± s), so a class total gets a
+    # relative sd of s however many ops it has; RESID_REL_SD covers op-to-op scatter on top.
+    cov = [[systematic_rel_sd**2 * a * b for b in params] for a in params]
+    return {"form": "linear", "features": list(FEATURES), "params": params, "cov": cov,
+            "resid_rel_sd": RESID_REL_SD, "df_resid": DF_RESID}
+
+
+def _src(spec: GpuSpec, group: str) -> str:
+    s = spec.sources[group]
+    parts = [s.get("title", ""), f"({s['year']})" if s.get("year") else "", s.get("url") or ""]
+    return " ".join(p for p in parts if p)
+
+
+def _sources(spec: GpuSpec, tensor: float | None, tensor_label: str, overhead_power_w: float) -> list[dict]:
+    lo, hi = spec.idle_power_w_range
+    out = [
+        {"figure": "peak FP32 (non-tensor)", "value": f"{spec.fp32_tflops} TFLOPS", "source": _src(spec, "compute")},
+        {"figure": "memory bandwidth", "value": f"{spec.memory_bandwidth_gb_s} GB/s", "source": _src(spec, "memory")},
+        {"figure": "board power", "value": f"{spec.board_power_w} W", "source": _src(spec, "power")},
+        {"figure": "idle power (estimate)", "value": f"{spec.idle_power_w} W (plausible {lo}-{hi} W)",
+         "source": _src(spec, "idle_power")},
+        {"figure": "launch overhead per op", "value": f"{LAUNCH_OVERHEAD_S * 1e6:g} µs at {overhead_power_w:.1f} W",
+         "source": "assumption (green-estimate, docs/datasheet.md)"},
+        {"figure": "interval widths", "value": f"systematic {SYSTEMATIC_REL_SD:.0%} per class, {RESID_REL_SD:.0%} per op",
+         "source": "assumption (green-estimate, docs/datasheet.md): no measurements behind this profile"},
+    ]
+    if tensor is not None:
+        out.insert(1, {"figure": f"peak {tensor_label} tensor (dense)", "value": f"{tensor} TFLOPS",
+                       "source": _src(spec, "compute")})
+    for cls, a in CLASS_ASSUMPTIONS.items():
+        tensor_part = f", {a.tensor_flops_eff:.0%} of tensor peak" if a.tensor_flops_eff is not None else ""
+        out.append({"figure": f"{cls}: achievable efficiency and utilisation",
+                    "value": f"{a.flops_eff:.0%} of FP32 peak{tensor_part}, {a.bytes_eff:.0%} of bandwidth, "
+                             f"utilisation {a.utilisation:.0%}",
+                    "source": f"assumption (green-estimate, docs/datasheet.md): {a.why}"})
+    return out
+
+
+def datasheet_profile(key: str, *, dtype: str = "float32", allow_tf32: bool = False,
+                      systematic_rel_sd: float = SYSTEMATIC_REL_SD) -> dict[str, Any]:
+    """A ``green-estimate/profile@1`` dict for a GPU, built from vendor figures and stated assumptions.
+
+    Args:
+        key: a key of :func:`load_gpus` (``"h100-sxm"``) or an NVML device name.
+        dtype: ``"float32"``, ``"float16"`` or ``"bfloat16"``; half types price GEMM-like classes
+            (conv, linear, attention) at the tensor-core peak and everything else at the FP32 peak.
+        allow_tf32: price float32 GEMM-like classes at the TF32 tensor peak (as
+            ``torch.backends.cuda.matmul.allow_tf32`` does); no effect on GPUs without TF32.
+        systematic_rel_sd: relative error shared by all ops of a class (0 gives a zero ``cov``).
+
+    Returns:
+        The profile dict; ``provenance`` and ``time_provenance`` are ``"datasheet"``.
+
+    Raises:
+        UsageError: unknown GPU or dtype, or a half dtype the GPU has no tensor cores for.
+
+    Example:
+        >>> p = datasheet_profile("h100-sxm")
+        >>> p["classes"]["linear"]["time_s"]["params"]  # [s, s/FLOP, s/byte]
+    """
+    spec = get_gpu(key)
+    dtype = canonical_dtype(dtype)
+    if systematic_rel_sd < 0:
+        raise UsageError(f"systematic_rel_sd must be >= 0, got {systematic_rel_sd}.")
+    tensor = spec.tensor_tflops(dtype, allow_tf32=allow_tf32)
+    tensor_label = "TF32" if dtype == "float32" else ("FP16" if dtype == "float16" else "BF16")
+    if dtype != "float32" and tensor is None:
+        raise UsageError(f"{spec.name} has no {tensor_label} tensor cores in its datasheet, so a datasheet "
+                         f"profile cannot price {dtype} training on it; use one of {spec.supported_dtypes()}.")
+    vector_flops_s = spec.fp32_tflops * 1e12
+    bandwidth_b_s = spec.memory_bandwidth_gb_s * 1e9
+    wait_power_w = class_power_w(spec, WAIT_UTILISATION)
+    classes: dict[str, Any] = {}
+    per_class: dict[str, Any] = {}
+    for cls in CLASSES:
+        a = CLASS_ASSUMPTIONS[cls]
+        on_tensor = tensor is not None and a.tensor_flops_eff is not None
+        flops_s = tensor * 1e12 * a.tensor_flops_eff if on_tensor else vector_flops_s * a.flops_eff  # type: ignore[operator]
+        time_params = [LAUNCH_OVERHEAD_S, 1.0 / flops_s, 1.0 / (bandwidth_b_s * a.bytes_eff)]
+        power_w = class_power_w(spec, a.utilisation)
+        energy_params = [time_params[0] * wait_power_w, time_params[1] * power_w, time_params[2] * power_w]
+        classes[cls] = {
+            "n_samples": 0,
+            "time_s": _linear_model(time_params, systematic_rel_sd),
+            "energy_j": _linear_model(energy_params, systematic_rel_sd),
+            "cv": {"time_s": None, "energy_j": None},
+        }
+        per_class[cls] = {"flops_per_s": flops_s, "bytes_per_s": bandwidth_b_s * a.bytes_eff,
+                          "power_w": power_w, "tensor_cores": on_tensor}
+    return {
+        "schema": PROFILE_SCHEMA,
+        "name": profile_name(spec.key, dtype, allow_tf32),
+        "created_utc": f"{_read_table()['updated']}T00:00:00Z",  # the table's date: reproducible
+        "device": {"kind": "gpu", "name": spec.name,
+                   "fingerprint": {"datasheet_key": spec.key, "architecture": spec.architecture,
+                                   "memory_gb": spec.memory_gb, "nvml_names": list(spec.nvml_names)}},
+        "meter": {"name": "datasheet", "device": spec.name, "power_w": spec.board_power_w,
+                  "power_source": f"board power from {_src(spec, 'power')}; idle power is an estimate"},
+        "provenance": DATASHEET,
+        "time_provenance": DATASHEET,
+        "energy_basis": "total",
+        "idle_power_w": spec.idle_power_w,
+        "torch_version": None,
+        "dtype": dtype,
+        "allow_tf32": bool(allow_tf32 and dtype == "float32"),
+        "sample_count": 0,
+        "default_class": DEFAULT_CLASS,
+        "classes": classes,
+        "datasheet": {
+            "gpu": spec.key,
+            "model": ("additive roofline: launch overhead + flops/(peak*eff) + bytes/(bandwidth*eff); the sum "
+                      "lies between max(F/peak, B/bw) and twice it, so times lean long; efficiencies, "
+                      "utilisations and idle power are assumptions, not measurements"),
+            "launch_overhead_s": LAUNCH_OVERHEAD_S,
+            "wait_power_w": wait_power_w,
+            "tensor_peak": None if tensor is None else {"format": tensor_label, "tflops": tensor},
+            "systematic_rel_sd": systematic_rel_sd,
+            "classes": per_class,
+        },
+        "sources": _sources(spec, tensor, tensor_label, wait_power_w),
+    }
+
+
+def parse_profile_name(name: str) -> tuple[str, str, bool] | None:
+    """``"datasheet:h100-sxm:bfloat16"`` → ``("h100-sxm", "bfloat16", False)``; None if not a datasheet name."""
+    if not name.startswith(NAME_PREFIX):
+        return None
+    key, _, variant = name[len(NAME_PREFIX):].partition(":")
+    if variant.lower() == "tf32":
+        return key, "float32", True
+    return key, canonical_dtype(variant) if variant else "float32", False
+
+
+def datasheet_profile_by_name(name: str) -> dict[str, Any]:
+    """The profile for a name from :func:`list_datasheet_profiles` (or with a ``:dtype`` suffix)."""
+    parsed = parse_profile_name(name)
+    if parsed is None:
+        raise UsageError(f"{name!r} is not a datasheet profile name; they look like 'datasheet:h100-sxm'.")
+    key, dtype, allow_tf32 = parsed
+    return datasheet_profile(key, dtype=dtype, allow_tf32=allow_tf32)
+
+
+def list_datasheet_profiles() -> list[dict[str, Any]]:
+    """One row per GPU for a ``profiles`` listing: name, device, provenance and the priceable dtypes."""
+    return [
+        {"name": profile_name(spec.key), "key": spec.key, "device": spec.name, "provenance": DATASHEET,
+         "architecture": spec.architecture, "year": spec.year, "dtypes": spec.supported_dtypes(),
+         "tf32": spec.tf32_tensor_tflops is not None}
+        for spec in load_gpus().values()
+    ]

@@ -1,0 +1,1 @@
+"""Bundled example models (plain files, usable as ``green-estimate count <path>``)."""

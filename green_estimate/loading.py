@@ -1,0 +1,188 @@
+"""Loading a user's model: ``path/to/file.py[:name]`` or ``package.module[:name]``.
+
+A *workload* is what the counter needs: a factory that builds the model (so it can be built on
+the meta device) and a factory for one batch of input. This module imports torch only inside
+functions; it never runs the model (the counter does).
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable
+
+from green_estimate.errors import ModelLoadError
+
+ENTRY_POINTS = ("build_model", "model", "get_model")
+
+
+@dataclass
+class Workload:
+    """A model and its input, ready to be counted.
+
+    Attributes:
+        name: how the user named it (``examples/cnn.py``).
+        build: builds the model; called inside ``torch.device(...)`` so parameters land there.
+        example_input: ``batch_size -> tensor | tuple[tensor, ...]`` (any device; the counter
+            moves it), or ``None`` when only a shape is known.
+        input_shape: per-sample shape used when ``example_input`` is ``None``.
+        prebuilt: True when the file built the model at import (a module-level ``model``), so the
+            parameters already exist on the CPU.
+    """
+
+    name: str
+    build: Callable[[], Any]
+    example_input: Callable[[int], Any] | None = None
+    input_shape: tuple[int, ...] | None = None
+    prebuilt: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def split_spec(spec: str) -> tuple[str, str | None]:
+    """``"m.py:build"`` → ``("m.py", "build")``; a Windows drive letter is not a name."""
+    head, sep, tail = spec.rpartition(":")
+    if sep and tail and tail.isidentifier() and not (len(head) == 1 and head.isalpha()):
+        return head, tail
+    return spec, None
+
+
+def import_source(target: str) -> ModuleType:
+    """Import a model file or a module, turning every failure into a :class:`ModelLoadError`."""
+    looks_like_file = target.endswith(".py") or "/" in target or "\\" in target or Path(target).exists()
+    if looks_like_file:
+        path = Path(target)
+        if not path.exists():
+            raise ModelLoadError(f"model file {target} does not exist: check the path (relative to {Path.cwd()})")
+        if path.is_dir():
+            raise ModelLoadError(f"{target} is a directory: name the .py file that defines build_model()")
+        mod_name = f"_green_estimate_model_{abs(hash(str(path.resolve())))}"
+        spec = importlib.util.spec_from_file_location(mod_name, path)
+        if spec is None or spec.loader is None:
+            raise ModelLoadError(f"cannot load {target} as Python: give a .py file or a module name")
+        module = importlib.util.module_from_spec(spec)
+        sys.path.insert(0, str(path.resolve().parent))  # let the file import its siblings
+        try:
+            sys.modules[mod_name] = module
+            spec.loader.exec_module(module)
+        except SyntaxError as e:
+            raise ModelLoadError(f"{e.filename or target}:{e.lineno}: syntax error: {e.msg}") from e
+        except Exception as e:
+            raise ModelLoadError(f"importing {target} raised {type(e).__name__}: {e}{_where(e, path)}") from e
+        finally:
+            sys.path.remove(str(path.resolve().parent))
+        return module
+    try:
+        return importlib.import_module(target)
+    except ModuleNotFoundError as e:
+        raise ModelLoadError(
+            f"no model file or module named {target!r} ({e}): give a path ending in .py or an importable module"
+        ) from e
+    except SyntaxError as e:
+        raise ModelLoadError(f"{e.filename}:{e.lineno}: syntax error: {e.msg}") from e
+    except Exception as e:
+        raise ModelLoadError(f"importing {target} raised {type(e).__name__}: {e}") from e
+
+
+def _where(e: BaseException, path: Path) -> str:
+    """`` (file.py line 12)`` for the deepest frame of the user's file in a traceback."""
+    tb = e.__traceback__
+    line = None
+    while tb is not None:
+        if Path(tb.tb_frame.f_code.co_filename).resolve() == path.resolve():
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f" ({path}, line {line})" if line else ""
+
+
+def load_workload(
+    spec: str,
+    *,
+    input_shape: tuple[int, ...] | None = None,
+    model_kwargs: dict | None = None,
+) -> Workload:
+    """Resolve a MODEL spec into a :class:`Workload`.
+
+    Without ``:name`` the file provides ``build_model()`` (preferred), a module-level ``model``, or
+    ``get_model()``. The input comes from ``example_input(batch_size)``, else ``INPUT_SHAPE``, else
+    ``input_shape``; an explicit ``input_shape`` overrides the file.
+
+    Raises:
+        ModelLoadError: missing file, syntax error, no entry point, no input shape.
+    """
+    target, name = split_spec(spec)
+    module = import_source(target)
+    kwargs = dict(model_kwargs or {})
+    if name is not None:
+        if not hasattr(module, name):
+            raise ModelLoadError(f"{target} has no attribute {name!r}: check the name after the colon")
+        entry, entry_name = getattr(module, name), name
+    else:
+        found = [n for n in ENTRY_POINTS if hasattr(module, n)]
+        if not found:
+            raise ModelLoadError(
+                f"{target} defines none of build_model(), model, get_model(): add a build_model() that "
+                f"returns the torch.nn.Module, or name the object as {target}:NAME"
+            )
+        entry_name = found[0]
+        entry = getattr(module, entry_name)
+
+    build, prebuilt = _factory(entry, entry_name, target, kwargs)
+    example = getattr(module, "example_input", None)
+    shape = input_shape
+    if shape is None and example is None:
+        file_shape = getattr(module, "INPUT_SHAPE", None)
+        if file_shape is not None:
+            try:
+                shape = tuple(int(d) for d in file_shape)
+            except (TypeError, ValueError):
+                raise ModelLoadError(f"INPUT_SHAPE in {target} must be a tuple of ints, e.g. (3, 32, 32); got {file_shape!r}") from None
+    if input_shape is not None:
+        example = None  # the option overrides the file
+    if shape is None and example is None:
+        raise ModelLoadError(
+            f"no input shape for {spec}: define example_input(batch_size) or INPUT_SHAPE = (3, 32, 32) in the "
+            "file, or pass --input-shape 3,32,32 (the per-sample shape, without the batch)"
+        )
+    if example is not None and not callable(example):
+        raise ModelLoadError(f"example_input in {target} must be a function of batch_size")
+    return Workload(name=spec, build=build, example_input=example, input_shape=shape, prebuilt=prebuilt)
+
+
+def _factory(entry: Any, entry_name: str, target: str, kwargs: dict) -> tuple[Callable[[], Any], bool]:
+    import torch
+
+    if isinstance(entry, torch.nn.Module):
+        if kwargs:
+            raise ModelLoadError(f"{target}:{entry_name} is a model instance; parameters {sorted(kwargs)} need build_model(**params)")
+        return (lambda: entry), True
+    if not callable(entry):
+        raise ModelLoadError(f"{target}:{entry_name} is a {type(entry).__name__}, not a torch.nn.Module or a function returning one")
+    if kwargs:
+        _check_kwargs(entry, entry_name, target, kwargs)
+
+    def build() -> Any:
+        try:
+            model = entry(**kwargs)
+        except Exception as e:
+            raise ModelLoadError(f"{entry_name}() in {target} raised {type(e).__name__}: {e}") from e
+        if not isinstance(model, torch.nn.Module):
+            raise ModelLoadError(f"{entry_name}() in {target} returned a {type(model).__name__}, not a torch.nn.Module")
+        return model
+
+    return build, False
+
+
+def _check_kwargs(fn: Callable, name: str, target: str, kwargs: dict) -> None:
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        return
+    unknown = sorted(set(kwargs) - set(sig.parameters))
+    if unknown:
+        raise ModelLoadError(f"{name}() in {target} takes no parameter(s) {unknown}; it takes {list(sig.parameters)}")

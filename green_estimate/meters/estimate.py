@@ -1,0 +1,153 @@
+"""The estimate meter: energy = wall time × stated watts, for machines with no energy sensor.
+
+Its numbers are ``estimated``, never ``measured``. The watts are either given by the user
+(``--watts``) or a documented CPU default: the CPU's datasheet TDP divided by its hardware threads,
+times the logical CPUs this process may run on. TDP is a thermal design figure, not a measurement:
+real draw is below it at light load and may exceed it while boosting, and memory, disks and the rest
+of the machine are not included. ``power_source`` says which figure was used and where it comes from.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from green_estimate.errors import UsageError
+from green_estimate.meters.base import ESTIMATED, Reading, monotonic_s
+
+CPUINFO = Path("/proc/cpuinfo")
+
+
+@dataclass(frozen=True)
+class CpuPower:
+    """A CPU's datasheet power and thread count, and where the figures come from."""
+
+    pattern: str  # regex searched in /proc/cpuinfo "model name"
+    tdp_w: float
+    threads: int
+    source: str
+
+    @property
+    def w_per_thread(self) -> float:
+        return self.tdp_w / self.threads
+
+
+# Vendor datasheet figures: TDP (Intel "TDP" / "Processor Base Power", AMD "Default TDP") and
+# hardware threads. More specific patterns first (e.g. 6248R before 6248).
+CPU_TDP_TABLE: tuple[CpuPower, ...] = (
+    CpuPower(r"Platinum 8480\+", 350, 112, "Intel ARK, Xeon Platinum 8480+: TDP 350 W, 56 cores / 112 threads"),
+    CpuPower(r"Platinum 8380\b", 270, 80, "Intel ARK, Xeon Platinum 8380: TDP 270 W, 40 cores / 80 threads"),
+    CpuPower(r"Platinum 8358\b", 250, 64, "Intel ARK, Xeon Platinum 8358: TDP 250 W, 32 cores / 64 threads"),
+    CpuPower(r"Gold 6338\b", 205, 64, "Intel ARK, Xeon Gold 6338: TDP 205 W, 32 cores / 64 threads"),
+    CpuPower(r"Gold 6248R\b", 205, 48, "Intel ARK, Xeon Gold 6248R: TDP 205 W, 24 cores / 48 threads"),
+    CpuPower(r"Gold 6248\b", 150, 40, "Intel ARK, Xeon Gold 6248: TDP 150 W, 20 cores / 40 threads"),
+    CpuPower(r"i9-13900K\b", 125, 32, "Intel ARK, Core i9-13900K: Processor Base Power 125 W, 24 cores / 32 threads"),
+    CpuPower(r"i7-12700K\b", 125, 20, "Intel ARK, Core i7-12700K: Processor Base Power 125 W, 12 cores / 20 threads"),
+    CpuPower(r"EPYC 9654\b", 360, 192, "AMD product page, EPYC 9654: Default TDP 360 W, 96 cores / 192 threads"),
+    CpuPower(r"EPYC 7763\b", 280, 128, "AMD product page, EPYC 7763: Default TDP 280 W, 64 cores / 128 threads"),
+    CpuPower(r"EPYC 7742\b", 225, 128, "AMD product page, EPYC 7742: Default TDP 225 W, 64 cores / 128 threads"),
+    CpuPower(r"Ryzen 9 7950X\b", 170, 32, "AMD product page, Ryzen 9 7950X: Default TDP 170 W, 16 cores / 32 threads"),
+    CpuPower(r"Ryzen 9 5950X\b", 105, 32, "AMD product page, Ryzen 9 5950X: Default TDP 105 W, 16 cores / 32 threads"),
+)
+
+# For a CPU not in the table (cloud VMs often report just "Intel(R) Xeon(R) Processor"): the table's
+# median TDP per hardware thread is about 3.4 W; rounded up so an unknown CPU is priced a little
+# high rather than low.
+FALLBACK_W_PER_THREAD = 4.0
+
+
+def cpu_model_name(cpuinfo: Path = CPUINFO) -> str:
+    """The first ``model name`` in ``cpuinfo``, or ``"unknown CPU"``."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return "unknown CPU"
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and value.strip():
+            return value.strip()
+    return "unknown CPU"
+
+
+def logical_cpus_in_use() -> int:
+    """Logical CPUs this process may run on (its affinity mask; ``os.cpu_count()`` elsewhere)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def default_cpu_power(model: str, logical_cpus: int) -> tuple[float, str]:
+    """Watts for ``logical_cpus`` threads of CPU ``model``, and a sentence saying where they come from."""
+    for cpu in CPU_TDP_TABLE:
+        if re.search(cpu.pattern, model):
+            return (
+                cpu.w_per_thread * logical_cpus,
+                f"datasheet TDP per thread ({cpu.source}) = {cpu.w_per_thread:.3g} W × {logical_cpus} logical CPU(s) in use",
+            )
+    return (
+        FALLBACK_W_PER_THREAD * logical_cpus,
+        f"fallback {FALLBACK_W_PER_THREAD:g} W per logical CPU ({model!r} is not in the table of "
+        f"green_estimate.meters.estimate; pass --watts for a better figure) × {logical_cpus} logical CPU(s) in use",
+    )
+
+
+class EstimateMeter:
+    """Energy = elapsed wall time × ``power_w``. Provenance ``estimated``, always.
+
+    Attributes:
+        power_w: the assumed constant draw.
+        power_source: where ``power_w`` comes from, in words.
+
+    Example:
+        >>> meter = EstimateMeter(65.0)   # or EstimateMeter() for the CPU default
+    """
+
+    name = "estimate"
+    provenance = ESTIMATED
+    resolution_s = 1e-3  # limited only by the clock; 1 ms is a safe floor for perf_counter
+
+    def __init__(
+        self,
+        power_w: float | None = None,
+        *,
+        clock: Callable[[], float] = monotonic_s,
+        cpuinfo: Path = CPUINFO,
+        logical_cpus: int | None = None,
+    ) -> None:
+        """Fix the watts and start the clock.
+
+        Args:
+            power_w: watts to assume; None uses the CPU default described in the module docstring.
+            clock: the time source.
+            cpuinfo: where the CPU model name is read from.
+            logical_cpus: CPUs in use for the default; None reads this process's affinity.
+        """
+        if power_w is None:
+            model = cpu_model_name(cpuinfo)
+            n = logical_cpus_in_use() if logical_cpus is None else logical_cpus
+            power_w, self.power_source = default_cpu_power(model, n)
+            self.device = f"{model} ({n} logical CPU(s)), {power_w:.3g} W assumed"
+        else:
+            if not power_w > 0:
+                raise UsageError(f"--watts {power_w} must be a positive number of watts, e.g. --watts 65")
+            self.power_source = "given by the user (--watts)"
+            self.device = f"{power_w:.3g} W assumed (user-given)"
+        self.power_w = float(power_w)
+        self._clock = clock
+        self._t0 = clock()
+
+    def read(self) -> Reading:
+        """Elapsed time × watts since the meter opened."""
+        t_s = self._clock()
+        return Reading(energy_j=(t_s - self._t0) * self.power_w, time_s=t_s)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def __enter__(self) -> EstimateMeter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

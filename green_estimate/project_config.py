@@ -1,0 +1,241 @@
+"""The ``[tool.green-estimate]`` section of a project's pyproject.toml: defaults for ``check``.
+
+The section is found like ruff finds ``[tool.ruff]``: the nearest pyproject.toml at or above the
+working directory that *has* the section. Keys are kebab-case like the command-line options
+(``batch-size``; ``batch_size`` is accepted too). A relative ``model`` path is relative to the
+pyproject.toml, so ``green-estimate check`` works from any directory of the project. Options given
+on the command line override the file.
+
+```toml
+[tool.green-estimate]
+model = "src/model.py"
+budget = "2kWh"
+epochs = 25
+samples = 60000
+batch-size = 512
+```
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from green_estimate.budget import PLAN_OPTIONS, Budget, CheckRequest
+from green_estimate.errors import ConfigError
+
+SECTION = "tool.green-estimate"
+
+# Every key of the section and what its value must be.
+_POSITIVE_INT = "a positive integer"
+_TEXT = "a string"
+KNOWN_KEYS: dict[str, str] = {
+    "model": _TEXT,
+    "budget": 'an energy as a string, e.g. "2kWh"',
+    "co2-budget": 'a CO2e mass as a string, e.g. "500g"',
+    "conservative": "true or false",
+    "batch-size": _POSITIVE_INT,
+    "epochs": _POSITIVE_INT,
+    "samples": _POSITIVE_INT,
+    "steps": _POSITIVE_INT,
+    "optimizer": _TEXT,
+    "input-shape": "a list of positive integers, e.g. [3, 32, 32]",
+    "profile": _TEXT,
+    "confidence": "a number between 0 and 1, e.g. 0.9",
+    "grid-intensity": "a positive number of gCO2e per kWh, e.g. 400",
+    "region": _TEXT,
+}
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """The defaults read from one pyproject.toml (empty when none was found).
+
+    Attributes:
+        path: the pyproject.toml whose section was read, or None.
+        values: the section's values, keys in kebab-case, types checked.
+        start: the directory the search began in.
+        nearest: the nearest pyproject.toml found, with or without the section (for messages).
+    """
+
+    path: Path | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    start: Path = field(default_factory=Path.cwd)
+    nearest: Path | None = None
+
+    def where(self) -> str:
+        """Where the defaults came from, or why there are none, for messages."""
+        if self.path is not None:
+            return f"[tool.green-estimate] in {self.path}"
+        if self.nearest is not None:
+            return f"{self.nearest} has no [tool.green-estimate] section"
+        return f"no pyproject.toml with a [tool.green-estimate] section at or above {self.start}"
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML file; a missing or malformed file is a :class:`ConfigError` naming it."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path} is not valid TOML: {e}") from None
+
+
+def unknown_key_error(key: str, known: Iterable[str], where: str) -> ConfigError:
+    """A :class:`ConfigError` for a misspelled key, with the closest known key as a suggestion."""
+    known = list(known)
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return ConfigError(f"unknown key {key!r} in {where}; {hint}known keys: {', '.join(known)}")
+
+
+def find_pyproject(start: Path, stop: Path | None = None) -> tuple[Path | None, Path | None]:
+    """Search ``start`` and its parents for pyproject.toml.
+
+    Args:
+        start: the directory to begin in.
+        stop: the last directory to look in (default: the filesystem root).
+
+    Returns:
+        ``(with_section, nearest)``: the nearest file that has ``[tool.green-estimate]`` and the
+        nearest file at all (either may be None).
+    """
+    nearest = None
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            nearest = nearest or candidate
+            if _section(read_toml(candidate)) is not None:
+                return candidate, nearest
+        if stop is not None and folder == stop:
+            break
+    return None, nearest
+
+
+def load_project_config(start: Path, path: Path | None = None, *, stop: Path | None = None) -> ProjectConfig:
+    """Read ``[tool.green-estimate]`` from ``path``, or from the nearest pyproject.toml that has it.
+
+    Raises:
+        ConfigError: an explicit ``path`` without the section, bad TOML, an unknown key, a bad value.
+    """
+    start = start.resolve()
+    if path is not None:
+        section = _section(read_toml(path))
+        if section is None:
+            raise ConfigError(f"{path} has no [tool.green-estimate] section: add one, e.g. budget = \"2kWh\"")
+        found, nearest = path, path
+    else:
+        found, nearest = find_pyproject(start, stop)
+        section = None if found is None else _section(read_toml(found))
+    if found is None or section is None:
+        return ProjectConfig(start=start, nearest=nearest)
+    return ProjectConfig(path=found, values=_validate(section, found), start=start, nearest=nearest)
+
+
+def check_request(options: Mapping[str, Any], config: ProjectConfig) -> CheckRequest:
+    """Merge command-line options over the project defaults into a :class:`CheckRequest`.
+
+    Args:
+        options: ``model``, ``budget``, ``co2_budget``, ``conservative`` and the :data:`PLAN_OPTIONS`,
+            in snake_case; None means "not given on the command line".
+        config: the project defaults.
+
+    Raises:
+        ConfigError: no model or no budget on the command line nor in the file.
+        BudgetError: a budget that cannot be parsed.
+    """
+
+    def pick(name: str) -> Any:
+        given = options.get(name)
+        return given if given is not None else config.values.get(name.replace("_", "-"))
+
+    model = options.get("model")
+    if model is None and "model" in config.values:
+        model = model_relative_to(config.values["model"], config.path)
+    if model is None:
+        raise ConfigError(
+            f"no MODEL given, and {config.where()}: pass MODEL (e.g. model.py) or set model = \"model.py\" there"
+        )
+    energy, co2e = pick("budget"), pick("co2_budget")
+    if energy is None and co2e is None:
+        raise ConfigError(
+            f"no budget given, and {config.where()}: pass --budget (e.g. 2kWh) or --co2-budget (e.g. 500g), "
+            "or set budget = \"2kWh\" in [tool.green-estimate]"
+        )
+    budget = Budget.parse(energy, co2e, conservative=bool(pick("conservative")))
+    plan = {name: value for name, value in ((n, pick(n)) for n in PLAN_OPTIONS) if value is not None}
+    if "input_shape" in plan:
+        plan["input_shape"] = tuple(plan["input_shape"])
+    return CheckRequest(
+        model=str(model),
+        budget=budget,
+        plan=plan,
+        config_path=None if config.path is None else str(config.path),
+    )
+
+
+def _section(document: Mapping[str, Any]) -> dict[str, Any] | None:
+    section = document.get("tool", {}).get("green-estimate")
+    return section if isinstance(section, dict) else None
+
+
+def _validate(section: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    where = f"[tool.green-estimate] of {path}"
+    values: dict[str, Any] = {}
+    for raw_key, value in section.items():
+        key = raw_key.replace("_", "-")
+        if key not in KNOWN_KEYS:
+            raise unknown_key_error(raw_key, KNOWN_KEYS, where)
+        if key in values:
+            raise ConfigError(f"{where} sets {key!r} twice (as {key!r} and with underscores): keep one")
+        if not _valid(key, value):
+            raise ConfigError(f"{where}: {raw_key} = {value!r} must be {KNOWN_KEYS[key]}")
+        values[key] = value
+    return values
+
+
+def _valid(key: str, value: Any) -> bool:
+    kind = KNOWN_KEYS[key]
+    if kind == _POSITIVE_INT:
+        return _positive_int(value)
+    if key == "conservative":
+        return isinstance(value, bool)
+    if key == "input-shape":
+        return isinstance(value, list) and bool(value) and all(_positive_int(d) for d in value)
+    if key == "confidence":
+        return _number(value) and 0 < value < 1
+    if key == "grid-intensity":
+        return _number(value) and value > 0
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def model_relative_to(model: str, config_path: Path | None) -> str:
+    """A ``.py`` model path written in a file is relative to that file's folder; module specs stay.
+
+    Returns the path relative to the working directory, e.g. ``examples/ci/model.py:Net``.
+    """
+    target = model.rsplit(":", 1)[0] if ":" in model else model
+    if config_path is None or not target.endswith(".py") or os.path.isabs(target):
+        return model
+    joined = config_path.parent / model
+    try:
+        return os.path.relpath(joined)
+    except ValueError:  # another drive on Windows
+        return str(joined)

@@ -1,0 +1,172 @@
+"""Train one model under an energy meter, exactly the step the predictor prices, and test it.
+
+The measured window holds the training steps and nothing else: the data are on the device, the
+batch order for every epoch is drawn, and a warm-up step has run (on a throw-away copy of the model,
+so the trial's weights are untouched) *before* the first meter reading; evaluation runs *after* the
+last. Each step is the predicted one: ``zero_grad(set_to_none=True)``, forward, cross-entropy,
+backward, ``Adam.step()``, at exactly ``batch_size`` samples — an epoch is ``ceil(n / batch_size)``
+steps and its last batch is filled up with samples drawn from a fresh permutation, so no step is
+smaller than the one priced. The per-step gather of a batch (``x[idx]``) is inside the window, as it
+is in any training loop; it is a copy of one batch, small beside the step.
+
+Timeline of one trial::
+
+    [build model] [predict] [move data, draw batch order, warm-up copy] |meter| steps ... |meter| [evaluate]
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from green_estimate.meters.base import Meter, measure
+
+
+@dataclass(frozen=True)
+class AdamParams:
+    """The study's optimiser knobs."""
+
+    lr: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+
+    def make(self, params) -> torch.optim.Adam:
+        return torch.optim.Adam(
+            params, lr=self.lr, betas=(self.beta1, self.beta2), eps=self.eps, weight_decay=self.weight_decay
+        )
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What one measured training run produced.
+
+    Attributes:
+        energy_j: meter energy over the training steps (the meter's total, not idle-subtracted).
+        time_s: wall time of the training steps.
+        steps: optimizer steps taken (``epochs * ceil(n_train / batch_size)``).
+        samples: samples processed (``steps * batch_size``).
+        final_loss: the last step's training loss (NaN or inf when training diverged).
+    """
+
+    energy_j: float
+    time_s: float
+    steps: int
+    samples: int
+    final_loss: float
+
+
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    """``ceil(n_train / batch_size)``: every sample is seen once per epoch."""
+    if n_train < 1 or batch_size < 1:
+        raise ValueError(f"need n_train >= 1 and batch_size >= 1, got {n_train} and {batch_size}")
+    return math.ceil(n_train / batch_size)
+
+
+def batch_order(n_train: int, batch_size: int, epochs: int, generator: torch.Generator) -> torch.Tensor:
+    """Sample indices for every step, shape ``(epochs * steps_per_epoch, batch_size)``.
+
+    Each epoch starts with a full permutation of the training set; its last batch is topped up from
+    further permutations, so every step has exactly ``batch_size`` samples.
+    """
+    per_epoch = steps_per_epoch(n_train, batch_size)
+    need = per_epoch * batch_size
+    epochs_idx = []
+    for _ in range(epochs):
+        perms = [torch.randperm(n_train, generator=generator) for _ in range(math.ceil(need / n_train))]
+        epochs_idx.append(torch.cat(perms)[:need])
+    return torch.cat(epochs_idx).view(epochs * per_epoch, batch_size)
+
+
+def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+    """One priced training step: zero grads, forward, cross-entropy, backward, optimizer step."""
+    optimizer.zero_grad(set_to_none=True)
+    loss = F.cross_entropy(model(xb), yb)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+def train_measured(
+    model: nn.Module,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    *,
+    adam: AdamParams,
+    epochs: int,
+    batch_size: int,
+    meter: Meter,
+    device: str = "cpu",
+    seed: int = 0,
+    warmup_steps: int = 1,
+) -> TrainResult:
+    """Train ``model`` in place for ``epochs`` and measure the training steps with ``meter``.
+
+    Args:
+        model: the model, already on ``device``.
+        x_train: training inputs (moved to ``device`` before the window opens).
+        y_train: integer labels.
+        adam: optimiser settings.
+        epochs: passes over the training set.
+        batch_size: samples per step (every step has exactly this many).
+        meter: the energy meter read at the start and the end of the window.
+        device: ``"cpu"`` or ``"cuda:N"``.
+        seed: seeds the batch order.
+        warmup_steps: steps run on a deep copy of the model before the window (0 for none), so
+            one-time costs (allocator, kernel selection, thread pools) are not billed to the run.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    x = x_train.to(device)
+    y = y_train.to(device)
+    generator = torch.Generator().manual_seed(seed)
+    order = batch_order(len(y), batch_size, epochs, generator).to(device)
+    model.train()
+    if warmup_steps > 0:
+        _warm_up(model, adam, x, y, order, warmup_steps)
+    optimizer = adam.make(model.parameters())
+    loss = torch.zeros(())
+    _sync(device)
+    with measure(meter) as window:
+        for idx in order:
+            loss = train_step(model, optimizer, x[idx], y[idx])
+        _sync(device)
+    return TrainResult(
+        energy_j=float(window.energy_j),
+        time_s=float(window.time_s),
+        steps=int(order.shape[0]),
+        samples=int(order.numel()),
+        final_loss=float(loss.detach()),
+    )
+
+
+def evaluate(model: nn.Module, x_test: torch.Tensor, y_test: torch.Tensor, *, device: str = "cpu", batch_size: int = 1024) -> float:
+    """Share of correctly classified test samples (0..1), in eval mode without gradients."""
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for start in range(0, len(y_test), batch_size):
+            xb = x_test[start : start + batch_size].to(device)
+            yb = y_test[start : start + batch_size].to(device)
+            correct += int((model(xb).argmax(dim=1) == yb).sum())
+    return correct / len(y_test) if len(y_test) else 0.0
+
+
+def _warm_up(model: nn.Module, adam: AdamParams, x, y, order: torch.Tensor, steps: int) -> None:
+    shadow = copy.deepcopy(model)
+    optimizer = adam.make(shadow.parameters())
+    for i in range(steps):
+        idx = order[i % len(order)]
+        train_step(shadow, optimizer, x[idx], y[idx])
+    del shadow, optimizer
+
+
+def _sync(device: str) -> None:
+    # CUDA kernels run asynchronously: without a sync the meter would close before the work ends.
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)

@@ -1,0 +1,99 @@
+"""The counted training step: phases, backward structure, meta vs real CPU tensors."""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from green_estimate.counting.counter import count_step, count_workload
+from green_estimate.loading import Workload
+
+
+def cnn():
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(4, 6, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3),
+    )
+
+
+def signature(report):
+    return [(o.op, o.cls, o.phase, o.module, o.flops, o.bytes_read, o.bytes_written) for o in report.ops]
+
+
+def test_meta_counts_equal_real_cpu_counts():
+    meta = count_step(cnn().to("meta"), (torch.empty(2, 3, 8, 8, device="meta"),), optimizer="adam")
+    real = count_step(cnn(), (torch.randn(2, 3, 8, 8),), optimizer="adam")
+    assert meta.device == "meta" and real.device == "cpu"
+    assert signature(meta) == signature(real)
+    assert meta.ignored_ops == real.ignored_ops
+
+
+def test_first_layer_computes_no_input_gradient():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1)).to("meta")
+    r = count_step(model, (torch.empty(1, 3, 5, 5, device="meta"),), optimizer="none")
+    fwd = {o.module: o.flops for o in r.ops if o.op == "aten.convolution"}
+    bwd = {o.module: o.flops for o in r.ops if o.op == "aten.convolution_backward"}
+    # layer 0: 4·5·5 outputs × 27 MACs × 2 = 5400 forward; backward = weight gradient only
+    assert fwd["0"] == 2 * 100 * 27 == 5400
+    assert bwd["0"] == fwd["0"]
+    # layer 1: input gradient and weight gradient, each as costly as the forward
+    assert fwd["1"] == 2 * 100 * 36 == 7200
+    assert bwd["1"] == 2 * fwd["1"]
+
+
+def test_phases_and_modules_are_recorded():
+    r = count_step(cnn().to("meta"), (torch.empty(2, 3, 8, 8, device="meta"),), optimizer="sgd")
+    phases = {o.phase for o in r.ops}
+    assert phases == {"forward", "backward", "optimizer"}
+    convs = [o for o in r.ops if o.op == "aten.convolution_backward"]
+    assert [o.module for o in convs] == ["4", "0"]  # backward runs in reverse
+    assert all(o.phase == "backward" for o in convs)
+    # 3 conv/linear layers = 4 weight+bias tensor pairs → SGD touches 2 tensors per layer
+    assert {o.cls for o in r.ops if o.phase == "optimizer"} == {"elementwise"}
+
+
+def test_totals_are_sums_of_classes_and_phases():
+    r = count_step(cnn().to("meta"), (torch.empty(2, 3, 8, 8, device="meta"),), optimizer="adam")
+    d = r.to_dict()
+    assert d["totals"]["flops"] == sum(c["flops"] for c in d["by_class"].values())
+    assert d["totals"]["bytes"] == sum(p["bytes"] for p in d["by_phase"].values())
+    for c in d["by_class"].values():
+        assert c["ops"] == sum(p["ops"] for p in c["by_phase"].values())
+
+
+def test_parameters_and_optimizer_none():
+    r = count_step(cnn().to("meta"), (torch.empty(1, 3, 8, 8, device="meta"),), optimizer="none")
+    # conv 3→4 k3: 108+4; bn: 4+4; conv 4→6 k3: 216+6; linear 6→5: 30+5; linear 5→3: 15+3
+    assert r.parameters == 112 + 8 + 222 + 35 + 18
+    assert not [o for o in r.ops if o.phase == "optimizer"]
+
+
+def test_model_that_cannot_be_built_on_meta_is_built_on_cpu():
+    def build():
+        m = nn.Linear(4, 2)
+        float(m.weight.sum())  # data-dependent: impossible on meta
+        return m
+
+    w = Workload(name="odd", build=build, input_shape=(4,))
+    r = count_workload(w, batch_size=3, optimizer="none")
+    assert r.device == "meta"
+    assert any("built on the CPU" in n for n in r.notes)
+    assert next(o for o in r.ops if o.op == "aten.addmm").flops == 2 * 3 * 4 * 2
+
+
+def test_model_that_cannot_run_on_meta_is_counted_on_cpu():
+    class DataDependent(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 2)
+
+        def forward(self, x):
+            y = self.lin(x)
+            if y.sum().item() > 1e9:  # Python control flow on a value
+                y = y * 2
+            return y
+
+    r = count_workload(Workload(name="dd", build=DataDependent, input_shape=(4,)), batch_size=3, optimizer="none")
+    assert r.device == "cpu"
+    assert any("real CPU tensors" in n for n in r.notes)

@@ -1,0 +1,125 @@
+"""Each FLOP and byte formula against hand arithmetic on tiny shapes."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn as nn
+
+from green_estimate.counting.counter import count_step
+
+F32 = 4  # bytes per float32
+
+
+def ops(model, x, optimizer="none", phase=None):
+    r = count_step(model.to("meta"), (x,), optimizer=optimizer)
+    return [o for o in r.ops if phase is None or o.phase == phase]
+
+
+def one(records, op):
+    found = [r for r in records if r.op == op]
+    assert len(found) == 1, [r.op for r in records]
+    return found[0]
+
+
+def test_conv_forward_flops_and_bytes():
+    conv = nn.Conv2d(3, 8, 3, padding=1)
+    fwd = ops(conv, torch.empty(2, 3, 4, 4, device="meta"), phase="forward")
+    r = one(fwd, "aten.convolution")
+    # 2·8·4·4 = 256 outputs, each 3·3·3 = 27 MACs, 2 FLOPs per MAC
+    assert r.flops == 2 * 256 * 27 == 13824
+    # read input 2·3·4·4 + weight 8·3·3·3 + bias 8 floats; write 256 floats
+    assert r.bytes_read == (96 + 216 + 8) * F32
+    assert r.bytes_written == 256 * F32
+    assert r.cls == "conv"
+
+
+def test_grouped_conv_flops():
+    conv = nn.Conv2d(4, 8, 3, padding=1, groups=4, bias=False)
+    r = one(ops(conv, torch.empty(1, 4, 5, 5, device="meta"), phase="forward"), "aten.convolution")
+    # 8·5·5 = 200 outputs, each (4/4)·3·3 = 9 MACs
+    assert r.flops == 2 * 200 * 9 == 3600
+
+
+def test_linear_forward_is_addmm():
+    lin = nn.Linear(5, 3)
+    r = one(ops(lin, torch.empty(4, 5, device="meta"), phase="forward"), "aten.addmm")
+    assert r.flops == 2 * 4 * 5 * 3  # 120
+    assert r.bytes_read == (3 + 4 * 5 + 5 * 3) * F32  # bias + input + weight
+    assert r.bytes_written == 4 * 3 * F32
+    assert r.cls == "linear"
+
+
+def test_relu_forward_and_backward_bytes():
+    model = nn.Sequential(nn.Linear(5, 6), nn.ReLU(), nn.Linear(6, 2))
+    records = ops(model, torch.empty(4, 5, device="meta"))
+    relu = one(records, "aten.relu")
+    assert (relu.flops, relu.bytes_read, relu.bytes_written) == (24, 24 * F32, 24 * F32)  # 4·6 elements
+    back = one(records, "aten.threshold_backward")
+    assert back.phase == "backward" and back.cls == "relu"
+    # reads the incoming gradient and the saved output (24 floats each), writes 24 floats
+    assert (back.flops, back.bytes_read, back.bytes_written) == (24, 48 * F32, 24 * F32)
+
+
+def test_maxpool_forward_counts_indices():
+    pool = nn.Sequential(nn.Conv2d(2, 2, 1), nn.MaxPool2d(2))
+    r = one(ops(pool, torch.empty(1, 2, 4, 4, device="meta"), phase="forward"), "aten.max_pool2d_with_indices")
+    # output 1·2·2·2 = 8 values, each the max of a 2×2 window: 4 comparisons
+    assert r.flops == 8 * 4
+    assert r.bytes_read == 32 * F32
+    assert r.bytes_written == 8 * F32 + 8 * 8  # values + int64 indices
+
+
+def test_batchnorm_training_forward_and_backward():
+    model = nn.Sequential(nn.Conv2d(3, 3, 1), nn.BatchNorm2d(3))
+    records = ops(model, torch.empty(2, 3, 2, 2, device="meta"))
+    fwd = one(records, "aten.native_batch_norm")
+    assert fwd.flops == 8 * 24 and fwd.cls == "norm"  # 2·3·2·2 = 24 elements, 8 FLOPs each
+    bwd = one(records, "aten.native_batch_norm_backward")
+    assert bwd.flops == 9 * 24
+
+
+def test_softmax_and_nll_loss():
+    model = nn.Linear(5, 10)
+    records = ops(model, torch.empty(4, 5, device="meta"))
+    assert one(records, "aten._log_softmax").flops == 5 * 40  # 4·10 logits
+    assert one(records, "aten._log_softmax_backward_data").flops == 4 * 40
+    assert one(records, "aten.nll_loss_forward").flops == 4  # one per target
+    assert one(records, "aten.nll_loss_forward").cls == "loss"
+
+
+def test_views_are_free_and_listed_as_ignored():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 2))
+    r = count_step(model.to("meta"), (torch.empty(2, 3, 4, device="meta"),), optimizer="none")
+    assert "aten.view" in r.ignored_ops
+    assert all(o.op != "aten.view" for o in r.ops)
+
+
+def test_unknown_op_counts_bytes_and_is_listed_uncounted():
+    class Odd(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 4)
+
+        def forward(self, x):
+            return torch.special.i0(self.lin(x))  # Bessel function: no formula
+
+    r = count_step(Odd().to("meta"), (torch.empty(3, 4, device="meta"),), optimizer="none")
+    rec = [o for o in r.ops if o.op == "aten.special_i0" or o.op == "aten.i0"]
+    assert rec and rec[0].flops == 0 and not rec[0].counted and rec[0].cls == "other"
+    assert rec[0].bytes_read == 12 * F32 and rec[0].bytes_written == 12 * F32
+    # the backward of i0 is i1, also without a formula
+    assert r.uncounted_ops() == {"aten.i0": 1, "aten.special_i1": 1}
+
+
+@pytest.mark.parametrize("name,per_element", [("adam", 11), ("adamw", 12), ("sgd", 3)])
+def test_optimizer_phase_flops(name, per_element):
+    lin = nn.Linear(5, 3)  # 15 + 3 = 18 parameters in 2 tensors
+    opt = ops(lin, torch.empty(4, 5, device="meta"), optimizer=name, phase="optimizer")
+    if name == "sgd":
+        # momentum: buf·0.9 (1) + grad (1); param += −lr·buf (1)
+        assert sum(o.flops for o in opt) == 3 * 18
+    else:
+        # Adam per element: lerp 3 + mul 1 + addcmul 2 + sqrt 1 + div 1 + add 1 + addcdiv 2 = 11;
+        # AdamW adds the decoupled weight decay param·(1 − lr·wd) (1); +1 per tensor for the step count
+        assert sum(o.flops for o in opt) == per_element * 18 + 2
+    assert all(o.cls == "elementwise" for o in opt)
