@@ -152,14 +152,18 @@ class Verdict:
         }
 
     def lines(self) -> list[str]:
-        """One sentence per limit, e.g. ``"energy 2.5 kWh is over the 2 kWh budget by 0.5 kWh (125%)"``."""
+        """One sentence per limit.
+
+        Example: ``"energy prediction 2.5 kWh is over the 2 kWh budget by 0.5 kWh (125% of budget)"``.
+        """
         which = "upper bound" if self.budget.conservative else "prediction"
         out = []
         margin = self.margin
         if self.budget.energy_j is not None:
             out.append(
                 _sentence("energy", which, format_energy(self.energy_j), format_energy(self.budget.energy_j),
-                          format_energy(abs(margin["energy_j"] or 0.0)), margin["energy_share"] or 0.0)
+                          format_energy(abs(margin["energy_j"] or 0.0), like=max(self.energy_j, self.budget.energy_j)),
+                          margin["energy_share"] or 0.0)
             )
         if self.budget.co2e_g is not None and self.co2e_g is not None:
             out.append(
@@ -237,6 +241,7 @@ _NO_INTENSITY = (
 
 
 def _sentence(what: str, which: str, value: str, limit: str, gap: str, share: float) -> str:
+    percent = "<1%" if 0 < share < 0.01 else f"{share:.0%}"
     if share > 1.0:
-        return f"{what} {which} {value} is over the {limit} budget by {gap} ({share:.0%} of budget)"
-    return f"{what} {which} {value} is within the {limit} budget ({share:.0%} of budget)"
+        return f"{what} {which} {value} is over the {limit} budget by {gap} ({percent} of budget)"
+    return f"{what} {which} {value} is within the {limit} budget ({percent} of budget)"

@@ -135,7 +135,8 @@ def grid_intensity_g_per_kwh(*, region: str | None = None,
     if grid_intensity is not None:
         value = float(grid_intensity)
         if not math.isfinite(value) or value < 0:
-            raise UsageError(f"--grid-intensity must be a non-negative number of g CO2e per kWh, got {grid_intensity!r}.")
+            raise UsageError("--grid-intensity must be a non-negative number of g CO2e per kWh, "
+                             f"got {grid_intensity!r}.")
         return CarbonIntensity(value, _label(region), USER_SOURCE, None)
     if region is None or not region.strip():
         return None

@@ -49,11 +49,9 @@ SYSTEMATIC_REL_SD = 0.35
 #: No fit was made; a large df makes the interval use normal quantiles.
 DF_RESID = 1000
 
-_DTYPES = {
-    "float32": "float32", "fp32": "float32", "float": "float32", "torch.float32": "float32",
-    "float16": "float16", "fp16": "float16", "half": "float16", "torch.float16": "float16",
-    "bfloat16": "bfloat16", "bf16": "bfloat16", "torch.bfloat16": "bfloat16",
-}
+_DTYPES = {alias: canon for canon, aliases in (("float32", ("fp32", "float")), ("float16", ("fp16", "half")),
+                                               ("bfloat16", ("bf16",)))
+           for alias in (canon, f"torch.{canon}", *aliases)}
 _REQUIRED_NUMBERS = ("fp32_tflops", "memory_bandwidth_gb_s", "board_power_w", "idle_power_w", "memory_gb")
 _OPTIONAL_NUMBERS = ("tf32_tensor_tflops", "fp16_tensor_tflops", "bf16_tensor_tflops")
 SOURCE_GROUPS = ("compute", "memory", "power", "idle_power")
@@ -84,7 +82,7 @@ _STREAM = "memory-bound streaming kernel; reaches most of DRAM bandwidth on larg
 CLASS_ASSUMPTIONS: dict[str, ClassAssumption] = {
     "conv": ClassAssumption(0.55, 0.40, 0.60, 0.80, f"{_GEMM}; tensor-core convs lose more to layout transforms"),
     "linear": ClassAssumption(0.65, 0.55, 0.60, 0.85, f"{_GEMM}; GEMMs reach the highest fraction of peak"),
-    "attention": ClassAssumption(0.45, 0.35, 0.60, 0.80, "fused SDPA kernels; softmax and masking cut into the GEMM rate"),
+    "attention": ClassAssumption(0.45, 0.35, 0.60, 0.80, "fused SDPA; softmax and masking cut into the GEMM rate"),
     "relu": ClassAssumption(0.50, None, 0.75, 0.55, _STREAM),
     "elementwise": ClassAssumption(0.50, None, 0.75, 0.55, _STREAM),
     "copy": ClassAssumption(0.50, None, 0.80, 0.50, "copies and casts are the simplest streams"),
@@ -267,7 +265,7 @@ def _sources(spec: GpuSpec, tensor: float | None, tensor_label: str, overhead_po
          "source": _src(spec, "idle_power")},
         {"figure": "launch overhead per op", "value": f"{LAUNCH_OVERHEAD_S * 1e6:g} µs at {overhead_power_w:.1f} W",
          "source": "assumption (green-estimate, docs/datasheet.md)"},
-        {"figure": "interval widths", "value": f"systematic {SYSTEMATIC_REL_SD:.0%} per class, {RESID_REL_SD:.0%} per op",
+        {"figure": "interval widths", "value": f"{SYSTEMATIC_REL_SD:.0%} per class, {RESID_REL_SD:.0%} per op",
          "source": "assumption (green-estimate, docs/datasheet.md): no measurements behind this profile"},
     ]
     if tensor is not None:
@@ -321,7 +319,10 @@ def datasheet_profile(key: str, *, dtype: str = "float32", allow_tf32: bool = Fa
     for cls in CLASSES:
         a = CLASS_ASSUMPTIONS[cls]
         on_tensor = tensor is not None and a.tensor_flops_eff is not None
-        flops_s = tensor * 1e12 * a.tensor_flops_eff if on_tensor else vector_flops_s * a.flops_eff  # type: ignore[operator]
+        if on_tensor:
+            flops_s = tensor * 1e12 * a.tensor_flops_eff  # type: ignore[operator]
+        else:
+            flops_s = vector_flops_s * a.flops_eff
         time_params = [LAUNCH_OVERHEAD_S, 1.0 / flops_s, 1.0 / (bandwidth_b_s * a.bytes_eff)]
         power_w = class_power_w(spec, a.utilisation)
         energy_params = [time_params[0] * wait_power_w, time_params[1] * power_w, time_params[2] * power_w]

@@ -26,6 +26,7 @@ from typing import Any, Iterable, Mapping
 
 from green_estimate.budget import PLAN_OPTIONS, Budget, CheckRequest
 from green_estimate.errors import ConfigError
+from green_estimate.loading import split_spec
 
 SECTION = "tool.green-estimate"
 
@@ -66,6 +67,13 @@ class ProjectConfig:
     start: Path = field(default_factory=Path.cwd)
     nearest: Path | None = None
 
+    def merged(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """``options`` (snake_case, None = not given) with the gaps filled from the file."""
+        return {
+            name: given if given is not None else self.values.get(name.replace("_", "-"))
+            for name, given in options.items()
+        }
+
     def where(self) -> str:
         """Where the defaults came from, or why there are none, for messages."""
         if self.path is not None:
@@ -90,12 +98,13 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} is not valid TOML: {e}") from None
 
 
-def unknown_key_error(key: str, known: Iterable[str], where: str) -> ConfigError:
-    """A :class:`ConfigError` for a misspelled key, with the closest known key as a suggestion."""
+def unknown_key_error(key: str, known: Iterable[str], where: str, *, what: str = "key") -> ConfigError:
+    """A :class:`ConfigError` for a misspelled key (or value: ``what="strategy"``), with the closest known one."""
     known = list(known)
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     hint = f"did you mean {close[0]!r}? " if close else ""
-    return ConfigError(f"unknown key {key!r} in {where}; {hint}known keys: {', '.join(known)}")
+    listing = "known keys" if what == "key" else "choose one of"
+    return ConfigError(f"unknown {what} {key!r} in {where}; {hint}{listing}: {', '.join(known)}")
 
 
 def find_pyproject(start: Path, stop: Path | None = None) -> tuple[Path | None, Path | None]:
@@ -153,11 +162,7 @@ def check_request(options: Mapping[str, Any], config: ProjectConfig) -> CheckReq
         ConfigError: no model or no budget on the command line nor in the file.
         BudgetError: a budget that cannot be parsed.
     """
-
-    def pick(name: str) -> Any:
-        given = options.get(name)
-        return given if given is not None else config.values.get(name.replace("_", "-"))
-
+    pick = config.merged(options).get
     model = options.get("model")
     if model is None and "model" in config.values:
         model = model_relative_to(config.values["model"], config.path)
@@ -231,7 +236,7 @@ def model_relative_to(model: str, config_path: Path | None) -> str:
 
     Returns the path relative to the working directory, e.g. ``examples/ci/model.py:Net``.
     """
-    target = model.rsplit(":", 1)[0] if ":" in model else model
+    target, _ = split_spec(model)
     if config_path is None or not target.endswith(".py") or os.path.isabs(target):
         return model
     joined = config_path.parent / model

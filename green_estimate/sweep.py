@@ -1,30 +1,12 @@
-"""Hyper-parameter sweeps: the sweep file, its configurations, and the energy of the whole sweep.
+"""Hyper-parameter sweeps: the sweep file and its search space (priced by :mod:`sweep_plan`).
 
-A sweep file (TOML or YAML) names the model, the strategy and the search space::
-
-    model = "model.py"          # MODEL spec; a .py path is relative to the sweep file
-    strategy = "random"         # grid | random | bayes
-    trials = 64                 # training runs; grid: optional (default: the whole grid)
-    epochs = 25
-    samples = 60000             # training-set size (or steps = ...)
-    optimizer = "adam"
-    grid_points = 5             # points per range when a grid expands it
-    model_kwargs = {classes = 10}   # fixed keyword arguments of build_model
-
-    [space]
-    batch_size = [128, 512]                 # a list: categorical
-    lr = {low = 1e-5, high = 0.1, log = true}   # a range (add int = true for integers)
-
-    [space.model]               # keyword arguments of build_model: these change the cost
-    conv_blocks = [1, 4]
-
-Only ``batch_size`` and ``[space.model]`` change what one trial costs; the others (learning rate,
-betas...) only change how many trials a grid has. Each distinct cost-relevant configuration is
-predicted once.
+A sweep file (TOML or YAML; the schema is in docs/ci.md) names a model, a strategy (grid, random,
+bayes), trials, the training plan and a ``[space]``. Only ``batch_size`` and the ``build_model``
+arguments under ``[space.model]`` change what one trial costs; the others (learning rate, betas...)
+only change how many trials a grid has. Each distinct cost-relevant configuration is predicted once.
 """
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,7 +51,7 @@ class Parameter:
         """The values a grid visits: the list, or ``points`` evenly (or log-evenly) spaced ones."""
         if self.values is not None:
             return list(self.values)
-        return _dedupe([self._at((i / (points - 1)) if points > 1 else 0.0) for i in range(points)])
+        return list(dict.fromkeys(self._at(i / (points - 1)) for i in range(points)))
 
     def support(self, points: int) -> list[tuple[Any, float]]:
         """``(value, probability)`` pairs that price random sampling from this parameter."""
@@ -162,9 +144,9 @@ def parse_sweep(document: Mapping[str, Any], *, path: Path | None = None) -> Swe
     if not isinstance(model, str) or not model.strip():
         raise ConfigError(f'{where} needs model = "path/to/model.py" (or "package.module")')
     strategy = document.get("strategy", "grid")
-    strategy = {"bayesian": "bayes"}.get(strategy, strategy)
+    strategy = {"bayesian": "bayes"}.get(str(strategy), str(strategy))
     if strategy not in STRATEGIES:
-        raise unknown_key_error(str(strategy), STRATEGIES, f"{where} (strategy)")
+        raise unknown_key_error(str(strategy), STRATEGIES, where, what="strategy")
     ints = {k: _positive_int(document, k, where) for k in ("trials", "epochs", "samples", "steps", "batch_size")}
     if strategy != "grid" and ints["trials"] is None:
         raise ConfigError(f"{where}: a {strategy} search needs trials = N (how many training runs)")
@@ -202,7 +184,9 @@ def parse_sweep(document: Mapping[str, Any], *, path: Path | None = None) -> Swe
 
 def _parse_space(space: Any, where: str) -> tuple[Parameter, ...]:
     if not isinstance(space, Mapping) or not space:
-        raise ConfigError(f"{where}: [space] is missing or empty: add at least one parameter, e.g. batch_size = [64, 256]")
+        raise ConfigError(
+            f"{where}: [space] is missing or empty: add at least one parameter, e.g. batch_size = [64, 256]"
+        )
     entries = [(str(k), v) for k, v in space.items() if k != "model"]
     model_space = space.get("model", {})
     if not isinstance(model_space, Mapping):
@@ -265,239 +249,3 @@ def _positive_int(document: Mapping[str, Any], key: str, where: str) -> int | No
 
 def _is_positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-def _dedupe(values: list[Any]) -> list[Any]:
-    return list(dict.fromkeys(values))
-
-
-@dataclass(frozen=True)
-class PricedConfiguration:
-    """One cost-relevant configuration and its predicted training energy.
-
-    Attributes:
-        params: ``batch_size`` and ``model.*`` values of this configuration.
-        weight: grid points that share it (grid) or its probability per trial (random search).
-        prediction: the ``predict@1`` dict.
-    """
-
-    params: dict[str, Any]
-    weight: float
-    prediction: dict[str, Any]
-
-    @property
-    def energy_j(self) -> float:
-        return float(self.prediction["total"]["energy_j"])
-
-    def to_dict(self) -> dict[str, Any]:
-        total = self.prediction["total"]
-        return {
-            "params": self.params,
-            "weight": self.weight,
-            "steps": self.prediction.get("plan", {}).get("steps"),
-            "energy_j": self.energy_j,
-            "energy_j_interval": total["energy_j_interval"],
-            "time_s": total.get("time_s"),
-            "co2e_g": total.get("co2e_g"),
-        }
-
-
-def price_configurations(
-    sweep: Sweep, predict_fn: Any = None, *, max_configs: int = 256, **options: Any
-) -> tuple[list[PricedConfiguration], int]:
-    """Predict every distinct cost-relevant configuration of the sweep, once each.
-
-    Args:
-        sweep: the sweep.
-        predict_fn: ``predict(model, **plan)``; defaults to :func:`green_estimate.predict.predict`.
-        max_configs: refuse spaces with more cost-relevant configurations than this.
-        **options: passed to ``predict`` (profile, confidence, grid_intensity, region).
-
-    Returns:
-        The priced configurations and ``free_points``: how many grid points share each one
-        (the product of the grid sizes of the parameters that do not change the cost).
-
-    Raises:
-        ConfigError: more than ``max_configs`` cost-relevant configurations.
-    """
-    from green_estimate.budget import default_predict_fn
-
-    grid = sweep.strategy == "grid"
-    axes = [
-        [(v, 1.0) for v in p.grid(sweep.grid_points)] if grid else p.support(sweep.grid_points)
-        for p in sweep.cost_parameters
-    ]
-    count = math.prod(len(axis) for axis in axes)
-    if count > max_configs:
-        raise ConfigError(
-            f"the sweep has {count} distinct cost-relevant configurations (batch_size × [space.model]), "
-            f"more than --max-configs {max_configs}: use shorter lists or fewer grid_points, or raise --max-configs"
-        )
-    predict = predict_fn or default_predict_fn()
-    fixed = {"epochs": sweep.epochs, "samples": sweep.samples, "steps": sweep.steps, "batch_size": sweep.batch_size,
-             "optimizer": sweep.optimizer, "input_shape": sweep.input_shape, **options}
-    priced = []
-    for combo in itertools.product(*axes):
-        params = {p.name: value for p, (value, _) in zip(sweep.cost_parameters, combo)}
-        kwargs = {**fixed, "batch_size": params.get("batch_size", sweep.batch_size)}
-        model_kwargs = {**sweep.model_kwargs, **{k[6:]: v for k, v in params.items() if k.startswith("model.")}}
-        if model_kwargs:
-            kwargs["model_kwargs"] = model_kwargs
-        prediction = predict(sweep.model, **{k: v for k, v in kwargs.items() if v is not None}).to_dict()
-        priced.append(PricedConfiguration(params, math.prod(w for _, w in combo), prediction))
-    free_points = math.prod(len(p.grid(sweep.grid_points)) for p in sweep.free_parameters) if grid else 1
-    return priced, free_points
-
-
-@dataclass(frozen=True)
-class SweepPlan:
-    """The predicted energy of a whole sweep.
-
-    Attributes:
-        sweep: the sweep priced.
-        configurations: the priced cost-relevant configurations, most expensive first.
-        trials: training runs the sweep makes.
-        grid_size: grid points of a grid sweep (None for random / Bayesian search).
-        exact: True when every trial's configuration is known (a full grid), so the total is a sum.
-        energy_j: the total (exact) or the expected total (sampled), J.
-        energy_j_range: exact: the sum of the prediction intervals; sampled: the 5th–95th
-            percentile of ``draws`` simulated sweeps.
-        energy_j_possible: the least and most the trials could cost (cheapest / dearest draws).
-        energy_j_upper: what ``conservative`` compares: interval upper ends, summed (exact) or at
-            the 95th percentile of the simulated sweeps.
-        time_s, co2e_g: total or expected total (co2e None without a grid intensity).
-        draws, seed: the simulation behind a sampled plan (None when exact).
-        notes: what the numbers assume, in sentences.
-        budget: the budget the sweep is held to, if any.
-    """
-
-    sweep: Sweep
-    configurations: list[PricedConfiguration]
-    trials: int
-    grid_size: int | None
-    exact: bool
-    energy_j: float
-    energy_j_range: tuple[float, float]
-    energy_j_possible: tuple[float, float]
-    energy_j_upper: float
-    time_s: float
-    co2e_g: float | None
-    draws: int | None = None
-    seed: int | None = None
-    notes: tuple[str, ...] = ()
-    budget: Budget | None = None
-
-    @property
-    def compared_j(self) -> float:
-        return self.energy_j_upper if self.budget is not None and self.budget.conservative else self.energy_j
-
-    @property
-    def verdict(self) -> str | None:
-        """``"pass"``/``"fail"`` against the energy budget, None without one."""
-        if self.budget is None or self.budget.energy_j is None:
-            return None
-        return "pass" if self.compared_j <= self.budget.energy_j else "fail"
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``green-estimate/plan@1`` document."""
-        s = self.sweep
-        return {
-            "schema": "green-estimate/plan@1",
-            "sweep": s.path, "model": s.model, "strategy": s.strategy,
-            "mode": "exact" if self.exact else "sampled",
-            "trials": self.trials, "grid_size": self.grid_size,
-            "plan": {"epochs": s.epochs, "samples": s.samples, "steps": s.steps, "batch_size": s.batch_size,
-                     "optimizer": s.optimizer},
-            "parameters": {"cost": [p.name for p in s.cost_parameters], "free": [p.name for p in s.free_parameters]},
-            "total": {
-                "energy_j": self.energy_j, "energy_kwh": energy_kwh(self.energy_j),
-                "energy_j_range": list(self.energy_j_range),
-                "range_basis": "sum of prediction intervals" if self.exact
-                else f"5th-95th percentile of {self.draws} simulated sweeps",
-                "energy_j_possible": list(self.energy_j_possible), "energy_j_upper": self.energy_j_upper,
-                "time_s": self.time_s, "co2e_g": self.co2e_g,
-            },
-            "most_expensive": self.configurations[0].to_dict(),
-            "least_expensive": self.configurations[-1].to_dict(),
-            "configurations": [c.to_dict() for c in self.configurations],
-            "simulation": None if self.exact else {"draws": self.draws, "seed": self.seed},
-            "budget": None if self.budget is None else self.budget.to_dict(),
-            "verdict": self.verdict,
-            "notes": list(self.notes),
-        }
-
-
-def plan_sweep(
-    sweep: Sweep, predict_fn: Any = None, *, budget: Budget | None = None, draws: int = 1000, seed: int = 0,
-    max_configs: int = 256, **options: Any,
-) -> SweepPlan:
-    """Predict the energy of a whole sweep.
-
-    A full grid is priced exactly: the sum over every grid point. A random or Bayesian search,
-    or a grid with fewer ``trials`` than points, is simulated ``draws`` times (seeded): the
-    expected total is exact (trials × mean cost per trial), its range comes from the simulation.
-
-    Args:
-        sweep: the sweep. predict_fn, max_configs, options: as :func:`price_configurations`.
-        budget: hold the sweep's total energy to it (``verdict``).
-        draws, seed: the simulation of sampled sweeps.
-    """
-    import numpy as np
-
-    priced, free_points = price_configurations(sweep, predict_fn, max_configs=max_configs, **options)
-    totals = [c.prediction["total"] for c in priced]
-    cost = np.array([c.energy_j for c in priced])
-    high = np.array([t["energy_j_interval"][1] for t in totals])
-    low = np.array([t["energy_j_interval"][0] for t in totals])
-    time_s = np.array([t.get("time_s") or 0.0 for t in totals])
-    co2 = None if any(t.get("co2e_g") is None for t in totals) else np.array([t["co2e_g"] for t in totals])
-    notes = []
-    if sweep.free_parameters:
-        names = ", ".join(p.name for p in sweep.free_parameters)
-        notes.append(f"{names} do not change what a trial costs (only batch_size and [space.model] do)"
-                     + (f": each priced configuration stands for {free_points} grid points" if free_points > 1 else ""))
-    grid_size = len(priced) * free_points if sweep.strategy == "grid" else None
-    rng = np.random.default_rng(seed)
-    if grid_size is not None and (sweep.trials is None or sweep.trials >= grid_size):
-        if sweep.trials is not None and sweep.trials > grid_size:
-            notes.append(f"trials = {sweep.trials} exceeds the {grid_size} grid points: priced the whole grid once")
-        weights = np.full(len(priced), float(free_points))
-        energy = float(free_points * cost.sum())
-        return _plan(sweep, priced, weights, grid_size, grid_size, True, energy,
-                     (float(free_points * low.sum()), float(free_points * high.sum())), (energy, energy),
-                     float(free_points * high.sum()), time_s, co2, None, None, notes, budget)
-    trials = int(sweep.trials)  # type: ignore[arg-type]
-    if grid_size is not None:
-        notes.append(f"{trials} of the {grid_size} grid points, drawn at random without replacement")
-        weights = np.full(len(priced), 1.0 / len(priced))
-        index = np.stack([rng.choice(grid_size, trials, replace=False) for _ in range(draws)]) // free_points
-        ordered = np.sort(np.repeat(cost, free_points))
-        possible = (float(ordered[:trials].sum()), float(ordered[-trials:].sum()))
-    else:
-        weights = np.array([c.weight for c in priced])
-        index = rng.choice(len(priced), size=(draws, trials), p=weights / weights.sum())
-        possible = (float(trials * cost.min()), float(trials * cost.max()))
-        if any(p.values is None for p in sweep.cost_parameters):
-            notes.append(f"ranges in [space.model] are priced at {sweep.grid_points} equal-probability points"
-                         f" (integer ranges of up to {ENUMERATED_INTS} values at every value)")
-    if sweep.strategy == "bayes":
-        notes.append("Bayesian search concentrates its trials where accuracy is good, not at random: its spend "
-                     "stays within the possible range, but the expected total assumes random-like coverage")
-    simulated = cost[index].sum(axis=1)
-    spread = (float(np.percentile(simulated, 5)), float(np.percentile(simulated, 95)))
-    upper = float(np.percentile(high[index].sum(axis=1), 95))
-    return _plan(sweep, priced, weights, trials, grid_size, False, float(trials * weights @ cost), spread, possible,
-                 upper, time_s, co2, draws, seed, notes, budget)
-
-
-def _plan(sweep, priced, weights, trials, grid_size, exact, energy, spread, possible, upper, time_s, co2, draws,
-          seed, notes, budget) -> SweepPlan:  # type: ignore[no-untyped-def]
-    # Exact plans weigh each configuration by its grid points, sampled ones by trials × probability.
-    scale = weights if exact else trials * weights
-    ordered = sorted(priced, key=lambda c: c.energy_j, reverse=True)
-    return SweepPlan(
-        sweep=sweep, configurations=ordered, trials=trials, grid_size=grid_size, exact=exact, energy_j=energy,
-        energy_j_range=spread, energy_j_possible=possible, energy_j_upper=upper,
-        time_s=float(scale @ time_s), co2e_g=None if co2 is None else float(scale @ co2),
-        draws=draws, seed=seed, notes=tuple(notes), budget=budget,
-    )

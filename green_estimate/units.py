@@ -79,30 +79,36 @@ def parse_mass_g(text: str | float | int, *, what: str = "mass") -> float:
     return value * _lookup(text, unit, what=what, kind="a mass", example="500g", units=MASS_UNITS_G)
 
 
-def format_energy(energy_j: float) -> str:
-    """An energy for humans, in J/kJ below one watt-hour and in Wh/kWh/MWh/GWh above.
+def format_energy(energy_j: float, *, like: float | None = None) -> str:
+    """An energy for humans: J, kJ or MJ below one kilowatt-hour, kWh, MWh or GWh above.
 
-    Example: ``format_energy(7.2e6) == "2 kWh"``, ``format_energy(512.0) == "512 J"``.
+    Args:
+        energy_j: the energy.
+        like: pick the unit this energy would get instead (so a margin reads in its budget's unit).
+
+    Example: ``format_energy(6400.0) == "6.4 kJ"``, ``format_energy(1.8e6, like=7.2e6) == "0.5 kWh"``.
     """
-    size = abs(energy_j)
-    if size < 1e3:
-        return f"{energy_j:.3g} J"
-    if size < J_PER_WH:
-        return f"{energy_j / 1e3:.3g} kJ"
-    for unit in ("Wh", "kWh", "MWh"):
-        if size < 1e3 * ENERGY_UNITS_J[unit]:
-            return f"{energy_j / ENERGY_UNITS_J[unit]:.3g} {unit}"
-    return f"{energy_j / ENERGY_UNITS_J['GWh']:.3g} GWh"
+    size = abs(energy_j if like is None else like)
+    for unit, below in (("J", 1e3), ("kJ", 1e6), ("MJ", ENERGY_UNITS_J["kWh"]), ("kWh", ENERGY_UNITS_J["MWh"]),
+                        ("MWh", ENERGY_UNITS_J["GWh"])):
+        if size < below:
+            return f"{_digits(energy_j / ENERGY_UNITS_J[unit])} {unit}"
+    return f"{_digits(energy_j / ENERGY_UNITS_J['GWh'])} GWh"
 
 
 def format_mass(mass_g: float) -> str:
     """A CO2e mass for humans: ``format_mass(1500.0) == "1.5 kg"``."""
     size = abs(mass_g)
-    if size < 1e3:
-        return f"{mass_g:.3g} g"
-    if size < 1e6:
-        return f"{mass_g / 1e3:.3g} kg"
-    return f"{mass_g / 1e6:.3g} t"
+    for unit, below in (("g", 1e3), ("kg", 1e6)):
+        if size < below:
+            return f"{_digits(mass_g / MASS_UNITS_G[unit])} {unit}"
+    return f"{_digits(mass_g / MASS_UNITS_G['t'])} t"
+
+
+def _digits(value: float) -> str:
+    """Three significant digits, never in exponent notation (999.7 → "1000", 12345 → "12345")."""
+    text = f"{value:.3g}"
+    return f"{value:.0f}" if "e" in text else text
 
 
 def energy_kwh(energy_j: float) -> float:

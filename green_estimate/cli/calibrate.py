@@ -1,9 +1,96 @@
-"""`green-estimate calibrate` (placeholder while it is being built)."""
+"""``green-estimate calibrate``: measure this device and write a profile."""
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
+from green_estimate.cli.common import cli_errors, echo_json, stderr_console, stdout_console
+from green_estimate.cli.render import pct, si
+from green_estimate.errors import UsageError
 
-def calibrate() -> None:
-    """Not built yet."""
-    raise typer.Exit(3)
+
+@cli_errors
+def calibrate(
+    gpu: Annotated[Optional[int], typer.Option("--gpu", help="Calibrate this GPU (index as CUDA_VISIBLE_DEVICES shows it).")] = None,
+    cpu: Annotated[bool, typer.Option("--cpu", help="Calibrate the CPU.")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="The quick suite (≈ 74 cases, ≤ 3 min on a 2-core CPU).")] = False,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Profile path (default: the user profile directory).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run: measured cases are kept.")] = False,
+    watts: Annotated[Optional[float], typer.Option("--watts", help="Power for the estimate meter (W), when no sensor exists.")] = None,
+    meter: Annotated[str, typer.Option("--meter", help="auto | nvml | rapl | estimate | fake")] = "auto",
+    name: Annotated[Optional[str], typer.Option("--name", help="Profile name (default from the device).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Run the microbenchmark suite under an energy meter and fit a per-class profile.
+
+    Each sample is appended to a samples file beside the profile as it is measured, so Ctrl-C
+    loses nothing; --resume continues where it stopped.
+
+    Example: green-estimate calibrate --cpu --quick --out my-cpu.json
+    """
+    from green_estimate.calibration.calibrator import calibrate as run
+
+    if (gpu is None) == (not cpu):
+        raise UsageError("choose one device: --cpu, or --gpu N (e.g. --gpu 0)")
+    err = stderr_console()
+    progress_cb, progress = _progress(err, disable=json_out)
+    try:
+        if progress is not None:
+            progress.start()
+        result = run(gpu=gpu, quick=quick, out=out, resume=resume, watts=watts, meter_kind=meter, name=name,
+                     on_progress=progress_cb)
+    except KeyboardInterrupt:
+        if progress is not None:
+            progress.stop()
+        err.print("Interrupted: every measured case is saved. Run the same command with --resume to continue.")
+        raise typer.Exit(130) from None
+    finally:
+        if progress is not None:
+            progress.stop()
+    if json_out:
+        echo_json(result.to_dict())
+        return
+    _render(result)
+
+
+def _progress(console, disable: bool):  # noqa: ANN001, ANN202
+    if disable:
+        return None, None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    progress = Progress(TextColumn("calibrating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[case]}"), console=console,
+                        transient=False)
+    task = progress.add_task("suite", total=None, case="")
+
+    def cb(done: int, total: int, case: str) -> None:
+        progress.update(task, completed=done, total=total, case=case[:40])
+
+    return cb, progress
+
+
+def _render(result) -> None:  # noqa: ANN001
+    from rich.table import Table
+
+    p = result.profile
+    console = stdout_console()
+    console.print(f"[bold]Profile {p['name']}[/bold] → {result.profile_path}")
+    console.print(f"Device: {p['device']['name']}; meter: {p['meter']['name']} ({p['meter'].get('device', '')})")
+    console.print(f"Time: measured. Energy: [bold]{p['provenance']}[/bold]"
+                  + (" — time × assumed watts, not a sensor reading." if p["provenance"] == "estimated" else "."))
+    console.print(f"{p['sample_count']} samples ({result.measured_now} measured now) in {result.elapsed_s:.0f} s; "
+                  f"raw samples: {result.samples_path}")
+    t = Table(title="Per-class regressions (k-fold cross-validated)", title_justify="left")
+    for col in ("class", "samples", "time features", "time median APE", "time within ±10%", "energy median APE"):
+        t.add_column(col, justify="left" if col in ("class", "time features") else "right")
+    for cls, e in p["classes"].items():
+        t.add_row(cls, str(e["n_samples"]), ", ".join(e["time_s"]["features"]), pct(e["cv"]["time_s"]["median_ape"]),
+                  pct(e["cv"]["time_s"]["within_10pct"]), pct(e["cv"]["energy_j"]["median_ape"]))
+    console.print(t)
+    noise = result.noise
+    console.print(f"Repeat noise of this machine: median spread {pct(noise.get('median_spread_rel'))} "
+                  f"(max−min of repeats), median abs. deviation {pct(noise.get('median_abs_dev_rel'))}.")
+    if p.get("idle_power_w") is not None:
+        console.print(f"Idle power: {si(p['idle_power_w'], 'W')} (energies are totals, idle included).")

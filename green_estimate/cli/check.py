@@ -1,9 +1,164 @@
-"""`green-estimate check` (placeholder while it is being built)."""
+"""`green-estimate check`: a CI gate that fails when training a model would exceed an energy budget."""
 from __future__ import annotations
+
+import os
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from green_estimate.cli.common import cli_errors, echo_json, parse_shape, stdout_console
+from green_estimate.cli.render import pct
 
-def check() -> None:
-    """Not built yet."""
-    raise typer.Exit(3)
+if TYPE_CHECKING:
+    from green_estimate.budget import Verdict
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    github = "github"
+
+
+@cli_errors
+def check(
+    model: Annotated[str | None, typer.Argument(
+        help="MODEL: path/to/file.py[:name] or package.module[:name]. "
+             "Default: model in the tool.green-estimate section.",
+        show_default=False)] = None,
+    budget: Annotated[str | None, typer.Option(
+        help="Energy budget: a number and a unit (J, kJ, MJ, GJ, Wh, kWh, MWh, GWh), e.g. 2kWh.")] = None,
+    co2_budget: Annotated[str | None, typer.Option(
+        help="CO2e budget in g, kg or t, e.g. 500g; needs --grid-intensity or --region.")] = None,
+    conservative: Annotated[bool | None, typer.Option(
+        "--conservative/--point",
+        help="Compare the upper end of the prediction interval (--conservative) or the point estimate.",
+        show_default=False)] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Batch size (default 64).", min=1)] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs (default 1).", min=1)] = None,
+    samples: Annotated[int | None, typer.Option(help="Training-set size (samples per epoch).", min=1)] = None,
+    steps: Annotated[int | None, typer.Option(help="Optimizer steps in all (instead of --samples).", min=1)] = None,
+    optimizer: Annotated[str | None, typer.Option(help="adam, adamw, sgd or none (default adam).")] = None,
+    input_shape: Annotated[str | None, typer.Option(help="Per-sample input shape, e.g. 3,32,32.")] = None,
+    profile: Annotated[str | None, typer.Option(help="Calibration profile (name or path).")] = None,
+    confidence: Annotated[float | None, typer.Option(
+        help="Prediction-interval confidence (default 0.9).", min=0.0, max=1.0)] = None,
+    grid_intensity: Annotated[float | None, typer.Option(help="Grid carbon intensity in gCO2e/kWh.")] = None,
+    region: Annotated[str | None, typer.Option(help="Grid region for the carbon intensity, e.g. DE.")] = None,
+    output_format: Annotated[Format, typer.Option(
+        "--format", help="text, json, markdown (PR comments) or github (annotations + step summary).")] = Format.text,
+    json_output: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    config: Annotated[Path | None, typer.Option(
+        help="pyproject.toml to read the tool.green-estimate section from. "
+             "Default: the nearest one that has it.")] = None,
+) -> None:
+    """Exit 0 when training MODEL fits the budget, 1 when it does not, 2 on bad input.
+
+    Options left out come from the tool.green-estimate section in the nearest pyproject.toml, so a CI step
+    can be just `green-estimate check --format github`.
+
+    Example: green-estimate check model.py --budget 2kWh --epochs 25 --samples 60000
+    """
+    from green_estimate.budget import run_check
+    from green_estimate.project_config import check_request, load_project_config
+
+    options = {
+        "model": model, "budget": budget, "co2_budget": co2_budget, "conservative": conservative,
+        "batch_size": batch_size, "epochs": epochs, "samples": samples, "steps": steps, "optimizer": optimizer,
+        "input_shape": parse_shape(input_shape), "profile": profile, "confidence": confidence,
+        "grid_intensity": grid_intensity, "region": region,
+    }
+    verdict = run_check(check_request(options, load_project_config(Path.cwd(), config)))
+    fmt = Format.json if json_output else output_format
+    if fmt is Format.json:
+        echo_json(verdict.to_dict())
+    elif fmt is Format.markdown:
+        typer.echo(_markdown(verdict))
+    elif fmt is Format.github:
+        _github(verdict)
+    else:
+        _text(verdict)
+    if not verdict.passed:
+        typer.echo("Over budget: " + "; ".join(verdict.lines()), err=True)
+        raise typer.Exit(1)
+
+
+def _markdown(verdict: Verdict) -> str:
+    """The verdict as GitHub-flavoured markdown (a PR comment or a job summary)."""
+    from green_estimate.units import format_energy, format_mass
+
+    prediction = verdict.prediction
+    basis = "upper end of interval" if verdict.budget.conservative else "point estimate"
+    title = "✅ Training fits the energy budget" if verdict.passed else "❌ Training is over the energy budget"
+    rows = [f"### {title}", "", f"| | predicted ({basis}) | budget | used |", "|---|---:|---:|---:|"]
+    margin = verdict.margin
+    if verdict.budget.energy_j is not None:
+        rows.append(f"| Energy | {format_energy(verdict.energy_j)} | {format_energy(verdict.budget.energy_j)} "
+                    f"| {pct(margin['energy_share'])} |")
+    if verdict.budget.co2e_g is not None and verdict.co2e_g is not None:
+        rows.append(f"| CO2e | {format_mass(verdict.co2e_g)} | {format_mass(verdict.budget.co2e_g)} "
+                    f"| {pct(margin['co2e_share'])} |")
+    rows += ["", *(f"{line}  " for line in _details(prediction))]
+    if verdict.config_path:
+        rows.append(f"Defaults from `{_relative(verdict.config_path)}`  ")
+    return "\n".join(rows).rstrip() + "\n"
+
+
+def _details(prediction: dict) -> list[str]:
+    """Model, plan, interval and profile of a prediction, one line each."""
+    from green_estimate.units import format_energy
+
+    plan, total, prof = prediction.get("plan", {}), prediction["total"], prediction.get("profile") or {}
+    low, high = total["energy_j_interval"]
+    confidence = prediction.get("confidence")
+    level = f"{confidence:.0%} " if isinstance(confidence, (int, float)) else ""
+    run = [f"batch {plan.get('batch_size')}"]
+    if plan.get("epochs"):
+        run.append(f"{plan['epochs']} epoch{'s' if plan['epochs'] != 1 else ''}")
+    if plan.get("samples"):
+        run.append(f"{plan['samples']} samples")
+    lines = [
+        f"Model `{prediction.get('model')}`: {plan.get('steps')} steps ({', '.join(run)})",
+        f"Predicted {format_energy(total['energy_j'])}, {level}interval {format_energy(low)} – {format_energy(high)}",
+    ]
+    if prof:
+        lines.append(f"Profile {prof.get('name')} on {prof.get('device')} ({prof.get('provenance')})")
+    return lines
+
+
+def _text(verdict: Verdict) -> None:
+    from rich.panel import Panel
+    from rich.text import Text
+
+    color = "green" if verdict.passed else "red"
+    body = "\n".join([*verdict.lines(), "", *_details(verdict.prediction)]).replace("`", "")
+    if verdict.config_path:
+        body += f"\nDefaults from {_relative(verdict.config_path)}"
+    title = f"[bold {color}]Energy budget: {verdict.verdict.upper()}[/]"
+    stdout_console().print(Panel(Text(body), title=title, border_style=color, expand=False))
+
+
+def _github(verdict: Verdict) -> None:
+    """Workflow commands for annotations; the markdown summary goes to $GITHUB_STEP_SUMMARY."""
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as f:
+            f.write(_markdown(verdict) + "\n")
+    level, title = ("notice", "Energy budget") if verdict.passed else ("error", "Energy budget exceeded")
+    message = "; ".join(verdict.lines())
+    typer.echo(f"::{level} title={_escape(title, prop=True)}::{_escape(message)}")
+
+
+def _escape(text: str, *, prop: bool = False) -> str:
+    """Escape a GitHub workflow-command value (properties also escape ':' and ',')."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+
+def _relative(path: str) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return path

@@ -1,11 +1,14 @@
 """`green-estimate meters`: which energy meters work here, and how to fix those that don't."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from green_estimate.cli.common import cli_errors, echo_json, stdout_console
+
+if TYPE_CHECKING:
+    from green_estimate.meters.probe import MeterReport
 
 
 @cli_errors
@@ -28,7 +31,7 @@ def meters(
     _render(report)
 
 
-def _render(report) -> None:  # report: MeterReport
+def _render(report: MeterReport) -> None:
     from rich.table import Table
 
     table = Table(title="Energy meters", show_lines=True, expand=True)

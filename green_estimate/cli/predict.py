@@ -1,9 +1,120 @@
-"""`green-estimate predict` (placeholder while it is being built)."""
+"""``green-estimate predict``: training energy, time and CO2e of one or more models, before training."""
 from __future__ import annotations
+
+from typing import Annotated, List, Optional
 
 import typer
 
+from green_estimate.cli.common import cli_errors, echo_json, parse_shape, stdout_console
+from green_estimate.cli.render import pct, si
 
-def predict() -> None:
-    """Not built yet."""
-    raise typer.Exit(3)
+
+@cli_errors
+def predict(
+    models: Annotated[List[str], typer.Argument(help="One or more MODELs: path/to/model.py[:name] or package.module[:name].")],
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", help="Samples per step.")] = 64,
+    samples: Annotated[Optional[int], typer.Option("--samples", help="Training-set size; steps/epoch = ceil(samples / batch).")] = None,
+    epochs: Annotated[int, typer.Option("--epochs", help="Passes over the training set.")] = 1,
+    steps: Annotated[Optional[int], typer.Option("--steps", help="Total optimizer steps (instead of --samples × --epochs).")] = None,
+    optimizer: Annotated[str, typer.Option(help="adam | adamw | sgd | none")] = "adam",
+    input_shape: Annotated[Optional[str], typer.Option("--input-shape", help="Per-sample input shape, e.g. 3,32,32.")] = None,
+    profile: Annotated[Optional[str], typer.Option("--profile", help="Profile name, path, or datasheet:<gpu> (see `profiles`).")] = None,
+    confidence: Annotated[float, typer.Option("--confidence", help="Prediction-interval probability.")] = 0.9,
+    grid_intensity: Annotated[Optional[float], typer.Option("--grid-intensity", help="Grid carbon intensity in g CO2e/kWh.")] = None,
+    region: Annotated[Optional[str], typer.Option("--region", help="Region code for the offline intensity table, e.g. DE, US, WORLD.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the green-estimate/prediction@1 JSON.")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown report (for pull-request comments).")] = False,
+) -> None:
+    """Predict the energy, time, kWh and CO2e of training MODEL, with prediction intervals.
+
+    Several MODELs are compared side by side with ratios to the first.
+
+    Example: green-estimate predict green_estimate/examples/simple_cnn.py --samples 60000 --epochs 25 --batch-size 512 --region DE
+    """
+    from green_estimate.predict import predict as run
+
+    shape = parse_shape(input_shape)
+    results = [run(m, batch_size=batch_size, epochs=epochs, samples=samples, steps=steps, optimizer=optimizer,
+                   input_shape=shape, profile=profile, confidence=confidence, grid_intensity=grid_intensity,
+                   region=region) for m in models]
+    if json_out:
+        if len(results) == 1:
+            echo_json(results[0].to_dict())
+        else:
+            echo_json({"schema": "green-estimate/comparison@1", "predictions": [r.to_dict() for r in results],
+                       "ratios_to_first": _ratios([r.to_dict() for r in results])})
+        return
+    dicts = [r.to_dict() for r in results]
+    if markdown:
+        from green_estimate.report_markdown import prediction_markdown
+
+        typer.echo(prediction_markdown(dicts))
+        return
+    console = stdout_console()
+    for d in dicts:
+        _render(console, d)
+    if len(dicts) > 1:
+        _render_comparison(console, dicts)
+
+
+def _ratios(dicts: list[dict]) -> list[float]:
+    base = dicts[0]["total"]["energy_j"]
+    return [d["total"]["energy_j"] / base if base else float("nan") for d in dicts]
+
+
+def _render(console, d: dict) -> None:  # noqa: ANN001
+    from rich.table import Table
+
+    prof, plan, tot, step = d["profile"], d["plan"], d["total"], d["per_step"]
+    conf = int(round(100 * d["confidence"]))
+    console.print(f"[bold]{d['model']}[/bold]: batch {plan['batch_size']}, {plan['steps']:,} steps "
+                  f"({plan['epochs']} epoch(s){', ' + format(plan['samples'], ',') + ' samples' if plan['samples'] else ''})")
+    console.print(f"Profile: {prof['name']} ({prof['origin']}) — {prof['device']}; energy [bold]{prof['provenance']}[/bold], "
+                  f"time {prof.get('time_provenance') or prof['provenance']}; energy is the {prof['energy_basis']} draw")
+    t = Table(title=f"Prediction ({conf}% interval)", title_justify="left")
+    for col in ("", "energy", f"{conf}% interval", "time", f"{conf}% interval"):
+        t.add_column(col, justify="left" if col == "" else "right")
+    t.add_row("per step", si(step["energy_j"], "J"), f"{si(step['energy_j_interval'][0], 'J')} – {si(step['energy_j_interval'][1], 'J')}",
+              si(step["time_s"], "s"), f"{si(step['time_s_interval'][0], 's')} – {si(step['time_s_interval'][1], 's')}")
+    t.add_row("whole run", si(tot["energy_j"], "J"), f"{si(tot['energy_j_interval'][0], 'J')} – {si(tot['energy_j_interval'][1], 'J')}",
+              _duration(tot["time_s"]), f"{_duration(tot['time_s_interval'][0])} – {_duration(tot['time_s_interval'][1])}")
+    t.add_row("", f"{tot['energy_kwh']:.4g} kWh", f"{tot['energy_kwh_interval'][0]:.3g} – {tot['energy_kwh_interval'][1]:.3g} kWh", "", "")
+    console.print(t)
+    if tot["co2e_g"] is not None:
+        gi = d["grid_intensity"]
+        console.print(f"CO2e: {si(tot['co2e_g'], 'g')} ({si(tot['co2e_g_interval'][0], 'g')} – {si(tot['co2e_g_interval'][1], 'g')}) "
+                      f"at {gi['g_per_kwh']:.0f} g/kWh ({gi['region'] or 'given'}, {gi['source']}{', ' + str(gi['year']) if gi['year'] else ''})")
+    else:
+        console.print("CO2e: not computed — pass --region (e.g. DE) or --grid-intensity g/kWh.")
+    c = Table(title="Energy per step by layer class", title_justify="left")
+    for col in ("class", "energy/step", "share", "time/step", "FLOPs", "bytes", "ops"):
+        c.add_column(col, justify="left" if col == "class" else "right")
+    for cls, row in d["by_class"].items():
+        label = cls if row["priced_as"] == cls else f"{cls} (as {row['priced_as']})"
+        c.add_row(label, si(row["energy_j_per_step"], "J"), pct(row["share"]), si(row["time_s_per_step"], "s"),
+                  si(row["flops"]), si(row["bytes"], "B"), str(row["ops"]))
+    console.print(c)
+    for note in d["notes"]:
+        console.print(f"[yellow]Note:[/yellow] {note}")
+    console.print()
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return si(seconds, "s")
+    if seconds < 7200:
+        return f"{seconds / 60:.3g} min"
+    return f"{seconds / 3600:.3g} h"
+
+
+def _render_comparison(console, dicts: list[dict]) -> None:  # noqa: ANN001
+    from rich.table import Table
+
+    t = Table(title="Side by side (ratio to the first model)", title_justify="left")
+    for col in ("model", "energy", "ratio", "kWh", "time", "conv share", "linear share", "relu share"):
+        t.add_column(col, justify="left" if col == "model" else "right")
+    for d, ratio in zip(dicts, _ratios(dicts)):
+        bc = d["by_class"]
+        t.add_row(d["model"], si(d["total"]["energy_j"], "J"), f"{ratio:.3f}×", f"{d['total']['energy_kwh']:.4g}",
+                  _duration(d["total"]["time_s"]), *(pct(bc.get(k, {}).get("share", 0.0)) for k in ("conv", "linear", "relu")))
+    console.print(t)

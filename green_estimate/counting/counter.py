@@ -11,7 +11,7 @@ from collections import Counter
 from typing import Any
 
 from green_estimate.counting.classes import class_of, is_free, op_name
-from green_estimate.counting.formulas import op_bytes, op_flops
+from green_estimate.counting.formulas import op_bytes, op_flops, output_tensors
 from green_estimate.counting.report import CostReport, OpRecord
 from green_estimate.errors import ModelLoadError
 from green_estimate.loading import Workload, load_workload
@@ -52,10 +52,26 @@ def _make_mode():  # the class needs torch, which this module imports lazily
             self.ops.append(OpRecord(
                 op=f"aten.{name}", cls=class_of(name), phase=self.phase, module=self._module(),
                 flops=flops or 0, bytes_read=read, bytes_written=written, counted=flops is not None,
+                outputs=max(1, len(output_tensors(out))),
             ))
             return out
 
     return _CountingMode
+
+
+class _NoModules:
+    parents = {"Global"}
+
+
+def record_ops(fn: Any) -> tuple[list[OpRecord], dict[str, int]]:
+    """Run ``fn()`` under the counter and return its op records and ignored (free) ops.
+
+    Calibration uses this on each microbenchmark, so its features come from the same counter.
+    """
+    mode = _make_mode()(_NoModules(), "")
+    with mode:
+        fn()
+    return mode.ops, dict(mode.ignored)
 
 
 def make_optimizer(name: str, params: list) -> Any:

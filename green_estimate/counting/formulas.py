@@ -68,6 +68,11 @@ def tensor_nbytes(t: Any) -> int:
     return min(logical, max(stored, 0))
 
 
+def output_tensors(out: Any) -> list:
+    """The tensors an op returned (``None`` entries, e.g. an input gradient not needed, excluded)."""
+    return _tensors(out)
+
+
 def _numel(obj: Any) -> int:
     return sum(t.numel() for t in _tensors(obj))
 

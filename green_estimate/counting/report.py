@@ -22,6 +22,8 @@ class OpRecord:
         bytes_read: bytes of tensors read.
         bytes_written: bytes of tensors written.
         counted: False when no FLOP formula knows the op.
+        outputs: tensors the op produced (a backward op computing input, weight and bias
+            gradients has 3; one whose input needs no gradient has 2) — each is a kernel.
     """
 
     op: str
@@ -32,6 +34,7 @@ class OpRecord:
     bytes_read: int
     bytes_written: int
     counted: bool = True
+    outputs: int = 1
 
     @property
     def nbytes(self) -> int:

@@ -18,7 +18,8 @@ import math
 
 from torch import nn
 
-FAMILIES = ("simple_cnn", "dense_poly", "dense_linear")
+from green_estimate.validation.config import FAMILIES
+
 FAMILY_TITLES = {"simple_cnn": "SimpleCNN", "dense_poly": "DensePolyNN", "dense_linear": "DenseLinearNN"}
 CHANNEL_GROWTH = 3
 

@@ -1,0 +1,1 @@
+"""Calibration: the microbenchmark suite (``suite.toml``), running it under a meter, fitting a profile."""

@@ -1,0 +1,177 @@
+"""``calibrate``: run the suite on one device under a meter and write a profile."""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from green_estimate.calibration.cases import load_suite
+from green_estimate.calibration.fit import fit_profile_classes, repeat_noise
+from green_estimate.calibration.runner import RunSettings, read_samples, run_suite
+from green_estimate.errors import GreenEstimateError, MeterUnavailableError, UsageError
+from green_estimate.meters.base import Meter
+from green_estimate.profile import SCHEMA, cpu_fingerprint, profiles_dir, write_profile
+
+
+@dataclass
+class CalibrationResult:
+    profile: dict
+    profile_path: Path
+    samples_path: Path
+    elapsed_s: float
+    measured_now: int
+    noise: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        classes = {
+            c: {"n_samples": e["n_samples"], "time_s_features": e["time_s"]["features"], "cv": e["cv"]}
+            for c, e in self.profile["classes"].items()
+        }
+        return {"schema": "green-estimate/calibration@1", "profile_path": str(self.profile_path),
+                "samples_path": str(self.samples_path), "elapsed_s": self.elapsed_s,
+                "measured_now": self.measured_now, "repeat_noise": self.noise,
+                "profile": {k: v for k, v in self.profile.items() if k != "classes"}, "classes": classes}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48]
+
+
+def _device_info(device: str) -> dict[str, Any]:
+    import torch
+
+    if device == "cpu":
+        fp = cpu_fingerprint()
+        return {"kind": "cpu", "name": f"{fp['cpu_model']} ({fp['threads']} threads)", "fingerprint": fp}
+    if not torch.cuda.is_available():
+        raise MeterUnavailableError(
+            "torch sees no CUDA device: install a CUDA build of torch and check `nvidia-smi`, or calibrate with --cpu"
+        )
+    idx = int(device.split(":")[1])
+    props = torch.cuda.get_device_properties(idx)
+    return {"kind": "gpu", "name": props.name, "fingerprint": {
+        "kind": "gpu", "gpu_name": props.name, "memory_bytes": int(props.total_memory),
+        "capability": f"{props.major}.{props.minor}", "cuda": torch.version.cuda}}
+
+
+def _open_meter(device: str, gpu: int | None, watts: float | None, meter_kind: str) -> Meter:
+    from green_estimate.meters.probe import best_meter, open_meter
+
+    if meter_kind != "auto":
+        return open_meter(meter_kind, gpu_index=gpu, watts=watts)
+    if device == "cpu":
+        return best_meter(gpu_index=None, watts=watts)
+    return open_meter("nvml", gpu_index=gpu)  # a GPU profile needs the GPU's own meter
+
+
+def calibrate(
+    *,
+    gpu: int | None = None,
+    quick: bool = False,
+    out: Path | None = None,
+    resume: bool = False,
+    watts: float | None = None,
+    meter_kind: str = "auto",
+    meter: Meter | None = None,
+    name: str | None = None,
+    suite_path: Path | None = None,
+    settings: RunSettings | None = None,
+    on_progress: Callable[[int, int, str], None] | None = None,
+    folds: int = 5,
+) -> CalibrationResult:
+    """Measure the suite on the CPU (``gpu=None``) or GPU ``gpu`` and write a profile.
+
+    Args:
+        gpu: visible GPU index (``CUDA_VISIBLE_DEVICES`` order), or ``None`` for the CPU.
+        quick: the quick suite (fewer cases, three repeats).
+        out: profile path; default ``<profiles dir>/<name>.json``. Samples go beside it.
+        resume: continue an interrupted samples file instead of starting over.
+        watts: power for the estimate meter.
+        meter_kind: ``auto``, ``nvml``, ``rapl``, ``estimate`` or ``fake``.
+        meter: an already open meter (tests inject fakes); overrides ``meter_kind``.
+        name: profile name; default from the device.
+        suite_path: another suite file.
+        settings: override warm-up/window/repeats.
+        on_progress: ``(done, total, case_id)`` callback.
+        folds: cross-validation folds.
+    """
+    import torch
+
+    if gpu is not None and gpu < 0:
+        raise UsageError(f"--gpu {gpu}: give a GPU index from 0 (as `nvidia-smi -L` lists them)")
+    device = "cpu" if gpu is None else f"cuda:{gpu}"
+    info = _device_info(device)
+    own_meter = meter is None
+    meter = meter or _open_meter(device, gpu, watts, meter_kind)
+    try:
+        suite = load_suite(suite_path, quick=quick)
+        s = suite.settings
+        settings = settings or RunSettings(
+            warmup_s=float(s.get("warmup_s", 0.03)), window_s=float(s.get("window_s", 0.05)),
+            repeats=int(s.get("quick_repeats" if quick else "repeats", 3 if quick else 5)),
+            idle_s=float(s.get("idle_s", 2.0)),
+        )
+        name = name or (("cpu-" if device == "cpu" else "gpu-") + _slug(info["name"]) + ("-quick" if quick else ""))
+        profile_path = Path(out) if out else profiles_dir() / f"{name}.json"
+        samples_path = profile_path.with_name(profile_path.stem + ".samples.jsonl")
+        header = {"device_name": info["name"], "device": info, "meter": meter.name, "meter_device": meter.device,
+                  "provenance": meter.provenance, "torch_version": torch.__version__, "dtype": "float32",
+                  "quick": quick, "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        old_header, _ = read_samples(samples_path) if resume else (None, [])
+        if old_header and "idle_power_w" in old_header:
+            header["idle_power_w"] = old_header["idle_power_w"]
+        elif meter.provenance == "measured" and device != "cpu":
+            from green_estimate.meters.probe import measure_idle_power_w
+
+            torch.cuda.synchronize(device)
+            header["idle_power_w"] = measure_idle_power_w(meter, settings.idle_s)
+        else:
+            header["idle_power_w"] = None
+        t0 = time.perf_counter()
+        before = len(read_samples(samples_path)[1]) if resume else 0
+        samples = run_suite(suite.cases, meter, samples_path, header, device=device, settings=settings,
+                            resume=resume, on_progress=on_progress)
+        elapsed = time.perf_counter() - t0
+    finally:
+        if own_meter:
+            meter.close()
+    classes = fit_profile_classes(samples, folds=folds)
+    for needed in ("conv", "linear", "relu"):
+        if needed not in classes:
+            raise GreenEstimateError(f"calibration produced no {needed} model (too few samples): run the full suite")
+    noise = repeat_noise(samples)
+    profile = {
+        "schema": SCHEMA, "name": name, "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "device": info,
+        "meter": {"name": meter.name, "device": meter.device, **({"power_w": meter.power_w} if hasattr(meter, "power_w") else {}),
+                  **({"power_source": meter.power_source} if hasattr(meter, "power_source") else {})},
+        "provenance": meter.provenance, "time_provenance": "measured", "energy_basis": "total",
+        "idle_power_w": header["idle_power_w"], "torch_version": torch.__version__, "dtype": "float32",
+        "sample_count": len(samples), "suite": "quick" if quick else "full", "repeat_noise": noise,
+        "default_class": "elementwise", "classes": classes,
+        "uncalibrated_classes_priced_as": "elementwise",
+    }
+    write_profile(profile, profile_path)
+    return CalibrationResult(profile, profile_path, samples_path, elapsed, len(samples) - before, noise)
+
+
+def refit(samples_path: Path, out: Path, *, name: str | None = None, folds: int = 5) -> dict:
+    """Fit a profile again from an existing samples file (no measuring)."""
+    header, samples = read_samples(samples_path)
+    if header is None or not samples:
+        raise GreenEstimateError(f"{samples_path} has no samples: run `green-estimate calibrate` first")
+    classes = fit_profile_classes(samples, folds=folds)
+    profile = {
+        "schema": SCHEMA, "name": name or Path(out).stem, "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "device": header["device"], "meter": {"name": header["meter"], "device": header.get("meter_device", "")},
+        "provenance": header["provenance"], "time_provenance": "measured", "energy_basis": "total",
+        "idle_power_w": header.get("idle_power_w"), "torch_version": header.get("torch_version"),
+        "dtype": header.get("dtype", "float32"), "sample_count": len(samples),
+        "suite": "quick" if header.get("quick") else "full", "repeat_noise": repeat_noise(samples),
+        "default_class": "elementwise", "classes": classes, "uncalibrated_classes_priced_as": "elementwise",
+    }
+    write_profile(profile, Path(out))
+    return profile

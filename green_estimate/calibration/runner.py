@@ -1,0 +1,178 @@
+"""Running the suite under a meter, one appended sample per case.
+
+Protocol per case (after Zeus' profiling protocol): build the case on the device; warm up for
+``warmup_s`` (at least two iterations); size the window so it lasts at least ``window_s`` and ten
+times the meter's resolution; measure ``repeats`` windows; the sample is the median per-iteration
+time and energy, with every repeat kept. On a GPU each window ends with a device synchronise.
+
+Nothing is lost on interruption: each sample is one JSON line, written, flushed and fsynced before
+the next case starts; ``resume`` skips the cases already in the file.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from green_estimate.calibration.cases import Case, build_case, case_ops
+from green_estimate.errors import GreenEstimateError
+from green_estimate.meters.base import Meter, measure
+
+SAMPLES_SCHEMA = "green-estimate/samples@1"
+
+
+@dataclass
+class RunSettings:
+    warmup_s: float = 0.03
+    window_s: float = 0.05
+    repeats: int = 5
+    idle_s: float = 2.0
+
+
+def read_samples(path: Path) -> tuple[dict | None, list[dict]]:
+    """The header and samples of a samples file; a torn last line (a crash mid-write) is dropped."""
+    header, samples = None, []
+    if not Path(path).exists():
+        return None, []
+    lines = Path(path).read_text().splitlines()
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:
+                break  # torn final line
+            raise GreenEstimateError(f"samples file {path} is damaged at line {i + 1}: move it away and recalibrate") from None
+        if rec.get("type") == "header":
+            header = rec
+        elif rec.get("type") == "sample":
+            samples.append(rec)
+    return header, samples
+
+
+def _append(fh: Any, rec: dict) -> None:
+    fh.write(json.dumps(rec) + "\n")
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a final line left half-written by a crash, so appended samples start on a fresh line."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(path, "r+b") as fh:
+            fh.truncate(data.rfind(b"\n") + 1)
+
+
+def _sync_fn(device: str) -> Callable[[], None]:
+    if device.startswith("cuda"):
+        import torch
+
+        return lambda: torch.cuda.synchronize(device)
+    return lambda: None
+
+
+def measure_case(case: Case, meter: Meter, device: str, settings: RunSettings) -> dict:
+    """Measure one case; returns the sample record (without writing it)."""
+    step = build_case(case, device)
+    sync = _sync_fn(device)
+    t0 = time.perf_counter()
+    n_warm = 0
+    while n_warm < 2 or time.perf_counter() - t0 < settings.warmup_s:
+        step()
+        n_warm += 1
+    sync()
+    per_iter = max((time.perf_counter() - t0) / n_warm, 1e-7)
+    window = max(settings.window_s, 10 * meter.resolution_s)
+    n_iter = max(1, math.ceil(window / per_iter))
+    times, energies = [], []
+    for _ in range(settings.repeats):
+        with measure(meter) as w:
+            for _ in range(n_iter):
+                step()
+            sync()
+        times.append(w.time_s / n_iter)
+        energies.append(w.energy_j / n_iter)
+    med_t = statistics.median(times)
+    return {
+        "type": "sample", "case": case.id, "cls": case.cls, "kind": case.kind, "params": dict(case.params),
+        "ops": case_ops(case), "iterations": n_iter, "repeats": settings.repeats,
+        "time_s": med_t, "energy_j": statistics.median(energies),
+        "time_s_repeats": times, "energy_j_repeats": energies,
+        "time_spread_rel": (max(times) - min(times)) / med_t if med_t > 0 else 0.0,
+    }
+
+
+def measure_idle_power_w(meter: Meter, seconds: float, sleep: Callable[[float], None] = time.sleep) -> float | None:
+    """Mean power over ``seconds`` of doing nothing, or ``None`` for meters that only estimate."""
+    if meter.provenance != "measured" or seconds <= 0:
+        return None
+    with measure(meter) as w:
+        sleep(seconds)
+    return w.energy_j / w.time_s if w.time_s > 0 else None
+
+
+def run_suite(
+    cases: list[Case],
+    meter: Meter,
+    samples_path: Path,
+    header: dict,
+    *,
+    device: str = "cpu",
+    settings: RunSettings | None = None,
+    resume: bool = False,
+    on_progress: Callable[[int, int, str], None] | None = None,
+) -> list[dict]:
+    """Measure every case not yet in ``samples_path``, appending each sample as it is measured.
+
+    Args:
+        cases: the suite's cases.
+        meter: the energy meter (its provenance is written to the header).
+        samples_path: JSON-lines file; created with ``header`` unless resuming.
+        header: metadata for the first line (device, meter, torch version, ...).
+        device: ``cpu`` or ``cuda:N``.
+        settings: warm-up, window and repeats.
+        resume: continue an existing file (same device and meter required).
+        on_progress: called as ``(done, total, case_id)`` after each case.
+
+    Returns:
+        All samples in the file (earlier ones included).
+    """
+    settings = settings or RunSettings()
+    samples_path = Path(samples_path)
+    old_header, done = read_samples(samples_path) if resume else (None, [])
+    if resume and old_header is not None:
+        for key in ("device_name", "meter"):
+            if old_header.get(key) != header.get(key):
+                raise GreenEstimateError(
+                    f"cannot resume {samples_path}: it was measured with {key} {old_header.get(key)!r}, "
+                    f"this run has {header.get(key)!r}; use another --out or drop --resume"
+                )
+    elif samples_path.exists() and not resume:
+        raise GreenEstimateError(f"{samples_path} exists: pass --resume to continue it, or choose another --out")
+    samples_path.parent.mkdir(parents=True, exist_ok=True)
+    if resume:
+        _drop_torn_tail(samples_path)
+    done_ids = {s["case"] for s in done}
+    todo = [c for c in cases if c.id not in done_ids]
+    total = len(cases)
+    with open(samples_path, "a") as fh:
+        if old_header is None:
+            _append(fh, {"type": "header", "schema": SAMPLES_SCHEMA, **header})
+        if on_progress:
+            on_progress(total - len(todo), total, "")
+        for i, case in enumerate(todo):
+            rec = measure_case(case, meter, device, settings)
+            _append(fh, rec)
+            done.append(rec)
+            if on_progress:
+                on_progress(total - len(todo) + i + 1, total, case.id)
+    return done

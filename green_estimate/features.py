@@ -1,0 +1,45 @@
+"""Regression features of one op: what a profile's coefficients multiply.
+
+Calibration and prediction both compute features here, from the same :class:`OpRecord` the counter
+emits, so a coefficient means the same thing when it is fitted and when it is used. A class's
+features over many ops are the *sums* of each op's features (the models are linear in them).
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterable
+
+from green_estimate.counting.report import OpRecord
+
+FLOPS_MEDIUM, FLOPS_LARGE = 1e6, 3e7   # bins of the piecewise-throughput features
+BYTES_MEDIUM, BYTES_LARGE = 1e5, 3e6
+
+FEATURES: dict[str, Callable[[OpRecord], float]] = {
+    "const": lambda op: 1.0,                     # the per-op fixed cost (dispatch, kernel launch)
+    "flops": lambda op: float(op.flops),
+    "bytes": lambda op: float(op.nbytes),
+    # Size-dependent efficiency: small ops run far below peak. √FLOPs grows slower than FLOPs, so a
+    # positive coefficient adds a cost that matters for small ops and fades (relatively) for large.
+    "sqrt_flops": lambda op: math.sqrt(op.flops),
+    "sqrt_bytes": lambda op: math.sqrt(op.nbytes),
+    # Piecewise throughput: FLOPs (or bytes) of small, medium and large ops get their own rate, so
+    # a kernel that runs far from peak when small is not priced at its large-size rate.
+    "flops_small": lambda op: float(op.flops) if op.flops < FLOPS_MEDIUM else 0.0,
+    "flops_medium": lambda op: float(op.flops) if FLOPS_MEDIUM <= op.flops < FLOPS_LARGE else 0.0,
+    "flops_large": lambda op: float(op.flops) if op.flops >= FLOPS_LARGE else 0.0,
+    "bytes_small": lambda op: float(op.nbytes) if op.nbytes < BYTES_MEDIUM else 0.0,
+    "bytes_medium": lambda op: float(op.nbytes) if BYTES_MEDIUM <= op.nbytes < BYTES_LARGE else 0.0,
+    "bytes_large": lambda op: float(op.nbytes) if op.nbytes >= BYTES_LARGE else 0.0,
+    # Kernels an op runs: a backward op computing input, weight and bias gradients runs three.
+    "outputs": lambda op: float(op.outputs),
+}
+
+
+def feature_vector(ops: Iterable[OpRecord], names: list[str]) -> list[float]:
+    """Σ over ``ops`` of each named feature (unknown names raise ``KeyError``)."""
+    fns = [FEATURES[n] for n in names]
+    total = [0.0] * len(names)
+    for op in ops:
+        for i, fn in enumerate(fns):
+            total[i] += fn(op)
+    return total

@@ -1,0 +1,235 @@
+"""Calibration profiles: the versioned JSON documents that price ops on one device.
+
+Where profiles live: the user's profile directory (``platformdirs`` data dir, or
+``$GREEN_ESTIMATE_HOME/profiles`` — tests and CI set it), the package's shipped profiles, and
+datasheet profiles computed from vendor figures. See ``docs/profile-format.md``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from green_estimate.errors import ProfileError
+
+SCHEMA = "green-estimate/profile@1"
+TARGETS = ("time_s", "energy_j")
+
+
+def home_dir() -> Path:
+    """The user's green-estimate directory (``$GREEN_ESTIMATE_HOME`` overrides platformdirs)."""
+    env = os.environ.get("GREEN_ESTIMATE_HOME")
+    if env:
+        return Path(env)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("green-estimate", appauthor=False))
+
+
+def profiles_dir() -> Path:
+    return home_dir() / "profiles"
+
+
+@dataclass(frozen=True)
+class ClassModel:
+    """A linear model of one target (time or energy) of one layer class.
+
+    ``prediction = params · Σ_ops features(op)``; see docs/profile-format.md for the interval maths.
+    """
+
+    features: list[str]
+    params: list[float]
+    cov: list[list[float]]
+    resid_rel_sd: float
+    df_resid: int
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ClassModel":
+        if d.get("form", "linear") != "linear":
+            raise ProfileError(f"unknown model form {d.get('form')!r}: upgrade green-estimate to read this profile")
+        n = len(d["features"])
+        if len(d["params"]) != n or len(d["cov"]) != n:
+            raise ProfileError("a class model's params/cov do not match its features: recalibrate")
+        return cls(list(d["features"]), [float(p) for p in d["params"]], [[float(c) for c in row] for row in d["cov"]],
+                   float(d["resid_rel_sd"]), int(d["df_resid"]))
+
+    def to_dict(self) -> dict:
+        return {"form": "linear", "features": self.features, "params": self.params, "cov": self.cov,
+                "resid_rel_sd": self.resid_rel_sd, "df_resid": self.df_resid}
+
+
+@dataclass
+class Profile:
+    """A parsed profile: metadata plus one :class:`ClassModel` per class and target."""
+
+    data: dict
+    origin: str = ""  # "shipped", "local", "datasheet" or a path
+    models: dict[str, dict[str, ClassModel]] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict, origin: str = "") -> "Profile":
+        if data.get("schema") != SCHEMA:
+            raise ProfileError(
+                f"not a green-estimate profile (schema {data.get('schema')!r}, expected {SCHEMA!r}): "
+                "give a file written by `green-estimate calibrate`"
+            )
+        try:
+            models = {
+                cls_name: {t: ClassModel.from_dict(entry[t]) for t in TARGETS}
+                for cls_name, entry in data["classes"].items()
+            }
+        except (KeyError, TypeError, ValueError) as e:
+            raise ProfileError(f"profile {data.get('name', '?')} is damaged ({type(e).__name__}: {e}): recalibrate") from e
+        if not models:
+            raise ProfileError(f"profile {data.get('name', '?')} has no classes: recalibrate")
+        default = data.get("default_class", "elementwise")
+        if default not in models:
+            default = next(iter(models))
+        data["default_class"] = default
+        return cls(data=data, origin=origin, models=models)
+
+    @property
+    def name(self) -> str:
+        return str(self.data.get("name", "unnamed"))
+
+    @property
+    def provenance(self) -> str:
+        return str(self.data.get("provenance", "estimated"))
+
+    @property
+    def device_name(self) -> str:
+        return str(self.data.get("device", {}).get("name", "unknown device"))
+
+    def model_for(self, cls_name: str, target: str) -> tuple[ClassModel, str]:
+        """The model pricing ``cls_name`` and the class actually used (the default when missing)."""
+        if cls_name in self.models:
+            return self.models[cls_name][target], cls_name
+        d = self.data["default_class"]
+        return self.models[d][target], d
+
+    def summary(self) -> dict:
+        return {"name": self.name, "device": self.device_name, "meter": self.data.get("meter", {}).get("name", ""),
+                "provenance": self.provenance, "time_provenance": self.data.get("time_provenance", ""),
+                "origin": self.origin, "created_utc": self.data.get("created_utc", "")}
+
+
+def read_profile(path: Path, origin: str = "") -> Profile:
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ProfileError(f"profile file {path} does not exist: list profiles with `green-estimate profiles`") from None
+    except json.JSONDecodeError as e:
+        raise ProfileError(f"profile file {path} is not valid JSON (line {e.lineno}): recalibrate or restore it") from e
+    return Profile.from_dict(data, origin=origin or str(path))
+
+
+def write_profile(data: dict, path: Path) -> Path:
+    """Write a profile atomically (a crash leaves the old file or the new one, never half)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+    return path
+
+
+def _shipped_paths() -> list[Path]:
+    root = resources.files("green_estimate") / "data" / "profiles"
+    return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith(".json"))  # type: ignore[attr-defined]
+
+
+def shipped_profiles() -> list[Profile]:
+    return [read_profile(p, origin="shipped") for p in _shipped_paths()]
+
+
+def local_profiles() -> list[Profile]:
+    d = profiles_dir()
+    if not d.exists():
+        return []
+    out = []
+    for p in sorted(d.glob("*.json")):
+        try:
+            out.append(read_profile(p, origin="local"))
+        except ProfileError:
+            continue  # a damaged local file must not hide the others; `profiles` reports it
+    return out
+
+
+def load_profile(ref: str) -> Profile:
+    """A profile by path, by name (local, then shipped), or ``datasheet:<gpu>``.
+
+    Raises:
+        ProfileError: nothing matches; the message lists what exists.
+    """
+    p = Path(ref)
+    if p.suffix == ".json" or p.exists():
+        return read_profile(p)
+    if ref.startswith("datasheet:"):
+        from green_estimate.datasheet import datasheet_profile_by_name
+
+        return Profile.from_dict(datasheet_profile_by_name(ref), origin="datasheet")
+    for prof in local_profiles() + shipped_profiles():
+        if prof.name == ref:
+            return prof
+    try:
+        from green_estimate.datasheet import datasheet_profile, load_gpus
+
+        if ref in load_gpus():
+            return Profile.from_dict(datasheet_profile(ref), origin="datasheet")
+    except ImportError:
+        pass
+    names = [x.name for x in local_profiles() + shipped_profiles()]
+    raise ProfileError(
+        f"no profile named {ref!r}: known profiles are {', '.join(names) or 'none'} (and datasheet:<gpu>); "
+        "see `green-estimate profiles`, or give a path to a .json file"
+    )
+
+
+def cpu_fingerprint() -> dict[str, Any]:
+    """What identifies this CPU for choosing a local profile: model name and threads used."""
+    import torch
+
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"kind": "cpu", "cpu_model": model, "threads": torch.get_num_threads(), "machine": platform.machine()}
+
+
+def default_profile() -> Profile:
+    """This device's local CPU profile if one was calibrated, else the shipped reference profile."""
+    fp = cpu_fingerprint()
+    for prof in local_profiles():
+        dev = prof.data.get("device", {})
+        if dev.get("kind") == "cpu" and dev.get("fingerprint", {}).get("cpu_model") == fp["cpu_model"] \
+                and dev.get("fingerprint", {}).get("threads") == fp["threads"]:
+            return prof
+    shipped = [p for p in shipped_profiles() if p.data.get("device", {}).get("kind") == "cpu"]
+    if not shipped:
+        raise ProfileError("no profile available: run `green-estimate calibrate --cpu --quick` or pass --profile")
+    return shipped[0]
+
+
+def list_all_profiles() -> list[dict]:
+    """Every profile this tool can use: local, shipped and datasheet, with provenance."""
+    rows = []
+    for origin, profs in (("local", local_profiles()), ("shipped", shipped_profiles())):
+        for p in profs:
+            rows.append({**p.summary(), "origin": origin, "classes": sorted(p.models)})
+    try:
+        from green_estimate.datasheet import list_datasheet_profiles
+
+        for d in list_datasheet_profiles():
+            rows.append({"name": d["name"], "device": d["device"], "meter": "datasheet", "provenance": "datasheet",
+                         "time_provenance": "datasheet", "origin": "datasheet", "created_utc": "", "classes": []})
+    except ImportError:  # pragma: no cover - datasheet data ships with the package
+        pass
+    return rows

@@ -1,0 +1,41 @@
+"""Markdown renderings of predictions, for pull-request comments (no rich, no typer)."""
+from __future__ import annotations
+
+
+def _fmt(x: float, unit: str) -> str:
+    for f, p in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= f:
+            return f"{x / f:.3g} {p}{unit}"
+    if 0 < abs(x) < 1:
+        for f, p in ((1e-3, "m"), (1e-6, "µ")):
+            if abs(x) >= f:
+                return f"{x / f:.3g} {p}{unit}"
+    return f"{x:.3g} {unit}"
+
+
+def prediction_markdown(dicts: list[dict]) -> str:
+    """A Markdown section per prediction, and a comparison table when there are several."""
+    lines: list[str] = []
+    for d in dicts:
+        tot, prof, plan = d["total"], d["profile"], d["plan"]
+        conf = int(round(100 * d["confidence"]))
+        lines += [
+            f"### Training energy: `{d['model']}`", "",
+            f"Profile **{prof['name']}** ({prof['device']}), energy **{prof['provenance']}**; "
+            f"batch {plan['batch_size']}, {plan['steps']:,} steps.", "",
+            f"| | energy | {conf}% interval | time |", "|---|---:|---:|---:|",
+            f"| per step | {_fmt(d['per_step']['energy_j'], 'J')} | {_fmt(d['per_step']['energy_j_interval'][0], 'J')} – "
+            f"{_fmt(d['per_step']['energy_j_interval'][1], 'J')} | {_fmt(d['per_step']['time_s'], 's')} |",
+            f"| whole run | {tot['energy_kwh']:.4g} kWh | {tot['energy_kwh_interval'][0]:.3g} – {tot['energy_kwh_interval'][1]:.3g} kWh"
+            f" | {_fmt(tot['time_s'], 's')} |", "",
+        ]
+        if tot["co2e_g"] is not None:
+            lines += [f"CO2e: **{_fmt(tot['co2e_g'], 'g')}** at {d['grid_intensity']['g_per_kwh']:.0f} g/kWh.", ""]
+        lines += ["| class | energy/step | share |", "|---|---:|---:|"]
+        lines += [f"| {c} | {_fmt(r['energy_j_per_step'], 'J')} | {100 * r['share']:.1f}% |" for c, r in d["by_class"].items()]
+        lines += [""] + [f"> {n}" for n in d["notes"]] + [""]
+    if len(dicts) > 1:
+        base = dicts[0]["total"]["energy_j"] or 1.0
+        lines += ["| model | kWh | ratio to first |", "|---|---:|---:|"]
+        lines += [f"| `{d['model']}` | {d['total']['energy_kwh']:.4g} | {d['total']['energy_j'] / base:.3f}× |" for d in dicts]
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,121 @@
+"""`green-estimate validate`: options handed to the library, usage errors, a tiny real run with fakes."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import green_estimate.validation as validation
+from green_estimate.cli import validate as cli_validate
+from green_estimate.cli.app import app
+from green_estimate.validation.report import build_report
+from tests.validation.conftest import FakePredictor, TickMeter
+from tests.validation.rows_helper import row
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def fakes(monkeypatch):
+    """Replace the meter and predictor factories; record what they were asked for."""
+    seen: dict = {}
+
+    def make_meter(gpu_index, watts):
+        seen["meter"] = (gpu_index, watts)
+        seen["meter_obj"] = TickMeter()
+        return seen["meter_obj"]
+
+    def make_predictor(profile, confidence):
+        seen["predictor"] = (profile, confidence)
+        return FakePredictor()
+
+    monkeypatch.setattr(cli_validate, "_make_meter", make_meter)
+    monkeypatch.setattr(cli_validate, "_make_predictor", make_predictor)
+    return seen
+
+
+@pytest.fixture
+def captured(monkeypatch, fakes):
+    """Replace run_validation too: capture its arguments, return a small real report."""
+    def fake_run(config, *, meter, predict_fn, progress=None, dataset=None):
+        fakes["config"], fakes["run_meter"], fakes["progress"] = config, meter, progress
+        return build_report([row()], config=config.to_dict(), dataset={"name": "digits", "input_shape": [1, 16, 16]},
+                            meter={"name": meter.name, "provenance": meter.provenance, "device": meter.device})
+
+    monkeypatch.setattr(validation, "run_validation", fake_run)
+    return fakes
+
+
+def test_help_has_an_example_and_the_options():
+    result = runner.invoke(app, ["validate", "--help"])
+    assert result.exit_code == 0
+    assert "Example:" in result.stdout
+    for option in ("--quick", "--trials", "--epochs", "--strategies", "--storage", "--out", "--seed", "--data",
+                   "--data-dir", "--gpu", "--cpu", "--watts", "--profile", "--five-params", "--json"):
+        assert option in result.stdout, option
+
+
+def test_options_reach_the_library(tmp_path, captured):
+    result = runner.invoke(app, [
+        "validate", "--quick", "--trials", "5", "--epochs", "2", "--batch-size", "64", "--strategies", "random,tpe",
+        "--families", "dense_poly", "--five-params", "--storage", "sqlite:///x.db", "--out", str(tmp_path),
+        "--seed", "7", "--cpu", "--watts", "35", "--profile", "laptop", "--confidence", "0.8",
+        "--train-samples", "100", "--json",
+    ])
+    assert result.exit_code == 0, result.output
+    c = captured["config"]
+    assert (c.preset, c.trials, c.epochs, c.batch_size) == ("quick", 5, 2, 64)
+    assert c.strategies == ("random", "tpe") and c.families == ("dense_poly",) and c.five_params
+    assert (c.storage, c.out_dir, c.seed, c.device, c.train_samples, c.data) == (
+        "sqlite:///x.db", tmp_path, 7, "cpu", 100, "digits")
+    assert captured["meter"] == (None, 35.0) and captured["predictor"] == ("laptop", 0.8)
+    assert captured["run_meter"] is captured["meter_obj"] and captured["meter_obj"].reads == 0
+    assert json.loads(result.stdout)["schema"] == "green-estimate/validation@1"
+
+
+def test_full_preset_and_gpu_by_default(tmp_path, captured):
+    result = runner.invoke(app, ["validate", "--gpu", "1", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    c = captured["config"]
+    assert (c.preset, c.trials, c.epochs, c.batch_size, c.device) == ("full", 64, 25, 512, "cuda:1")
+    assert captured["meter"] == (1, None)
+    assert captured["progress"] is not None  # the progress bar is fed by the library
+
+
+@pytest.mark.parametrize("args, text", [
+    (["--gpu", "0", "--cpu"], "exclude each other"),
+    (["--strategies", "grid,hill"], "unknown strategy hill"),
+    (["--data", "mnist"], "unknown data set"),
+])
+def test_usage_errors_exit_2(tmp_path, captured, args, text):
+    result = runner.invoke(app, ["validate", "--out", str(tmp_path), *args])
+    assert result.exit_code == 2
+    assert text in result.stderr and "Traceback" not in result.output
+
+
+def test_missing_data_files_exit_1_naming_them(tmp_path, fakes):
+    result = runner.invoke(app, ["validate", "--quick", "--cpu", "--data", "fashion-mnist", "--data-dir", str(tmp_path),
+                                 "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "train-images-idx3-ubyte" in result.stderr and "never downloaded" in result.stderr
+    assert fakes["meter_obj"].reads == 0
+
+
+def test_tiny_real_run_through_the_cli(tmp_path, fakes):
+    out = tmp_path / "run"
+    args = ["validate", "--quick", "--trials", "2", "--epochs", "1", "--batch-size", "32", "--strategies", "random",
+            "--train-samples", "64", "--test-samples", "32", "--cpu", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "Prediction quality" in result.stdout and "claims" in result.stdout
+    with open(out / "trials.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 and all(float(r["measured_energy_j"]) == 2.0 for r in rows)
+    assert Path(out / "report.md").exists() and len(list((out / "plots").glob("*.png"))) >= 2
+    # Rerun: nothing missing, same two trials reported as JSON.
+    again = runner.invoke(app, [*args, "--json"])
+    assert again.exit_code == 0, again.output
+    assert len(json.loads(again.stdout)["trials"]) == 2

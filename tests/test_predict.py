@@ -1,0 +1,142 @@
+"""predict: plan arithmetic, pricing, correlated intervals, the JSON contract."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch.nn as nn
+from typer.testing import CliRunner
+
+from green_estimate.cli.app import app
+from green_estimate.counting.counter import count_step
+from green_estimate.errors import ProfileError, UsageError
+from green_estimate.predict import TrainingPlan, lognormal_interval, predict, predict_report
+from green_estimate.profile import Profile, cpu_fingerprint, write_profile
+
+EXAMPLE = str(Path(__file__).resolve().parents[1] / "green_estimate" / "examples" / "simple_cnn.py")
+Z90 = 1.6448536269514722  # standard normal quantile at 0.95
+
+
+def model(features, params, cov=None, resid=0.0):
+    n = len(features)
+    return {"form": "linear", "features": features, "params": params,
+            "cov": cov or [[0.0] * n for _ in range(n)], "resid_rel_sd": resid, "df_resid": 100}
+
+
+def profile_dict(classes, name="test-profile", fingerprint=None):
+    return {"schema": "green-estimate/profile@1", "name": name, "device": {"kind": "cpu", "name": "test cpu",
+            "fingerprint": fingerprint or {}}, "meter": {"name": "fake"}, "provenance": "estimated",
+            "time_provenance": "measured", "default_class": "elementwise", "classes": classes}
+
+
+def per_flop_profile(j_per_flop=1e-9, s_per_flop=1e-10, resid=0.0):
+    entry = {"time_s": model(["flops"], [s_per_flop], resid=resid), "energy_j": model(["flops"], [j_per_flop], resid=resid)}
+    return Profile.from_dict(profile_dict({"elementwise": entry}))
+
+
+def test_plan_steps():
+    assert TrainingPlan(512, 25, 60000).steps == math.ceil(60000 / 512) * 25 == 2950
+    assert TrainingPlan(64, 1, 64).steps == 1
+    assert TrainingPlan(64, 3, 65).steps == 6  # the last partial batch is a step
+    assert TrainingPlan(64, 7, 1000, steps_given=5).steps == 5
+    with pytest.raises(UsageError):
+        TrainingPlan(0)
+
+
+def test_energy_is_priced_op_by_op_and_totals_multiply(tmp_path):
+    pred = predict(EXAMPLE, batch_size=512, epochs=25, samples=60000, profile=per_flop_profile())
+    d = pred.to_dict()
+    flops = pred.report.totals().flops
+    assert d["per_step"]["energy_j"] == pytest.approx(1e-9 * flops)
+    assert d["per_step"]["time_s"] == pytest.approx(1e-10 * flops)
+    assert d["plan"] == {"batch_size": 512, "epochs": 25, "samples": 60000, "steps": 2950}
+    assert d["total"]["energy_j"] == pytest.approx(d["per_step"]["energy_j"] * 2950)
+    assert d["total"]["energy_kwh"] == pytest.approx(d["total"]["energy_j"] / 3.6e6)
+    assert sum(c["share"] for c in d["by_class"].values()) == pytest.approx(1.0)
+    # every class is priced as the default class, and the output says so
+    assert d["by_class"]["conv"]["priced_as"] == "elementwise"
+    assert any("priced as elementwise" in n for n in d["notes"])
+
+
+def test_coefficient_errors_add_linearly_within_a_class():
+    # one op costs 1 mJ ± 0.1 mJ (coefficient sd); 10 ops share the coefficient: sd 1 mJ on 10 mJ
+    ops_model = nn.Sequential(*[nn.ReLU() for _ in range(10)])
+    import torch
+
+    report = count_step(ops_model.to("meta"), (torch.empty(4, 3, device="meta"),), optimizer="none")
+    n_relu = sum(1 for o in report.ops if o.cls == "relu")
+    entry = {"time_s": model(["const"], [1e-3], [[1e-8]]), "energy_j": model(["const"], [1e-3], [[1e-8]])}
+    zero = {"time_s": model(["const"], [0.0]), "energy_j": model(["const"], [0.0])}
+    prof = Profile.from_dict(profile_dict({"relu": entry, "elementwise": zero}))
+    pred = predict_report(report, plan=TrainingPlan(4, steps_given=1), profile=prof)
+    mean = 1e-3 * n_relu
+    assert pred.energy_j == pytest.approx(mean)
+    r = (1e-4 * n_relu) / mean  # correlated: n·sd, not √n·sd
+    s = math.sqrt(math.log1p(r * r))
+    lo, hi = pred.energy_interval()
+    assert lo == pytest.approx(mean * math.exp(-Z90 * s))
+    assert hi == pytest.approx(mean * math.exp(Z90 * s))
+
+
+def test_residual_spread_widens_interval_and_run_interval_scales():
+    d = predict(EXAMPLE, batch_size=8, steps=100, profile=per_flop_profile(resid=0.2)).to_dict()
+    e = d["per_step"]["energy_j"]
+    lo, hi = d["per_step"]["energy_j_interval"]
+    assert lo < e < hi
+    # residuals are systematic within a class (0.2 × class energy) and independent between classes
+    sd = math.sqrt(sum((0.2 * c["energy_j_per_step"]) ** 2 for c in d["by_class"].values()))
+    s = math.sqrt(math.log1p((sd / e) ** 2))
+    assert hi == pytest.approx(e * math.exp(Z90 * s))
+    assert d["total"]["energy_j_interval"] == pytest.approx([lo * 100, hi * 100])
+    narrower = predict(EXAMPLE, batch_size=8, steps=100, confidence=0.5, profile=per_flop_profile(resid=0.2)).to_dict()
+    assert narrower["per_step"]["energy_j_interval"][1] < hi
+
+
+def test_lognormal_interval_brackets_and_is_positive():
+    lo, hi = lognormal_interval(1.0, 4.0, 0.9)  # 200% relative sd
+    assert 0 < lo < 1.0 < hi
+
+
+def test_co2e_from_intensity():
+    d = predict(EXAMPLE, batch_size=8, steps=10, profile=per_flop_profile(), grid_intensity=400.0).to_dict()
+    assert d["total"]["co2e_g"] == pytest.approx(d["total"]["energy_kwh"] * 400.0)
+    assert predict(EXAMPLE, batch_size=8, steps=10, profile=per_flop_profile()).to_dict()["total"]["co2e_g"] is None
+
+
+def test_default_profile_is_the_local_calibrated_one():
+    from green_estimate.profile import profiles_dir
+
+    fp = cpu_fingerprint()
+    entry = {"time_s": model(["flops"], [2e-10]), "energy_j": model(["flops"], [3e-9])}
+    write_profile(profile_dict({"elementwise": entry}, name="mine", fingerprint=fp), profiles_dir() / "mine.json")
+    d = predict(EXAMPLE, batch_size=8, steps=1).to_dict()
+    assert d["profile"]["name"] == "mine" and d["profile"]["origin"] == "local"
+
+
+def test_bad_profile_and_confidence():
+    with pytest.raises(ProfileError, match="no profile named 'nope'"):
+        predict(EXAMPLE, profile="nope")
+    with pytest.raises(UsageError, match="confidence"):
+        predict(EXAMPLE, profile=per_flop_profile(), confidence=1.5)
+
+
+def test_cli_predict_json_and_compare(tmp_path):
+    path = tmp_path / "p.json"
+    entry = {"time_s": model(["flops"], [1e-10], resid=0.1), "energy_j": model(["flops"], [1e-9], resid=0.1)}
+    write_profile(profile_dict({"elementwise": entry}), path)
+    runner = CliRunner()
+    res = runner.invoke(app, ["predict", EXAMPLE, "--profile", str(path), "--samples", "1000", "--epochs", "2",
+                              "--batch-size", "100", "--json"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    assert d["schema"] == "green-estimate/prediction@1" and d["plan"]["steps"] == 20
+    for key in ("profile", "plan", "confidence", "per_step", "total", "by_class"):
+        assert key in d
+    assert d["profile"]["provenance"] == "estimated"
+    res2 = runner.invoke(app, ["predict", EXAMPLE, f"{EXAMPLE}:build_small", "--profile", str(path)])
+    assert res2.exit_code == 0, res2.output
+    assert "Side by side" in res2.stdout
+    md = runner.invoke(app, ["predict", EXAMPLE, "--profile", str(path), "--markdown"])
+    assert md.stdout.startswith("### Training energy")

@@ -1,0 +1,84 @@
+"""The measured training loop: exactly the priced steps, full batches, warm-up outside the window."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from green_estimate.validation.training import AdamParams, batch_order, evaluate, steps_per_epoch, train_measured
+
+from .conftest import TICK_J, TICK_S
+
+
+def test_batch_order_covers_every_sample_each_epoch_in_full_batches():
+    n, b, epochs = 10, 4, 3
+    order = batch_order(n, b, epochs, torch.Generator().manual_seed(0))
+    assert steps_per_epoch(n, b) == math.ceil(10 / 4) == 3
+    assert order.shape == (epochs * 3, b)
+    for e in range(epochs):
+        epoch = order[e * 3 : (e + 1) * 3].flatten()
+        assert sorted(epoch[:n].tolist()) == list(range(n))  # one full permutation first ...
+        assert len(set(epoch[n:].tolist())) == 12 - n  # ... then 2 distinct top-up samples
+
+
+def test_batch_order_when_the_batch_exceeds_the_data():
+    order = batch_order(3, 8, 1, torch.Generator().manual_seed(0))
+    assert order.shape == (1, 8)
+    assert sorted(order[0, :3].tolist()) == [0, 1, 2]
+
+
+def _data(n=20):
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(n, 1, 4, 4, generator=g), torch.randint(0, 3, (n,), generator=g)
+
+
+def _model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+
+
+def test_train_measured_runs_the_priced_steps_inside_one_window(tick_meter):
+    x, y = _data(20)
+    model = _model()
+    batches = []
+    model.register_forward_hook(lambda m, inp, out: batches.append(inp[0].shape[0]))
+    before = [p.detach().clone() for p in model.parameters()]
+    result = train_measured(model, x, y, adam=AdamParams(lr=0.01), epochs=2, batch_size=8, meter=tick_meter, warmup_steps=1)
+    steps = 2 * math.ceil(20 / 8)  # 6
+    assert result.steps == steps and result.samples == steps * 8
+    # The hook is deep-copied with the model, so it also sees the one warm-up step; every batch is full.
+    assert batches == [8] * (steps + 1)
+    assert tick_meter.reads == 2  # one window: a read before the steps, one after
+    assert (result.energy_j, result.time_s) == (TICK_J, TICK_S)
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert math.isfinite(result.final_loss)
+
+
+def test_warm_up_leaves_the_trial_model_untouched(tick_meter):
+    x, y = _data(20)
+    a, b = _model(), _model()
+    train_measured(a, x, y, adam=AdamParams(lr=0.01), epochs=1, batch_size=8, meter=tick_meter, warmup_steps=0, seed=3)
+    train_measured(b, x, y, adam=AdamParams(lr=0.01), epochs=1, batch_size=8, meter=tick_meter, warmup_steps=2, seed=3)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+
+
+def test_adam_params_reach_the_optimizer():
+    opt = AdamParams(lr=0.05, beta1=0.3, beta2=0.85, eps=1e-9, weight_decay=0.02).make(_model().parameters())
+    group = opt.param_groups[0]
+    assert (group["lr"], group["betas"], group["eps"], group["weight_decay"]) == (0.05, (0.3, 0.85), 1e-9, 0.02)
+
+
+class _Constant(nn.Module):
+    def forward(self, x):
+        out = torch.zeros(x.shape[0], 3)
+        out[:, 1] = 1.0
+        return out
+
+
+def test_evaluate_counts_correct_predictions():
+    y = torch.tensor([1, 0, 1, 2, 1])
+    # Always predicts class 1: 3 of 5 right; a batch size of 2 checks the chunking.
+    assert evaluate(_Constant(), torch.zeros(5, 1), y, batch_size=2) == pytest.approx(3 / 5)
