@@ -151,25 +151,21 @@ class Verdict:
             "co2e_share": self.co2e_g / co2_budget if has_co2 else None,  # type: ignore[operator]
         }
 
-    def lines(self) -> list[str]:
-        """One sentence per limit.
+    def lines(self, *, exceeded_only: bool = False) -> list[str]:
+        """One sentence per limit (or per exceeded limit).
 
         Example: ``"energy prediction 2.5 kWh is over the 2 kWh budget by 0.5 kWh (125% of budget)"``.
         """
         which = "upper bound" if self.budget.conservative else "prediction"
-        out = []
-        margin = self.margin
-        if self.budget.energy_j is not None:
-            out.append(
-                _sentence("energy", which, format_energy(self.energy_j), format_energy(self.budget.energy_j),
-                          format_energy(abs(margin["energy_j"] or 0.0), like=max(self.energy_j, self.budget.energy_j)),
-                          margin["energy_share"] or 0.0)
-            )
-        if self.budget.co2e_g is not None and self.co2e_g is not None:
-            out.append(
-                _sentence("CO2e", which, format_mass(self.co2e_g), format_mass(self.budget.co2e_g),
-                          format_mass(abs(margin["co2e_g"] or 0.0)), margin["co2e_share"] or 0.0)
-            )
+        margin, out = self.margin, []
+        if self.budget.energy_j is not None and (not exceeded_only or "energy" in self.exceeded):
+            gap = format_energy(abs(margin["energy_j"] or 0.0), like=max(self.energy_j, self.budget.energy_j))
+            out.append(_sentence("energy", which, format_energy(self.energy_j), format_energy(self.budget.energy_j),
+                                 gap, margin["energy_share"] or 0.0))
+        co2e_g, co2_budget = self.co2e_g, self.budget.co2e_g
+        if co2e_g is not None and co2_budget is not None and (not exceeded_only or "co2e" in self.exceeded):
+            out.append(_sentence("CO2e", which, format_mass(co2e_g), format_mass(co2_budget),
+                                 format_mass(abs(margin["co2e_g"] or 0.0)), margin["co2e_share"] or 0.0))
         return out
 
     def to_dict(self) -> dict[str, Any]:

@@ -85,6 +85,11 @@ def price_step(report: CostReport, profile: Profile) -> dict[str, ClassPrice]:
         e, ev, used = _price(ops, profile, cls, "energy_j")
         t, tv, _ = _price(ops, profile, cls, "time_s")
         out[cls] = ClassPrice(e, ev, t, tv, used, sum(o.flops for o in ops), sum(o.nbytes for o in ops), len(ops))
+    harness = profile.data.get("step_overhead")
+    if harness and any(op.phase == "backward" for op in report.ops):
+        # the once-per-step cost of calling backward(), calibrated from the harness cases
+        out["overhead"] = ClassPrice(harness["backward_call_j"], harness.get("backward_call_j_sd", 0.0) ** 2,
+                                     harness["backward_call_s"], harness.get("backward_call_s_sd", 0.0) ** 2, "overhead")
     return out
 
 

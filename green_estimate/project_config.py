@@ -94,6 +94,8 @@ def read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(f)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot be read ({e.strerror})") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path} is not valid TOML: {e}") from None
 
@@ -211,11 +213,11 @@ def _validate(section: Mapping[str, Any], path: Path) -> dict[str, Any]:
 def _valid(key: str, value: Any) -> bool:
     kind = KNOWN_KEYS[key]
     if kind == _POSITIVE_INT:
-        return _positive_int(value)
+        return is_positive_int(value)
     if key == "conservative":
         return isinstance(value, bool)
     if key == "input-shape":
-        return isinstance(value, list) and bool(value) and all(_positive_int(d) for d in value)
+        return isinstance(value, list) and bool(value) and all(is_positive_int(d) for d in value)
     if key == "confidence":
         return _number(value) and 0 < value < 1
     if key == "grid-intensity":
@@ -223,7 +225,8 @@ def _valid(key: str, value: Any) -> bool:
     return isinstance(value, str) and bool(value.strip())
 
 
-def _positive_int(value: Any) -> bool:
+def is_positive_int(value: Any) -> bool:
+    """A positive ``int`` (booleans are not numbers here, though Python says they are ints)."""
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 

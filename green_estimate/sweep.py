@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from green_estimate.errors import ConfigError
-from green_estimate.project_config import model_relative_to, read_toml, unknown_key_error
+from green_estimate.project_config import is_positive_int, model_relative_to, read_toml, unknown_key_error
 
 STRATEGIES = ("grid", "random", "bayes")
 TOP_KEYS = (
@@ -51,7 +51,7 @@ class Parameter:
         """The values a grid visits: the list, or ``points`` evenly (or log-evenly) spaced ones."""
         if self.values is not None:
             return list(self.values)
-        return list(dict.fromkeys(self._at(i / (points - 1)) for i in range(points)))
+        return list(dict.fromkeys(self._at(i / (points - 1) if points > 1 else 0.0) for i in range(points)))
 
     def support(self, points: int) -> list[tuple[Any, float]]:
         """``(value, probability)`` pairs that price random sampling from this parameter."""
@@ -147,12 +147,13 @@ def parse_sweep(document: Mapping[str, Any], *, path: Path | None = None) -> Swe
     strategy = {"bayesian": "bayes"}.get(str(strategy), str(strategy))
     if strategy not in STRATEGIES:
         raise unknown_key_error(str(strategy), STRATEGIES, where, what="strategy")
-    ints = {k: _positive_int(document, k, where) for k in ("trials", "epochs", "samples", "steps", "batch_size")}
+    ints = {k: _optional_positive_int(document, k, where) for k in ("trials", "epochs", "samples", "steps",
+                                                                   "batch_size")}
     if strategy != "grid" and ints["trials"] is None:
         raise ConfigError(f"{where}: a {strategy} search needs trials = N (how many training runs)")
     if ints["samples"] is None and ints["steps"] is None:
         raise ConfigError(f"{where} needs samples = N (training-set size) or steps = N")
-    grid_points = _positive_int(document, "grid_points", where) or 5
+    grid_points = _optional_positive_int(document, "grid_points", where) or 5
     if grid_points < 2:
         raise ConfigError(f"{where}: grid_points = {grid_points} must be at least 2")
     parameters = _parse_space(document.get("space"), where)
@@ -162,7 +163,7 @@ def parse_sweep(document: Mapping[str, Any], *, path: Path | None = None) -> Swe
     if not isinstance(model_kwargs, Mapping):
         raise ConfigError(f"{where}: model_kwargs must be a table of build_model arguments")
     shape = document.get("input_shape")
-    if shape is not None and not (isinstance(shape, list) and shape and all(_is_positive_int(d) for d in shape)):
+    if shape is not None and not (isinstance(shape, list) and shape and all(is_positive_int(d) for d in shape)):
         raise ConfigError(f"{where}: input_shape = {shape!r} must be a list of positive integers, e.g. [3, 32, 32]")
     optimizer = document.get("optimizer")
     return Sweep(
@@ -236,16 +237,14 @@ def _read_yaml(path: Path) -> Any:
             return yaml.safe_load(f)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot be read ({e.strerror})") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path} is not valid YAML: {' '.join(str(e).split())}") from None
 
 
-def _positive_int(document: Mapping[str, Any], key: str, where: str) -> int | None:
+def _optional_positive_int(document: Mapping[str, Any], key: str, where: str) -> int | None:
     value = document.get(key)
-    if value is not None and not _is_positive_int(value):
+    if value is not None and not is_positive_int(value):
         raise ConfigError(f"{where}: {key} = {value!r} must be a positive integer")
     return value
-
-
-def _is_positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0

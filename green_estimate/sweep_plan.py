@@ -86,7 +86,7 @@ def price_configurations(
     for combo in itertools.product(*axes):
         params = {p.name: value for p, (value, _) in zip(sweep.cost_parameters, combo)}
         kwargs = {**fixed, "batch_size": params.get("batch_size", sweep.batch_size)}
-        model_kwargs = {**sweep.model_kwargs, **{k[6:]: v for k, v in params.items() if k.startswith("model.")}}
+        model_kwargs = {**sweep.model_kwargs, **{k.removeprefix("model."): v for k, v in params.items() if k.startswith("model.")}}
         if model_kwargs:
             kwargs["model_kwargs"] = model_kwargs
         prediction = predict(sweep.model, **{k: v for k, v in kwargs.items() if v is not None}).to_dict()

@@ -1,6 +1,8 @@
 """Budgets and verdicts: the point or the interval's upper end against energy and CO2e limits."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from green_estimate.budget import Budget, CheckRequest, evaluate, run_check
@@ -21,12 +23,9 @@ def prediction(energy_j: float, low: float, high: float, co2e_g: float | None = 
     }
 
 
-class FakePrediction:
-    def __init__(self, document: dict) -> None:
-        self.document = document
-
-    def to_dict(self) -> dict:
-        return self.document
+def fake_prediction(document: dict) -> SimpleNamespace:
+    """What predict returns, as far as check and plan read it: an object with to_dict()."""
+    return SimpleNamespace(to_dict=lambda: document)
 
 
 def test_budget_needs_a_positive_limit():
@@ -90,6 +89,10 @@ def test_co2e_budget_and_its_conservative_upper_end():
     assert upper.co2e_g == pytest.approx(600.0) and upper.exceeded == ["co2e"]
     both = evaluate(doc, Budget(energy_j=0.5 * KWH, co2e_g=300.0))
     assert both.exceeded == ["energy", "co2e"]
+    co2_only = evaluate(doc, Budget(energy_j=2 * KWH, co2e_g=300.0))
+    assert len(co2_only.lines()) == 2
+    over = "CO2e prediction 400 g is over the 300 g budget by 100 g (133% of budget)"
+    assert co2_only.lines(exceeded_only=True) == [over]
 
 
 def test_co2e_budget_without_intensity_is_a_usage_error():
@@ -112,7 +115,7 @@ def test_run_check_hands_the_plan_to_predict():
     def fake_predict(model, **plan):
         calls.append((model, plan))
         # energy = 10 J per sample-step: 10 × 64 × 10 steps = 6400 J
-        return FakePrediction(prediction(10.0 * 64 * 10, 6000.0, 7000.0))
+        return fake_prediction(prediction(10.0 * 64 * 10, 6000.0, 7000.0))
 
     request = CheckRequest("model.py", Budget(energy_j=6500.0), {"batch_size": 64, "steps": 10})
     verdict = run_check(request, fake_predict)

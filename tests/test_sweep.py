@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -14,12 +15,9 @@ from green_estimate.sweep_plan import plan_sweep
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "ci"
 
 
-class FakePrediction:
-    def __init__(self, document: dict) -> None:
-        self.document = document
-
-    def to_dict(self) -> dict:
-        return self.document
+def fake_prediction(document: dict) -> SimpleNamespace:
+    """What predict returns, as far as check and plan read it: an object with to_dict()."""
+    return SimpleNamespace(to_dict=lambda: document)
 
 
 class FakePredictor:
@@ -29,12 +27,12 @@ class FakePredictor:
         self.calls: list[tuple[str, dict]] = []
         self.co2e_g_per_j = co2e_g_per_j
 
-    def __call__(self, model: str, **plan) -> FakePrediction:
+    def __call__(self, model: str, **plan) -> SimpleNamespace:
         self.calls.append((model, plan))
         steps = plan.get("steps") or math.ceil(plan["samples"] / plan["batch_size"]) * plan.get("epochs", 1)
         energy = 10.0 * plan["batch_size"] * steps * plan.get("model_kwargs", {}).get("width", 1)
         co2e = None if self.co2e_g_per_j is None else energy * self.co2e_g_per_j
-        return FakePrediction({"model": model, "plan": {"batch_size": plan["batch_size"], "steps": steps},
+        return fake_prediction({"model": model, "plan": {"batch_size": plan["batch_size"], "steps": steps},
                                "total": {"energy_j": energy, "energy_j_interval": [0.9 * energy, 1.2 * energy],
                                          "time_s": energy / 100.0, "co2e_g": co2e}})
 

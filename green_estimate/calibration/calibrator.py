@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from green_estimate.calibration.cases import load_suite
-from green_estimate.calibration.fit import fit_profile_classes, repeat_noise
+from green_estimate.calibration.fit import fit_harness, fit_profile_classes, repeat_noise
 from green_estimate.calibration.runner import RunSettings, read_samples, run_suite
 from green_estimate.errors import GreenEstimateError, MeterUnavailableError, UsageError
 from green_estimate.meters.base import Meter
@@ -138,7 +138,8 @@ def calibrate(
     finally:
         if own_meter:
             meter.close()
-    classes = fit_profile_classes(samples, folds=folds)
+    harness = fit_harness(samples)
+    classes = fit_profile_classes(samples, folds=folds, harness=harness)
     for needed in ("conv", "linear", "relu"):
         if needed not in classes:
             raise GreenEstimateError(f"calibration produced no {needed} model (too few samples): run the full suite")
@@ -152,7 +153,7 @@ def calibrate(
         "idle_power_w": header["idle_power_w"], "torch_version": torch.__version__, "dtype": "float32",
         "sample_count": len(samples), "suite": "quick" if quick else "full", "repeat_noise": noise,
         "default_class": "elementwise", "classes": classes,
-        "uncalibrated_classes_priced_as": "elementwise",
+        "uncalibrated_classes_priced_as": "elementwise", "step_overhead": harness,
     }
     write_profile(profile, profile_path)
     return CalibrationResult(profile, profile_path, samples_path, elapsed, len(samples) - before, noise)
@@ -163,7 +164,8 @@ def refit(samples_path: Path, out: Path, *, name: str | None = None, folds: int 
     header, samples = read_samples(samples_path)
     if header is None or not samples:
         raise GreenEstimateError(f"{samples_path} has no samples: run `green-estimate calibrate` first")
-    classes = fit_profile_classes(samples, folds=folds)
+    harness = fit_harness(samples)
+    classes = fit_profile_classes(samples, folds=folds, harness=harness)
     profile = {
         "schema": SCHEMA, "name": name or Path(out).stem, "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "device": header["device"], "meter": {"name": header["meter"], "device": header.get("meter_device", "")},
@@ -172,6 +174,7 @@ def refit(samples_path: Path, out: Path, *, name: str | None = None, folds: int 
         "dtype": header.get("dtype", "float32"), "sample_count": len(samples),
         "suite": "quick" if header.get("quick") else "full", "repeat_noise": repeat_noise(samples),
         "default_class": "elementwise", "classes": classes, "uncalibrated_classes_priced_as": "elementwise",
+        "step_overhead": harness,
     }
     write_profile(profile, Path(out))
     return profile

@@ -228,12 +228,31 @@ def _embedding(p: dict, device: str) -> Callable[[], None]:
     return _fwd_bwd(emb, [idx], device)
 
 
+def _chain(p: dict, device: str) -> Callable[[], None]:
+    """``depth`` ReLUs on a 16-element tensor, forward and one backward: the harness's own cost.
+
+    Time = (per backward() call) + depth × (per-op cost of a tiny ReLU and its backward): fitting
+    over depths separates the once-per-step backward-call overhead from per-op costs.
+    """
+    import torch
+
+    def f(x: Any) -> Any:
+        for _ in range(p["depth"]):
+            x = torch.relu(x)
+        return x
+
+    return _functional(f, [_leaf((16,), device)], device)
+
+
 BUILDERS: dict[str, Callable[[dict, str], Callable[[], None]]] = {
     "conv2d": _conv2d, "linear": _linear, "relu": _relu, "batchnorm2d": _batchnorm2d, "layernorm": _layernorm,
     "maxpool2d": _maxpool2d, "adaptive_avgpool2d": _adaptive_avgpool2d, "binary": _binary,
     "optimizer": _optimizer, "log_softmax": _log_softmax, "nll_loss": _nll_loss, "sum": _sum, "cat": _cat,
-    "embedding": _embedding,
+    "embedding": _embedding, "chain": _chain,
 }
+
+# Kinds whose iteration calls backward() once (the others run forward ops or an optimizer step).
+FORWARD_ONLY_KINDS = frozenset({"binary", "optimizer", "sum", "cat"})
 
 
 def build_case(case: Case, device: str) -> Callable[[], None]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from green_estimate.calibration.cases import Case, build_case, case_ops
+from green_estimate.calibration.cases import FORWARD_ONLY_KINDS, Case, build_case, case_ops
 from green_estimate.errors import GreenEstimateError
 from green_estimate.meters.base import Meter, measure
 
@@ -104,7 +104,7 @@ def measure_case(case: Case, meter: Meter, device: str, settings: RunSettings) -
     med_t = statistics.median(times)
     return {
         "type": "sample", "case": case.id, "cls": case.cls, "kind": case.kind, "params": dict(case.params),
-        "ops": case_ops(case), "iterations": n_iter, "repeats": settings.repeats,
+        "ops": case_ops(case), "backward": case.kind not in FORWARD_ONLY_KINDS, "iterations": n_iter, "repeats": settings.repeats,
         "time_s": med_t, "energy_j": statistics.median(energies),
         "time_s_repeats": times, "energy_j_repeats": energies,
         "time_spread_rel": (max(times) - min(times)) / med_t if med_t > 0 else 0.0,

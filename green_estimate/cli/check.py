@@ -81,7 +81,7 @@ def check(
     else:
         _text(verdict)
     if not verdict.passed:
-        typer.echo("Over budget: " + "; ".join(verdict.lines()), err=True)
+        typer.echo("Over budget: " + "; ".join(verdict.lines(exceeded_only=True)), err=True)
         raise typer.Exit(1)
 
 
@@ -125,7 +125,8 @@ def _details(prediction: dict) -> list[str]:
     ]
     if prof:
         lines.append(f"Profile {prof.get('name')} on {prof.get('device')} ({prof.get('provenance')})")
-    return lines
+    # predict's caveats (no --samples, a profile of another device...) must reach the CI log too
+    return lines + [f"Note: {note}" for note in prediction.get("notes") or []]
 
 
 def _text(verdict: Verdict) -> None:

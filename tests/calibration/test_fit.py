@@ -60,3 +60,21 @@ def test_repeat_noise():
     assert noise["median_spread_rel"] == pytest.approx(0.1)
     # MADs: median(|0, .1, .1|)/1 = 0.1 and 0 → median 0.05
     assert noise["median_abs_dev_rel"] == pytest.approx(0.05)
+
+
+def test_harness_intercept_is_the_backward_call_and_is_removed_from_cases():
+    from green_estimate.calibration.fit import _without_harness, fit_harness
+
+    # 40 µs per backward() call + 6 µs per tiny ReLU forward+backward
+    chain = [{"kind": "chain", "params": {"depth": d}, "time_s": 40e-6 + 6e-6 * d, "energy_j": 2 * (40e-6 + 6e-6 * d)}
+             for d in (1, 2, 4, 8, 16)]
+    h = fit_harness(chain)
+    assert h["backward_call_s"] == pytest.approx(40e-6, rel=1e-6)
+    assert h["backward_call_j"] == pytest.approx(80e-6, rel=1e-6)
+    cases = [{"kind": "conv2d", "backward": True, "time_s": 1e-3, "energy_j": 2e-3},
+             {"kind": "binary", "backward": False, "time_s": 1e-3, "energy_j": 2e-3},
+             {"kind": "relu", "backward": True, "time_s": 41e-6, "energy_j": 82e-6}]
+    adj = _without_harness(cases, h)
+    assert adj[0]["time_s"] == pytest.approx(1e-3 - 40e-6)
+    assert adj[1]["time_s"] == 1e-3          # forward-only: no backward() call to remove
+    assert adj[2]["time_s"] == pytest.approx(4.1e-6)  # floored at a tenth of the measurement

@@ -5,8 +5,8 @@ import json
 import math
 import shlex
 import sys
-import types
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -20,12 +20,9 @@ KWH = 3.6e6
 runner = CliRunner()
 
 
-class FakePrediction:
-    def __init__(self, document: dict) -> None:
-        self.document = document
-
-    def to_dict(self) -> dict:
-        return self.document
+def fake_prediction(document: dict) -> SimpleNamespace:
+    """What predict returns, as far as check and plan read it: an object with to_dict()."""
+    return SimpleNamespace(to_dict=lambda: document)
 
 
 @pytest.fixture
@@ -36,19 +33,21 @@ def calls(monkeypatch):
     def predict(model, *, batch_size=64, epochs=1, samples=None, steps=None, grid_intensity=None, **rest):
         recorded.append((model, {"batch_size": batch_size, "epochs": epochs, "samples": samples, "steps": steps,
                                  "grid_intensity": grid_intensity, **rest}))
-        steps = steps or math.ceil(samples / batch_size) * epochs
+        given = samples or steps
+        steps = steps or (math.ceil(samples / batch_size) * epochs if samples else epochs)  # as predict counts
         energy = 10.0 * batch_size * steps
         co2e = None if grid_intensity is None else energy / KWH * grid_intensity
-        return FakePrediction({
+        return fake_prediction({
             "schema": "green-estimate/prediction@1", "model": model,
             "profile": {"name": "fake", "device": "test CPU", "meter": "fake", "provenance": "estimated"},
             "plan": {"batch_size": batch_size, "epochs": epochs, "samples": samples, "steps": steps},
             "confidence": 0.9,
+            "notes": [] if given else ["No --samples or --steps given: the total is one step per epoch."],
             "total": {"energy_j": energy, "energy_j_interval": [0.8 * energy, 1.5 * energy],
                       "energy_kwh": energy / KWH, "time_s": energy / 50, "co2e_g": co2e},
         })
 
-    monkeypatch.setitem(sys.modules, "green_estimate.predict", types.SimpleNamespace(predict=predict))
+    monkeypatch.setitem(sys.modules, "green_estimate.predict", SimpleNamespace(predict=predict))
     return recorded
 
 
@@ -225,3 +224,9 @@ def test_pre_commit_hook_runs_check_on_the_example_project(calls, monkeypatch):
                                    "grid_intensity": None, "optimizer": "adam",
                                    "profile": "datasheet:a100-sxm4-40gb"})]
     assert runner.invoke(app, [*args, "--budget", "7kWh"]).exit_code == 0
+
+
+def test_predict_notes_reach_the_output(calls):
+    res = runner.invoke(app, ["check", "model.py", "--budget", "1kWh", "--format", "markdown"])
+    assert res.exit_code == 0, res.output
+    assert "Note: No --samples or --steps given: the total is one step per epoch." in res.stdout

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 import math
 import sys
-import types
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
@@ -35,12 +35,9 @@ COSTS = [10 * b * 10 * k for b in (10, 20) for k in (1, 2, 3)]
 TOTAL = 4 * sum(COSTS)  # 4 learning rates per cost configuration
 
 
-class FakePrediction:
-    def __init__(self, document: dict) -> None:
-        self.document = document
-
-    def to_dict(self) -> dict:
-        return self.document
+def fake_prediction(document: dict) -> SimpleNamespace:
+    """What predict returns, as far as check and plan read it: an object with to_dict()."""
+    return SimpleNamespace(to_dict=lambda: document)
 
 
 @pytest.fixture
@@ -52,11 +49,11 @@ def calls(monkeypatch):
         recorded.append((model, {"batch_size": batch_size, "model_kwargs": model_kwargs, **rest}))
         steps = steps or math.ceil(samples / batch_size) * epochs
         energy = 10.0 * batch_size * steps * (model_kwargs or {}).get("blocks", 1)
-        return FakePrediction({"model": model, "plan": {"batch_size": batch_size, "steps": steps},
+        return fake_prediction({"model": model, "plan": {"batch_size": batch_size, "steps": steps},
                                "total": {"energy_j": energy, "energy_j_interval": [0.9 * energy, 1.1 * energy],
                                          "time_s": 2.0, "co2e_g": None}})
 
-    monkeypatch.setitem(sys.modules, "green_estimate.predict", types.SimpleNamespace(predict=predict))
+    monkeypatch.setitem(sys.modules, "green_estimate.predict", SimpleNamespace(predict=predict))
     return recorded
 
 
@@ -153,3 +150,9 @@ def test_profile_and_region_default_to_the_project(calls, sweep_file):
     (sweep_file.parent / "pyproject.toml").write_text('[tool.green-estimate]\nprofile = "p1"\nregion = "FR"\n')
     assert runner.invoke(app, ["plan", str(sweep_file), "--region", "DE"]).exit_code == 0
     assert {(c[1]["profile"], c[1]["region"]) for c in calls} == {("p1", "DE")}
+
+
+def test_a_folder_as_sweep_file_exits_2(calls, tmp_path):
+    (tmp_path / "dir.toml").mkdir()
+    res = runner.invoke(app, ["plan", str(tmp_path / "dir.toml")])
+    assert res.exit_code == 2 and "cannot be read" in res.stderr
