@@ -15,12 +15,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from green_estimate.carbon import J_PER_KWH
 from green_estimate.counting.report import CostReport, OpRecord
 from green_estimate.errors import UsageError
 from green_estimate.features import feature_vector
 from green_estimate.profile import Profile, default_profile, load_profile
-
-J_PER_KWH = 3.6e6
 
 
 @dataclass(frozen=True)

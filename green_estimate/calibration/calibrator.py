@@ -107,12 +107,12 @@ def calibrate(
     own_meter = meter is None
     meter = meter or _open_meter(device, gpu, watts, meter_kind)
     try:
-        suite = load_suite(suite_path, quick=quick)
+        suite = load_suite(suite_path, quick=quick, gpu=device != "cpu")
         s = suite.settings
         settings = settings or RunSettings(
             warmup_s=float(s.get("warmup_s", 0.03)), window_s=float(s.get("window_s", 0.05)),
             repeats=int(s.get("quick_repeats" if quick else "repeats", 3 if quick else 5)),
-            idle_s=float(s.get("idle_s", 2.0)),
+            idle_s=float(s.get("idle_s", 2.0)), min_window_resolutions=float(s.get("min_window_resolutions", 10.0)),
         )
         name = name or (("cpu-" if device == "cpu" else "gpu-") + _slug(info["name"]) + ("-quick" if quick else ""))
         profile_path = Path(out) if out else profiles_dir() / f"{name}.json"

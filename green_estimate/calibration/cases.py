@@ -40,10 +40,10 @@ class Suite:
     cases: list[Case]
 
 
-def load_suite(path: Path | None = None, *, quick: bool = False) -> Suite:
-    """Read the suite (the shipped ``suite.toml`` by default) and draw its cases, seeded."""
+def load_suite(path: Path | None = None, *, quick: bool = False, gpu: bool = False) -> Suite:
+    """Read the suite (the shipped ``suite.toml``, or ``suite_gpu.toml`` for a GPU) and draw its cases, seeded."""
     if path is None:
-        text = (resources.files("green_estimate.calibration") / "suite.toml").read_text()
+        text = (resources.files("green_estimate.calibration") / ("suite_gpu.toml" if gpu else "suite.toml")).read_text()
     else:
         text = Path(path).read_text()
     try:

@@ -32,6 +32,7 @@ class RunSettings:
     window_s: float = 0.05
     repeats: int = 5
     idle_s: float = 2.0
+    min_window_resolutions: float = 10.0  # a window lasts at least this many meter resolutions
 
 
 def read_samples(path: Path) -> tuple[dict | None, list[dict]]:
@@ -88,10 +89,10 @@ def measure_case(case: Case, meter: Meter, device: str, settings: RunSettings) -
     n_warm = 0
     while n_warm < 2 or time.perf_counter() - t0 < settings.warmup_s:
         step()
+        sync()  # a GPU queues work: time what ran, not what was launched
         n_warm += 1
-    sync()
     per_iter = max((time.perf_counter() - t0) / n_warm, 1e-7)
-    window = max(settings.window_s, 10 * meter.resolution_s)
+    window = max(settings.window_s, settings.min_window_resolutions * meter.resolution_s)
     n_iter = max(1, math.ceil(window / per_iter))
     times, energies = [], []
     for _ in range(settings.repeats):

@@ -67,7 +67,7 @@ def parse_shape(text: str | None) -> tuple[int, ...] | None:
         return None
     from green_estimate.errors import UsageError
 
-    parts = [p.strip() for p in text.replace("x", ",").split(",") if p.strip()]
+    parts = [p.strip() for p in text.split(",")]
     try:
         shape = tuple(int(p) for p in parts)
     except ValueError:

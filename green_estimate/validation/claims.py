@@ -8,7 +8,7 @@ stated in the report. One run of each strategy is one sample: no verdict here is
    best accuracy any strategy found with less cumulative measured energy than grid and random.
    Fewer than :data:`CLAIM1_MIN_TRIALS` trials per strategy is too few to judge.
 2. *Conv layers are by far the most expensive of conv, linear and ReLU*: judged from the
-   **predicted** per-class energy of every SimpleCNN architecture tried (per-layer energy cannot be
+   **predicted** per-class energy of every SimpleCNN architecture with ReLU tried (per-layer energy cannot be
    metered; the study inferred it from variants). Supported if conv is the largest class in at
    least 75 % of them and, in the median, at least 2× the larger of linear and ReLU.
 3. *Accuracy shows diminishing returns as models get more energy-hungry*: per architecture, its best
@@ -17,9 +17,10 @@ stated in the report. One run of each strategy is one sample: no verdict here is
    half of the (log) energy range must buy less accuracy than the cheap half:
    f(E2) − f(E1) < f(E1) − f(E0).
 4. *Energy can be roughly halved by reducing complexity at a small accuracy cost*: for each reduction
-   (conv blocks max → 1, linear layers 7 → 3, ReLU on → off, SimpleCNN → DensePolyNN), the median
-   measured energy of reduced vs full trials and the difference of their best accuracies. Supported
-   if some reduction has an energy ratio ≤ 0.6 at an accuracy cost ≤ 2 points.
+   (conv blocks max → 1, linear layers 7 → 3, ReLU on → off, SimpleCNN → DensePolyNN), the measured
+   energy of reduced vs full architectures — matched on the other knobs where such pairs exist — and
+   the difference of their best accuracies. Supported if some reduction has an energy ratio ≤ 0.6 at
+   an accuracy cost ≤ 2 points.
 """
 from __future__ import annotations
 
@@ -98,7 +99,8 @@ def claim_conv(rows: list[TrialRow]) -> ClaimResult:
     """Claim 2 from the predicted by-class energy of each SimpleCNN architecture."""
     archs: dict[str, dict] = {}
     for r in rows:
-        if r.family == "simple_cnn" and r.pred_by_class_j_per_step.get("conv", 0.0) > 0:
+        # Only architectures that have all three classes: without ReLU the relu share is zero by construction.
+        if r.family == "simple_cnn" and r.arch.get("relu") and r.pred_by_class_j_per_step.get("conv", 0.0) > 0:
             archs.setdefault(r.architecture, r.pred_by_class_j_per_step)
     cnn_j = [r.meas_energy_j / r.steps for r in rows if r.family == "simple_cnn" and r.steps]
     dense_j = [r.meas_energy_j / r.steps for r in rows if r.family != "simple_cnn" and r.steps]
@@ -107,7 +109,7 @@ def claim_conv(rows: list[TrialRow]) -> ClaimResult:
         "measured_j_per_step_median": {"simple_cnn": _median(cnn_j), "dense": _median(dense_j)},
     }
     if not archs:
-        return ClaimResult(2, TEXT[2], INCONCLUSIVE, "no SimpleCNN trial with a predicted conv energy to compare", numbers)
+        return ClaimResult(2, TEXT[2], INCONCLUSIVE, "no SimpleCNN trial with ReLU and a predicted conv energy to compare", numbers)
     top, ratios, shares = 0, [], {"conv": [], "linear": [], "relu": []}
     for by_class in archs.values():
         total = sum(by_class.values()) or 1.0
@@ -117,10 +119,11 @@ def claim_conv(rows: list[TrialRow]) -> ClaimResult:
         for cls in shares:
             shares[cls].append(by_class.get(cls, 0.0) / total)
     frac_top, ratio = top / len(archs), statistics.median(ratios)
-    numbers.update({"conv_largest_share_of_architectures": frac_top, "median_conv_to_next_ratio": ratio,
+    numbers.update({"conv_largest_share_of_architectures": frac_top,
+                    "median_conv_to_next_ratio": ratio if math.isfinite(ratio) else None,  # JSON has no infinity
                     "median_share_of_step_energy": {c: statistics.median(v) for c, v in shares.items()}})
     med = numbers["median_share_of_step_energy"]
-    text = (f"predicted, over {len(archs)} SimpleCNN architectures: conv is the largest class in {_pct(frac_top)}, "
+    text = (f"predicted, over {len(archs)} SimpleCNN architectures with ReLU: conv is the largest class in {_pct(frac_top)}, "
             f"median conv/next = {ratio:.2f}x; median shares of step energy conv {_pct(med['conv'])}, "
             f"linear {_pct(med['linear'])}, relu {_pct(med['relu'])}")
     if frac_top >= CLAIM2_MAJORITY and ratio >= CLAIM2_BY_FAR:
@@ -169,26 +172,27 @@ def claim_reduction(rows: list[TrialRow]) -> ClaimResult:
     max_blocks = max((r.arch["conv_blocks"] for r in cnn), default=0)
     reductions = [
         (f"conv blocks {max_blocks} -> 1", [r for r in cnn if r.arch["conv_blocks"] == max_blocks],
-         [r for r in cnn if r.arch["conv_blocks"] == 1] if max_blocks > 1 else []),
-        ("linear layers 7 -> 3", [r for r in rows if r.arch["linear_layers"] == 7], [r for r in rows if r.arch["linear_layers"] == 3]),
-        ("ReLU on -> off", [r for r in cnn if r.arch["relu"]], [r for r in cnn if not r.arch["relu"]]),
-        ("SimpleCNN -> DensePolyNN", cnn, [r for r in rows if r.family == "dense_poly"]),
+         [r for r in cnn if r.arch["conv_blocks"] == 1] if max_blocks > 1 else [], _holding("linear_layers", "relu")),
+        ("linear layers 7 -> 3", [r for r in rows if r.arch["linear_layers"] == 7], [r for r in rows if r.arch["linear_layers"] == 3],
+         _holding("family", "conv_blocks", "relu")),
+        ("ReLU on -> off", [r for r in cnn if r.arch["relu"]], [r for r in cnn if not r.arch["relu"]],
+         _holding("conv_blocks", "linear_layers")),
+        ("SimpleCNN -> DensePolyNN", cnn, [r for r in rows if r.family == "dense_poly"], _holding("linear_layers")),
     ]
     numbers: dict = {}
     evaluable, winners = 0, []
-    for name, full, reduced in reductions:
+    for name, full, reduced, fixed in reductions:
         entry: dict = {"full_trials": len(full), "reduced_trials": len(reduced)}
         numbers[name] = entry
         if len(full) < CLAIM4_MIN_GROUP or len(reduced) < CLAIM4_MIN_GROUP:
             continue
         evaluable += 1
-        e_full = statistics.median(r.meas_energy_j for r in full)
-        e_red = statistics.median(r.meas_energy_j for r in reduced)
-        entry["energy_ratio"] = e_red / e_full if e_full > 0 else None
+        entry["energy_ratio"], entry["matched_architectures"] = _energy_ratio(full, reduced, fixed)
         entry["accuracy_cost"] = max(r.accuracy for r in full) - max(r.accuracy for r in reduced)
         if entry["energy_ratio"] is not None and entry["energy_ratio"] <= CLAIM4_HALVED and entry["accuracy_cost"] <= CLAIM4_SMALL_COST:
             winners.append(name)
-    parts = [f"{n}: energy x{e['energy_ratio']:.2f}, best accuracy {-100 * e['accuracy_cost']:+.1f} points"
+    parts = [f"{n}: energy x{e['energy_ratio']:.2f} ({e['matched_architectures'] or 'no'} matched pairs), "
+             f"best accuracy {-100 * e['accuracy_cost']:+.1f} points"
              for n, e in numbers.items() if e.get("energy_ratio") is not None]
     if evaluable == 0:
         return ClaimResult(4, TEXT[4], INCONCLUSIVE,
@@ -199,6 +203,32 @@ def claim_reduction(rows: list[TrialRow]) -> ClaimResult:
                            f"{100 * CLAIM4_SMALL_COST:.0f} points; {text}", numbers)
     return ClaimResult(4, TEXT[4], NOT_SUPPORTED, f"no reduction reached <= {CLAIM4_HALVED}x energy within "
                        f"{100 * CLAIM4_SMALL_COST:.0f} points; {text}", numbers)
+
+
+def _holding(*knobs: str):
+    """The key of the knobs a comparison holds fixed."""
+    return lambda r: tuple(r.arch[k] for k in knobs)
+
+
+def _energy_ratio(full: list[TrialRow], reduced: list[TrialRow], fixed) -> tuple[float | None, int]:
+    """Median energy ratio reduced / full, and how many matched architecture pairs it rests on.
+
+    Where both sides hold architectures that agree on every other knob (``fixed``), the ratio is the
+    median over those matched pairs (of per-architecture median energies), so a knob is not blamed for
+    what the others cost. Without any matched pair it falls back to the ratio of the group medians.
+    """
+    def by_key(rows: list[TrialRow]) -> dict:
+        groups: dict = {}
+        for r in rows:
+            groups.setdefault(fixed(r), []).append(r.meas_energy_j)
+        return {k: statistics.median(v) for k, v in groups.items()}
+
+    f, r = by_key(full), by_key(reduced)
+    matched = [r[k] / f[k] for k in f.keys() & r.keys() if f[k] > 0]
+    if matched:
+        return statistics.median(matched), len(matched)
+    e_full = statistics.median(x.meas_energy_j for x in full)
+    return (statistics.median(x.meas_energy_j for x in reduced) / e_full if e_full > 0 else None), 0
 
 
 def _median(values: list[float]) -> float | None:

@@ -14,10 +14,14 @@ import pickle
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from green_estimate.errors import GreenEstimateError
+
+if TYPE_CHECKING:
+    import torch
 
 DATASETS = ("digits", "fashion-mnist", "cifar10")
 #: The digits train/test split never depends on ``--seed``: every run tests on the same samples.
@@ -54,10 +58,10 @@ class Dataset:
     """
 
     name: str
-    x_train: "torch.Tensor"  # noqa: F821 - torch is imported lazily
-    y_train: "torch.Tensor"  # noqa: F821
-    x_test: "torch.Tensor"  # noqa: F821
-    y_test: "torch.Tensor"  # noqa: F821
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
     n_classes: int
     source: str
 

@@ -85,6 +85,11 @@ def _notes(report: ValidationReport, unfinished: dict[str, int]) -> list[str]:
     if short:
         notes.append(f"{len(short)} of {len(rows)} trials trained for less than {SHORT_WINDOW_FACTOR}x the meter's "
                      "resolution: their energy is dominated by counter quantisation; use more epochs.")
+    busy = [r for r in rows if r.contended]
+    if busy:
+        notes.append(f"{len(busy)} of {len(rows)} trials ran while other work competed for the CPU (1-minute load "
+                     "average above the torch threads + 1): their measured time and energy include that contention. "
+                     "Run validation on an otherwise idle machine.")
     if any(v for v in unfinished.values()):
         notes.append("Trials that did not finish (failed, interrupted, or running elsewhere) are left out: "
                      + ", ".join(f"{s}: {n}" for s, n in unfinished.items() if n))

@@ -14,7 +14,7 @@ CSV_COLUMNS = (
     "strategy", "trial", "architecture", *PARAM_COLUMNS, "n_params", "epochs", "batch_size", "steps",
     "predicted_energy_j", "predicted_energy_j_low", "predicted_energy_j_high", "measured_energy_j",
     "predicted_time_s", "predicted_time_s_low", "predicted_time_s_high", "measured_time_s",
-    "accuracy", "meter", "provenance", "profile_provenance",
+    "accuracy", "meter", "provenance", "profile_provenance", "load_avg_1m",
 )
 
 
@@ -45,6 +45,13 @@ class TrialRow:
     profile_provenance: str = ""
     meter_resolution_s: float = 0.0
     pred_by_class_j_per_step: dict = field(default_factory=dict)
+    load_avg_1m: float | None = None
+    torch_threads: int | None = None
+
+    @property
+    def contended(self) -> bool:
+        """Whether other work competed for the CPU: load above this run's threads + 1."""
+        return self.load_avg_1m is not None and self.torch_threads is not None and self.load_avg_1m > self.torch_threads + 1
 
     @property
     def family(self) -> str:
@@ -71,6 +78,7 @@ class TrialRow:
             "meter": self.meter,
             "provenance": self.provenance,
             "profile_provenance": self.profile_provenance,
+            "load_avg_1m": self.load_avg_1m,
         }
         for name in PARAM_COLUMNS:
             value = self.arch.get(name, self.params.get(name, ""))
@@ -111,6 +119,8 @@ def row_from_trial(strategy: str, frozen) -> TrialRow:
         profile_provenance=str(a.get("profile_provenance", "")),
         meter_resolution_s=float(a.get("meter_resolution_s", 0.0)),
         pred_by_class_j_per_step=dict(a.get("pred_by_class_j_per_step", {})),
+        load_avg_1m=a.get("load_avg_1m"),
+        torch_threads=a.get("torch_threads"),
     )
 
 

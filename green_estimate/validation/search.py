@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import warnings
 from dataclasses import dataclass
 from typing import Callable
@@ -236,22 +237,20 @@ def make_objective(
             batch_size=config.batch_size, meter=meter, device=config.device, seed=seed,
             warmup_steps=config.warmup_steps,
         )
+        # Other processes competing for the cores inflate time and energy; the load says if they did.
+        load_1m = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         accuracy = evaluate(model, dataset.x_test, dataset.y_test, device=config.device)
-        trial.set_user_attr("strategy", strategy)
-        trial.set_user_attr("architecture", architecture_label(arch))
-        trial.set_user_attr("arch", arch)
-        trial.set_user_attr("n_params", parameter_count(model))
-        trial.set_user_attr("steps", result.steps)
-        trial.set_user_attr("epochs", config.epochs)
-        trial.set_user_attr("batch_size", config.batch_size)
-        trial.set_user_attr("meas_energy_j", result.energy_j)
-        trial.set_user_attr("meas_time_s", result.time_s)
-        trial.set_user_attr("final_loss", result.final_loss if math.isfinite(result.final_loss) else None)
-        trial.set_user_attr("meter", meter.name)
-        trial.set_user_attr("provenance", meter.provenance)
-        trial.set_user_attr("meter_device", meter.device)
-        trial.set_user_attr("meter_resolution_s", float(getattr(meter, "resolution_s", 0.0)))
-        trial.set_user_attr("accuracy", accuracy)
+        measured = {
+            "strategy": strategy, "architecture": architecture_label(arch), "arch": arch,
+            "n_params": parameter_count(model), "steps": result.steps, "epochs": config.epochs,
+            "batch_size": config.batch_size, "meas_energy_j": result.energy_j, "meas_time_s": result.time_s,
+            "final_loss": result.final_loss if math.isfinite(result.final_loss) else None,
+            "meter": meter.name, "provenance": meter.provenance, "meter_device": meter.device,
+            "meter_resolution_s": float(getattr(meter, "resolution_s", 0.0)),
+            "load_avg_1m": load_1m, "torch_threads": torch.get_num_threads(), "accuracy": accuracy,
+        }
+        for key, value in measured.items():
+            trial.set_user_attr(key, value)
         return accuracy
 
     return objective

@@ -119,6 +119,7 @@ def train_measured(
         seed: seeds the batch order.
         warmup_steps: steps run on a deep copy of the model before the window (0 for none), so
             one-time costs (allocator, kernel selection, thread pools) are not billed to the run.
+            The copy needs memory for a second model and optimizer state while it runs.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")

@@ -55,7 +55,7 @@ def test_errors_are_one_line_on_stderr(tmp_path):
 
 
 def test_bad_input_shape_is_usage_error():
-    res = runner.invoke(app, ["count", EXAMPLE, "--input-shape", "3,a"])
+    res = runner.invoke(app, ["count", EXAMPLE, "--input-shape", "3,x"])
     assert res.exit_code == 2
     assert "--input-shape" in res.stderr
 

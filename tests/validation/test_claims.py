@@ -49,6 +49,8 @@ def test_claim2_conv_share_from_predicted_classes():
     assert claim_conv([_cnn(0, 1.5, 1.0)]).verdict == INCONCLUSIVE  # leads, but only 1.5x
     assert claim_conv([_cnn(0, 0.5, 1.0)]).verdict == NOT_SUPPORTED
     assert claim_conv([row()]).verdict == INCONCLUSIVE
+    no_relu = row(family="simple_cnn", conv_blocks=2, relu=False, by_class={"conv": 3.0, "linear": 1.0})
+    assert claim_conv([no_relu]).verdict == INCONCLUSIVE  # needs all three classes present
 
 
 def _curve(accs, energies=(1.0, 2.0, 4.0, 8.0, 16.0)):
@@ -85,3 +87,13 @@ def test_claim4_reduction_halves_energy_at_small_cost():
     costly = [_blocks(2, 1, 4.0, 0.80), _blocks(3, 1, 6.0, 0.70)]
     assert claim_reduction(full + costly).verdict == NOT_SUPPORTED
     assert claim_reduction(full[:1] + cheap[:1]).verdict == INCONCLUSIVE
+
+
+def test_claim4_matches_architectures_on_the_other_knobs():
+    on = [row(trial=0, family="simple_cnn", conv_blocks=1, relu=True, meas_j=2.0, acc=0.9),
+          row(trial=1, family="simple_cnn", conv_blocks=4, relu=True, meas_j=10.0, acc=0.9)]
+    off = [row(trial=2, family="simple_cnn", conv_blocks=4, relu=False, meas_j=9.0, acc=0.9),
+           row(trial=3, family="simple_cnn", conv_blocks=4, relu=False, meas_j=9.5, acc=0.9)]
+    entry = claim_reduction(on + off).numbers["ReLU on -> off"]
+    # Group medians would say 9.25 / 6 = 1.54x; matched on 4 conv blocks, 3 linear layers: 9.25 / 10.
+    assert entry["energy_ratio"] == pytest.approx(0.925) and entry["matched_architectures"] == 1

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# One prepared run for a short GPU booking (issue 7): meters, the GPU calibration (full GPU suite),
+# a quick validation on the GPU, everything collected under $OUT (at most 8 files come back).
+# Budget: under 8 minutes in all. On the device machine:
+#
+#   bash calibration/fetch_gpu_wheels.sh            # here, once: wheels into .whl/ (carry it)
+#   run: bash calibration/gpu_run.sh                # there, with carry [".whl"]
+#
+# Rehearse it on a CPU with the fake meter first (same steps, same files):
+#
+#   GE_DEVICE=cpu GE_METER=fake OUT=/tmp/ge-rehearsal bash calibration/gpu_run.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/ge-gpu-run}
+DEVICE=${GE_DEVICE:-gpu}            # gpu | cpu (rehearsal)
+METER=${GE_METER:-auto}             # auto (NVML on the GPU) | fake (rehearsal)
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 GREEN_ESTIMATE_HOME="$OUT/.home"
+if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    && export PYTHONPATH=/tmp/site || { echo "wheel install failed" | tee -a "$OUT/log.txt"; exit 1; }
+else
+  export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+fi
+PY=${PYTHON:-python3}
+GE="$PY -m green_estimate"
+if [ "$DEVICE" = gpu ]; then DEV=(--gpu 0); else DEV=(--cpu); fi
+start=$(date +%s)
+log() { echo "[$(( $(date +%s) - start ))s] $*" | tee -a "$OUT/log.txt"; }
+
+log "nvidia-smi: $(nvidia-smi --query-gpu=name,driver_version,power.draw --format=csv,noheader 2>&1 | head -1)"
+log "meters"
+$GE meters --json > "$OUT/meters.json" 2>>"$OUT/log.txt"
+log "calibrate ${DEV[*]} (full suite) with meter $METER"
+timeout 330 $GE calibrate "${DEV[@]}" --meter "$METER" --name "${DEVICE}-measured" --out "$OUT/profile.json" \
+  --json > "$OUT/calibrate.json" 2>>"$OUT/log.txt" || log "calibrate exited $?"
+if [ -f "$OUT/profile.json" ]; then
+  log "validate --quick ${DEV[*]}"
+  timeout 150 $GE validate --quick "${DEV[@]}" --profile "$OUT/profile.json" --out "$OUT/validation" \
+    > "$OUT/validate.txt" 2>>"$OUT/log.txt" || log "validate exited $?"
+  # bring back only what fits the 8-file limit: flatten the validation outputs we need
+  for f in trials.csv report.md predicted_vs_measured.png; do
+    [ -f "$OUT/validation/$f" ] && cp "$OUT/validation/$f" "$OUT/validation-$f"
+  done
+fi
+mv "$OUT"/profile.samples.jsonl "$OUT/samples.jsonl" 2>/dev/null
+rm -rf "$OUT/.home" "$OUT/validation" "$OUT/validate.txt" "$OUT/calibrate.json"
+log "done; files: $(ls "$OUT" | tr '\n' ' ')"

@@ -1,0 +1,30 @@
+"""Every command has --help with an example and is documented in docs/cli.md."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from green_estimate.cli.app import app
+
+COMMANDS = ["count", "meters", "calibrate", "predict", "profiles", "validate", "check", "plan"]
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
+
+
+def test_all_commands_are_registered():
+    names = sorted(c.name for c in app.registered_commands)
+    assert names == sorted(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_has_an_example(command):
+    res = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "Example:" in res.stdout
+    assert f"green-estimate {command}" in res.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_command_is_documented(command):
+    assert f"## `green-estimate {command}" in DOCS.read_text()

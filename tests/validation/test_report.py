@@ -1,0 +1,45 @@
+"""Report notes, JSON and Markdown from hand-built rows."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from green_estimate.validation.report import build_report, render_markdown
+
+from .rows_helper import row
+
+CONFIG = {"strategies": ["grid", "random"], "device": "cpu", "preset": "quick", "trials": 2, "epochs": 1, "batch_size": 8}
+DATASET = {"name": "digits", "input_shape": [1, 16, 16], "n_train": 10, "n_test": 5, "source": "test"}
+METER = {"name": "rapl", "provenance": "measured", "device": "CPU package 0"}
+
+
+def _rows():
+    return [row("grid", 0, acc=0.5), row("grid", 1, acc=0.7), row("random", 0, acc=0.9)]
+
+
+def test_notes_say_what_the_numbers_are_and_are_not():
+    report = build_report(_rows(), config=CONFIG, dataset=DATASET, meter=METER)
+    text = " ".join(report.notes)
+    assert "ESTIMATED" not in text  # every row is measured
+    assert "idle power not subtracted" in text
+    assert "Few trials per strategy (grid, random < 10)" in text
+    assert "competed for the CPU" not in text
+
+    busy = [replace(r, provenance="estimated", load_avg_1m=3.5, torch_threads=2) for r in _rows()[:2]] + _rows()[2:]
+    gpu = build_report(busy, config={**CONFIG, "device": "cuda:0"}, dataset=DATASET, meter=METER, unfinished={"grid": 1})
+    text = " ".join(gpu.notes)
+    assert "ESTIMATED" in text
+    assert "2 of 3 trials ran while other work competed for the CPU" in text
+    assert "the GPU's energy is not in these numbers" in text
+    assert "did not finish" in text and "grid: 1" in text
+
+
+def test_json_and_markdown_carry_the_numbers():
+    report = build_report(_rows(), config=CONFIG, dataset=DATASET, meter=METER)
+    doc = report.to_dict()
+    assert doc["schema"] == "green-estimate/validation@1"
+    assert [s["strategy"] for s in doc["strategies"]] == ["grid", "random"]
+    assert doc["strategies"][0]["best_accuracy"] == 0.7 and doc["strategies"][1]["trials_to_within_1pt"] == 1
+    assert len(doc["trials"]) == 3 and doc["trials"][0]["measured_energy_j"] == 10.0
+    md = render_markdown(report)
+    assert "| grid | 2 | 70.0% |" in md and "| random | 1 | 90.0% |" in md
+    assert md.count("| 1 |") >= 1 and "## The study's claims" in md
