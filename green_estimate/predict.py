@@ -65,30 +65,64 @@ class ClassPrice:
     ops: int = 0
 
 
-def _price(ops: list[OpRecord], profile: Profile, cls: str, target: str) -> tuple[float, float, str]:
+def _price(ops: list[OpRecord], profile: Profile, cls: str, target: str) -> tuple[float, float, float, str]:
+    """Mean, coefficient variance and residual variance of one class's ops (stage-one model)."""
     model, used = profile.model_for(cls, target)
     x = feature_vector(ops, model.features)
     mean = sum(p * xi for p, xi in zip(model.params, x))
     coef_var = sum(x[i] * model.cov[i][j] * x[j] for i in range(len(x)) for j in range(len(x)))
-    resid_var = (model.resid_rel_sd * mean) ** 2
-    return mean, max(coef_var, 0.0) + resid_var, used
+    return mean, max(coef_var, 0.0), (model.resid_rel_sd * mean) ** 2, used
 
 
 def price_step(report: CostReport, profile: Profile) -> dict[str, ClassPrice]:
-    """Energy and time of one counted step, per class, with variances."""
+    """Energy and time of one counted step, per class, with variances.
+
+    With a stage-two ``step_model`` in the profile (fitted on whole training steps), each major
+    class is scaled by its in-context factor, the per-step constant becomes class ``overhead``, and
+    the step-level residual spread replaces the per-class residuals (which it contains).
+    """
     groups: dict[str, list[OpRecord]] = {}
     for op in report.ops:
         groups.setdefault(op.cls, []).append(op)
-    out = {}
-    for cls, ops in groups.items():
-        e, ev, used = _price(ops, profile, cls, "energy_j")
-        t, tv, _ = _price(ops, profile, cls, "time_s")
-        out[cls] = ClassPrice(e, ev, t, tv, used, sum(o.flops for o in ops), sum(o.nbytes for o in ops), len(ops))
-    harness = profile.data.get("step_overhead")
-    if harness and any(op.phase == "backward" for op in report.ops):
-        # the once-per-step cost of calling backward(), calibrated from the harness cases
-        out["overhead"] = ClassPrice(harness["backward_call_j"], harness.get("backward_call_j_sd", 0.0) ** 2,
-                                     harness["backward_call_s"], harness.get("backward_call_s_sd", 0.0) ** 2, "overhead")
+    step_model = profile.data.get("step_model")
+    raw: dict[str, dict[str, tuple[float, float, float, str]]] = {
+        cls: {t: _price(ops, profile, cls, t) for t in ("energy_j", "time_s")} for cls, ops in groups.items()
+    }
+    out: dict[str, ClassPrice] = {}
+    extra: dict[str, tuple[float, float]] = {}
+    for target in ("energy_j", "time_s"):
+        scales = step_model["classes"][target] if step_model else {}
+        means = {}
+        for cls, by_t in raw.items():
+            mean, cvar, rvar, used = by_t[target]
+            k = scales.get(cls, 1.0)
+            means[cls] = (k * mean, k * k * cvar + (0.0 if step_model else k * k * rvar), used)
+        if step_model:
+            const = step_model["const"][target]
+            cov = step_model["cov"][target]
+            x = [1.0 if n == "const" else raw.get(n, {target: (0.0, 0, 0, "")})[target][0] for n in cov["names"]]
+            m = cov["matrix"]
+            coef_var = sum(x[i] * m[i][j] * x[j] for i in range(len(x)) for j in range(len(x)))
+            total = const + sum(v[0] for v in means.values())
+            extra[target] = (const, max(coef_var, 0.0) + (step_model["resid_rel_sd"][target] * total) ** 2)
+        else:
+            harness = profile.data.get("step_overhead")
+            if harness and any(op.phase == "backward" for op in report.ops):
+                # the once-per-step cost of calling backward(), calibrated from the harness cases
+                key = "backward_call_j" if target == "energy_j" else "backward_call_s"
+                extra[target] = (harness[key], harness.get(key + "_sd", 0.0) ** 2)
+        for cls, v in means.items():
+            prev = out.get(cls)
+            ops = groups[cls]
+            if target == "energy_j":
+                out[cls] = ClassPrice(v[0], v[1], 0.0, 0.0, v[2], sum(o.flops for o in ops), sum(o.nbytes for o in ops), len(ops))
+            else:
+                assert prev is not None
+                prev.time_s, prev.time_var = v[0], v[1]
+    if extra:
+        e = extra.get("energy_j", (0.0, 0.0))
+        t = extra.get("time_s", (0.0, 0.0))
+        out["overhead"] = ClassPrice(e[0], e[1], t[0], t[1], "overhead")
     return out
 
 

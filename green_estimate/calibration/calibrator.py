@@ -11,6 +11,7 @@ from typing import Any, Callable
 from green_estimate.calibration.cases import load_suite
 from green_estimate.calibration.fit import fit_harness, fit_profile_classes, repeat_noise
 from green_estimate.calibration.runner import RunSettings, read_samples, run_suite
+from green_estimate.calibration.step_fit import fit_step_model
 from green_estimate.errors import GreenEstimateError, MeterUnavailableError, UsageError
 from green_estimate.meters.base import Meter
 from green_estimate.profile import SCHEMA, cpu_fingerprint, profiles_dir, write_profile
@@ -154,6 +155,7 @@ def calibrate(
         "sample_count": len(samples), "suite": "quick" if quick else "full", "repeat_noise": noise,
         "default_class": "elementwise", "classes": classes,
         "uncalibrated_classes_priced_as": "elementwise", "step_overhead": harness,
+        "step_model": fit_step_model(samples, classes, folds=folds),
     }
     write_profile(profile, profile_path)
     return CalibrationResult(profile, profile_path, samples_path, elapsed, len(samples) - before, noise)
@@ -174,7 +176,7 @@ def refit(samples_path: Path, out: Path, *, name: str | None = None, folds: int 
         "dtype": header.get("dtype", "float32"), "sample_count": len(samples),
         "suite": "quick" if header.get("quick") else "full", "repeat_noise": repeat_noise(samples),
         "default_class": "elementwise", "classes": classes, "uncalibrated_classes_priced_as": "elementwise",
-        "step_overhead": harness,
+        "step_overhead": harness, "step_model": fit_step_model(samples, classes, folds=folds),
     }
     write_profile(profile, Path(out))
     return profile

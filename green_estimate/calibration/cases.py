@@ -244,15 +244,78 @@ def _chain(p: dict, device: str) -> Callable[[], None]:
     return _functional(f, [_leaf((16,), device)], device)
 
 
+def random_network(seed: int, family: str, device: str) -> tuple[Any, tuple[int, ...]]:
+    """A seeded random CNN or MLP of the kinds people train, and its per-sample input shape.
+
+    Used by the ``step`` cases: whole training steps whose ops run in context (activations written
+    by one op and read by the next, the allocator's real pattern), unlike one op repeated alone.
+    """
+    import torch.nn as nn
+
+    rng = random.Random(seed)
+    layers: list[Any] = []
+    if family == "cnn":
+        ch, hw = rng.choice([1, 3]), rng.choice([16, 28, 32])
+        shape = (ch, hw, hw)
+        for _ in range(rng.randint(1, 4)):
+            out, k = rng.choice([6, 8, 12, 16, 24, 32, 48, 64]), rng.choice([1, 3, 3, 5])
+            layers.append(nn.Conv2d(ch, out, k, padding=k // 2, device=device))
+            if rng.random() < 0.6:
+                layers.append(nn.BatchNorm2d(out, device=device))
+            if rng.random() < 0.8:
+                layers.append(nn.ReLU())
+            if hw >= 4 and rng.random() < 0.7:
+                layers.append(nn.MaxPool2d(2))
+                hw //= 2
+            ch = out
+        layers.append(nn.Flatten())
+        width = ch * hw * hw
+    else:
+        width = rng.choice([64, 256, 784, 1024, 3072])
+        shape = (width,)
+    for _ in range(rng.randint(1, 3) if family == "cnn" else rng.randint(1, 4)):
+        out = rng.choice([32, 64, 128, 256, 512, 1024, 2048])
+        layers.append(nn.Linear(width, out, device=device))
+        if rng.random() < 0.6:
+            layers.append(nn.ReLU())
+        width = out
+    layers.append(nn.Linear(width, 10, device=device))
+    return nn.Sequential(*layers), shape
+
+
+def _step(p: dict, device: str) -> Callable[[], None]:
+    """One whole training step (forward, cross-entropy, backward, optimizer) of a random network."""
+    import torch
+
+    from green_estimate.counting.counter import make_optimizer
+
+    model, shape = random_network(p["seed"], p["family"], device)
+    model.train()
+    x = _leaf((p["batch"], *shape), device, False)
+    y = torch.zeros(p["batch"], dtype=torch.long, device=device)
+    opt = make_optimizer(p["optimizer"], list(model.parameters()))
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(x), y).backward()
+        opt.step()
+
+    step()  # creates the optimizer state, as in any step after the first
+    return step
+
+
 BUILDERS: dict[str, Callable[[dict, str], Callable[[], None]]] = {
     "conv2d": _conv2d, "linear": _linear, "relu": _relu, "batchnorm2d": _batchnorm2d, "layernorm": _layernorm,
     "maxpool2d": _maxpool2d, "adaptive_avgpool2d": _adaptive_avgpool2d, "binary": _binary,
     "optimizer": _optimizer, "log_softmax": _log_softmax, "nll_loss": _nll_loss, "sum": _sum, "cat": _cat,
-    "embedding": _embedding, "chain": _chain,
+    "embedding": _embedding, "chain": _chain, "step": _step,
 }
 
 # Kinds whose iteration calls backward() once (the others run forward ops or an optimizer step).
 FORWARD_ONLY_KINDS = frozenset({"binary", "optimizer", "sum", "cat"})
+# Groups that are not one class's microbenchmarks: fitted separately (see calibration/fit.py).
+SPECIAL_CLASSES = frozenset({"harness", "step"})
 
 
 def build_case(case: Case, device: str) -> Callable[[], None]:

@@ -164,7 +164,9 @@ def fit_profile_classes(samples: list[dict], folds: int = 5, harness: dict | Non
     """The ``classes`` section of a profile from all samples (harness cost removed first)."""
     samples = _without_harness(samples, harness)
     out = {}
-    for cls in sorted({s["cls"] for s in samples} - {"harness"}):
+    from green_estimate.calibration.cases import SPECIAL_CLASSES
+
+    for cls in sorted({s["cls"] for s in samples} - SPECIAL_CLASSES):
         fit = fit_class(cls, samples, folds)
         if fit is not None:
             out[cls] = {"n_samples": fit.n_samples, **fit.models, "cv": fit.cv}

@@ -126,25 +126,40 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profile", default=None, help="profile path or name (default: the default profile)")
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    ap.add_argument("--passes", type=int, default=2,
+                    help="measure every model this many times, in separate passes over the list (default 2): "
+                         "the spread between passes is this machine's drift, the floor under any prediction error")
     args = ap.parse_args()
     profile = resolve_profile(args.profile)
     print(f"profile: {profile.name} ({profile.origin}), torch threads: {torch.get_num_threads()}")
-    rows = []
+    preds = {}
     for name, (build, shape) in MODELS.items():
         t0 = time.perf_counter()
         report = count_workload(Workload(name=name, build=build, input_shape=shape), batch_size=BATCH, optimizer="adam")
         pred = predict_report(report, plan=TrainingPlan(batch_size=BATCH, steps_given=1), profile=profile)
-        predict_s = time.perf_counter() - t0
+        preds[name] = (report, pred, time.perf_counter() - t0)
+    passes: dict[str, list[float]] = {name: [] for name in MODELS}
+    spreads: dict[str, list[float]] = {name: [] for name in MODELS}
+    for _ in range(args.passes):
+        for name, (build, shape) in MODELS.items():
+            measured, reps = measure_step_s(build, shape)
+            passes[name].append(measured)
+            spreads[name].append((max(reps) - min(reps)) / measured)
+    rows = []
+    for name in MODELS:
+        report, pred, predict_s = preds[name]
         lo, hi = pred.time_interval()
-        measured, reps = measure_step_s(build, shape)
-        noise = (max(reps) - min(reps)) / measured
+        measured = statistics.median(passes[name])
+        drift = (max(passes[name]) - min(passes[name])) / measured
         rows.append({"model": name, "flops": report.totals().flops, "predicted_s": pred.time_s, "interval": [lo, hi],
-                     "measured_s": measured, "ape": abs(pred.time_s - measured) / measured,
-                     "inside": lo <= measured <= hi, "repeat_spread": noise, "predict_wall_s": predict_s})
+                     "measured_s": measured, "passes_s": passes[name], "ape": abs(pred.time_s - measured) / measured,
+                     "inside": lo <= measured <= hi, "repeat_spread": statistics.median(spreads[name]),
+                     "pass_drift": drift, "predict_wall_s": predict_s})
         r = rows[-1]
         print(f"{name:32s} pred {r['predicted_s'] * 1e3:8.2f} ms [{lo * 1e3:7.2f}, {hi * 1e3:7.2f}]  measured "
               f"{measured * 1e3:8.2f} ms  err {100 * (r['predicted_s'] - measured) / measured:+6.1f}%  "
-              f"{'in' if r['inside'] else 'OUT'}  spread {100 * noise:4.1f}%")
+              f"{'in' if r['inside'] else 'OUT'}  repeat spread {100 * r['repeat_spread']:4.1f}%  "
+              f"drift between passes {100 * drift:4.1f}%")
     apes = [r["ape"] for r in rows]
     # naive: one FLOP rate fitted to minimise relative error on these models (in-sample)
     ratios = sorted(r["flops"] / r["measured_s"] for r in rows)
@@ -155,6 +170,7 @@ def main() -> None:
         "median_ape": statistics.median(apes), "within_15pct": sum(a <= 0.15 for a in apes) / len(apes),
         "interval_coverage": sum(r["inside"] for r in rows) / len(rows),
         "median_repeat_spread": statistics.median(r["repeat_spread"] for r in rows),
+        "median_pass_drift": statistics.median(r["pass_drift"] for r in rows),
         "naive_median_ape": statistics.median(naive), "naive_rate_flops_per_s": rate,
     }
     print(json.dumps(summary, indent=1))
