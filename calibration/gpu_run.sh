@@ -36,11 +36,13 @@ timeout 330 $GE calibrate "${DEV[@]}" --meter "$METER" --name "${DEVICE}-measure
   --json > "$OUT/calibrate.json" 2>>"$OUT/log.txt" || log "calibrate exited $?"
 if [ -f "$OUT/profile.json" ]; then
   log "validate --quick ${DEV[*]}"
-  timeout 150 $GE validate --quick "${DEV[@]}" --profile "$OUT/profile.json" --out "$OUT/validation" \
+  # in a rehearsal the fake meter draws 100 W: give validate's estimate meter the same watts
+  if [ "$METER" = fake ]; then WATTS=(--watts 100); else WATTS=(); fi
+  timeout 150 $GE validate --quick "${DEV[@]}" "${WATTS[@]}" --profile "$OUT/profile.json" --out "$OUT/validation" \
     > "$OUT/validate.txt" 2>>"$OUT/log.txt" || log "validate exited $?"
   # bring back only what fits the 8-file limit: flatten the validation outputs we need
-  for f in trials.csv report.md predicted_vs_measured.png; do
-    [ -f "$OUT/validation/$f" ] && cp "$OUT/validation/$f" "$OUT/validation-$f"
+  for f in trials.csv report.md plots/predicted_vs_measured.png; do
+    [ -f "$OUT/validation/$f" ] && cp "$OUT/validation/$f" "$OUT/validation-$(basename "$f")"
   done
 fi
 mv "$OUT"/profile.samples.jsonl "$OUT/samples.jsonl" 2>/dev/null
