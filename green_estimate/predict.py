@@ -211,11 +211,12 @@ class Prediction:
         }
 
 
-def resolve_profile(profile: str | Profile | None) -> Profile:
+def resolve_profile(profile: str | Profile | None, device: str | None = None) -> Profile:
+    """A profile object from a name, path or object; ``None`` picks :func:`default_profile`."""
     if isinstance(profile, Profile):
         return profile
     if profile is None:
-        return default_profile()
+        return default_profile(device)
     return load_profile(profile)
 
 
@@ -299,12 +300,16 @@ def predict_model(
     profile: str | Profile | None = None,
     confidence: float = 0.9,
     name: str = "model",
+    device: str | None = None,
 ) -> dict:
-    """Predict an in-process model (``validate`` uses this before each trial trains); returns the JSON dict."""
+    """Predict an in-process model (``validate`` uses this before each trial trains); returns the JSON dict.
+
+    ``device`` (``cpu`` or ``cuda:N``) picks the default profile when ``profile`` is None.
+    """
     from green_estimate.counting.counter import count_workload
     from green_estimate.loading import Workload
 
     report = count_workload(Workload(name=name, build=build_model, input_shape=tuple(input_shape)),
                             batch_size=batch_size, optimizer=optimizer)
     plan = TrainingPlan(batch_size=batch_size, epochs=1, samples=None, steps_given=steps)
-    return predict_report(report, plan=plan, profile=profile, confidence=confidence).to_dict()
+    return predict_report(report, plan=plan, profile=resolve_profile(profile, device), confidence=confidence).to_dict()

@@ -204,8 +204,41 @@ def cpu_fingerprint() -> dict[str, Any]:
     return {"kind": "cpu", "cpu_model": model, "threads": torch.get_num_threads(), "machine": platform.machine()}
 
 
-def default_profile() -> Profile:
-    """This device's local CPU profile if one was calibrated, else the shipped reference profile."""
+def _gpu_name(device: str | None) -> str | None:
+    """The name of the GPU ``device`` names (``cuda:N``), or of GPU 0 when ``device`` is None."""
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            return None
+        index = int(device.split(":")[1]) if device and ":" in device else 0
+        return torch.cuda.get_device_name(index)
+    except Exception:  # noqa: BLE001 - no usable CUDA means no GPU profile to look for
+        return None
+
+
+def default_profile(device: str | None = None) -> Profile:
+    """The profile for this machine when none is named.
+
+    For a GPU (``device="cuda:N"``, or any visible GPU when ``device`` is None): a local profile
+    calibrated on a GPU of that name, else (only when a GPU was asked for) its datasheet profile.
+    Otherwise this CPU's local profile (same CPU model and threads), else the shipped reference.
+    """
+    if device != "cpu":
+        name = _gpu_name(device)
+        if name:
+            for prof in local_profiles():
+                dev = prof.data.get("device", {})
+                if dev.get("kind") == "gpu" and dev.get("fingerprint", {}).get("gpu_name") == name:
+                    return prof
+            if device is not None and device.startswith("cuda"):
+                from green_estimate.datasheet import datasheet_profile, match_gpu
+
+                spec = match_gpu(name)
+                if spec is None:
+                    raise ProfileError(f"no profile for {name}: run `green-estimate calibrate --gpu "
+                                       f"{device.split(':')[1]}` or pass --profile")
+                return Profile.from_dict(datasheet_profile(spec.key), origin="datasheet")
     fp = cpu_fingerprint()
     for prof in local_profiles():
         dev = prof.data.get("device", {})

@@ -140,3 +140,27 @@ def test_cli_predict_json_and_compare(tmp_path):
     assert "Side by side" in res2.stdout
     md = runner.invoke(app, ["predict", EXAMPLE, "--profile", str(path), "--markdown"])
     assert md.stdout.startswith("### Training energy")
+
+
+def test_default_profile_without_gpu_is_the_shipped_cpu_reference():
+    from green_estimate.profile import default_profile
+
+    prof = default_profile("cpu")
+    assert prof.origin == "shipped" and prof.data["device"]["kind"] == "cpu"
+    assert prof.provenance == "estimated" and prof.data["time_provenance"] == "measured"
+    assert default_profile(None).name == prof.name  # no visible GPU here
+
+
+def test_cli_predict_without_profile_uses_shipped_profile():
+    res = CliRunner().invoke(app, ["predict", EXAMPLE, "--samples", "60000", "--epochs", "25", "--batch-size", "512",
+                                   "--json"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    assert d["profile"]["origin"] == "shipped" and d["profile"]["provenance"] == "estimated"
+    assert d["plan"]["steps"] == 2950
+    assert d["total"]["energy_j"] == pytest.approx(d["per_step"]["energy_j"] * 2950)
+    assert d["total"]["energy_kwh"] == pytest.approx(d["total"]["energy_j"] / 3.6e6)
+    lo, hi = d["total"]["energy_j_interval"]
+    assert lo < d["total"]["energy_j"] < hi
+    assert sum(c["share"] for c in d["by_class"].values()) == pytest.approx(1.0)
+    assert {"conv", "linear", "relu", "overhead"} <= set(d["by_class"])

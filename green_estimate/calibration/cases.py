@@ -76,29 +76,17 @@ def _leaf(shape: tuple[int, ...], device: str, grad: bool = True) -> Any:
 
 
 def _fwd_bwd(module: Any, inputs: list, device: str) -> Callable[[], None]:
-    """forward, then backward of a fixed upstream gradient; grads cleared like zero_grad()."""
+    """forward, then backward of a fixed upstream gradient; the module's and inputs' grads cleared."""
+    return _functional(module, inputs, device, params=list(module.parameters()))
+
+
+def _functional(f: Callable[..., Any], inputs: list, device: str, scalar: bool = False,
+                params: list | None = None) -> Callable[[], None]:
+    """``f(*inputs)`` then its backward; gradients set to ``None`` before each iteration, as
+    ``zero_grad()`` does. A scalar output is back-propagated from 1, any other from ones."""
     import torch
 
-    params = list(module.parameters()) if module is not None else []
-    leaves = [t for t in inputs if isinstance(t, torch.Tensor) and t.requires_grad] + params
-    fn = module if module is not None else None
-    with torch.no_grad():
-        probe = fn(*inputs) if fn is not None else None
-    grad_out = torch.ones_like(probe) if probe is not None else None
-
-    def step() -> None:
-        for t in leaves:
-            t.grad = None
-        out = fn(*inputs)
-        out.backward(grad_out)
-
-    return step
-
-
-def _functional(f: Callable[..., Any], inputs: list, device: str, scalar: bool = False) -> Callable[[], None]:
-    import torch
-
-    leaves = [t for t in inputs if isinstance(t, torch.Tensor) and t.requires_grad]
+    leaves = [t for t in inputs if isinstance(t, torch.Tensor) and t.requires_grad] + (params or [])
     with torch.no_grad():
         probe = f(*inputs)
     grad_out = None if scalar else torch.ones_like(probe)

@@ -56,7 +56,7 @@ def validate(
     _quiet_optuna()
     meter = _make_meter(gpu_index, watts)
     try:
-        predict_fn = _make_predictor(profile, confidence)
+        predict_fn = _make_predictor(profile, confidence, device)
         if json_out:
             report = run_validation(config, meter=meter, predict_fn=predict_fn)
         else:
@@ -91,12 +91,13 @@ def _make_meter(gpu_index: int | None, watts: float | None):
     return best_meter(gpu_index=gpu_index, watts=watts)
 
 
-def _make_predictor(profile: str | None, confidence: float):
+def _make_predictor(profile: str | None, confidence: float, device: str):
     import functools
 
-    from green_estimate.predict import predict_model
+    from green_estimate.predict import predict_model, resolve_profile
 
-    return functools.partial(predict_model, profile=profile, confidence=confidence)
+    # resolved once (a bad --profile fails before any trial), on the device the trials train on
+    return functools.partial(predict_model, profile=resolve_profile(profile, device), confidence=confidence)
 
 
 def _quiet_optuna() -> None:

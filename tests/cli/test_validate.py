@@ -28,8 +28,9 @@ def fakes(monkeypatch):
         seen["meter_obj"] = TickMeter()
         return seen["meter_obj"]
 
-    def make_predictor(profile, confidence):
+    def make_predictor(profile, confidence, device):
         seen["predictor"] = (profile, confidence)
+        seen["predictor_device"] = device
         return FakePredictor()
 
     monkeypatch.setattr(cli_validate, "_make_meter", make_meter)
