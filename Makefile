@@ -3,6 +3,10 @@
 #   make test   — install into .venv (with test extras) and run the test suite
 PYTHON ?= python3
 VENV ?= .venv
+# Where the CPU build of torch comes from. On this project's machines pip finds torch 2.13.0+cpu on
+# local disk. Elsewhere PyPI's Linux torch is a CUDA build of several GB: pass
+#   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
@@ -11,7 +15,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	# the CPU build of torch first: an unpinned torch could pull a multi-GB CUDA build
-	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from green_estimate.carbon import J_PER_KWH
-from green_estimate.counting.report import CostReport, OpRecord
+from green_estimate.counting.report import REQUIRED_CLASSES, CostReport, OpRecord
 from green_estimate.errors import UsageError
 from green_estimate.features import feature_vector
 from green_estimate.profile import Profile, default_profile, load_profile
@@ -185,6 +185,9 @@ class Prediction:
                 "time_s_per_step": p.time_s, "flops": p.flops, "bytes": p.nbytes, "ops": p.ops, "priced_as": p.priced_as}
             for c, p in sorted(self.classes.items(), key=lambda kv: -kv[1].energy_j)
         }
+        for c in REQUIRED_CLASSES:  # the study's three classes are always there, zero when absent
+            by_class.setdefault(c, {"energy_j_per_step": 0.0, "share": 0.0, "time_s_per_step": 0.0, "flops": 0,
+                                    "bytes": 0, "ops": 0, "priced_as": c})
         prof = self.profile
         return {
             "schema": "green-estimate/prediction@1",

@@ -119,11 +119,15 @@ class Profile:
 
 def read_profile(path: Path, origin: str = "") -> Profile:
     try:
-        data = json.loads(Path(path).read_text())
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ProfileError(f"profile file {path} does not exist: list profiles with `green-estimate profiles`") from None
     except json.JSONDecodeError as e:
         raise ProfileError(f"profile file {path} is not valid JSON (line {e.lineno}): recalibrate or restore it") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ProfileError(f"cannot read profile {path} ({type(e).__name__}: {e}): give a profile .json file") from e
+    if not isinstance(data, dict):
+        raise ProfileError(f"{path} is not a green-estimate profile (a JSON object is expected): recalibrate")
     return Profile.from_dict(data, origin=origin or str(path))
 
 

@@ -180,6 +180,8 @@ def check_request(options: Mapping[str, Any], config: ProjectConfig) -> CheckReq
         )
     budget = Budget.parse(energy, co2e, conservative=bool(pick("conservative")))
     plan = {name: value for name, value in ((n, pick(n)) for n in PLAN_OPTIONS) if value is not None}
+    if options.get("profile") is None and "profile" in plan:
+        plan["profile"] = profile_relative_to(plan["profile"], config.path)
     if "input_shape" in plan:
         plan["input_shape"] = tuple(plan["input_shape"])
     return CheckRequest(
@@ -232,6 +234,16 @@ def is_positive_int(value: Any) -> bool:
 
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def profile_relative_to(profile: str, config_path: Path | None) -> str:
+    """A ``.json`` profile path written in a file is relative to that file's folder; names stay."""
+    if config_path is None or not profile.endswith(".json") or os.path.isabs(profile):
+        return profile
+    try:
+        return os.path.relpath(config_path.parent / profile)
+    except ValueError:  # another drive on Windows
+        return str(config_path.parent / profile)
 
 
 def model_relative_to(model: str, config_path: Path | None) -> str:

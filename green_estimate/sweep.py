@@ -197,7 +197,22 @@ def _parse_space(space: Any, where: str) -> tuple[Parameter, ...]:
     entries += [(f"model.{k}", v) for k, v in model_space.items()]
     if not entries:
         raise ConfigError(f"{where}: [space] has no parameters: add at least one, e.g. batch_size = [64, 256]")
-    return tuple(_parse_parameter(name, spec, where) for name, spec in entries)
+    params = tuple(_parse_parameter(name, spec, where) for name, spec in entries)
+    for p in params:
+        if p.name == "batch_size":
+            _check_batch_size(p, where)
+    return params
+
+
+def _check_batch_size(p: Parameter, where: str) -> None:
+    """A batch size is a whole number of samples: positive ints, or an ``int = true`` range."""
+    here = f"{where}, space.batch_size"
+    if p.values is not None:
+        bad = [v for v in p.values if isinstance(v, bool) or not isinstance(v, int) or v < 1]
+        if bad:
+            raise ConfigError(f"{here}: batch sizes must be positive integers, got {bad[0]!r}")
+    elif not p.integer or p.low < 1:
+        raise ConfigError(f"{here}: a batch-size range needs int = true and low >= 1, e.g. {{low = 32, high = 256, int = true}}")
 
 
 def _parse_parameter(name: str, spec: Any, where: str) -> Parameter:

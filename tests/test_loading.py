@@ -124,6 +124,8 @@ def test_entry_returning_non_module(tmp_path):
         count_model(path)
 
 
-def test_bad_optimizer(tmp_path):
-    with pytest.raises(ModelLoadError, match="unknown optimizer 'rmsprop'"):
+def test_bad_optimizer_is_a_usage_error(tmp_path):
+    from green_estimate.errors import UsageError
+
+    with pytest.raises(UsageError, match="unknown optimizer 'rmsprop'"):
         count_model(write(tmp_path, GOOD), optimizer="rmsprop")

@@ -164,3 +164,15 @@ def test_cli_predict_without_profile_uses_shipped_profile():
     assert lo < d["total"]["energy_j"] < hi
     assert sum(c["share"] for c in d["by_class"].values()) == pytest.approx(1.0)
     assert {"conv", "linear", "relu", "overhead"} <= set(d["by_class"])
+
+
+def test_by_class_always_has_conv_linear_relu(tmp_path):
+    mlp = tmp_path / "mlp.py"
+    mlp.write_text("import torch.nn as nn\nINPUT_SHAPE = (4,)\ndef build_model():\n    return nn.Linear(4, 2)\n")
+    d = predict(str(mlp), batch_size=2, steps=1, profile=per_flop_profile()).to_dict()
+    assert d["by_class"]["conv"]["energy_j_per_step"] == 0.0 and d["by_class"]["relu"]["share"] == 0.0
+    from green_estimate.counting.counter import count_model
+
+    c = count_model(str(mlp), batch_size=2).to_dict()
+    assert c["by_class"]["conv"] == {"flops": 0, "bytes": 0, "ops": 0, "by_phase": {
+        p: {"flops": 0, "bytes": 0, "ops": 0} for p in ("forward", "backward", "optimizer")}}

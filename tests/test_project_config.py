@@ -142,3 +142,19 @@ def test_merged_fills_only_what_was_not_given(tmp_path):
     config = load_project_config(tmp_path, stop=tmp_path)
     assert config.merged({"region": None, "epochs": 3, "profile": None}) == {"region": "DE", "epochs": 3,
                                                                               "profile": None}
+
+
+def test_profile_path_in_pyproject_is_relative_to_it(tmp_path, monkeypatch):
+    from green_estimate.budget import PLAN_OPTIONS
+    from green_estimate.project_config import check_request, load_project_config
+
+    none = {k: None for k in ("model", "budget", "co2_budget", "conservative", *PLAN_OPTIONS)}
+    proj = tmp_path / "proj"
+    (proj / "sub").mkdir(parents=True)
+    (proj / "pyproject.toml").write_text('[tool.green-estimate]\nmodel = "m.py"\nbudget = "1kJ"\nprofile = "prof/p.json"\n')
+    monkeypatch.chdir(proj / "sub")
+    req = check_request(none, load_project_config(proj / "sub"))
+    assert req.plan["profile"] == "../prof/p.json"
+    assert req.model == "../m.py"
+    named = check_request({**none, "profile": "datasheet:h100-sxm"}, load_project_config(proj / "sub"))
+    assert named.plan["profile"] == "datasheet:h100-sxm"

@@ -195,3 +195,15 @@ def test_example_sweep_files_load(tmp_path, monkeypatch):
     (tmp_path / "bad.yaml").write_text("space: [1, 2\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_sweep(tmp_path / "bad.yaml")
+
+
+@pytest.mark.parametrize("space", ['batch_size = ["64", 128]', "batch_size = [0, 64]",
+                                   "batch_size = {low = 32, high = 256}"])
+def test_bad_batch_sizes_are_config_errors(tmp_path, space):
+    from green_estimate.errors import ConfigError
+    from green_estimate.sweep import load_sweep
+
+    p = tmp_path / "s.toml"
+    p.write_text(f'model = "m.py"\nstrategy = "grid"\nepochs = 1\nsamples = 100\n[space]\n{space}\n')
+    with pytest.raises(ConfigError, match="batch"):
+        load_sweep(p)

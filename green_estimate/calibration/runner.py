@@ -64,13 +64,22 @@ def _append(fh: Any, rec: dict) -> None:
 
 
 def _drop_torn_tail(path: Path) -> None:
-    """Cut a final line left half-written by a crash, so appended samples start on a fresh line."""
+    """Cut a final line left half-written by a crash (the line :func:`read_samples` drops), so
+    appended samples start on a fresh line and the file stays readable."""
     if not path.exists():
         return
     data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
+    body = data.rstrip(b"\n")
+    start = body.rfind(b"\n") + 1
+    last = body[start:]
+    try:
+        json.loads(last)
+        torn = not data.endswith(b"\n")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        torn = bool(last.strip())
+    if torn:
         with open(path, "r+b") as fh:
-            fh.truncate(data.rfind(b"\n") + 1)
+            fh.truncate(start)
 
 
 def _sync_fn(device: str) -> Callable[[], None]:
@@ -151,7 +160,7 @@ def run_suite(
     samples_path = Path(samples_path)
     old_header, done = read_samples(samples_path) if resume else (None, [])
     if resume and old_header is not None:
-        for key in ("device_name", "meter"):
+        for key in ("device_name", "meter", "quick", "torch_version", "dtype"):
             if old_header.get(key) != header.get(key):
                 raise GreenEstimateError(
                     f"cannot resume {samples_path}: it was measured with {key} {old_header.get(key)!r}, "

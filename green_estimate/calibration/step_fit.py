@@ -36,10 +36,16 @@ def _class_costs(sample: dict, classes: dict, target: str, default: str) -> dict
     return out
 
 
-def _fit(y: Any, X: Any) -> Any:
+def _fit(target: Any, X: Any, y: Any) -> Any:
+    """WLS of ``target`` (the step minus its fixed part) on ``X``, weighted by the whole step ``y``
+    so that the *step's* relative error is minimised."""
+    import warnings
+
     import statsmodels.api as sm
 
-    return sm.WLS(y, X, weights=1.0 / y**2).fit()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return sm.WLS(target, X, weights=1.0 / y**2).fit()
 
 
 def fit_step_model(samples: list[dict], classes: dict, default: str = "elementwise", folds: int = 5) -> dict | None:
@@ -56,16 +62,22 @@ def fit_step_model(samples: list[dict], classes: dict, default: str = "elementwi
         names = sorted({c for cc in costs for c in cc})
         shares = {c: float(np.mean([cc.get(c, 0.0) / max(sum(cc.values()), 1e-30) for cc in costs])) for c in names}
         fitted = [c for c in names if shares[c] >= MIN_MEAN_SHARE]
+        rest = np.zeros(len(y))
+        with_const = True
         while True:
+            if not fitted and not with_const:
+                return None  # nothing left to fit: predictions use the stage-one models alone
             rest = np.array([sum(v for c, v in cc.items() if c not in fitted) for cc in costs])
-            X = np.column_stack([np.ones(len(steps))] + [[cc.get(c, 0.0) for cc in costs] for c in fitted])
-            res = _fit(y - rest if np.all(y - rest > 0) else y, X)
-            neg = [c for c, k in zip(fitted, res.params[1:]) if k <= 0]
-            if not neg and res.params[0] >= 0:
-                break
-            if neg:
+            cols = ([np.ones(len(steps))] if with_const else []) + [[cc.get(c, 0.0) for cc in costs] for c in fitted]
+            X = np.column_stack(cols) if cols else np.zeros((len(steps), 0))
+            res = _fit(y - rest, X, y)
+            scales = res.params[1:] if with_const else res.params
+            neg = [c for c, k in zip(fitted, scales) if k <= 0]
+            if neg:  # a class that comes out free or negative keeps its stage-one cost (k = 1)
                 fitted = [c for c in fitted if c not in neg]
-            else:  # a negative per-step constant: drop it by fitting through the origin
+            elif with_const and res.params[0] < 0:
+                with_const = False  # a negative per-step constant is not physical: refit without it
+            else:
                 break
         # cross-validation of the whole-step prediction
         order = np.random.default_rng(0).permutation(len(y))
@@ -74,12 +86,16 @@ def fit_step_model(samples: list[dict], classes: dict, default: str = "elementwi
         for f in range(k):
             test = order[f::k]
             train = np.setdiff1d(order, test)
-            r = _fit((y - rest)[train], X[train])
+            r = _fit((y - rest)[train], X[train], y[train])
             pred[test] = X[test] @ r.params + rest[test]
         ape = np.abs(pred - y) / y
-        out["classes"][target] = {c: float(v) for c, v in zip(fitted, res.params[1:])}
-        out["const"][target] = float(max(res.params[0], 0.0))
-        out["cov"][target] = {"names": ["const", *fitted], "matrix": [[float(v) for v in row] for row in np.atleast_2d(res.cov_params())]}
+        params = list(res.params)
+        const = params.pop(0) if with_const else 0.0
+        names_cov = (["const"] if with_const else []) + fitted
+        out["classes"][target] = {c: float(v) for c, v in zip(fitted, params)}
+        out["const"][target] = float(const)
+        out["cov"][target] = {"names": names_cov,
+                              "matrix": [[float(v) for v in row] for row in np.atleast_2d(res.cov_params())]}
         out["resid_rel_sd"][target] = float(np.sqrt(res.scale))
         out["cv"][target] = {"median_ape": float(np.median(ape)), "within_10pct": float(np.mean(ape <= 0.10)),
                              "within_15pct": float(np.mean(ape <= 0.15)), "folds": k}

@@ -15,7 +15,7 @@ from green_estimate.errors import UsageError
 def calibrate(
     gpu: Annotated[Optional[int], typer.Option("--gpu", help="Calibrate this GPU (index as CUDA_VISIBLE_DEVICES shows it).")] = None,
     cpu: Annotated[bool, typer.Option("--cpu", help="Calibrate the CPU.")] = False,
-    quick: Annotated[bool, typer.Option("--quick", help="The quick suite (≈ 74 cases, ≤ 3 min on a 2-core CPU).")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="The quick suite (97 cases, about 30 s on a 2-core CPU).")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="Profile path (default: the user profile directory).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run: measured cases are kept.")] = False,
     watts: Annotated[Optional[float], typer.Option("--watts", help="Power for the estimate meter (W), when no sensor exists.")] = None,
@@ -78,6 +78,8 @@ def _render(result) -> None:  # noqa: ANN001
     console = stdout_console()
     console.print(f"[bold]Profile {p['name']}[/bold] → {result.profile_path}")
     console.print(f"Device: {p['device']['name']}; meter: {p['meter']['name']} ({p['meter'].get('device', '')})")
+    for reason in p["meter"].get("passed_over", []):
+        console.print(f"[yellow]Better meter not used[/yellow] — {reason}")
     console.print(f"Time: measured. Energy: [bold]{p['provenance']}[/bold]"
                   + (" — time × assumed watts, not a sensor reading." if p["provenance"] == "estimated" else "."))
     console.print(f"{p['sample_count']} samples ({result.measured_now} measured now) in {result.elapsed_s:.0f} s; "

@@ -44,12 +44,15 @@ def plan(
     Example: green-estimate plan sweep.toml --budget 50kWh
     """
     from green_estimate.budget import Budget
-    from green_estimate.project_config import load_project_config
+    from green_estimate.project_config import load_project_config, profile_relative_to
     from green_estimate.sweep import load_sweep
     from green_estimate.sweep_plan import plan_sweep
 
     given = {"profile": profile, "confidence": confidence, "grid_intensity": grid_intensity, "region": region}
-    options = load_project_config(Path.cwd()).merged(given)
+    config = load_project_config(Path.cwd())
+    options = config.merged(given)
+    if profile is None and options.get("profile"):  # a .json path in pyproject is relative to that file
+        options["profile"] = profile_relative_to(options["profile"], config.path)
     result = plan_sweep(
         load_sweep(sweep),
         budget=None if budget is None else Budget.parse(budget, conservative=conservative),

@@ -1,6 +1,8 @@
 """``green-estimate validate``: real, measured tuning runs set beside the predictions made before them."""
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -53,14 +55,18 @@ def validate(
         five_params=five_params, data=data, data_dir=data_dir, train_samples=train_samples, test_samples=test_samples,
         storage=storage, seed=seed, device=device,
     )
+    prof = _resolve_profile(profile, device)
+    config = dataclasses.replace(config, predictor=f"{prof.name}@{confidence:g}")
     _quiet_optuna()
     meter = _make_meter(gpu_index, watts)
     try:
-        predict_fn = _make_predictor(profile, confidence, device)
+        predict_fn = _make_predictor(prof, confidence, device)
         if json_out:
             report = run_validation(config, meter=meter, predict_fn=predict_fn)
         else:
             stderr_console().print(f"Meter: [bold]{meter.name}[/bold] ({meter.provenance}) on {meter.device}")
+            for reason in getattr(meter, "passed_over", []):
+                stderr_console().print(f"[yellow]Better meter not used[/yellow] — {reason}")
             with _ProgressBar() as bar:
                 report = run_validation(config, meter=meter, predict_fn=predict_fn, progress=bar.update)
     finally:
@@ -91,13 +97,19 @@ def _make_meter(gpu_index: int | None, watts: float | None):
     return best_meter(gpu_index=gpu_index, watts=watts)
 
 
-def _make_predictor(profile: str | None, confidence: float, device: str):
+def _resolve_profile(profile: str | None, device: str):
+    from green_estimate.predict import resolve_profile
+
+    # resolved once (a bad --profile fails before any trial), for the device the trials train on
+    return resolve_profile(profile, device)
+
+
+def _make_predictor(profile, confidence: float, device: str):
     import functools
 
-    from green_estimate.predict import predict_model, resolve_profile
+    from green_estimate.predict import predict_model
 
-    # resolved once (a bad --profile fails before any trial), on the device the trials train on
-    return functools.partial(predict_model, profile=resolve_profile(profile, device), confidence=confidence)
+    return functools.partial(predict_model, profile=profile, confidence=confidence, device=device)
 
 
 def _quiet_optuna() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from green_estimate.counting.classes import class_of, is_free, op_name
 from green_estimate.counting.formulas import op_bytes, op_flops, output_tensors
 from green_estimate.counting.report import CostReport, OpRecord
-from green_estimate.errors import ModelLoadError
+from green_estimate.errors import ModelLoadError, UsageError
 from green_estimate.loading import Workload, load_workload
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "none")
@@ -90,7 +90,7 @@ def make_optimizer(name: str, params: list) -> Any:
         return torch.optim.SGD(params, lr=1e-2, momentum=0.9)
     if name == "none":
         return None
-    raise ModelLoadError(f"unknown optimizer {name!r}: use one of {', '.join(OPTIMIZERS)}")
+    raise UsageError(f"unknown optimizer {name!r}: use one of {', '.join(OPTIMIZERS)}")
 
 
 def _inputs(workload: Workload, batch_size: int, device: str) -> tuple:
@@ -250,9 +250,9 @@ def count_workload(workload: Workload, *, batch_size: int = 64, optimizer: str =
     import torch
 
     if batch_size < 1:
-        raise ModelLoadError(f"batch size must be at least 1, got {batch_size}")
+        raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
     if optimizer.lower() not in OPTIMIZERS:
-        raise ModelLoadError(f"unknown optimizer {optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
+        raise UsageError(f"unknown optimizer {optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
     notes = list(workload.notes)
     model = _build(workload, device, notes)
     inputs = _inputs(workload, batch_size, device)

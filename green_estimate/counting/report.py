@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from green_estimate import FLOP_CONVENTION
 
 PHASES: tuple[str, ...] = ("forward", "backward", "optimizer")
+# Always present in ``by_class`` (with zeros when a model has none): the study's three classes.
+REQUIRED_CLASSES: tuple[str, ...] = ("conv", "linear", "relu")
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,12 @@ class CostReport:
     def to_dict(self) -> dict:
         """The ``green-estimate/cost@1`` JSON document."""
         bcp = self.by_class_phase()
+        classes = self.by_class()
+        for cls in REQUIRED_CLASSES:
+            classes.setdefault(cls, Totals())
+            bcp.setdefault(cls, {p: Totals() for p in PHASES})
         by_class = {}
-        for cls, tot in self.by_class().items():
+        for cls, tot in classes.items():
             d = tot.to_dict()
             d["by_phase"] = {p: t.to_dict() for p, t in bcp[cls].items()}
             by_class[cls] = d

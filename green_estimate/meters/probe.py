@@ -132,18 +132,24 @@ def best_meter(
     """The most trustworthy meter here: NVML (if ``gpu_index`` is given and it works), else RAPL, else estimate.
 
     The result may measure a different device than asked for (RAPL reads the CPU) or not measure at
-    all (estimate): callers must show its ``name``, ``device`` and ``provenance``. To insist on one
+    all (estimate): callers must show its ``name``, ``device`` and ``provenance``, and its
+    ``passed_over`` list — why each better meter was not used, with the fix (a RAPL permission
+    problem is never silently replaced by an estimate). To insist on one
     backend, use :func:`open_meter` with its name, which raises with the fix instead.
     """
+    passed_over: list[str] = []
     if gpu_index is not None:
         try:
             return NvmlMeter(gpu_index, pynvml_module=pynvml_module, env=env)
-        except MeterUnavailableError:
-            pass  # fall through to the next source; the caller states which one it got
+        except MeterUnavailableError as e:
+            passed_over.append(f"nvml: {e}")  # fall through; the caller states which meter it got
     try:
-        return RaplMeter(rapl_root)
-    except MeterUnavailableError:
-        return EstimateMeter(watts)
+        meter: Meter = RaplMeter(rapl_root)
+    except MeterUnavailableError as e:  # a permission problem included: it is reported, not hidden
+        passed_over.append(f"rapl: {e}")
+        meter = EstimateMeter(watts)
+    meter.passed_over = passed_over  # type: ignore[attr-defined]
+    return meter
 
 
 def open_meter(

@@ -138,6 +138,7 @@ class RaplMeter:
         *,
         reader: Callable[[Path], str] = _read_text,
         clock: Callable[[], float] = monotonic_s,
+        poll_s: float | None = 5.0,
     ) -> None:
         """Find the zones of the chosen kinds and take the first reading.
 
@@ -147,6 +148,9 @@ class RaplMeter:
             reader: reads one sysfs file as text. Injected by tests to fail the way the kernel does
                 for non-root users (``PermissionError``), which chmod cannot fake when tests run as root.
             clock: the time source.
+            poll_s: a background thread reads the counters this often, so a window longer than
+                one wrap period (4295 J counters wrap in about 20 s at 200 W) loses nothing;
+                ``None`` reads only when asked.
 
         Raises:
             MeterUnavailableError: no tree, or none of the chosen kinds present.
@@ -169,6 +173,20 @@ class RaplMeter:
         self._last_uj = {d.label: self._raw_uj(d) for d in self.domains}
         self._total_uj = {d.label: 0 for d in self.domains}
         self._t0 = self._clock()
+        self._stop = threading.Event()
+        self._poll_error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if poll_s is not None:
+            self._thread = threading.Thread(target=self._poll, args=(poll_s,), name="rapl-poll", daemon=True)
+            self._thread.start()
+
+    def _poll(self, period_s: float) -> None:
+        while not self._stop.wait(period_s):
+            try:
+                self._update()
+            except BaseException as e:  # noqa: BLE001 - surfaced by the next read()
+                self._poll_error = e
+                return
 
     def _raw_uj(self, domain: RaplDomain) -> int:
         path = domain.path / "energy_uj"
@@ -198,6 +216,8 @@ class RaplMeter:
 
     def read(self) -> Reading:
         """Energy (J) of the chosen domains since the meter opened, summed over sockets."""
+        if self._poll_error is not None:
+            raise self._poll_error
         t_s = self._update()
         return Reading(energy_j=sum(self._total_uj.values()) / 1e6, time_s=t_s)
 
@@ -211,7 +231,10 @@ class RaplMeter:
         return min(d.max_energy_range_uj for d in self.domains) / 1e6 / power_w
 
     def close(self) -> None:
-        """Nothing to release: sysfs files are opened per read."""
+        """Stop the background reader (sysfs files are opened per read)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
 
     def __enter__(self) -> RaplMeter:
         return self

@@ -54,6 +54,7 @@ class ValidationConfig:
         storage: an Optuna RDB URL or a file path (SQLite); None: ``out_dir/validation.sqlite3``.
         seed: seeds the samplers, model initialisation and batch order.
         device: ``"cpu"`` or ``"cuda:N"``.
+        predictor: the profile name and confidence that priced the trials (part of the study name).
         warmup_steps: unmeasured steps on a copy of the model before each measured window.
         threads: torch CPU threads during the run; None: the cores this process may use.
     """
@@ -74,6 +75,7 @@ class ValidationConfig:
     storage: str | None = None
     seed: int = 0
     device: str = "cpu"
+    predictor: str = ""  # which profile and confidence priced the trials, e.g. "cpu-reference-2core@0.9"
     warmup_steps: int = 1
     threads: int | None = None
 
@@ -113,6 +115,9 @@ class ValidationConfig:
             "families": sorted(self.families),
             "five_params": self.five_params,
             "log_lr": self.log_lr,
+            # trials measured on another device, or priced by another profile, are not the same trials
+            "device": self.device,
+            "predictor": self.predictor,
         }
 
     def study_name(self, strategy: str) -> str:

@@ -91,9 +91,9 @@ def test_interrupted_run_resumes_without_losing_a_sample(suite_file, tmp_path):
         run_suite(cases, FakeMeter(), path, header, settings=FAST, on_progress=stop_after_3)
     h, first = read_samples(path)
     assert h["meter"] == "fake" and len(first) == 3
-    # a crash mid-write leaves a torn last line: it is dropped, not fatal
+    # a crash mid-write leaves a torn last line (here even newline-terminated): dropped, not fatal
     with open(path, "a") as fh:
-        fh.write('{"type": "sample", "case": "tor')
+        fh.write('{"type": "sample", "case": "tor\n')
     with pytest.raises(GreenEstimateError, match="--resume"):
         run_suite(cases, FakeMeter(), path, header, settings=FAST)
     all_samples = run_suite(cases, FakeMeter(), path, header, settings=FAST, resume=True)

@@ -28,13 +28,19 @@ def fakes(monkeypatch):
         seen["meter_obj"] = TickMeter()
         return seen["meter_obj"]
 
+    def resolve_profile(profile, device):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(name=profile)
+
     def make_predictor(profile, confidence, device):
-        seen["predictor"] = (profile, confidence)
+        seen["predictor"] = (profile.name, confidence)
         seen["predictor_device"] = device
         return FakePredictor()
 
     monkeypatch.setattr(cli_validate, "_make_meter", make_meter)
     monkeypatch.setattr(cli_validate, "_make_predictor", make_predictor)
+    monkeypatch.setattr(cli_validate, "_resolve_profile", resolve_profile)
     return seen
 
 

@@ -136,3 +136,12 @@ def test_probe_on_this_machine_explains_missing_sensors():
         assert not by_name["rapl"].available and "modprobe" in by_name["rapl"].fix
     if not by_name["nvml"].available and not by_name["rapl"].available:
         assert report.best == "estimate"
+
+
+def test_best_meter_reports_why_rapl_was_passed_over(tmp_path):
+    from green_estimate.meters.probe import best_meter
+
+    meter = best_meter(rapl_root=tmp_path / "no-powercap", watts=10.0)
+    assert meter.name == "estimate"
+    assert len(meter.passed_over) == 1 and meter.passed_over[0].startswith("rapl: ")
+    assert "Fix:" in meter.passed_over[0]

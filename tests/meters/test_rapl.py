@@ -177,3 +177,31 @@ def test_real_rapl_reads_plausible_cpu_power():
     end = meter.read()
     power_w = (end.energy_j - start.energy_j) / (end.time_s - start.time_s)
     assert 0.1 < power_w < 2000.0, f"{meter.device}: {power_w:.1f} W is not a CPU's draw"
+
+
+def test_background_reader_keeps_wraps_of_a_long_window(tmp_path):
+    import threading
+    import time
+
+    zone(tmp_path, "intel-rapl:0", "package-0", 0, max_uj=1000)
+    # the counter as successive reads see it: two wraps happen between the caller's two reads
+    values = iter([900, 200, 700, 100, 500])
+    last = {"v": 900}
+    lock = threading.Lock()
+
+    def reader(path: Path) -> str:
+        if path.name != "energy_uj":
+            return path.read_text()
+        with lock:
+            last["v"] = next(values, last["v"])
+            return str(last["v"])
+
+    meter = RaplMeter(tmp_path, reader=reader, poll_s=0.01)
+    deadline = time.monotonic() + 5
+    while last["v"] != 500 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # 900→200 wraps (+301), 200→700 (+500), 700→100 wraps (+401), 100→500 (+400) = 1602 µJ;
+    # reading only at the start and the end (900→500) would have seen 601 µJ
+    assert meter.read().energy_j == pytest.approx(1602 / 1e6)
+    meter.close()
+    assert not meter._thread.is_alive()

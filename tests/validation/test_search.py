@@ -95,6 +95,9 @@ def test_study_names_separate_incomparable_settings(tmp_path):
     assert a.study_name("grid") == preset_config("quick", tmp_path, trials=99, seed=5).study_name("grid")
     assert a.study_name("grid") != preset_config("quick", tmp_path, epochs=3).study_name("grid")
     assert a.study_name("grid") != a.study_name("random")
+    # another device, or another profile pricing the trials, starts new studies
+    assert a.study_name("grid") != preset_config("quick", tmp_path, device="cuda:0").study_name("grid")
+    assert a.study_name("grid") != preset_config("quick", tmp_path, predictor="gpu-h100@0.9").study_name("grid")
     assert a.study_name("grid").startswith("digits-e10-b128-3p-") and a.study_name("grid").endswith("-grid")
 
 
