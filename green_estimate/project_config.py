@@ -236,14 +236,20 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _relative_to_file(path: str, config_path: Path) -> str:
+    """``path`` as written in the file at ``config_path``, relative to the working directory."""
+    joined = config_path.parent / path
+    try:
+        return os.path.relpath(joined)
+    except ValueError:  # another drive on Windows
+        return str(joined)
+
+
 def profile_relative_to(profile: str, config_path: Path | None) -> str:
     """A ``.json`` profile path written in a file is relative to that file's folder; names stay."""
     if config_path is None or not profile.endswith(".json") or os.path.isabs(profile):
         return profile
-    try:
-        return os.path.relpath(config_path.parent / profile)
-    except ValueError:  # another drive on Windows
-        return str(config_path.parent / profile)
+    return _relative_to_file(profile, config_path)
 
 
 def model_relative_to(model: str, config_path: Path | None) -> str:
@@ -254,8 +260,4 @@ def model_relative_to(model: str, config_path: Path | None) -> str:
     target, _ = split_spec(model)
     if config_path is None or not target.endswith(".py") or os.path.isabs(target):
         return model
-    joined = config_path.parent / model
-    try:
-        return os.path.relpath(joined)
-    except ValueError:  # another drive on Windows
-        return str(joined)
+    return _relative_to_file(model, config_path)

@@ -81,36 +81,34 @@ class SimpleCNN(nn.Module):
         return self.layers(x)
 
 
-class DensePolyNN(nn.Module):
+class _DenseStack(nn.Module):
+    """Flatten, then a stack of Linear layers of the widths ``widths_for`` gives, no activations."""
+
+    widths_for = staticmethod(poly_widths)
+
+    def __init__(self, input_shape: tuple[int, ...], n_classes: int = 10, *, linear_layers: int = 3) -> None:
+        super().__init__()
+        c, _, _ = _chw(input_shape)
+        _check_linear(linear_layers)
+        features = c * _hw(input_shape)
+        self.layers = nn.Sequential(
+            nn.Flatten(start_dim=1), *_linear_stack(features, self.widths_for(features, c, linear_layers), n_classes)
+        )
+
+    def forward(self, x):  # noqa: D102
+        return self.layers(x)
+
+
+class DensePolyNN(_DenseStack):
     """Flatten, then Linear layers halving in width, no activations."""
 
-    def __init__(self, input_shape: tuple[int, ...], n_classes: int = 10, *, linear_layers: int = 3) -> None:
-        super().__init__()
-        c, _, _ = _chw(input_shape)
-        _check_linear(linear_layers)
-        features = c * _hw(input_shape)
-        self.layers = nn.Sequential(
-            nn.Flatten(start_dim=1), *_linear_stack(features, poly_widths(features, c, linear_layers), n_classes)
-        )
-
-    def forward(self, x):  # noqa: D102
-        return self.layers(x)
+    widths_for = staticmethod(poly_widths)
 
 
-class DenseLinearNN(nn.Module):
+class DenseLinearNN(_DenseStack):
     """Flatten, then Linear layers shrinking linearly in width, no activations."""
 
-    def __init__(self, input_shape: tuple[int, ...], n_classes: int = 10, *, linear_layers: int = 3) -> None:
-        super().__init__()
-        c, _, _ = _chw(input_shape)
-        _check_linear(linear_layers)
-        features = c * _hw(input_shape)
-        self.layers = nn.Sequential(
-            nn.Flatten(start_dim=1), *_linear_stack(features, linear_widths(features, c, linear_layers), n_classes)
-        )
-
-    def forward(self, x):  # noqa: D102
-        return self.layers(x)
+    widths_for = staticmethod(linear_widths)
 
 
 def build_model(
