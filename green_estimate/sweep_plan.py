@@ -34,6 +34,8 @@ class PricedConfiguration:
     energy_j_interval: tuple[float, float]
     time_s: float
     co2e_g: float | None
+    profile: tuple[tuple[str, Any], ...] = ()  # the prediction's profile summary (name, provenance, ...)
+    notes: tuple[str, ...] = ()
 
     @classmethod
     def from_prediction(
@@ -44,10 +46,13 @@ class PricedConfiguration:
         low, high = total["energy_j_interval"]
         co2e = total.get("co2e_g")
         return cls(params, weight, prediction.get("plan", {}).get("steps"), float(total["energy_j"]),
-                   (float(low), float(high)), float(total.get("time_s") or 0.0), None if co2e is None else float(co2e))
+                   (float(low), float(high)), float(total.get("time_s") or 0.0), None if co2e is None else float(co2e),
+                   tuple(sorted((prediction.get("profile") or {}).items())), tuple(prediction.get("notes") or ()))
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "energy_j_interval": list(self.energy_j_interval)}
+        d = {**asdict(self), "energy_j_interval": list(self.energy_j_interval)}
+        del d["profile"], d["notes"]  # reported once for the whole plan
+        return d
 
 
 def price_configurations(
@@ -228,8 +233,25 @@ def plan_sweep(
         energy_j_upper=upper, time_s=float(share @ time_s),
         co2e_g=None if co2 is None else float(share @ co2),
         draws=None if exact else draws, seed=None if exact else seed,
-        notes=tuple(_notes(sweep, free_points, grid_size, trials, exact)), budget=budget,
+        notes=tuple(_profile_notes(priced) + _notes(sweep, free_points, grid_size, trials, exact)), budget=budget,
     )
+
+
+def _profile_notes(priced: list[PricedConfiguration]) -> list[str]:
+    """Which profile priced the sweep and where its figures come from, and the predictions' notes."""
+    if not priced:
+        return []
+    prof = dict(priced[0].profile)
+    head = []
+    if prof:
+        head.append(f"priced with profile {prof.get('name')} ({prof.get('device')}): energy "
+                    f"{prof.get('provenance')}, time {prof.get('time_provenance') or prof.get('provenance')}")
+    seen: list[str] = []
+    for c in priced:
+        for n in c.notes:
+            if n not in seen:
+                seen.append(n)
+    return head + seen
 
 
 def _notes(sweep: Sweep, free_points: int, grid_size: int | None, trials: int, exact: bool) -> list[str]:

@@ -207,3 +207,18 @@ def test_bad_batch_sizes_are_config_errors(tmp_path, space):
     p.write_text(f'model = "m.py"\nstrategy = "grid"\nepochs = 1\nsamples = 100\n[space]\n{space}\n')
     with pytest.raises(ConfigError, match="batch"):
         load_sweep(p)
+
+
+def test_plan_says_which_profile_priced_it_and_its_provenance():
+    from green_estimate.sweep import parse_sweep
+    from green_estimate.sweep_plan import plan_sweep
+
+    def predict(model, **plan):
+        doc = FakePredictor()(model, **plan).to_dict()
+        doc["profile"] = {"name": "cpu-ref", "device": "a CPU", "provenance": "estimated", "time_provenance": "measured"}
+        doc["notes"] = ["Energy figures are estimated."]
+        return fake_prediction(doc)
+
+    result = plan_sweep(parse_sweep(sweep_doc()), predict_fn=predict)
+    assert result.notes[0] == "priced with profile cpu-ref (a CPU): energy estimated, time measured"
+    assert result.notes.count("Energy figures are estimated.") == 1  # once, not once per configuration

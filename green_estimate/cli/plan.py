@@ -117,7 +117,7 @@ def _text(result: SweepPlan, top: int) -> None:
     for label, row in (("Most expensive", rows[0]), ("Least expensive", rows[-1])):
         console.print(f"{label}: {escape(_params(row['params']))}, {format_energy(row['energy_j'])} per run")
     for note in result.notes:
-        console.print(f"Note: {escape(note)}.")
+        console.print(f"Note: {escape(note.rstrip('.'))}.")
     if result.verdict is not None:
         color = "green" if result.verdict == "pass" else "red"
         console.print(f"[bold {color}]Budget {result.verdict.upper()}[/]: the sweep's {_compared(result)}")
