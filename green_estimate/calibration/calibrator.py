@@ -161,23 +161,3 @@ def calibrate(
     write_profile(profile, profile_path)
     return CalibrationResult(profile, profile_path, samples_path, elapsed, len(samples) - before, noise)
 
-
-def refit(samples_path: Path, out: Path, *, name: str | None = None, folds: int = 5) -> dict:
-    """Fit a profile again from an existing samples file (no measuring)."""
-    header, samples = read_samples(samples_path)
-    if header is None or not samples:
-        raise GreenEstimateError(f"{samples_path} has no samples: run `green-estimate calibrate` first")
-    harness = fit_harness(samples)
-    classes = fit_profile_classes(samples, folds=folds, harness=harness)
-    profile = {
-        "schema": SCHEMA, "name": name or Path(out).stem, "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "device": header["device"], "meter": {"name": header["meter"], "device": header.get("meter_device", "")},
-        "provenance": header["provenance"], "time_provenance": "measured", "energy_basis": "total",
-        "idle_power_w": header.get("idle_power_w"), "torch_version": header.get("torch_version"),
-        "dtype": header.get("dtype", "float32"), "sample_count": len(samples),
-        "suite": "quick" if header.get("quick") else "full", "repeat_noise": repeat_noise(samples),
-        "default_class": "elementwise", "classes": classes, "uncalibrated_classes_priced_as": "elementwise",
-        "step_overhead": harness, "step_model": fit_step_model(samples, classes, folds=folds),
-    }
-    write_profile(profile, Path(out))
-    return profile

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import itertools
 import random
-import tomllib
+import sys
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
 from green_estimate.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 (pyproject allows it)
+    import tomli as tomllib
 
 
 @dataclass(frozen=True)

@@ -121,15 +121,6 @@ def measure_case(case: Case, meter: Meter, device: str, settings: RunSettings) -
     }
 
 
-def measure_idle_power_w(meter: Meter, seconds: float, sleep: Callable[[float], None] = time.sleep) -> float | None:
-    """Mean power over ``seconds`` of doing nothing, or ``None`` for meters that only estimate."""
-    if meter.provenance != "measured" or seconds <= 0:
-        return None
-    with measure(meter) as w:
-        sleep(seconds)
-    return w.energy_j / w.time_s if w.time_s > 0 else None
-
-
 def run_suite(
     cases: list[Case],
     meter: Meter,
