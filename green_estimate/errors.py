@@ -41,3 +41,8 @@ class BudgetError(UsageError):
 
 class ConfigError(UsageError):
     """A configuration file (pyproject section, sweep file) is missing a key or has a typo."""
+
+
+class BaselineError(UsageError):
+    """A relative budget's baseline cannot be had: no git repository, an unknown ref, a saved
+    document of another kind, or a baseline priced with another profile."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from green_estimate.baseline import BaselineRequest
 from green_estimate.budget import PLAN_OPTIONS, Budget, CheckRequest
 from green_estimate.errors import ConfigError
 from green_estimate.loading import split_spec
@@ -48,6 +49,8 @@ KNOWN_KEYS: dict[str, str] = {
     "confidence": "a number between 0 and 1, e.g. 0.9",
     "grid-intensity": "a positive number of gCO2e per kWh, e.g. 400",
     "region": _TEXT,
+    "max-increase": 'a percentage as a string, e.g. "10%"',
+    "baseline": _TEXT,
 }
 
 
@@ -156,15 +159,17 @@ def check_request(options: Mapping[str, Any], config: ProjectConfig) -> CheckReq
     """Merge command-line options over the project defaults into a :class:`CheckRequest`.
 
     Args:
-        options: ``model``, ``budget``, ``co2_budget``, ``conservative`` and the :data:`PLAN_OPTIONS`,
-            in snake_case; None means "not given on the command line".
+        options: ``model``, ``budget``, ``co2_budget``, ``conservative``, ``max_increase``,
+            ``baseline`` (a git ref), ``baseline_json`` and the :data:`PLAN_OPTIONS`, in snake_case;
+            None means "not given on the command line".
         config: the project defaults.
 
     Raises:
-        ConfigError: no model or no budget on the command line nor in the file.
-        BudgetError: a budget that cannot be parsed.
+        ConfigError: no model, no budget or no training plan on the command line nor in the file.
+        BudgetError: a budget that cannot be parsed; both a ref and a saved baseline.
     """
-    pick = config.merged(options).get
+    names = ("budget", "co2_budget", "conservative", "max_increase", *PLAN_OPTIONS)
+    pick = config.merged({name: options.get(name) for name in names}).get
     model = options.get("model")
     if model is None and "model" in config.values:
         model = model_relative_to(config.values["model"], config.path)
@@ -172,14 +177,24 @@ def check_request(options: Mapping[str, Any], config: ProjectConfig) -> CheckReq
         raise ConfigError(
             f"no MODEL given, and {config.where()}: pass MODEL (e.g. model.py) or set model = \"model.py\" there"
         )
-    energy, co2e = pick("budget"), pick("co2_budget")
-    if energy is None and co2e is None:
+    energy, co2e, increase = pick("budget"), pick("co2_budget"), pick("max_increase")
+    if energy is None and co2e is None and increase is None:
         raise ConfigError(
-            f"no budget given, and {config.where()}: pass --budget (e.g. 2kWh) or --co2-budget (e.g. 500g), "
-            "or set budget = \"2kWh\" in [tool.green-estimate]"
+            f"no budget given, and {config.where()}: pass --budget (e.g. 2kWh), --co2-budget (e.g. 500g) or "
+            "--max-increase (e.g. 10%), or set budget = \"2kWh\" in [tool.green-estimate]"
         )
-    budget = Budget.parse(energy, co2e, conservative=bool(pick("conservative")))
+    budget = Budget.parse(energy, co2e, conservative=bool(pick("conservative")), max_increase=increase)
     plan = {name: value for name, value in ((n, pick(n)) for n in PLAN_OPTIONS) if value is not None}
+    if "samples" not in plan and "steps" not in plan:
+        # predict prices one step per epoch without them; a gate on that passes anything
+        raise ConfigError(
+            f"no training plan given, and {config.where()}: pass --samples N (the training-set size, with "
+            "--epochs) or --steps N, or set samples or steps in [tool.green-estimate]"
+        )
+    ref, saved = options.get("baseline"), options.get("baseline_json")
+    if ref is None and saved is None:
+        ref = config.values.get("baseline")  # the command line's --baseline-json overrides the file's ref
+    baseline = None if ref is None and saved is None else BaselineRequest(ref=ref, json_path=saved)
     if options.get("profile") is None and "profile" in plan:
         plan["profile"] = profile_relative_to(plan["profile"], config.path)
     if "input_shape" in plan:
@@ -189,6 +204,7 @@ def check_request(options: Mapping[str, Any], config: ProjectConfig) -> CheckReq
         budget=budget,
         plan=plan,
         config_path=None if config.path is None else str(config.path),
+        baseline=baseline,
     )
 
 

@@ -39,3 +39,56 @@ def prediction_markdown(dicts: list[dict]) -> str:
         lines += ["| model | kWh | ratio to first |", "|---|---:|---:|"]
         lines += [f"| `{d['model']}` | {d['total']['energy_kwh']:.4g} | {d['total']['energy_j'] / base:.3f}× |" for d in dicts]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _pct(x: float | None, *, signed: bool = True) -> str:
+    if x is None:
+        return "–"
+    text = f"{100 * x:+.1f}%" if signed else f"{100 * x:.1f}%"
+    return "±0.0%" if text in ("+0.0%", "-0.0%") else text
+
+
+def _maybe(x: float | None, unit: str) -> str:
+    return "–" if x is None else _fmt(x, unit)
+
+
+def _profile(prediction: dict | None) -> str:
+    prof = (prediction or {}).get("profile") or {}
+    return f"**{prof.get('name')}** ({prof.get('device')}, {prof.get('provenance')})" if prof else "–"
+
+
+def comparison_markdown(baseline: dict, head: dict) -> str:
+    """Base vs head side by side per layer class, from the ``baseline`` object of ``check@1``.
+
+    Args:
+        baseline: ``check@1``'s ``baseline`` (``Comparison.to_dict()``).
+        head: the head ``prediction@1`` dict.
+    """
+    base = baseline.get("prediction")
+    lines = [f"#### Base vs head: `{baseline['label']}` → this change", ""]
+    if base is None:
+        return "\n".join([*lines, f"No baseline: {baseline.get('reason')}", ""])
+    lines += [
+        "| class | energy/step base | head | change | time/step base | head | change | share base | head |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in baseline["by_class"]:
+        lines.append(
+            f"| {row['class']} | {_maybe(row['base_energy_j'], 'J')} | {_maybe(row['head_energy_j'], 'J')} "
+            f"| {_pct(row['energy_j_change'])} | {_maybe(row['base_time_s'], 's')} | {_maybe(row['head_time_s'], 's')} "
+            f"| {_pct(row['time_s_change'])} | {_pct(row['base_share'], signed=False)} "
+            f"| {_pct(row['head_share'], signed=False)} |"
+        )
+    bt, ht = base["total"], head["total"]
+    time_change = ht["time_s"] / bt["time_s"] - 1 if bt.get("time_s") else None
+    lines += [
+        f"| **whole run** | **{_fmt(bt['energy_j'], 'J')}** | **{_fmt(ht['energy_j'], 'J')}** "
+        f"| **{_pct(baseline['increase'])}** | {_fmt(bt['time_s'], 's')} | {_fmt(ht['time_s'], 's')} "
+        f"| {_pct(time_change)} | 100% | 100% |",
+        "",
+        f"Base profile {_profile(base)}; head profile {_profile(head)}.  ",
+        f"Base plan: {base['plan'].get('steps')} steps of batch {base['plan'].get('batch_size')}; "
+        f"head plan: {head['plan'].get('steps')} steps of batch {head['plan'].get('batch_size')}.  ",
+    ]
+    lines += [f"Note: {note}  " for note in baseline.get("notes") or []]
+    return "\n".join(lines).rstrip() + "\n"

@@ -41,7 +41,7 @@ def test_budget_parse_and_dict():
     budget = Budget.parse("2kWh", "1.5kg", conservative=True)
     assert budget.energy_j == pytest.approx(2 * KWH) and budget.co2e_g == pytest.approx(1500)
     assert budget.to_dict() == {"energy_j": pytest.approx(7.2e6), "energy_kwh": pytest.approx(2.0),
-                                "co2e_g": pytest.approx(1500), "compared": "upper"}
+                                "co2e_g": pytest.approx(1500), "compared": "upper", "max_increase": None}
     with pytest.raises(BudgetError, match="--budget 'lots'"):
         Budget.parse("lots")
 

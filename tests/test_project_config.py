@@ -151,10 +151,45 @@ def test_profile_path_in_pyproject_is_relative_to_it(tmp_path, monkeypatch):
     none = {k: None for k in ("model", "budget", "co2_budget", "conservative", *PLAN_OPTIONS)}
     proj = tmp_path / "proj"
     (proj / "sub").mkdir(parents=True)
-    (proj / "pyproject.toml").write_text('[tool.green-estimate]\nmodel = "m.py"\nbudget = "1kJ"\nprofile = "prof/p.json"\n')
+    (proj / "pyproject.toml").write_text('[tool.green-estimate]\nmodel = "m.py"\nbudget = "1kJ"\nprofile = "prof/p.json"\nsteps = 10\n')
     monkeypatch.chdir(proj / "sub")
     req = check_request(none, load_project_config(proj / "sub"))
     assert req.plan["profile"] == "../prof/p.json"
     assert req.model == "../m.py"
     named = check_request({**none, "profile": "datasheet:h100-sxm"}, load_project_config(proj / "sub"))
     assert named.plan["profile"] == "datasheet:h100-sxm"
+
+
+def test_no_plan_in_options_or_file_is_a_config_error(tmp_path):
+    write(tmp_path / "pyproject.toml", '[tool.green-estimate]\nmodel = "m.py"\nbudget = "2kWh"\nepochs = 3\n')
+    config = load_project_config(tmp_path, stop=tmp_path)
+    with pytest.raises(ConfigError, match="no training plan given.*--samples N.*--steps N.*samples or steps"):
+        check_request(no_options(), config)
+    assert check_request(no_options(steps=5), config).plan == {"epochs": 3, "steps": 5}
+    assert check_request(no_options(samples=600), config).plan == {"epochs": 3, "samples": 600}
+
+
+def test_relative_budget_and_baseline_from_the_file(tmp_path):
+    from green_estimate.baseline import BaselineRequest
+
+    write(tmp_path / "pyproject.toml", SECTION + 'max-increase = "10%"\nbaseline = "origin/main"\n')
+    config = load_project_config(tmp_path, stop=tmp_path)
+    request = check_request(no_options(), config)
+    assert request.budget.max_increase == pytest.approx(0.10) and request.budget.energy_j == pytest.approx(7.2e6)
+    assert request.baseline == BaselineRequest(ref="origin/main")
+    # the command line wins: another ref, another limit, or a saved prediction instead of the file's ref
+    given = check_request({**no_options(), "max_increase": "2.5%", "baseline": "v1.0"}, config)
+    assert given.budget.max_increase == pytest.approx(0.025) and given.baseline == BaselineRequest(ref="v1.0")
+    saved = check_request({**no_options(), "baseline_json": "base.json"}, config)
+    assert saved.baseline == BaselineRequest(json_path="base.json")
+    with pytest.raises(BudgetError, match="not both"):
+        check_request({**no_options(), "baseline": "main", "baseline_json": "base.json"}, config)
+
+
+def test_relative_budget_alone_is_a_budget(tmp_path):
+    config = load_project_config(tmp_path, stop=tmp_path)
+    request = check_request({**no_options(model="m.py", steps=10), "max_increase": "0%"}, config)
+    assert request.budget.max_increase == 0.0 and request.budget.energy_j is None
+    assert request.baseline is None  # run_check then compares with the merge base
+    with pytest.raises(BudgetError, match="not a percentage"):
+        check_request({**no_options(model="m.py", steps=10), "max_increase": "0.1"}, config)

@@ -32,6 +32,15 @@ def check(
         help="Energy budget: a number and a unit (J, kJ, MJ, GJ, Wh, kWh, MWh, GWh), e.g. 2kWh.")] = None,
     co2_budget: Annotated[str | None, typer.Option(
         help="CO2e budget in g, kg or t, e.g. 500g; needs --grid-intensity or --region.")] = None,
+    max_increase: Annotated[str | None, typer.Option(
+        help="Largest allowed increase over the baseline, e.g. 10%. The baseline is --baseline or "
+             "--baseline-json; without either, the merge base of HEAD with the default branch.")] = None,
+    baseline: Annotated[str | None, typer.Option(
+        help="Git ref to price the same model and plan at (branch, tag, commit), e.g. origin/main. "
+             "Default with --max-increase: the merge base with origin/HEAD, else main or master.")] = None,
+    baseline_json: Annotated[Path | None, typer.Option(
+        help="A saved prediction to compare with instead of a git ref: the output of predict --json "
+             "(or check --json).", dir_okay=False)] = None,
     conservative: Annotated[bool | None, typer.Option(
         "--conservative/--point",
         help="Compare the upper end of the prediction interval (--conservative) or the point estimate.",
@@ -56,16 +65,22 @@ def check(
 ) -> None:
     """Exit 0 when training MODEL fits the budget, 1 when it does not, 2 on bad input.
 
-    Options left out come from the tool.green-estimate section in the nearest pyproject.toml, so a CI step
-    can be just `green-estimate check --format github`.
+    The budget is absolute (--budget, --co2-budget), relative to a baseline (--max-increase), or both;
+    the verdict says which limit failed. A plan is required: --samples (with --epochs) or --steps.
+    Options left out come from the tool.green-estimate section in the nearest pyproject.toml, so a CI
+    step can be just `green-estimate check --format github`.
 
     Example: green-estimate check model.py --budget 2kWh --epochs 25 --samples 60000
+
+    Example: green-estimate check model.py --max-increase 10% --baseline origin/main --epochs 25 --samples 60000
     """
     from green_estimate.budget import run_check
     from green_estimate.project_config import check_request, load_project_config
 
     options = {
         "model": model, "budget": budget, "co2_budget": co2_budget, "conservative": conservative,
+        "max_increase": max_increase, "baseline": baseline,
+        "baseline_json": None if baseline_json is None else str(baseline_json),
         "batch_size": batch_size, "epochs": epochs, "samples": samples, "steps": steps, "optimizer": optimizer,
         "input_shape": parse_shape(input_shape), "profile": profile, "confidence": confidence,
         "grid_intensity": grid_intensity, "region": region,
@@ -87,6 +102,7 @@ def check(
 
 def _markdown(verdict: Verdict) -> str:
     """The verdict as GitHub-flavoured markdown (a PR comment or a job summary)."""
+    from green_estimate.report_markdown import comparison_markdown
     from green_estimate.units import format_energy, format_mass
 
     prediction = verdict.prediction
@@ -100,9 +116,17 @@ def _markdown(verdict: Verdict) -> str:
     if verdict.budget.co2e_g is not None and verdict.co2e_g is not None:
         rows.append(f"| CO2e | {format_mass(verdict.co2e_g)} | {format_mass(verdict.budget.co2e_g)} "
                     f"| {pct(margin['co2e_share'])} |")
+    comparison = verdict.comparison
+    if comparison is not None and verdict.budget.max_increase is not None:
+        change = "no baseline" if comparison.increase is None else f"{100 * comparison.increase:+.1f}%"
+        rows.append(f"| Increase over base (point estimate) | {change} | {100 * verdict.budget.max_increase:g}% | – |")
+    if comparison is not None:
+        rows += ["", f"{comparison.line()}  "]
     rows += ["", *(f"{line}  " for line in _details(prediction))]
     if verdict.config_path:
         rows.append(f"Defaults from `{_relative(verdict.config_path)}`  ")
+    if comparison is not None:
+        rows += ["", comparison_markdown(comparison.to_dict(), prediction)]
     return "\n".join(rows).rstrip() + "\n"
 
 
@@ -134,11 +158,26 @@ def _text(verdict: Verdict) -> None:
     from rich.text import Text
 
     color = "green" if verdict.passed else "red"
-    body = "\n".join([*verdict.lines(), "", *_details(verdict.prediction)]).replace("`", "")
+    body = "\n".join([*verdict.lines(), "", *_details(verdict.prediction), *_class_changes(verdict)]).replace("`", "")
     if verdict.config_path:
         body += f"\nDefaults from {_relative(verdict.config_path)}"
     title = f"[bold {color}]Energy budget: {verdict.verdict.upper()}[/]"
     stdout_console().print(Panel(Text(body), title=title, border_style=color, expand=False))
+
+
+def _class_changes(verdict: Verdict) -> list[str]:
+    """Energy per step by class, base → head, for the text panel."""
+    from green_estimate.cli.render import si
+
+    comparison = verdict.comparison
+    if comparison is None or comparison.base.prediction is None:
+        return []
+    base = comparison.base.prediction.get("profile") or {}
+    out = ["", f"Base {comparison.base.label}, profile {base.get('name')} ({base.get('provenance')}); per step:"]
+    for row in comparison.classes():
+        change = "–" if row["energy_j_change"] is None else f"{100 * row['energy_j_change']:+.1f}%".replace("+0.0%", "±0.0%")
+        out.append(f"  {row['class']:<12} {si(row['base_energy_j'], 'J'):>10} → {si(row['head_energy_j'], 'J'):>10}  {change}")
+    return out + [f"Note: {note}" for note in comparison.notes]
 
 
 def _github(verdict: Verdict) -> None:

@@ -42,7 +42,8 @@ def calls(monkeypatch):
             "profile": {"name": "fake", "device": "test CPU", "meter": "fake", "provenance": "estimated"},
             "plan": {"batch_size": batch_size, "epochs": epochs, "samples": samples, "steps": steps},
             "confidence": 0.9,
-            "notes": [] if given else ["No --samples or --steps given: the total is one step per epoch."],
+            "notes": ([] if given else ["No --samples or --steps given: the total is one step per epoch."])
+            + (["Profile other was measured on another device (elsewhere)."] if rest.get("profile") == "other" else []),
             "total": {"energy_j": energy, "energy_j_interval": [0.8 * energy, 1.5 * energy],
                       "energy_kwh": energy / KWH, "time_s": energy / 50, "co2e_g": co2e},
         })
@@ -83,7 +84,8 @@ def test_json_carries_verdict_budget_and_prediction(calls):
     d = json.loads(res.stdout)
     assert d["schema"] == "green-estimate/check@1" and d["verdict"] == "pass"
     assert d["budget"] == {"energy_j": pytest.approx(2 * KWH), "energy_kwh": pytest.approx(2.0), "co2e_g": None,
-                           "compared": "point"}
+                           "compared": "point", "max_increase": None}
+    assert d["baseline"] is None
     assert d["margin"]["energy_j"] == pytest.approx(2 * KWH - 6400)
     assert d["prediction"]["schema"] == "green-estimate/prediction@1"
     assert d["prediction"]["total"]["energy_j"] == pytest.approx(6400)
@@ -199,7 +201,11 @@ def test_workflow_is_valid_yaml_that_runs_check():
     assert "--index-url https://download.pytorch.org/whl/cpu" in commands
     assert "pip install green-estimate" in commands
     assert "green-estimate check --format github" in commands
-    assert any(step.get("uses", "").startswith("actions/checkout@") for step in steps)
+    checkout = next(step for step in steps if step.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 0  # the base branch's history, for the relative budget
+    relative = next(step for step in steps if "--max-increase" in step.get("run", ""))
+    assert relative["if"] == "github.event_name == 'pull_request'"
+    assert '--max-increase 10% --baseline "origin/${{ github.base_ref }}"' in relative["run"]
 
 
 def test_docs_workflow_matches_the_example():
@@ -227,6 +233,189 @@ def test_pre_commit_hook_runs_check_on_the_example_project(calls, monkeypatch):
 
 
 def test_predict_notes_reach_the_output(calls):
-    res = runner.invoke(app, ["check", "model.py", "--budget", "1kWh", "--format", "markdown"])
+    res = runner.invoke(app, [*ARGS, "--budget", "1kWh", "--format", "markdown", "--profile", "other"])
     assert res.exit_code == 0, res.output
-    assert "Note: No --samples or --steps given: the total is one step per epoch." in res.stdout
+    assert "Note: Profile other was measured on another device (elsewhere)." in res.stdout
+
+
+@pytest.mark.parametrize("plan", [[], ["--epochs", "25"], ["--batch-size", "512"]])
+def test_no_plan_is_a_usage_error_not_a_one_step_gate(calls, tmp_path, monkeypatch, plan):
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, ["check", "model.py", "--budget", "1J", *plan])
+    assert res.exit_code == 2, res.output
+    assert res.stderr.startswith("Error: no training plan given") and res.stderr.count("\n") == 1
+    assert "--samples" in res.stderr and "--steps" in res.stderr and "samples or steps in [tool.green-estimate]" in res.stderr
+    assert calls == []  # refused before pricing one step
+
+
+def test_a_plan_from_pyproject_is_enough(calls, tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text('[tool.green-estimate]\nsteps = 10\n')
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, ["check", "model.py", "--budget", "1kWh"])
+    assert res.exit_code == 0, res.output
+    assert calls[0][1]["steps"] == 10
+
+
+# --- relative budgets: a real repository, the real predictor -------------------------------------------
+
+PROFILE = "datasheet:a100-sxm4-40gb"
+PLAN_ARGS = ["--steps", "100", "--batch-size", "64", "--profile", PROFILE]
+WIDE_MODEL = """import torch.nn as nn
+INPUT_SHAPE = (256,)
+def build_model():
+    return nn.Sequential(nn.Linear(256, {width}), nn.ReLU(), nn.Linear({width}, 10))
+"""
+
+
+def git(repo: Path, *args: str) -> str:
+    import subprocess
+
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+
+def commit_model(repo: Path, width: int) -> None:
+    (repo / "model.py").write_text(WIDE_MODEL.format(width=width))
+    git(repo, "add", "model.py")
+    git(repo, "commit", "-q", "-m", f"width {width}")
+
+
+def direct_total_j(tmp_path: Path, width: int) -> float:
+    """The prediction of one width, made without git or check: the independent side of the ratio."""
+    from green_estimate.predict import predict
+
+    path = tmp_path / "copies" / f"w{width}.py"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(WIDE_MODEL.format(width=width))
+    return predict(str(path), steps=100, batch_size=64, profile=PROFILE).to_dict()["total"]["energy_j"]
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A git repository: main has a 512-wide model; the checked-out branch `feature` starts there."""
+    repo = tmp_path / "proj"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.email", "test@example.com")
+    git(repo, "config", "user.name", "test")
+    commit_model(repo, 512)
+    git(repo, "checkout", "-q", "-b", "feature")
+    monkeypatch.chdir(repo)
+    return repo
+
+
+def repo_state(repo: Path) -> tuple[str, ...]:
+    return (git(repo, "status", "--porcelain=v2", "--branch", "--untracked-files=all"),
+            git(repo, "worktree", "list", "--porcelain"), git(repo, "stash", "list"), git(repo, "rev-parse", "HEAD"))
+
+
+def test_max_increase_passes_within_and_fails_over_the_base_branch(project, tmp_path):
+    base_j = direct_total_j(tmp_path, 512)
+    near, far = direct_total_j(tmp_path, 544) / base_j - 1, direct_total_j(tmp_path, 2048) / base_j - 1
+    assert 0 < near < 0.10 < far  # within 10% and clearly over it, computed without check
+
+    commit_model(project, 544)
+    before = repo_state(project)
+    ok = runner.invoke(app, ["check", "model.py", "--max-increase", "10%", *PLAN_ARGS, "--format", "markdown"])
+    assert ok.exit_code == 0, ok.output
+    assert "### ✅ Training fits the energy budget" in ok.stdout
+    assert f"| Increase over base (point estimate) | {100 * near:+.1f}% | 10% | – |" in ok.stdout
+    assert "#### Base vs head: `main (merge base " in ok.stdout
+    assert f"| **{100 * near:+.1f}%** |" in ok.stdout  # the whole-run row
+    assert repo_state(project) == before
+
+    commit_model(project, 2048)
+    before = repo_state(project)
+    bad = runner.invoke(app, ["check", "model.py", "--max-increase", "10%", *PLAN_ARGS, "--format", "markdown"])
+    assert bad.exit_code == 1, bad.output
+    assert bad.stderr.startswith(f"Over budget: energy change {100 * far:+.1f}% against main (merge base ")
+    assert bad.stderr.rstrip().endswith("is over the 10% limit on increase")
+    # the per-class diff: linear layers 4× wider, their energy per step up by more than the whole run
+    linear = next(line for line in bad.stdout.splitlines() if line.startswith("| linear |"))
+    change = float(linear.split("|")[4].strip().rstrip("%"))
+    assert change > 100 * far
+    assert "| class | energy/step base | head | change | time/step base | head | change | share base | head |" in bad.stdout
+    assert f"Base profile **{PROFILE}**" in bad.stdout and f"head profile **{PROFILE}**" in bad.stdout
+    assert repo_state(project) == before
+
+
+def test_baseline_json_gives_the_same_verdict_as_the_git_ref(project, tmp_path):
+    saved = tmp_path / "baseline.json"
+    predicted = runner.invoke(app, ["predict", "model.py", *PLAN_ARGS, "--json"])  # on main's model
+    assert predicted.exit_code == 0, predicted.output
+    saved.write_text(predicted.stdout)
+    commit_model(project, 2048)
+    by_git = runner.invoke(app, ["check", "model.py", "--max-increase", "10%", "--baseline", "main", *PLAN_ARGS, "--json"])
+    by_json = runner.invoke(app, ["check", "model.py", "--max-increase", "10%", "--baseline-json", str(saved),
+                                  *PLAN_ARGS, "--json"])
+    assert by_git.exit_code == by_json.exit_code == 1
+    git_doc, json_doc = json.loads(by_git.stdout), json.loads(by_json.stdout)
+    assert git_doc["verdict"] == json_doc["verdict"] == "fail"
+    assert git_doc["exceeded"] == json_doc["exceeded"] == ["increase"]
+    assert json_doc["baseline"]["increase"] == pytest.approx(git_doc["baseline"]["increase"], rel=1e-12)
+    assert git_doc["baseline"]["source"] == "git" and git_doc["baseline"]["commit"] == git(project, "rev-parse", "main").strip()
+    assert json_doc["baseline"]["source"] == "json" and json_doc["budget"]["max_increase"] == pytest.approx(0.10)
+    # a check@1 document works as a baseline too (its prediction is used)
+    (tmp_path / "check.json").write_text(by_git.stdout)
+    again = runner.invoke(app, ["check", "model.py", "--max-increase", "10%", "--baseline-json",
+                                str(tmp_path / "check.json"), *PLAN_ARGS, "--json"])
+    assert json.loads(again.stdout)["baseline"]["increase"] == pytest.approx(0.0)  # head against itself
+
+
+def test_absolute_and_relative_limits_each_say_which_failed(project):
+    commit_model(project, 2048)
+    relative = runner.invoke(app, ["check", "model.py", "--budget", "1MJ", "--max-increase", "10%", *PLAN_ARGS])
+    assert relative.exit_code == 1
+    assert relative.stderr.startswith("Over budget: energy change +") and "kJ budget" not in relative.stderr
+    absolute = runner.invoke(app, ["check", "model.py", "--budget", "1J", "--max-increase", "100%", *PLAN_ARGS, "--json"])
+    assert absolute.exit_code == 1 and json.loads(absolute.stdout)["exceeded"] == ["energy"]
+    both = runner.invoke(app, ["check", "model.py", "--budget", "1J", "--max-increase", "10%", *PLAN_ARGS])
+    assert both.exit_code == 1
+    assert "is over the 1 J budget" in both.stderr and "is over the 10% limit on increase" in both.stderr
+
+
+def test_a_new_model_file_has_no_baseline_and_passes_the_relative_limit(project, tmp_path):
+    (project / "new.py").write_text(WIDE_MODEL.format(width=64))
+    git(project, "add", "new.py")
+    git(project, "commit", "-q", "-m", "new model")
+    res = runner.invoke(app, ["check", "new.py", "--max-increase", "10%", *PLAN_ARGS, "--format", "github"],
+                        env={"GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")})
+    assert res.exit_code == 0, res.output
+    assert "no baseline at main (merge base " in res.stdout and "new.py does not exist there (a new file)" in res.stdout
+    assert "No baseline: new.py does not exist there (a new file)" in (tmp_path / "summary.md").read_text()
+    # the absolute budget still applies
+    assert runner.invoke(app, ["check", "new.py", "--max-increase", "10%", "--budget", "1J", *PLAN_ARGS]).exit_code == 1
+
+
+@pytest.mark.parametrize(("extra", "says"), [
+    (["--baseline", "no-such-branch"], "--baseline 'no-such-branch' is not a commit, branch or tag"),
+    (["--baseline", "main", "--baseline-json", "b.json"], "give --baseline REF or --baseline-json FILE, not both"),
+    (["--baseline-json", "missing.json"], "--baseline-json missing.json: no such file"),
+    (["--max-increase", "10"], "--max-increase '10' is not a percentage"),
+])
+def test_bad_baselines_exit_2_with_one_line(project, extra, says):
+    args = ["check", "model.py", "--max-increase", "10%", *PLAN_ARGS, *extra]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2, res.output
+    assert res.stderr.startswith("Error: ") and says in res.stderr and res.stderr.count("\n") == 1
+
+
+def test_another_profile_or_schema_in_the_saved_baseline_is_refused(project, tmp_path):
+    predicted = runner.invoke(app, ["predict", "model.py", *PLAN_ARGS, "--json"])
+    (tmp_path / "b.json").write_text(predicted.stdout)
+    other = runner.invoke(app, ["check", "model.py", "--max-increase", "10%", "--baseline-json", str(tmp_path / "b.json"),
+                                "--steps", "100", "--profile", "datasheet:h100-sxm"])
+    assert other.exit_code == 2 and other.stderr.count("\n") == 1
+    assert f"was priced with profile '{PROFILE}' (datasheet), the head with 'datasheet:h100-sxm'" in other.stderr
+    (tmp_path / "plan.json").write_text(json.dumps({"schema": "green-estimate/plan@1"}))
+    plan = runner.invoke(app, ["check", "model.py", "--max-increase", "10%", "--baseline-json",
+                               str(tmp_path / "plan.json"), *PLAN_ARGS])
+    assert plan.exit_code == 2 and "is a green-estimate/plan@1 document, not green-estimate/prediction@1" in plan.stderr
+
+
+def test_relative_check_outside_git_says_to_use_a_saved_baseline(tmp_path, monkeypatch):
+    (tmp_path / "model.py").write_text(WIDE_MODEL.format(width=64))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))  # tmp_path is in no repository
+    res = runner.invoke(app, ["check", "model.py", "--max-increase", "10%", *PLAN_ARGS])
+    assert res.exit_code == 2
+    assert "is not in a git repository: a relative budget needs --baseline-json FILE" in res.stderr
