@@ -23,6 +23,8 @@ PLAN_OPTIONS = (
     "steps",
     "optimizer",
     "input_shape",
+    "input_dtype",
+    "vocab_size",
     "profile",
     "confidence",
     "grid_intensity",

@@ -208,7 +208,7 @@ class Prediction:
             "by_class": by_class,
             "step": {"flops": self.report.totals().flops, "bytes": self.report.totals().bytes,
                      "ops": self.report.totals().ops, "parameters": self.report.parameters,
-                     "optimizer": self.report.optimizer},
+                     "optimizer": self.report.optimizer, "loss": self.report.loss},
             "uncounted_ops": self.report.uncounted_ops(),
             "notes": self.notes,
         }
@@ -276,6 +276,8 @@ def predict(
     grid_intensity: float | None = None,
     region: str | None = None,
     model_kwargs: dict | None = None,
+    input_dtype: str | None = None,
+    vocab_size: int | None = None,
 ) -> Prediction:
     """Predict the energy and time of training MODEL (``file.py[:name]`` or ``pkg.module[:name]``).
 
@@ -289,7 +291,7 @@ def predict(
     carbon = grid_intensity_g_per_kwh(region=region, grid_intensity=grid_intensity)
     prof = resolve_profile(profile)  # fail on a bad profile before counting
     report = count_model(model, batch_size=batch_size, optimizer=optimizer, input_shape=input_shape,
-                         model_kwargs=model_kwargs)
+                         model_kwargs=model_kwargs, input_dtype=input_dtype, vocab_size=vocab_size)
     return predict_report(report, plan=plan, profile=prof, confidence=confidence, carbon=carbon)
 
 
