@@ -96,6 +96,9 @@ def import_source(target: str) -> ModuleType:
             raise ModelLoadError(f"{e.filename or target}:{e.lineno}: syntax error: {e.msg}") from e
         except Exception as e:
             raise ModelLoadError(f"importing {target} raised {type(e).__name__}: {e}{_where(e, path)}") from e
+        except SystemExit as e:  # argparse or sys.exit() at import: script code outside a main guard
+            raise ModelLoadError(f"importing {target} called sys.exit({e.code!r}){_where(e, path)}: put script code "
+                                 "under `if __name__ == \"__main__\":`") from e
         finally:
             sys.path.remove(str(path.resolve().parent))
         return module

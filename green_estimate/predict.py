@@ -223,6 +223,35 @@ def resolve_profile(profile: str | Profile | None, device: str | None = None) ->
     return load_profile(profile)
 
 
+def profile_identity(prof: Profile, device: str | None = None) -> dict:
+    """Which profile prices predictions for ``device`` (``cpu``/``cuda:N``), and whether it was made there.
+
+    Returns ``{name, device, provenance, origin, other_device, note}``; ``other_device`` is None when it
+    cannot be told (no fingerprint to compare), ``note`` a sentence when it is True.
+    """
+    from green_estimate.profile import _gpu_name, cpu_fingerprint
+
+    dev = prof.data.get("device", {})
+    fp = dev.get("fingerprint", {}) or {}
+    other: bool | None = None
+    here = None
+    try:
+        if device and device.startswith("cuda"):
+            here = _gpu_name(device)
+            if here:
+                theirs = fp.get("gpu_name") or dev.get("name")
+                other = dev.get("kind") != "gpu" or theirs != here
+        else:
+            here = cpu_fingerprint()["cpu_model"]
+            other = dev.get("kind") != "cpu" or fp.get("cpu_model") != here
+    except Exception:  # noqa: BLE001 - identifying the machine must never stop a run
+        other = None
+    note = (f"Predictions were priced by profile {prof.name}, measured on another device ({prof.device_name}), "
+            f"not on this {here or 'machine'}: calibrate here for predictions of this machine.") if other else ""
+    return {"name": prof.name, "device": prof.device_name, "provenance": prof.provenance, "origin": prof.origin,
+            "other_device": other, "note": note}
+
+
 def _profile_notes(prof: Profile, classes: dict[str, ClassPrice]) -> list[str]:
     notes = []
     if prof.provenance != "measured":
