@@ -7,6 +7,7 @@ steady-state step (the one-off state allocation of the first step is not a per-s
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -435,6 +436,7 @@ def _count_on_cpu(workload: Workload, model: Any, batch_size: int, optimizer: st
                                bytes_written=scale(a.bytes_written, b.bytes_written)) for a, b in zip(one.ops, two.ops)]
     two.ops = ops
     two.batch_size = batch_size
+    two.loss = re.sub(r"\((2)(?=[,)])", f"({batch_size}", two.loss)  # the shapes it names, at the real batch
     two.input_shapes = [(batch_size, *s[1:]) if s else s for s in two.input_shapes]
     two.notes.append(f"Counted on real CPU tensors at batch 1 and 2 and scaled linearly to batch {batch_size}: {reason}.")
     return two
