@@ -172,3 +172,18 @@ def test_gpt2_default_config_forward_gemm_flops_match_the_analytic_count():
     counted = sum(o.flops for o in report.ops if o.cls in ("linear", "attention") and o.phase == "forward")
     assert abs(counted - analytic) / analytic < 0.01
     assert report.parameters == 124_439_808  # GPT-2 small, the LM head tied to the token embedding
+
+
+def test_compare_runs_on_lazy_token_and_dict_input_models():
+    from green_estimate.compare import compare_counters
+    from green_estimate.counting.counter import count_workload
+    from green_estimate.loading import load_workload
+
+    lazy = load_workload(str(CORPUS / "study_dense_poly_lazy.py"))
+    fvcore = compare_counters(lazy, count_workload(lazy, batch_size=B)).rows[0]
+    assert fvcore.error == "" and fvcore.reported == 784 * 392 + 392 * 196 + 196 * 10  # MACs at batch 1
+    tokens = load_workload(str(CORPUS / "embedding_bag.py"))
+    assert compare_counters(tokens, count_workload(tokens, batch_size=B)).rows[0].reported == 16 * 4
+    keywords = load_workload(str(CORPUS / "dict_input.py"))
+    rows = compare_counters(keywords, count_workload(keywords, batch_size=B)).rows
+    assert "positional inputs only" in rows[0].error and rows[1].error == ""
