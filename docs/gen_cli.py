@@ -25,7 +25,10 @@ def render() -> str:
     ctx = click.Context(group, info_name="green-estimate")
     lines = ["# Command reference", "",
              "Generated from the commands by `python docs/gen_cli.py`; `green-estimate COMMAND --help` says the same.",
-             "Errors go to stderr as one line and exit 1; usage errors exit 2.", ""]
+             "Errors go to stderr as one line and exit 1; usage errors (a bad option or value included) exit 2; "
+             "`check` exits 2 on every error, as its 1 means over budget. A bug in the tool is one "
+             "`internal error: …; rerun with --debug for the traceback` line; `--debug` anywhere on the "
+             "command line shows the traceback.", ""]
     for name in group.list_commands(ctx):
         cmd = group.get_command(ctx, name)
         lines += [f"## `green-estimate {name}`", ""]

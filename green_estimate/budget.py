@@ -26,6 +26,8 @@ PLAN_OPTIONS = (
     "steps",
     "optimizer",
     "input_shape",
+    "input_dtype",
+    "vocab_size",
     "profile",
     "confidence",
     "grid_intensity",

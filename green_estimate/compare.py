@@ -92,13 +92,18 @@ def compare_counters(workload: Workload, report: CostReport) -> Comparison:
     gemm = sum(bc[c]["forward"].flops for c in ("conv", "linear") if c in bc)
     model = workload.build()
     model.eval()  # both tools count inference; eval keeps BatchNorm from updating statistics
-    with torch.no_grad():
-        if workload.example_input is not None:
-            x = workload.example_input(1)
-            inputs = x if isinstance(x, tuple) else (x,)
-        else:
-            inputs = (torch.randn(1, *workload.input_shape),)
-    rows = [_fvcore(model, inputs, b, gemm, fwd, report), _ptflops(model, inputs, workload, b, gemm, fwd)]
+    from green_estimate.counting.counter import _inputs, has_lazy
+
+    with torch.no_grad():  # the counter's own inputs: token ids, dicts and several inputs included
+        inputs, kwargs = _inputs(workload, 1, "cpu", model)
+        if has_lazy(model):
+            model(*inputs, **kwargs)  # materialise Lazy layers before the tools trace the model
+    if kwargs:  # keyword inputs: fvcore traces positional inputs only; ptflops takes the dict
+        rows = [CounterRow("fvcore", _version("fvcore"), None, "MACs (named 'flops')", None, gemm,
+                           error="it traces positional inputs only, and example_input returns a dict"),
+                _ptflops(model, (kwargs,), workload, b, gemm, fwd)]
+    else:
+        rows = [_fvcore(model, inputs, b, gemm, fwd, report), _ptflops(model, inputs, workload, b, gemm, fwd)]
     step = report.totals().flops
     notes = [
         "A training step is forward + backward + optimizer: ours counts "
@@ -153,7 +158,7 @@ def _ptflops(model, inputs, workload: Workload, b: int, gemm: int, fwd: int) -> 
 
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             macs, _ = get_model_complexity_info(
-                model, tuple(inputs[0].shape[1:]), input_constructor=lambda _shape: _ptflops_input(model, inputs),
+                model, tuple(getattr(inputs[0], "shape", (1, 1))[1:]), input_constructor=lambda _shape: _ptflops_input(model, inputs),
                 as_strings=False, print_per_layer_stat=False, verbose=False, backend="pytorch",
             )
     except Exception as e:
@@ -179,6 +184,6 @@ def _ptflops_input(model, inputs: tuple):  # noqa: ANN001, ANN202
     import inspect
 
     if len(inputs) == 1:
-        return inputs[0]
+        return inputs[0]  # a tensor, or the dict of keyword inputs
     names = [n for n in inspect.signature(model.forward).parameters][: len(inputs)]
     return dict(zip(names, inputs))

@@ -40,6 +40,30 @@ class Workload:
     input_shape: tuple[int, ...] | None = None
     prebuilt: bool = False
     notes: list[str] = field(default_factory=list)
+    input_dtype: Any = None  # a torch.dtype for the INPUT_SHAPE input (None: float32)
+    vocab_size: int | None = None  # random token ids are drawn below this (None: the smallest embedding)
+
+
+# What INPUT_DTYPE / --input-dtype accept, and the torch dtype each names.
+DTYPES = {
+    "float32": "float32", "float": "float32", "fp32": "float32", "float64": "float64", "double": "float64",
+    "float16": "float16", "half": "float16", "fp16": "float16", "bfloat16": "bfloat16", "bf16": "bfloat16",
+    "int64": "int64", "long": "int64", "int32": "int32", "int": "int32", "int16": "int16", "int8": "int8",
+    "uint8": "uint8", "bool": "bool",
+}
+
+
+def parse_dtype(value: Any, where: str) -> Any:
+    """``"long"``, ``"int64"``, ``torch.long``... → the torch dtype; anything else is a ModelLoadError."""
+    import torch
+
+    if isinstance(value, torch.dtype):
+        return value
+    key = str(value).strip().lower().removeprefix("torch.")
+    if key not in DTYPES:
+        raise ModelLoadError(f"{where} {value!r} is not a dtype: use one of {', '.join(sorted(set(DTYPES)))} "
+                             "(int64 for token ids)")
+    return getattr(torch, DTYPES[key])
 
 
 def split_spec(spec: str) -> tuple[str, str | None]:
@@ -72,6 +96,9 @@ def import_source(target: str) -> ModuleType:
             raise ModelLoadError(f"{e.filename or target}:{e.lineno}: syntax error: {e.msg}") from e
         except Exception as e:
             raise ModelLoadError(f"importing {target} raised {type(e).__name__}: {e}{_where(e, path)}") from e
+        except SystemExit as e:  # argparse or sys.exit() at import: script code outside a main guard
+            raise ModelLoadError(f"importing {target} called sys.exit({e.code!r}){_where(e, path)}: put script code "
+                                 "under `if __name__ == \"__main__\":`") from e
         finally:
             sys.path.remove(str(path.resolve().parent))
         return module
@@ -103,12 +130,16 @@ def load_workload(
     *,
     input_shape: tuple[int, ...] | None = None,
     model_kwargs: dict | None = None,
+    input_dtype: str | None = None,
+    vocab_size: int | None = None,
 ) -> Workload:
     """Resolve a MODEL spec into a :class:`Workload`.
 
     Without ``:name`` the file provides ``build_model()`` (preferred), a module-level ``model``, or
     ``get_model()``. The input comes from ``example_input(batch_size)``, else ``INPUT_SHAPE``, else
-    ``input_shape``; an explicit ``input_shape`` overrides the file.
+    ``input_shape``; an explicit ``input_shape`` overrides the file. The ``INPUT_SHAPE`` input is of
+    ``INPUT_DTYPE`` (or ``input_dtype``; float32 by default) — an integer dtype makes token ids, drawn
+    below ``VOCAB_SIZE`` (or ``vocab_size``; default: the model's smallest embedding table).
 
     Raises:
         ModelLoadError: missing file, syntax error, no entry point, no input shape.
@@ -149,7 +180,15 @@ def load_workload(
         )
     if example is not None and not callable(example):
         raise ModelLoadError(f"example_input in {target} must be a function of batch_size")
-    return Workload(name=spec, build=build, example_input=example, input_shape=shape, prebuilt=prebuilt)
+    dtype_value = input_dtype if input_dtype is not None else getattr(module, "INPUT_DTYPE", None)
+    dtype_where = "--input-dtype" if input_dtype is not None else f"INPUT_DTYPE in {target}"
+    dtype = None if dtype_value is None else parse_dtype(dtype_value, dtype_where)
+    vocab = vocab_size if vocab_size is not None else getattr(module, "VOCAB_SIZE", None)
+    if vocab is not None and (isinstance(vocab, bool) or not isinstance(vocab, int) or vocab < 1):
+        where = "--vocab-size" if vocab_size is not None else f"VOCAB_SIZE in {target}"
+        raise ModelLoadError(f"{where} must be a positive integer (the number of token ids), got {vocab!r}")
+    return Workload(name=spec, build=build, example_input=example, input_shape=shape, prebuilt=prebuilt,
+                    input_dtype=dtype, vocab_size=vocab)
 
 
 def _factory(entry: Any, entry_name: str, target: str, kwargs: dict) -> tuple[Callable[[], Any], bool]:

@@ -208,7 +208,7 @@ class Prediction:
             "by_class": by_class,
             "step": {"flops": self.report.totals().flops, "bytes": self.report.totals().bytes,
                      "ops": self.report.totals().ops, "parameters": self.report.parameters,
-                     "optimizer": self.report.optimizer},
+                     "optimizer": self.report.optimizer, "loss": self.report.loss},
             "uncounted_ops": self.report.uncounted_ops(),
             "notes": self.notes,
         }
@@ -221,6 +221,35 @@ def resolve_profile(profile: str | Profile | None, device: str | None = None) ->
     if profile is None:
         return default_profile(device)
     return load_profile(profile)
+
+
+def profile_identity(prof: Profile, device: str | None = None) -> dict:
+    """Which profile prices predictions for ``device`` (``cpu``/``cuda:N``), and whether it was made there.
+
+    Returns ``{name, device, provenance, origin, other_device, note}``; ``other_device`` is None when it
+    cannot be told (no fingerprint to compare), ``note`` a sentence when it is True.
+    """
+    from green_estimate.profile import _gpu_name, cpu_fingerprint
+
+    dev = prof.data.get("device", {})
+    fp = dev.get("fingerprint", {}) or {}
+    other: bool | None = None
+    here = None
+    try:
+        if device and device.startswith("cuda"):
+            here = _gpu_name(device)
+            if here:
+                theirs = fp.get("gpu_name") or dev.get("name")
+                other = dev.get("kind") != "gpu" or theirs != here
+        else:
+            here = cpu_fingerprint()["cpu_model"]
+            other = dev.get("kind") != "cpu" or fp.get("cpu_model") != here
+    except Exception:  # noqa: BLE001 - identifying the machine must never stop a run
+        other = None
+    note = (f"Predictions were priced by profile {prof.name}, measured on another device ({prof.device_name}), "
+            f"not on this {here or 'machine'}: calibrate here for predictions of this machine.") if other else ""
+    return {"name": prof.name, "device": prof.device_name, "provenance": prof.provenance, "origin": prof.origin,
+            "other_device": other, "note": note}
 
 
 def _profile_notes(prof: Profile, classes: dict[str, ClassPrice]) -> list[str]:
@@ -276,6 +305,8 @@ def predict(
     grid_intensity: float | None = None,
     region: str | None = None,
     model_kwargs: dict | None = None,
+    input_dtype: str | None = None,
+    vocab_size: int | None = None,
 ) -> Prediction:
     """Predict the energy and time of training MODEL (``file.py[:name]`` or ``pkg.module[:name]``).
 
@@ -289,7 +320,7 @@ def predict(
     carbon = grid_intensity_g_per_kwh(region=region, grid_intensity=grid_intensity)
     prof = resolve_profile(profile)  # fail on a bad profile before counting
     report = count_model(model, batch_size=batch_size, optimizer=optimizer, input_shape=input_shape,
-                         model_kwargs=model_kwargs)
+                         model_kwargs=model_kwargs, input_dtype=input_dtype, vocab_size=vocab_size)
     return predict_report(report, plan=plan, profile=prof, confidence=confidence, carbon=carbon)
 
 

@@ -77,6 +77,7 @@ class Profile:
                 f"not a green-estimate profile (schema {data.get('schema')!r}, expected {SCHEMA!r}): "
                 "give a file written by `green-estimate calibrate`"
             )
+        check_profile_types(data, origin)
         try:
             models = {
                 cls_name: {t: ClassModel.from_dict(entry[t]) for t in TARGETS}
@@ -117,6 +118,66 @@ class Profile:
                 "origin": self.origin, "created_utc": self.data.get("created_utc", "")}
 
 
+# The type of each key a profile may have today (``None``: any JSON). Unknown keys are allowed (newer
+# writers add some); each known one must have its type, or a hand edit would surface as an
+# AttributeError deep in pricing. Extend these tables when a key is added.
+_TOP_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,), "device": (dict,), "meter": (dict,), "provenance": (str,), "time_provenance": (str,),
+    "classes": (dict,), "default_class": (str,), "created_utc": (str,), "energy_basis": (str,),
+    "step_overhead": (dict,), "step_model": (dict,),
+}
+_DICT_STR_KEYS = {"device": ("name", "kind"), "meter": ("name",)}
+_CLASS_MODEL_TYPES: dict[str, tuple[type, ...]] = {
+    "features": (list,), "params": (list,), "cov": (list,), "resid_rel_sd": (int, float), "df_resid": (int,),
+    "form": (str,),
+}
+
+
+def check_profile_types(data: dict, where: str = "") -> None:
+    """Check the types of a profile's known keys, naming the file and key of the first wrong one.
+
+    Unknown keys pass: a newer green-estimate may have written them.
+
+    Raises:
+        ProfileError: a known key has a value of the wrong type (a string where an object belongs...).
+    """
+    label = f"profile {where or data.get('name', '?')}"
+
+    def bad(key: str, value: Any, want: str) -> ProfileError:
+        return ProfileError(f"{label}: {key} must be {want}, not {type(value).__name__} {value!r:.60}: "
+                            "restore the file or recalibrate")
+
+    def is_a(value: Any, types: tuple[type, ...]) -> bool:
+        return isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+
+    names = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number"}
+    for key, types in _TOP_TYPES.items():
+        if key in data and not is_a(data[key], types):
+            raise bad(key, data[key], names[types[-1]])
+    for key, subkeys in _DICT_STR_KEYS.items():
+        for sub in subkeys:
+            value = data.get(key, {}).get(sub)
+            if value is not None and not isinstance(value, str):
+                raise bad(f"{key}.{sub}", value, "a string")
+    fingerprint = data.get("device", {}).get("fingerprint")
+    if fingerprint is not None and not isinstance(fingerprint, dict):
+        raise bad("device.fingerprint", fingerprint, "an object")
+    for cls_name, entry in data.get("classes", {}).items():
+        if not isinstance(entry, dict):
+            raise bad(f"classes.{cls_name}", entry, "an object with time_s and energy_j")
+        for target in TARGETS:
+            model = entry.get(target)
+            if not isinstance(model, dict):
+                raise bad(f"classes.{cls_name}.{target}", model, "an object (a fitted model)")
+            for key, types in _CLASS_MODEL_TYPES.items():
+                if key in model and not is_a(model[key], types):
+                    raise bad(f"classes.{cls_name}.{target}.{key}", model[key], names[types[-1]])
+            for key in ("params", "cov"):
+                flat = [v for row in model.get(key, []) for v in (row if isinstance(row, list) else [row])]
+                if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in flat):
+                    raise bad(f"classes.{cls_name}.{target}.{key}", model[key], "numbers")
+
+
 def read_profile(path: Path, origin: str = "") -> Profile:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -128,6 +189,7 @@ def read_profile(path: Path, origin: str = "") -> Profile:
         raise ProfileError(f"cannot read profile {path} ({type(e).__name__}: {e}): give a profile .json file") from e
     if not isinstance(data, dict):
         raise ProfileError(f"{path} is not a green-estimate profile (a JSON object is expected): recalibrate")
+    check_profile_types(data, str(path))  # names the file, whatever origin the caller labels it with
     return Profile.from_dict(data, origin=origin or str(path))
 
 

@@ -45,6 +45,8 @@ KNOWN_KEYS: dict[str, str] = {
     "steps": _POSITIVE_INT,
     "optimizer": _TEXT,
     "input-shape": "a list of positive integers, e.g. [3, 32, 32]",
+    "input-dtype": 'a dtype name as a string, e.g. "int64" for token ids',
+    "vocab-size": _POSITIVE_INT,
     "profile": _TEXT,
     "confidence": "a number between 0 and 1, e.g. 0.9",
     "grid-intensity": "a positive number of gCO2e per kWh, e.g. 400",

@@ -21,6 +21,13 @@ TOP_KEYS = (
     "input_shape", "grid_points", "model_kwargs", "space",
 )
 RANGE_KEYS = ("low", "high", "log", "int")
+# The hyper-parameters [space] knows (a typo such as ``batchsize`` would otherwise silently price the
+# sweep at the default batch size). ``build_model`` arguments go under [space.model], any name.
+SPACE_KEYS = (
+    "batch_size", "lr", "learning_rate", "beta1", "beta2", "betas", "eps", "epsilon", "weight_decay",
+    "momentum", "dampening", "nesterov", "amsgrad", "dropout", "label_smoothing", "warmup_steps",
+    "warmup_ratio", "gamma", "step_size", "max_grad_norm", "grad_clip", "seed", "model",
+)
 # An integer range with at most this many values is priced value by value under random search;
 # wider ranges and float ranges are priced at ``grid_points`` equal-probability quantiles.
 ENUMERATED_INTS = 32
@@ -188,6 +195,10 @@ def _parse_space(space: Any, where: str) -> tuple[Parameter, ...]:
         raise ConfigError(
             f"{where}: [space] is missing or empty: add at least one parameter, e.g. batch_size = [64, 256]"
         )
+    for key in space:
+        if key not in SPACE_KEYS:
+            error = unknown_key_error(str(key), SPACE_KEYS, f"{where}, [space]")
+            raise ConfigError(f"{error} (arguments of build_model go under [space.model])")
     entries = [(str(k), v) for k, v in space.items() if k != "model"]
     model_space = space.get("model", {})
     if not isinstance(model_space, Mapping):

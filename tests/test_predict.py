@@ -176,3 +176,25 @@ def test_by_class_always_has_conv_linear_relu(tmp_path):
     c = count_model(str(mlp), batch_size=2).to_dict()
     assert c["by_class"]["conv"] == {"flops": 0, "bytes": 0, "ops": 0, "by_phase": {
         p: {"flops": 0, "bytes": 0, "ops": 0} for p in ("forward", "backward", "optimizer")}}
+
+
+def test_profile_identity_says_whether_the_profile_was_measured_here():
+    from green_estimate.predict import profile_identity
+    from green_estimate.profile import Profile, cpu_fingerprint, shipped_profiles
+
+    shipped = shipped_profiles()[0]
+    here = json_copy(shipped.data)
+    here["device"] = {**here["device"], "kind": "cpu", "fingerprint": {**here["device"].get("fingerprint", {}),
+                                                                        "cpu_model": cpu_fingerprint()["cpu_model"]}}
+    there = json_copy(here)
+    there["device"]["fingerprint"]["cpu_model"] = "Some Other CPU 9000"
+    there["device"]["name"] = "Some Other CPU 9000"
+    assert profile_identity(Profile.from_dict(here, origin="local"), "cpu")["other_device"] is False
+    other = profile_identity(Profile.from_dict(there, origin="local"), "cpu")
+    assert other["other_device"] is True and "another device (Some Other CPU 9000)" in other["note"]
+
+
+def json_copy(d):
+    import json
+
+    return json.loads(json.dumps(d))

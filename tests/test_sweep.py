@@ -162,6 +162,8 @@ def test_too_many_configurations_is_refused_before_predicting():
         ({"space": {}}, "space\\] is missing or empty"),
         ({"space": {"lr": {"low": 1, "high": 0.1}}}, "space.lr: low = 1 must not be greater than high = 0.1"),
         ({"space": {"lr": {"low": 0.1, "hgh": 1}}}, "unknown key 'hgh'.*did you mean 'high'"),
+        ({"space": {"batchsize": [64, 128]}}, "unknown key 'batchsize'.*did you mean 'batch_size'"),
+        ({"space": {"lrr": [0.1, 0.01]}}, "unknown key 'lrr'.*did you mean 'lr'.*\\[space.model\\]"),
         ({"space": {"lr": {"low": 0, "high": 1, "log": True}}}, "log range needs low > 0"),
         ({"space": {"lr": []}}, "empty list"),
         ({"space": {"lr": 0.1}}, "give a list of values or a range"),

@@ -5,6 +5,8 @@ that parses options, calls one library function and renders the result.
 """
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from green_estimate import __version__
@@ -31,6 +33,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an internal error (anywhere on the line)."),
 ) -> None:
     """Predict the energy of training a PyTorch model before you train it."""
 
@@ -51,6 +54,46 @@ def _register() -> None:
 _register()
 
 
-def main() -> None:
-    """Console-script entry point."""
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: runs the app with one line for every error, never a traceback.
+
+    Option-parser mistakes print one ``Error:`` line (exit 2), like every other usage error. An
+    unexpected exception is a bug: one ``internal error`` line, exit 1 (2 for ``check``, whose 1
+    means "over budget"); ``--debug`` anywhere on the command line shows its traceback instead.
+    """
+    try:  # Typer >= 0.20 carries its own copy of click; older ones use click itself
+        from typer import _click as click
+    except ImportError:  # pragma: no cover - depends on the Typer version
+        import click  # type: ignore[no-redef]
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
+    try:
+        code = app(args=args, prog_name="green-estimate", standalone_mode=False)
+    except click.exceptions.ClickException as e:
+        if type(e).__name__ == "NoArgsIsHelpError":  # `green-estimate` alone: Typer printed the help
+            sys.exit(e.exit_code)
+        hint = ""
+        ctx = getattr(e, "ctx", None)
+        if ctx is not None:
+            hint = f" (see `{ctx.command_path} --help`)"
+        typer.echo(f"Error: {e.format_message()}{hint}", err=True)
+        code = e.exit_code
+    except typer.Abort:
+        typer.echo("Aborted.", err=True)
+        code = 1
+    except BrokenPipeError:  # `green-estimate profiles | head`
+        code = 1
+    except Exception as e:  # noqa: BLE001 - the last line of defence: a bug, in one line
+        if debug:
+            raise
+        text = " ".join(str(e).split()) or "(no message)"
+        typer.echo(f"internal error: {type(e).__name__}: {text}; rerun with --debug for the traceback", err=True)
+        code = 2 if _command(args) == "check" else 1
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _command(args: list[str]) -> str | None:
+    """The sub-command named on the command line (the first word that is not an option)."""
+    return next((a for a in args if not a.startswith("-")), None)

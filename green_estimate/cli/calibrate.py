@@ -34,6 +34,10 @@ def calibrate(
 
     if (gpu is None) == (not cpu):
         raise UsageError("choose one device: --cpu, or --gpu N (e.g. --gpu 0)")
+    from green_estimate.meters.probe import KINDS
+
+    if meter not in KINDS:  # before the progress bar starts, so the error is the only line
+        raise UsageError(f"Unknown meter {meter!r}: choose one of {', '.join(KINDS)}.")
     err = stderr_console()
     progress_cb, progress = _progress(err, disable=json_out)
     try:

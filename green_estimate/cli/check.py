@@ -22,7 +22,7 @@ class Format(str, Enum):
     github = "github"
 
 
-@cli_errors
+@cli_errors(exit_code=2)
 def check(
     model: Annotated[str | None, typer.Argument(
         help="MODEL: path/to/file.py[:name] or package.module[:name]. "
@@ -51,6 +51,8 @@ def check(
     steps: Annotated[int | None, typer.Option(help="Optimizer steps in all (instead of --samples).", min=1)] = None,
     optimizer: Annotated[str | None, typer.Option(help="adam, adamw, sgd or none (default adam).")] = None,
     input_shape: Annotated[str | None, typer.Option(help="Per-sample input shape, e.g. 3,32,32.")] = None,
+    input_dtype: Annotated[str | None, typer.Option(help="dtype of the input, e.g. int64 for token ids.")] = None,
+    vocab_size: Annotated[int | None, typer.Option(help="Random token ids are drawn below this.", min=1)] = None,
     profile: Annotated[str | None, typer.Option(help="Calibration profile (name or path).")] = None,
     confidence: Annotated[float | None, typer.Option(
         help="Prediction-interval confidence (default 0.9).", min=0.0, max=1.0)] = None,
@@ -63,7 +65,9 @@ def check(
         help="pyproject.toml to read the tool.green-estimate section from. "
              "Default: the nearest one that has it.")] = None,
 ) -> None:
-    """Exit 0 when training MODEL fits the budget, 1 when it does not, 2 on bad input.
+    """Exit 0 when training MODEL fits the budget, 1 when it does not, 2 on any error.
+
+    Exit 2 covers every error: a bad option, a model that will not load, a bad profile or budget.
 
     The budget is absolute (--budget, --co2-budget), relative to a baseline (--max-increase), or both;
     the verdict says which limit failed. A plan is required: --samples (with --epochs) or --steps.
@@ -82,7 +86,7 @@ def check(
         "max_increase": max_increase, "baseline": baseline,
         "baseline_json": None if baseline_json is None else str(baseline_json),
         "batch_size": batch_size, "epochs": epochs, "samples": samples, "steps": steps, "optimizer": optimizer,
-        "input_shape": parse_shape(input_shape), "profile": profile, "confidence": confidence,
+        "input_shape": parse_shape(input_shape), "input_dtype": input_dtype, "vocab_size": vocab_size, "profile": profile, "confidence": confidence,
         "grid_intensity": grid_intensity, "region": region,
     }
     verdict = run_check(check_request(options, load_project_config(Path.cwd(), config)))

@@ -16,24 +16,28 @@ from green_estimate.errors import GreenEstimateError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def cli_errors(fn: F) -> F:
+def cli_errors(fn: F | None = None, *, exit_code: int | None = None) -> Any:
     """Turn a :class:`GreenEstimateError` into one line on stderr and its exit code.
 
-    Unexpected exceptions keep their traceback: they are bugs.
+    ``@cli_errors(exit_code=2)`` gives every such error one code (``check``: 1 means over budget).
+    Unexpected exceptions are bugs: ``cli.app.main`` prints them as one ``internal error`` line.
     """
 
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except GreenEstimateError as e:
-            typer.echo(f"Error: {e}", err=True)
-            raise typer.Exit(e.exit_code) from None
-        except KeyboardInterrupt:
-            typer.echo("Interrupted.", err=True)
-            raise typer.Exit(130) from None
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return func(*args, **kwargs)
+            except GreenEstimateError as e:
+                typer.echo(f"Error: {e}", err=True)
+                raise typer.Exit(exit_code if exit_code is not None else e.exit_code) from None
+            except KeyboardInterrupt:
+                typer.echo("Interrupted.", err=True)
+                raise typer.Exit(130) from None
 
-    return wrapper  # type: ignore[return-value]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate(fn) if fn is not None else decorate
 
 
 def echo_json(data: dict) -> None:

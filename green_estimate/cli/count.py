@@ -15,6 +15,8 @@ def count(
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Samples per step.")] = 64,
     optimizer: Annotated[str, typer.Option(help="adam | adamw | sgd | none")] = "adam",
     input_shape: Annotated[Optional[str], typer.Option("--input-shape", help="Per-sample input shape, e.g. 3,32,32 (overrides the file).")] = None,
+    input_dtype: Annotated[Optional[str], typer.Option("--input-dtype", help="dtype of the --input-shape / INPUT_SHAPE input, e.g. int64 for token ids (overrides INPUT_DTYPE).")] = None,
+    vocab_size: Annotated[Optional[int], typer.Option("--vocab-size", min=1, help="Random token ids are drawn below this (overrides VOCAB_SIZE; default: the smallest embedding).")] = None,
     compare: Annotated[bool, typer.Option("--compare", help="Show fvcore's and ptflops' forward counts beside ours, explained.")] = False,
     modules: Annotated[int, typer.Option("--modules", help="Also list the N costliest modules by FLOPs.")] = 0,
     json_out: Annotated[bool, typer.Option("--json", help="Print the green-estimate/cost@1 JSON document.")] = False,
@@ -28,7 +30,7 @@ def count(
     from green_estimate.counting.counter import count_workload
     from green_estimate.loading import load_workload
 
-    workload = load_workload(model, input_shape=parse_shape(input_shape))
+    workload = load_workload(model, input_shape=parse_shape(input_shape), input_dtype=input_dtype, vocab_size=vocab_size)
     report = count_workload(workload, batch_size=batch_size, optimizer=optimizer)
     comparison = None
     if compare:
@@ -54,6 +56,7 @@ def _render(report, comparison, modules: int) -> None:  # noqa: ANN001
         f"[bold]{report.model}[/bold] — one training step, batch {report.batch_size}, optimizer {report.optimizer}, "
         f"{report.parameters:,} parameters, counted on {report.device}"
     )
+    console.print(f"Loss: {report.loss}")
     table = Table(title="FLOPs and bytes by class and phase", title_justify="left")
     for col in ("class", "phase", "FLOPs", "bytes", "ops", "FLOP share", "byte share"):
         table.add_column(col, justify="left" if col in ("class", "phase") else "right")

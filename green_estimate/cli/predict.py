@@ -18,6 +18,8 @@ def predict(
     steps: Annotated[Optional[int], typer.Option("--steps", help="Total optimizer steps (instead of --samples × --epochs).")] = None,
     optimizer: Annotated[str, typer.Option(help="adam | adamw | sgd | none")] = "adam",
     input_shape: Annotated[Optional[str], typer.Option("--input-shape", help="Per-sample input shape, e.g. 3,32,32.")] = None,
+    input_dtype: Annotated[Optional[str], typer.Option("--input-dtype", help="dtype of the --input-shape / INPUT_SHAPE input, e.g. int64 for token ids (overrides INPUT_DTYPE).")] = None,
+    vocab_size: Annotated[Optional[int], typer.Option("--vocab-size", min=1, help="Random token ids are drawn below this (overrides VOCAB_SIZE; default: the smallest embedding).")] = None,
     profile: Annotated[Optional[str], typer.Option("--profile", help="Profile name, path, or datasheet:<gpu> (see `profiles`).")] = None,
     confidence: Annotated[float, typer.Option("--confidence", help="Prediction-interval probability.")] = 0.9,
     grid_intensity: Annotated[Optional[float], typer.Option("--grid-intensity", help="Grid carbon intensity in g CO2e/kWh.")] = None,
@@ -35,7 +37,7 @@ def predict(
 
     shape = parse_shape(input_shape)
     results = [run(m, batch_size=batch_size, epochs=epochs, samples=samples, steps=steps, optimizer=optimizer,
-                   input_shape=shape, profile=profile, confidence=confidence, grid_intensity=grid_intensity,
+                   input_shape=shape, input_dtype=input_dtype, vocab_size=vocab_size, profile=profile, confidence=confidence, grid_intensity=grid_intensity,
                    region=region) for m in models]
     if json_out:
         if len(results) == 1:
@@ -71,6 +73,8 @@ def _render(console, d: dict) -> None:  # noqa: ANN001
                   f"({plan['epochs']} epoch(s){', ' + format(plan['samples'], ',') + ' samples' if plan['samples'] else ''})")
     console.print(f"Profile: {prof['name']} ({prof['origin']}) — {prof['device']}; energy [bold]{prof['provenance']}[/bold], "
                   f"time {prof.get('time_provenance') or prof['provenance']}; energy is the {prof['energy_basis']} draw")
+    if d.get("step", {}).get("loss"):
+        console.print(f"Loss: {d['step']['loss']}")
     t = Table(title=f"Prediction ({conf}% interval)", title_justify="left")
     for col in ("", "energy", f"{conf}% interval", "time", f"{conf}% interval"):
         t.add_column(col, justify="left" if col == "" else "right")

@@ -25,8 +25,23 @@ def profiles(
     from rich.table import Table
 
     t = Table(title=f"Profiles (local ones live in {profiles_dir()})", title_justify="left")
-    for col in ("name", "origin", "device", "energy", "time", "meter"):
-        t.add_column(col)
+    # the name is what --profile takes: never cut or wrapped, so the table is as wide as it needs
+    t.add_column("name (for --profile)", no_wrap=True)
+    for col in ("origin", "device", "energy", "time", "meter"):
+        t.add_column(col, no_wrap=True)
     for r in rows:
-        t.add_row(r["name"], r["origin"], r["device"], r["provenance"], r.get("time_provenance", ""), r.get("meter", ""))
-    stdout_console().print(t)
+        t.add_row(_ref(r), r["origin"], r["device"], r["provenance"], r.get("time_provenance", ""), r.get("meter", ""))
+    from rich.measure import Measurement
+
+    console = stdout_console()
+    console.width = max(console.width, Measurement.get(console, console.options.update_width(10_000), t).maximum)
+    console.print(t)
+    if rows:
+        console.print(f"Use one with --profile NAME, e.g. green-estimate predict model.py --profile {_ref(rows[0])}",
+                      soft_wrap=True)
+
+
+def _ref(row: dict) -> str:
+    """What --profile takes for a row: its name, ``datasheet:`` before a datasheet one's."""
+    name = row["name"]
+    return name if row["origin"] != "datasheet" or name.startswith("datasheet:") else f"datasheet:{name}"

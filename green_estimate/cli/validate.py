@@ -56,7 +56,7 @@ def validate(
         storage=storage, seed=seed, device=device,
     )
     prof = _resolve_profile(profile, device)
-    config = dataclasses.replace(config, predictor=f"{prof.name}@{confidence:g}")
+    config = dataclasses.replace(config, predictor=f"{prof.name}@{confidence:g}", profile=_identity(prof, device))
     _quiet_optuna()
     meter = _make_meter(gpu_index, watts)
     try:
@@ -104,6 +104,16 @@ def _resolve_profile(profile: str | None, device: str):
     return resolve_profile(profile, device)
 
 
+def _identity(prof, device: str) -> dict:  # noqa: ANN001
+    from green_estimate.predict import profile_identity
+    from green_estimate.profile import Profile
+
+    if not isinstance(prof, Profile):  # a stand-in (tests): its name is all there is to say
+        return {"name": getattr(prof, "name", str(prof)), "device": "", "provenance": "", "origin": "",
+                "other_device": None, "note": ""}
+    return profile_identity(prof, device)
+
+
 def _make_predictor(profile, confidence: float, device: str):
     import functools
 
@@ -145,6 +155,11 @@ def _render(report) -> None:  # noqa: ANN001
     d, q = report.dataset, report.quality
     console.print(f"[bold]Validation[/bold] on {d['name']} {tuple(d['input_shape'])}: {q.trials} trials, "
                   f"meter {report.meter['name']} ({report.meter['provenance']})")
+    prof = report.config.get("profile") or {}
+    if prof:
+        where = {True: "[yellow]another device[/yellow]", False: "this device", None: "an unknown device"}[prof.get("other_device")]
+        console.print(f"Predictions priced by profile [bold]{prof.get('name')}[/bold] ({prof.get('provenance')}), "
+                      f"measured on {where}: {prof.get('device')}")
     qt = Table(title="Prediction quality (each prediction made before its trial trained)", title_justify="left")
     for col in ("", "energy", "time"):
         qt.add_column(col, justify="left" if not col else "right")

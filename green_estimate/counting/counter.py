@@ -7,6 +7,7 @@ steady-state step (the one-off state allocation of the first step is not a per-s
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -93,7 +94,14 @@ def make_optimizer(name: str, params: list) -> Any:
     raise UsageError(f"unknown optimizer {name!r}: use one of {', '.join(OPTIMIZERS)}")
 
 
-def _inputs(workload: Workload, batch_size: int, device: str) -> tuple:
+def _inputs(workload: Workload, batch_size: int, device: str, model: Any = None) -> tuple[tuple, dict]:
+    """The model's positional and keyword inputs for one batch, on ``device``.
+
+    ``example_input(batch_size)`` may return a tensor, a tuple of tensors, or a dict (passed as
+    keywords; non-tensor values such as ``use_cache=False`` pass through unchanged). Without it, one
+    input of ``INPUT_SHAPE`` is made, of ``INPUT_DTYPE`` (random ids below the vocabulary size for an
+    integer dtype when it must hold real values).
+    """
     import torch
 
     if workload.example_input is not None:
@@ -101,35 +109,109 @@ def _inputs(workload: Workload, batch_size: int, device: str) -> tuple:
             x = workload.example_input(batch_size)
         except Exception as e:
             raise ModelLoadError(f"example_input({batch_size}) in {workload.name} raised {type(e).__name__}: {e}") from e
+        if isinstance(x, dict):
+            if not all(isinstance(k, str) for k in x) or not any(isinstance(v, torch.Tensor) for v in x.values()):
+                raise ModelLoadError(f"example_input({batch_size}) in {workload.name} returned a dict without tensors: "
+                                     "return {'input_ids': tensor, ...} (keyword name → tensor)")
+            return (), {k: _to_device(v, device) for k, v in x.items()}
         xs = x if isinstance(x, (tuple, list)) else (x,)
         if not xs or not all(isinstance(t, torch.Tensor) for t in xs):
-            raise ModelLoadError(f"example_input({batch_size}) in {workload.name} must return a tensor or a tuple of tensors")
-        if device == "meta":
-            return tuple(torch.empty_like(t, device="meta") for t in xs)
-        return tuple(t.to(device) for t in xs)
+            raise ModelLoadError(f"example_input({batch_size}) in {workload.name} must return a tensor, a tuple of "
+                                 f"tensors or a dict of tensors; it returned a {type(x).__name__}")
+        return tuple(_to_device(t, device) for t in xs), {}
     assert workload.input_shape is not None
     shape = (batch_size, *workload.input_shape)
+    dtype = workload.input_dtype or torch.float32
     if device == "meta":
-        return (torch.empty(shape, device="meta"),)
-    return (torch.randn(shape),)
+        return (torch.empty(shape, dtype=dtype, device="meta"),), {}
+    if dtype.is_floating_point:
+        return (torch.randn(shape, dtype=dtype),), {}
+    vocab = workload.vocab_size or _embedding_rows(model) or 2
+    return (torch.randint(0, vocab, shape, dtype=dtype),), {}
 
 
-def _loss(out: Any) -> Any:
-    """Cross-entropy for ``(N, K)`` outputs (targets of class 0), else the mean."""
+def _to_device(v: Any, device: str) -> Any:
     import torch
 
-    if isinstance(out, dict):
-        out = next((v for v in out.values() if isinstance(v, torch.Tensor)), None)
+    if not isinstance(v, torch.Tensor):
+        return v
+    return torch.empty_like(v, device="meta") if device == "meta" else v.to(device)
+
+
+def _embedding_rows(model: Any) -> int | None:
+    """The smallest embedding table of ``model``: random token ids below it index every table."""
+    import torch
+
+    if model is None:
+        return None
+    rows = [m.num_embeddings for m in model.modules() if isinstance(m, (torch.nn.Embedding, torch.nn.EmbeddingBag))]
+    return min(rows) if rows else None
+
+
+def _shape_text(args: tuple, kwargs: dict) -> str:
+    import torch
+
+    parts = [str(tuple(t.shape)) for t in args if isinstance(t, torch.Tensor)]
+    parts += [f"{k}={tuple(v.shape)}" for k, v in kwargs.items() if isinstance(v, torch.Tensor)]
+    return ", ".join(parts) or "(no tensors)"
+
+
+def _first_tensor(out: Any) -> tuple[Any, int, int]:
+    """The first tensor of a model output, its index, and how many tensors there were."""
+    import torch
+
+    values = list(out.values()) if isinstance(out, dict) else list(out)
+    tensors = [(i, v) for i, v in enumerate(values) if isinstance(v, torch.Tensor)]
+    if not tensors:
+        return None, 0, 0
+    return tensors[0][1], tensors[0][0], len(tensors)
+
+
+def _loss(out: Any) -> tuple[Any, str]:
+    """The step's loss and a sentence saying what it was.
+
+    A loss the model returns (a ``loss`` entry of a dict or ``ModelOutput``, a scalar output, or a
+    scalar first element of a tuple, as Hugging Face models return with ``return_dict=False``) is the
+    loss. Otherwise: cross-entropy for ``(N, K)`` logits, per-token cross-entropy over the last
+    dimension for ``(N, T, V)`` logits (language models), else the mean of the output. Targets are
+    class 0: the values do not change the cost.
+    """
+    import torch
+
+    where = "the output"
+    if isinstance(out, dict):  # ModelOutput is an OrderedDict: a dict here
+        loss = out.get("loss")
+        if isinstance(loss, torch.Tensor) and loss.numel() == 1 and loss.is_floating_point():
+            return loss, "the loss the model returned (its `loss` output)"
+        logits = out.get("logits")
+        if isinstance(logits, torch.Tensor):
+            out, where = logits, "the `logits` output"
+        else:
+            key_tensor, index, n = _first_tensor(out)
+            key = list(out)[index] if key_tensor is not None else None
+            out, where = key_tensor, f"the `{key}` output" + (f" (the first of {n} tensors; the others get no gradient)" if n > 1 else "")
     elif isinstance(out, (tuple, list)):
-        out = next((v for v in out if isinstance(v, torch.Tensor)), None)
+        first, index, n = _first_tensor(out)
+        if first is not None and n > 1 and first.numel() == 1 and first.is_floating_point():
+            return first, "the loss the model returned (the scalar first output)"
+        out = first
+        where = f"output {index} of a {n}-tensor tuple (the others get no gradient; return a loss from forward to train them)" if n > 1 else "the output"
     if not isinstance(out, torch.Tensor):
-        raise ModelLoadError("the model's forward returned no tensor: return the logits (or a tuple starting with them)")
+        raise ModelLoadError("the model's forward returned no tensor: return the logits, a dict or tuple holding them, or the loss")
     if not out.is_floating_point():
         raise ModelLoadError(f"the model's output has dtype {out.dtype}; a training step needs a floating-point output")
+    if out.numel() == 1 and where == "the output":
+        return out.reshape(()), "the loss the model returned (a scalar output)"
     if out.dim() == 2:
         target = torch.zeros(out.shape[0], dtype=torch.long, device=out.device)
-        return torch.nn.functional.cross_entropy(out, target)
-    return out.mean()
+        return torch.nn.functional.cross_entropy(out, target), f"cross-entropy on {where}, logits {tuple(out.shape)}"
+    if out.dim() == 3:
+        flat = out.reshape(-1, out.shape[-1])
+        target = torch.zeros(flat.shape[0], dtype=torch.long, device=out.device)
+        return (torch.nn.functional.cross_entropy(flat, target),
+                f"per-token cross-entropy on {where}, logits {tuple(out.shape)} (batch, tokens, vocabulary)")
+    return out.mean(), (f"the mean of {where}, shape {tuple(out.shape)} (not classifier logits; return the real loss "
+                        "from forward to count it)")
 
 
 class _ForwardStack:
@@ -171,15 +253,21 @@ def count_step(
     optimizer: str = "adam",
     name: str = "model",
     batch_size: int | None = None,
+    kwargs: dict | None = None,
 ) -> CostReport:
     """Count one training step of ``model`` on ``inputs`` (on whatever device they live on).
 
+    Lazy modules (``LazyLinear``...) are materialised first by an uncounted forward. A model with no
+    trainable parameters is counted without an optimizer step (and without a backward pass when
+    nothing needs a gradient); the report's notes say so.
+
     Args:
         model: a ``torch.nn.Module`` on the same device as ``inputs`` (normally ``meta``).
-        inputs: the positional inputs of ``model(*inputs)``.
+        inputs: the positional inputs of ``model(*inputs, **kwargs)``.
         optimizer: ``adam``, ``adamw``, ``sgd`` or ``none``.
         name: reported model name.
         batch_size: reported batch size (defaults to the first input's first dimension).
+        kwargs: keyword inputs (``example_input`` returning a dict).
 
     Raises:
         ModelLoadError: the model rejects the input, or returns no usable output.
@@ -187,52 +275,78 @@ def count_step(
     import torch
     from torch.utils.module_tracker import ModuleTracker
 
+    kwargs = dict(kwargs or {})
+    tensors = [t for t in (*inputs, *kwargs.values()) if isinstance(t, torch.Tensor)]
+    notes: list[str] = []
     model.train()
+    device = tensors[0].device.type if tensors else "meta"
+    if has_lazy(model):
+        # Lazy parameters materialise on the device that is current, so make it the inputs' one
+        with torch.no_grad(), torch.device(device):
+            _forward(model, inputs, kwargs, None)
+        notes.append("Lazy modules were materialised by one uncounted forward pass before counting.")
     params = [p for p in model.parameters() if p.requires_grad]
+    if not params and optimizer != "none":
+        notes.append("The model has no trainable parameters: counted without an optimizer step"
+                     + ("" if any(t.requires_grad for t in tensors) else " and without a backward pass") + ".")
+        optimizer = "none"
     opt = make_optimizer(optimizer, params)
-    if opt is not None and params:
+    if opt is not None:
         for p in params:  # one uncounted step creates the optimizer state (exp_avg, momentum, ...)
             p.grad = torch.zeros_like(p)
         opt.step()
         opt.zero_grad(set_to_none=True)
 
     mode = _make_mode()(ModuleTracker(), f"{type(model).__name__}.")
-    stack = _ForwardStack(model)
-    device = inputs[0].device.type if inputs else "meta"
-    try:
-        with mode.tracker, mode:
-            try:
-                out = model(*inputs)
-            except ModelLoadError:
-                raise
-            except Exception as e:
-                shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
-                raise ModelLoadError(
-                    f"the model rejected input of shape {shapes}: {stack.failing()} raised "
-                    f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''} — check "
-                    "INPUT_SHAPE / example_input / --input-shape"
-                ) from e
-            loss = _loss(out)
-            mode.phase = "backward"
-            if loss.requires_grad:
-                loss.backward()
-            mode.phase = "optimizer"
-            if opt is not None:
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-    finally:
-        stack.close()
+    with mode.tracker, mode:
+        out = _forward(model, inputs, kwargs, mode)
+        loss, loss_text = _loss(out)
+        mode.phase = "backward"
+        if loss.requires_grad:
+            loss.backward()
+        mode.phase = "optimizer"
+        if opt is not None:
+            opt.step()
+            opt.zero_grad(set_to_none=True)
     n_params = sum(p.numel() for p in model.parameters())
+    first = next((t for t in tensors if t.dim() > 0), None)
     return CostReport(
         model=name,
-        batch_size=batch_size if batch_size is not None else int(inputs[0].shape[0]),
+        batch_size=batch_size if batch_size is not None else (int(first.shape[0]) if first is not None else 1),
         optimizer=optimizer,
         parameters=n_params,
-        input_shapes=[tuple(t.shape) for t in inputs],
+        input_shapes=[tuple(t.shape) for t in tensors],
         ops=mode.ops,
         ignored_ops=dict(mode.ignored),
         device=device,
+        notes=notes,
+        loss=loss_text,
     )
+
+
+def has_lazy(model: Any) -> bool:
+    """Whether ``model`` still has uninitialised (Lazy) parameters or buffers."""
+    from torch.nn.parameter import is_lazy
+
+    return any(is_lazy(t) for t in (*model.parameters(), *model.buffers()))
+
+
+def _forward(model: Any, inputs: tuple, kwargs: dict, mode: Any) -> Any:
+    """``model(*inputs, **kwargs)``; a failure becomes one line naming the layer that raised."""
+    stack = _ForwardStack(model)
+    try:
+        return model(*inputs, **kwargs)
+    except ModelLoadError:
+        raise
+    except Exception as e:
+        text = str(e).strip()
+        raise ModelLoadError(
+            f"the model rejected input of shape {_shape_text(inputs, kwargs)}: {stack.failing()} raised "
+            f"{type(e).__name__}: {text.splitlines()[0] if text else ''} — check "
+            "INPUT_SHAPE / INPUT_DTYPE / example_input / --input-shape"
+        ) from e
+    finally:
+        stack.close()
 
 
 def _is_meta_limitation(e: BaseException) -> bool:
@@ -244,20 +358,19 @@ def count_workload(workload: Workload, *, batch_size: int = 64, optimizer: str =
     """Build the workload's model on ``device`` (meta by default) and count one training step.
 
     A model that cannot be *built* on the meta device is built on the CPU and moved to meta; one that
-    cannot *run* on meta (data-dependent Python control flow) is counted on real CPU tensors if it
-    has at most :data:`CPU_FALLBACK_MAX_PARAMS` parameters, else a :class:`ModelLoadError` explains.
+    cannot *run* on meta (data-dependent Python control flow, an op without a meta kernel) is counted
+    on real CPU tensors at batch 1 and 2 and scaled linearly to ``batch_size`` if it has at most
+    :data:`CPU_FALLBACK_MAX_PARAMS` parameters, else a :class:`ModelLoadError` explains.
     """
-    import torch
-
     if batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
     if optimizer.lower() not in OPTIMIZERS:
         raise UsageError(f"unknown optimizer {optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
     notes = list(workload.notes)
     model = _build(workload, device, notes)
-    inputs = _inputs(workload, batch_size, device)
+    args, kwargs = _inputs(workload, batch_size, device, model)
     try:
-        report = count_step(model, inputs, optimizer=optimizer, name=workload.name, batch_size=batch_size)
+        report = count_step(model, args, optimizer=optimizer, name=workload.name, batch_size=batch_size, kwargs=kwargs)
     except ModelLoadError as e:
         cause = e.__cause__
         if device != "meta" or cause is None or not _is_meta_limitation(cause):
@@ -265,19 +378,68 @@ def count_workload(workload: Workload, *, batch_size: int = 64, optimizer: str =
         n_params = sum(p.numel() for p in model.parameters())
         if n_params > CPU_FALLBACK_MAX_PARAMS:
             raise ModelLoadError(
-                f"{workload.name} cannot run on the meta device ({type(cause).__name__}: {cause}) and with "
+                f"{workload.name} cannot run on the meta device ({e}) and with "
                 f"{n_params:,} parameters it is too large to count on real CPU tensors; remove data-dependent "
                 "Python control flow (.item(), .tolist(), if tensor:) from forward()"
             ) from cause
-        notes.append(f"counted on real CPU tensors: the model cannot run on the meta device ({type(cause).__name__})")
-        model = workload.build() if not workload.prebuilt else model.to_empty(device="cpu")
-        with torch.no_grad():
-            for p in model.parameters():
-                p.normal_(0, 0.02)
-        report = count_step(model, _inputs(workload, batch_size, "cpu"), optimizer=optimizer,
-                            name=workload.name, batch_size=batch_size)
-    report.notes = notes
+        report = _count_on_cpu(workload, model, batch_size, optimizer, type(cause).__name__)
+    report.notes = notes + report.notes
     return report
+
+
+def _cpu_model(workload: Workload, model: Any) -> Any:
+    import torch
+
+    if workload.prebuilt:
+        model = model.to_empty(device="cpu")
+    else:
+        model = workload.build()
+    with torch.no_grad():
+        for p in model.parameters():
+            if not torch.nn.parameter.is_lazy(p):
+                p.normal_(0, 0.02)
+    return model
+
+
+def _count_on_cpu(workload: Workload, model: Any, batch_size: int, optimizer: str, why: str) -> CostReport:
+    """Count on real CPU tensors: at batch 1 and 2, extrapolated linearly per op to ``batch_size``.
+
+    Every op's FLOPs and bytes are ``a + b·batch`` for the layers this covers (weights and
+    optimizer state give ``a``, activations ``b``); when the two small counts do not run the same ops
+    (control flow that depends on the batch) the step is counted at the full batch instead.
+    """
+    import dataclasses
+
+    def at(b: int) -> CostReport:
+        m = _cpu_model(workload, model)
+        args, kwargs = _inputs(workload, b, "cpu", m)
+        return count_step(m, args, optimizer=optimizer, name=workload.name, batch_size=b, kwargs=kwargs)
+
+    reason = f"the model cannot run on the meta device ({why})"
+    if batch_size <= 2:
+        report = at(batch_size)
+        report.notes.append(f"Counted on real CPU tensors: {reason}.")
+        return report
+    one, two = at(1), at(2)
+    aligned = len(one.ops) == len(two.ops) and all(
+        (a.op, a.phase, a.module) == (b.op, b.phase, b.module) for a, b in zip(one.ops, two.ops))
+    if not aligned:
+        report = at(batch_size)
+        report.notes.append(f"Counted on real CPU tensors at batch {batch_size}: {reason}.")
+        return report
+    k = batch_size - 1
+
+    def scale(a: int, b: int) -> int:
+        return max(0, a + (b - a) * k)
+
+    ops = [dataclasses.replace(a, flops=scale(a.flops, b.flops), bytes_read=scale(a.bytes_read, b.bytes_read),
+                               bytes_written=scale(a.bytes_written, b.bytes_written)) for a, b in zip(one.ops, two.ops)]
+    two.ops = ops
+    two.batch_size = batch_size
+    two.loss = re.sub(r"\((2)(?=[,)])", f"({batch_size}", two.loss)  # the shapes it names, at the real batch
+    two.input_shapes = [(batch_size, *s[1:]) if s else s for s in two.input_shapes]
+    two.notes.append(f"Counted on real CPU tensors at batch 1 and 2 and scaled linearly to batch {batch_size}: {reason}.")
+    return two
 
 
 def _build(workload: Workload, device: str, notes: list[str]) -> Any:
@@ -285,6 +447,13 @@ def _build(workload: Workload, device: str, notes: list[str]) -> Any:
 
     if workload.prebuilt:
         model = workload.build()
+        if has_lazy(model) and device != "cpu":
+            # .to() turns an uninitialised parameter into an empty one: materialise on the CPU first
+            import torch
+
+            args, kwargs = _inputs(workload, 1, "cpu", model)
+            with torch.no_grad():
+                _forward(model, args, kwargs, None)
         return model.to(device)
     if device != "meta":
         with torch.device(device):
@@ -312,7 +481,10 @@ def count_model(
     optimizer: str = "adam",
     input_shape: tuple[int, ...] | None = None,
     model_kwargs: dict | None = None,
+    input_dtype: str | None = None,
+    vocab_size: int | None = None,
 ) -> CostReport:
     """Load MODEL (``file.py[:name]`` or ``pkg.module[:name]``) and count one training step on meta."""
-    workload = load_workload(spec, input_shape=input_shape, model_kwargs=model_kwargs)
+    workload = load_workload(spec, input_shape=input_shape, model_kwargs=model_kwargs, input_dtype=input_dtype,
+                             vocab_size=vocab_size)
     return count_workload(workload, batch_size=batch_size, optimizer=optimizer)

@@ -72,6 +72,7 @@ class CostReport:
     ignored_ops: dict[str, int] = field(default_factory=dict)
     device: str = "meta"
     notes: list[str] = field(default_factory=list)
+    loss: str = ""  # what the step's loss was, in words ("per-token cross-entropy on ...")
 
     def totals(self) -> Totals:
         t = Totals()
@@ -134,5 +135,6 @@ class CostReport:
             "by_phase": {p: t.to_dict() for p, t in self.by_phase().items()},
             "uncounted_ops": self.uncounted_ops(),
             "ignored_ops": dict(sorted(self.ignored_ops.items(), key=lambda kv: -kv[1])),
+            "loss": self.loss,
             "notes": list(self.notes),
         }

@@ -76,6 +76,8 @@ class ValidationConfig:
     seed: int = 0
     device: str = "cpu"
     predictor: str = ""  # which profile and confidence priced the trials, e.g. "cpu-reference-2core@0.9"
+    # the profile that priced the trials: name, device, provenance, origin, other_device (not part of experiment())
+    profile: dict | None = None
     warmup_steps: int = 1
     threads: int | None = None
 

@@ -79,6 +79,10 @@ def _notes(report: ValidationReport, unfinished: dict[str, int]) -> list[str]:
         notes.append(f"Training ran on {report.config['device']} but the meter is {report.meter.get('name')!r} "
                      f"({report.meter.get('device')}): the GPU's energy is not in these numbers. Fix NVML access "
                      "(see `green-estimate meters`) for GPU measurements.")
+    profile = report.config.get("profile") or {}
+    if profile.get("other_device"):
+        notes.append(profile.get("note") or f"Predictions were priced by profile {profile.get('name')}, measured on "
+                     f"another device ({profile.get('device')}).")
     notes.append("Measured energy is the meter's total over the training steps (idle power not subtracted); "
                  "prediction and evaluation are outside the measured window.")
     short = [r for r in rows if r.meter_resolution_s > 0 and r.meas_time_s < SHORT_WINDOW_FACTOR * r.meter_resolution_s]
@@ -123,6 +127,15 @@ def generate_report(
     return report
 
 
+def _profile_line(prof: dict | None) -> list[str]:
+    """The report's line naming the profile that priced the predictions, and where it was measured."""
+    if not prof:
+        return []
+    where = {True: "**another device**", False: "this device", None: "an unknown device"}[prof.get("other_device")]
+    return [f"- Predictions priced by profile `{prof.get('name')}` ({prof.get('provenance')}), measured on {where}: "
+            f"{prof.get('device')}"]
+
+
 def _f(x, fmt: str = "{:.3g}") -> str:
     return "–" if x is None else fmt.format(x)
 
@@ -142,6 +155,7 @@ def render_markdown(report: ValidationReport, out_dir: Path | None = None) -> st
         f"({', '.join(c.get('strategies', []))}), {c.get('epochs')} epochs, batch {c.get('batch_size')}, "
         f"Adam, cross-entropy; device `{c.get('device')}`, {c.get('torch_threads', '?')} torch threads",
         f"- Meter: `{m.get('name')}` ({m.get('provenance')}) on {m.get('device')}",
+        *_profile_line(c.get("profile")),
         f"- Storage: `{c.get('storage')}`", "",
     ]
     if report.notes:

@@ -72,3 +72,20 @@ def test_help_does_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_loss_and_token_inputs_through_the_cli():
+    from pathlib import Path
+
+    corpus = Path(__file__).resolve().parents[1] / "corpus"
+    res = runner.invoke(app, ["count", str(corpus / "hf_gpt2_logits_only.py"), "-b", "2", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["loss"].startswith("per-token cross-entropy on the `logits` output, logits (2, 16, 100)")
+    res = runner.invoke(app, ["count", str(corpus / "embedding_bag.py"), "-b", "3", "--input-shape", "9",
+                              "--input-dtype", "int64", "--vocab-size", "20", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["input_shapes"] == [[3, 9]]
+    res = runner.invoke(app, ["count", str(corpus / "zero_params.py"), "-b", "2"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "Loss: cross-entropy on the output, logits (2, 48)" in res.stdout
+    assert "no trainable parameters: counted without an optimizer step" in res.stdout

@@ -117,7 +117,8 @@ def test_random_search_gives_expected_total_and_range(calls, sweep_file):
         ('strategy = "grid"', 'strategy = "ranodm"', "did you mean 'random'"),
         ("epochs = 1", "epoks = 1", "unknown key 'epoks'"),
         ("lr = {low = 1e-4, high = 1e-1, log = true}", "lr = {low = 1, high = 0.1}", "must not be greater than high"),
-        ("grid_points = 4", "grid_points = 4\n[space.x]", "space.x: a range needs both low and high"),
+        ("grid_points = 4", "grid_points = 4\n[space.momentum]", "space.momentum: a range needs both low and high"),
+        ("lr = {", "lrr = {", "unknown key 'lrr'"),
     ],
 )
 def test_sweep_typo_exits_2_with_one_line(calls, sweep_file, old, new, says):

@@ -43,3 +43,18 @@ def test_json_and_markdown_carry_the_numbers():
     md = render_markdown(report)
     assert "| grid | 2 | 70.0% |" in md and "| random | 1 | 90.0% |" in md
     assert md.count("| 1 |") >= 1 and "## The study's claims" in md
+
+
+def test_report_names_the_pricing_profile_and_a_foreign_device():
+    foreign = {"name": "gpu-box", "device": "NVIDIA A100", "provenance": "measured", "origin": "local",
+               "other_device": True, "note": "Predictions were priced by profile gpu-box, measured on another device "
+                                             "(NVIDIA A100), not on this CPU X: calibrate here."}
+    report = build_report(_rows(), config={**CONFIG, "profile": foreign}, dataset=DATASET, meter=METER)
+    assert foreign["note"] in report.notes
+    md = render_markdown(report)
+    assert "- Predictions priced by profile `gpu-box` (measured), measured on **another device**: NVIDIA A100" in md
+    assert report.to_dict()["config"]["profile"]["other_device"] is True
+    same = build_report(_rows(), config={**CONFIG, "profile": {**foreign, "other_device": False, "note": ""}},
+                        dataset=DATASET, meter=METER)
+    assert not any("another device" in n for n in same.notes)
+    assert "measured on this device: NVIDIA A100" in render_markdown(same)
