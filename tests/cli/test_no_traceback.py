@@ -25,8 +25,8 @@ BAD_OPTIONS = [
     ["predict"], ["predict", GOOD, "--epochs", "0"], ["predict", GOOD, "--samples", "-5"], ["predict", GOOD, "--confidence", "2"],
     ["predict", GOOD, "--profile", "no-such-profile"], ["predict", GOOD, "--region", "ATLANTIS"],
     ["predict", GOOD, "--grid-intensity", "abc"], ["predict", GOOD, "--steps", "0"],
-    ["check", GOOD], ["check", GOOD, "--budget", "5 bananas"], ["check", GOOD, "--budget", "1kWh", "--format", "xml"],
-    ["check", GOOD, "--co2-budget", "1kg"], ["check", GOOD, "--budget", "1kWh", "--confidence", "5"],
+    ["check", GOOD, "--steps", "1"], ["check", GOOD, "--steps", "1", "--budget", "5 bananas"], ["check", GOOD, "--steps", "1", "--budget", "1kWh", "--format", "xml"],
+    ["check", GOOD, "--steps", "1", "--co2-budget", "1kg"], ["check", GOOD, "--steps", "1", "--budget", "1kWh", "--confidence", "5"],
     ["plan"], ["plan", "missing-sweep.toml"], ["plan", "sweep.txt"],
     ["profiles", "--bogus"], ["meters", "--bogus"],
     ["calibrate"], ["calibrate", "--gpu", "0", "--cpu"], ["calibrate", "--cpu", "--meter", "nope"],
@@ -63,7 +63,7 @@ def test_bad_options_are_one_error_line(argv, capsys, tmp_path, monkeypatch):
 @pytest.mark.parametrize("command", ["count", "predict", "check"])
 @pytest.mark.parametrize("name", BAD_FILES)
 def test_bad_model_files_are_one_error_line(command, name, capsys):
-    argv = [command, str(CORPUS / name)] + (["--budget", "1kWh"] if command == "check" else [])
+    argv = [command, str(CORPUS / name)] + (["--budget", "1kWh", "--steps", "1"] if command == "check" else [])
     code, out, err = run(argv, capsys)
     # argparse in the user's own file prints its usage and message before exiting: two lines that are theirs
     assert_one_line_error(code, out, err, codes=(2,) if command == "check" else (1,),
@@ -89,7 +89,7 @@ def test_hand_edited_profile_is_named_in_one_line(edit, says, capsys, tmp_path):
     data.update(edit)
     bad = tmp_path / "edited.json"
     bad.write_text(json.dumps(data))
-    for argv, codes in ((["predict", GOOD, "--profile", str(bad)], (1,)), (["check", GOOD, "--budget", "1kWh", "--profile", str(bad)], (2,))):
+    for argv, codes in ((["predict", GOOD, "--profile", str(bad)], (1,)), (["check", GOOD, "--steps", "1", "--budget", "1kWh", "--profile", str(bad)], (2,))):
         code, out, err = run(argv, capsys)
         assert_one_line_error(code, out, err, codes=codes)
         assert f"profile {bad}: {says}" in err
@@ -105,7 +105,7 @@ def test_unexpected_exception_is_one_internal_error_line_and_debug_shows_it(caps
     code, out, err = run(["count", GOOD], capsys)
     assert code == 1
     assert err == "internal error: RuntimeError: boom second line; rerun with --debug for the traceback\n"
-    code, _, err = run(["check", GOOD, "--budget", "1kWh"], capsys)
+    code, _, err = run(["check", GOOD, "--steps", "1", "--budget", "1kWh"], capsys)
     assert code == 2 and err.startswith("internal error: RuntimeError: boom")  # check's 1 means "over budget"
     with pytest.raises(RuntimeError, match="boom"):
         main(["count", GOOD, "--debug"])
@@ -116,7 +116,7 @@ def test_unexpected_exception_is_one_internal_error_line_and_debug_shows_it(caps
 def test_check_exit_codes_agree_with_its_help(capsys):
     code, out, _ = run(["check", "--help"], capsys)
     assert code == 0 and "1 when it does not, 2 on any error" in " ".join(out.split())
-    assert run(["check", GOOD, "--budget", "1GWh"], capsys)[0] == 0
-    code, _, err = run(["check", GOOD, "--budget", "1e-9J"], capsys)
+    assert run(["check", GOOD, "--steps", "1", "--budget", "1GWh"], capsys)[0] == 0
+    code, _, err = run(["check", GOOD, "--steps", "1", "--budget", "1e-9J"], capsys)
     assert code == 1 and err.startswith("Over budget")
-    assert run(["check", str(CORPUS / "empty.py"), "--budget", "1GWh"], capsys)[0] == 2  # will not load: 2, not 1
+    assert run(["check", str(CORPUS / "empty.py"), "--budget", "1GWh", "--steps", "1"], capsys)[0] == 2  # will not load: 2, not 1
