@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# One prepared run for a short GPU booking (issue 7): meters, the GPU calibration (full GPU suite),
-# a quick validation on the GPU, everything collected under $OUT (at most 8 files come back).
-# Budget: under 8 minutes in all. On the device machine:
+# One prepared run for a short GPU booking: meters, the GPU calibration (the in-context GPU suite:
+# seeded random networks whose ops are timed inside real training steps — on CUDA each op's time is
+# the device time of the kernels its profiler event launched — and whose whole steps are measured
+# with NVML), a quick validation on the GPU, everything collected under $OUT (at most 8 files come
+# back). Budget: under 8 minutes in all. On the device machine:
 #
 #   bash calibration/fetch_gpu_wheels.sh            # here, once: wheels into .whl/ (carry it)
 #   run: bash calibration/gpu_run.sh                # there, with carry [".whl"]
 #
 # Rehearse it on a CPU with the fake meter first (same steps, same files):
 #
-#   GE_DEVICE=cpu GE_METER=fake OUT=/tmp/ge-rehearsal bash calibration/gpu_run.sh
+#   GE_DEVICE=cpu GE_METER=fake GE_QUICK=1 OUT=/tmp/ge-rehearsal bash calibration/gpu_run.sh
+#
+# (GE_QUICK=1 runs the quick suite: the full CPU suite takes about 8 minutes on 2 cores.)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/ge-gpu-run}
 DEVICE=${GE_DEVICE:-gpu}            # gpu | cpu (rehearsal)
 METER=${GE_METER:-auto}             # auto (NVML on the GPU) | fake (rehearsal)
+if [ "${GE_QUICK:-0}" = 1 ]; then QUICK=(--quick); else QUICK=(); fi
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 GREEN_ESTIMATE_HOME="$OUT/.home"
 if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
@@ -31,8 +36,8 @@ log() { echo "[$(( $(date +%s) - start ))s] $*" | tee -a "$OUT/log.txt"; }
 log "nvidia-smi: $(nvidia-smi --query-gpu=name,driver_version,power.draw --format=csv,noheader 2>&1 | head -1)"
 log "meters"
 $GE meters --json > "$OUT/meters.json" 2>>"$OUT/log.txt"
-log "calibrate ${DEV[*]} (full suite) with meter $METER"
-timeout 330 $GE calibrate "${DEV[@]}" --meter "$METER" --name "${DEVICE}-measured" --out "$OUT/profile.json" \
+log "calibrate ${DEV[*]} ${QUICK[*]} with meter $METER"
+timeout 330 $GE calibrate "${DEV[@]}" "${QUICK[@]}" --meter "$METER" --name "${DEVICE}-measured" --out "$OUT/profile.json" \
   --json > "$OUT/calibrate.json" 2>>"$OUT/log.txt" || log "calibrate exited $?"
 if [ -f "$OUT/profile.json" ]; then
   log "validate --quick ${DEV[*]}"

@@ -13,6 +13,14 @@ from green_estimate.counting.report import OpRecord
 
 FLOPS_MEDIUM, FLOPS_LARGE = 1e6, 3e7   # bins of the piecewise-throughput features
 BYTES_MEDIUM, BYTES_LARGE = 1e5, 3e6
+BYTES_DRAM = 3.2e7   # an op moving more than a large last-level cache holds streams from memory
+# Bins of a GEMM's (or a convolution's implicit GEMM's) smallest dimension: a thin GEMM (a GRU's
+# 64 × 768 × 256 step, a 3-channel first convolution) runs far below the rate of a square one.
+MIN_DIM_BINS = (16, 64, 256)
+
+
+def _gemm_bin(op: OpRecord, lo: int, hi: float) -> float:
+    return float(op.flops) if (op.min_dim > 0 and not op.depthwise and lo <= op.min_dim < hi) else 0.0
 
 FEATURES: dict[str, Callable[[OpRecord], float]] = {
     "const": lambda op: 1.0,                     # the per-op fixed cost (dispatch, kernel launch)
@@ -30,8 +38,18 @@ FEATURES: dict[str, Callable[[OpRecord], float]] = {
     "bytes_small": lambda op: float(op.nbytes) if op.nbytes < BYTES_MEDIUM else 0.0,
     "bytes_medium": lambda op: float(op.nbytes) if BYTES_MEDIUM <= op.nbytes < BYTES_LARGE else 0.0,
     "bytes_large": lambda op: float(op.nbytes) if op.nbytes >= BYTES_LARGE else 0.0,
+    "bytes_dram": lambda op: float(op.nbytes) if op.nbytes >= BYTES_DRAM else 0.0,
     # Kernels an op runs: a backward op computing input, weight and bias gradients runs three.
     "outputs": lambda op: float(op.outputs),
+    # GEMM and convolution FLOPs by the GEMM's smallest dimension, and depthwise convolutions apart.
+    "gemm_flops_thin": lambda op: _gemm_bin(op, 1, MIN_DIM_BINS[0]),
+    "gemm_flops_narrow": lambda op: _gemm_bin(op, MIN_DIM_BINS[0], MIN_DIM_BINS[1]),
+    "gemm_flops_medium": lambda op: _gemm_bin(op, MIN_DIM_BINS[1], MIN_DIM_BINS[2]),
+    "gemm_flops_wide": lambda op: _gemm_bin(op, MIN_DIM_BINS[2], math.inf),
+    "depthwise_flops": lambda op: float(op.flops) if op.depthwise else 0.0,
+    # Backward kernels (gradients of input and weight) differ from forward ones in cost per call.
+    "backward_const": lambda op: 1.0 if op.phase == "backward" else 0.0,
+    "backward_flops": lambda op: float(op.flops) if op.phase == "backward" else 0.0,
 }
 
 
@@ -43,3 +61,9 @@ def feature_vector(ops: Iterable[OpRecord], names: list[str]) -> list[float]:
         for i, fn in enumerate(fns):
             total[i] += fn(op)
     return total
+
+
+def model_mean(model: dict, ops: list[OpRecord], params: list[float] | None = None) -> float:
+    """A class model's (a profile's model dict) cost of ``ops``; ``params`` overrides its coefficients."""
+    p = params if params is not None else model["params"]
+    return sum(a * x for a, x in zip(p, feature_vector(ops, model["features"])))

@@ -18,7 +18,6 @@ from typing import Any, Callable
 from green_estimate.carbon import J_PER_KWH
 from green_estimate.counting.report import REQUIRED_CLASSES, CostReport, OpRecord
 from green_estimate.errors import UsageError
-from green_estimate.features import feature_vector
 from green_estimate.profile import Profile, default_profile, load_profile
 
 
@@ -66,64 +65,61 @@ class ClassPrice:
 
 
 def _price(ops: list[OpRecord], profile: Profile, cls: str, target: str) -> tuple[float, float, float, str]:
-    """Mean, coefficient variance and residual variance of one class's ops (stage-one model)."""
+    """Mean, coefficient variance and residual variance of one class's ops under its class model."""
     model, used = profile.model_for(cls, target)
-    x = feature_vector(ops, model.features)
-    mean = sum(p * xi for p, xi in zip(model.params, x))
-    coef_var = sum(x[i] * model.cov[i][j] * x[j] for i in range(len(x)) for j in range(len(x)))
-    return mean, max(coef_var, 0.0), (model.resid_rel_sd * mean) ** 2, used
+    mean, coef_var = model.price(ops)
+    return mean, coef_var, (model.resid_rel_sd * mean) ** 2, used
 
 
 def price_step(report: CostReport, profile: Profile) -> dict[str, ClassPrice]:
-    """Energy and time of one counted step, per class, with variances.
+    """Energy and time of one counted step, per class, with coefficient variances.
 
-    With a stage-two ``step_model`` in the profile (fitted on whole training steps), each major
-    class is scaled by its in-context factor, the per-step constant becomes class ``overhead``, and
-    the step-level residual spread replaces the per-class residuals (which it contains).
+    A calibrated profile (``step_model`` of form ``incontext@1``) prices each class's ops with its
+    in-context op model, scales them by the step model's op-time factor (ops of fused regions by
+    their own), and adds the work between ops as class ``overhead``. A datasheet profile prices the
+    classes alone.
     """
+    from green_estimate.counting.regions import SCALE_GROUPS, scale_group
+
+    step = profile.data.get("step_model")
+    scales = dict(zip(SCALE_GROUPS, step["time_s"]["params"] if step else [1.0] * len(SCALE_GROUPS)))
     groups: dict[str, list[OpRecord]] = {}
     for op in report.ops:
         groups.setdefault(op.cls, []).append(op)
-    step_model = profile.data.get("step_model")
-    raw: dict[str, dict[str, tuple[float, float, float, str]]] = {
-        cls: {t: _price(ops, profile, cls, t) for t in ("energy_j", "time_s")} for cls, ops in groups.items()
-    }
     out: dict[str, ClassPrice] = {}
-    extra: dict[str, tuple[float, float]] = {}
-    for target in ("energy_j", "time_s"):
-        scales = step_model["classes"][target] if step_model else {}
-        means = {}
-        for cls, by_t in raw.items():
-            mean, cvar, rvar, used = by_t[target]
-            k = scales.get(cls, 1.0)
-            means[cls] = (k * mean, k * k * cvar + (0.0 if step_model else k * k * rvar), used)
-        if step_model:
-            const = step_model["const"][target]
-            cov = step_model["cov"][target]
-            x = [1.0 if n == "const" else raw.get(n, {target: (0.0, 0, 0, "")})[target][0] for n in cov["names"]]
-            m = cov["matrix"]
-            coef_var = sum(x[i] * m[i][j] * x[j] for i in range(len(x)) for j in range(len(x)))
-            total = const + sum(v[0] for v in means.values())
-            extra[target] = (const, max(coef_var, 0.0) + (step_model["resid_rel_sd"][target] * total) ** 2)
-        else:
-            harness = profile.data.get("step_overhead")
-            if harness and any(op.phase == "backward" for op in report.ops):
-                # the once-per-step cost of calling backward(), calibrated from the harness cases
-                key = "backward_call_j" if target == "energy_j" else "backward_call_s"
-                extra[target] = (harness[key], harness.get(key + "_sd", 0.0) ** 2)
-        for cls, v in means.items():
-            prev = out.get(cls)
-            ops = groups[cls]
-            if target == "energy_j":
-                out[cls] = ClassPrice(v[0], v[1], 0.0, 0.0, v[2], sum(o.flops for o in ops), sum(o.nbytes for o in ops), len(ops))
-            else:
-                assert prev is not None
-                prev.time_s, prev.time_var = v[0], v[1]
-    if extra:
-        e = extra.get("energy_j", (0.0, 0.0))
-        t = extra.get("time_s", (0.0, 0.0))
-        out["overhead"] = ClassPrice(e[0], e[1], t[0], t[1], "overhead")
+    for cls, ops in groups.items():
+        price = ClassPrice(0.0, 0.0, 0.0, 0.0, cls, sum(o.flops for o in ops), sum(o.nbytes for o in ops), len(ops))
+        for group in SCALE_GROUPS:  # ops of fused regions (attention, RNNs) have in-step scales of their own
+            part = [o for o in ops if scale_group(o) == group]
+            if not part:
+                continue
+            k = scales[group]
+            e, ecv, erv, used = _price(part, profile, cls, "energy_j")
+            t, tcv, trv, _ = _price(part, profile, cls, "time_s")
+            if step:  # the step's interval comes from whole-step cross-validation, not per-class residuals
+                erv = trv = 0.0
+            price.energy_j += k * e
+            price.energy_var += k * k * (ecv + erv)
+            price.time_s += k * t
+            price.time_var += k * k * (tcv + trv)
+            price.priced_as = used
+        out[cls] = price
+    if step:
+        b, c, d = step["time_s"]["params"][len(SCALE_GROUPS):]
+        t = b + c * report.dispatches + d * report.param_tensors
+        out["overhead"] = ClassPrice(step["power_w"]["rest_w"] * t, 0.0, t, 0.0, "overhead")
     return out
+
+
+def interval_log_halfwidth(profile: Profile, target: str, confidence: float) -> float | None:
+    """The half-width (in log) of the interval from the profile's leave-one-family-out errors."""
+    step = profile.data.get("step_model")
+    if not step:
+        return None
+    from green_estimate.calibration.step_fit import quantile
+
+    q = quantile(step["interval"][target]["abs_log_err"], confidence)
+    return q + float(profile.data.get("transfer", {}).get("log_error", 0.0))
 
 
 def _z(confidence: float) -> float:
@@ -155,6 +151,12 @@ class Prediction:
     carbon: Any = None  # carbon.CarbonIntensity | None
     notes: list[str] = field(default_factory=list)
 
+    def _interval(self, target: str, mean: float, var: float) -> tuple[float, float]:
+        q = interval_log_halfwidth(self.profile, target, self.confidence)
+        if q is None or mean <= 0:
+            return lognormal_interval(mean, var, self.confidence)
+        return (mean * math.exp(-q), mean * math.exp(q))
+
     @property
     def energy_j(self) -> float:
         return sum(c.energy_j for c in self.classes.values())
@@ -164,10 +166,25 @@ class Prediction:
         return sum(c.time_s for c in self.classes.values())
 
     def energy_interval(self) -> tuple[float, float]:
-        return lognormal_interval(self.energy_j, sum(c.energy_var for c in self.classes.values()), self.confidence)
+        return self._interval("energy_j", self.energy_j, sum(c.energy_var for c in self.classes.values()))
 
     def time_interval(self) -> tuple[float, float]:
-        return lognormal_interval(self.time_s, sum(c.time_var for c in self.classes.values()), self.confidence)
+        return self._interval("time_s", self.time_s, sum(c.time_var for c in self.classes.values()))
+
+    def interval_basis(self) -> dict:
+        """Where the interval's width comes from, and how often such intervals covered unseen models."""
+        step = self.profile.data.get("step_model")
+        transfer = self.profile.data.get("transfer")
+        if not step:
+            return {"method": "coefficient covariance and calibration residuals", "coverage_unseen_family": None,
+                    "transfer": transfer}
+        iv = step["interval"]
+        cover = iv["time_s"]["coverage_unseen_family"]
+        key = min(cover, key=lambda k: abs(float(k) - self.confidence)) if cover else None
+        return {"method": iv["method"], "families": iv["families"], "networks": iv["n"],
+                "coverage_unseen_family": None if key is None else {"confidence": float(key), "time_s": cover[key],
+                                                                    "energy_j": iv["energy_j"]["coverage_unseen_family"][key]},
+                "transfer": transfer}
 
     def to_dict(self) -> dict:
         """The ``green-estimate/prediction@1`` JSON document."""
@@ -210,6 +227,7 @@ class Prediction:
                      "ops": self.report.totals().ops, "parameters": self.report.parameters,
                      "optimizer": self.report.optimizer, "loss": self.report.loss},
             "uncounted_ops": self.report.uncounted_ops(),
+            "interval": self.interval_basis(),
             "notes": self.notes,
         }
 
@@ -279,13 +297,23 @@ def predict_report(
     profile: str | Profile | None = None,
     confidence: float = 0.9,
     carbon: Any = None,
+    probe: bool = True,
 ) -> Prediction:
-    """Price an already counted step."""
+    """Price an already counted step.
+
+    ``probe``: when the profile was made on another CPU, probe this one and rescale the profile
+    (see :mod:`green_estimate.transfer`); ``False`` prices as on the machine that made it.
+    """
     if not 0 < confidence < 1:
         raise UsageError(f"--confidence {confidence}: give a probability between 0 and 1, e.g. 0.9")
     prof = resolve_profile(profile)
+    transfer_notes: list[str] = []
+    if probe:
+        from green_estimate.transfer import transfer_profile
+
+        prof, transfer_notes = transfer_profile(prof)
     classes = price_step(report, prof)
-    notes = _profile_notes(prof, classes) + list(report.notes)
+    notes = _profile_notes(prof, classes) + transfer_notes + list(report.notes)
     if plan.samples is None and plan.steps_given is None:
         notes.append("No --samples or --steps given: the total is one step per epoch.")
     return Prediction(report.model, prof, plan, confidence, classes, report, carbon, notes)

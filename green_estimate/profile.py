@@ -18,6 +18,7 @@ from green_estimate.errors import ProfileError
 
 SCHEMA = "green-estimate/profile@1"
 TARGETS = ("time_s", "energy_j")
+STEP_FORM = "incontext@1"  # the step model that calibration writes (see calibration/step_fit.py)
 
 
 def home_dir() -> Path:
@@ -36,7 +37,7 @@ def profiles_dir() -> Path:
 
 @dataclass(frozen=True)
 class ClassModel:
-    """A linear model of one target (time or energy) of one layer class.
+    """A linear model of one target (time or energy) of one layer class's ops.
 
     ``prediction = params · Σ_ops features(op)``; see docs/profile-format.md for the interval maths.
     """
@@ -54,12 +55,29 @@ class ClassModel:
         n = len(d["features"])
         if len(d["params"]) != n or len(d["cov"]) != n:
             raise ProfileError("a class model's params/cov do not match its features: recalibrate")
+        from green_estimate.features import FEATURES
+
+        unknown = [f for f in d["features"] if f not in FEATURES]
+        if unknown:
+            raise ProfileError(f"a class model uses features this green-estimate does not know ({', '.join(unknown)}): "
+                               "upgrade green-estimate or recalibrate")
         return cls(list(d["features"]), [float(p) for p in d["params"]], [[float(c) for c in row] for row in d["cov"]],
                    float(d["resid_rel_sd"]), int(d["df_resid"]))
 
     def to_dict(self) -> dict:
         return {"form": "linear", "features": self.features, "params": self.params, "cov": self.cov,
                 "resid_rel_sd": self.resid_rel_sd, "df_resid": self.df_resid}
+
+    def price(self, ops: list) -> tuple[float, float]:
+        """The mean cost of ``ops`` (``x = Σ features``, mean ``β·x``) and its variance from the
+        coefficients' covariance (``xᵀΣx``)."""
+        from green_estimate.features import feature_vector
+
+        x = feature_vector(ops, self.features)
+        mean = sum(p * xi for p, xi in zip(self.params, x))
+        n = len(x)
+        var = sum(x[i] * self.cov[i][j] * x[j] for i in range(n) for j in range(n))
+        return mean, max(var, 0.0)
 
 
 @dataclass
@@ -87,6 +105,10 @@ class Profile:
             raise ProfileError(f"profile {data.get('name', '?')} is damaged ({type(e).__name__}: {e}): recalibrate") from e
         if not models:
             raise ProfileError(f"profile {data.get('name', '?')} has no classes: recalibrate")
+        step = data.get("step_model")
+        if step is not None and step.get("form") != STEP_FORM:
+            raise ProfileError(f"profile {data.get('name', '?')} was made by an older green-estimate (microbenchmarks, "
+                               "no in-context step model): recalibrate with `green-estimate calibrate --cpu`")
         default = data.get("default_class", "elementwise")
         if default not in models:
             default = next(iter(models))
@@ -283,20 +305,40 @@ def _gpu_name(device: str | None) -> str | None:
         return None
 
 
+def local_profile_for(device: str | None = None) -> Profile | None:
+    """A profile calibrated on this very device (a GPU of that name; this CPU model at this thread
+    count), from the user's profile directory; ``None`` when this device was never calibrated."""
+    name = _gpu_name(device) if device != "cpu" else None
+    if name:
+        for prof in local_profiles():
+            dev = prof.data.get("device", {})
+            if dev.get("kind") == "gpu" and dev.get("fingerprint", {}).get("gpu_name") == name:
+                return prof
+        if device is not None and device.startswith("cuda"):
+            return None  # a GPU was asked for: a CPU profile is not this device's
+    fp = cpu_fingerprint()
+    for prof in local_profiles():
+        dev = prof.data.get("device", {})
+        if dev.get("kind") == "cpu" and dev.get("fingerprint", {}).get("cpu_model") == fp["cpu_model"] \
+                and dev.get("fingerprint", {}).get("threads") == fp["threads"]:
+            return prof
+    return None
+
+
 def default_profile(device: str | None = None) -> Profile:
     """The profile for this machine when none is named.
 
     For a GPU (``device="cuda:N"``, or any visible GPU when ``device`` is None): a local profile
     calibrated on a GPU of that name, else (only when a GPU was asked for) its datasheet profile.
-    Otherwise this CPU's local profile (same CPU model and threads), else the shipped reference.
+    Otherwise this CPU's local profile (same CPU model and threads), else the shipped reference
+    (which ``predict`` carries to this CPU with the device probe, see :mod:`green_estimate.transfer`).
     """
+    local = local_profile_for(device)
+    if local is not None:
+        return local
     if device != "cpu":
         name = _gpu_name(device)
         if name:
-            for prof in local_profiles():
-                dev = prof.data.get("device", {})
-                if dev.get("kind") == "gpu" and dev.get("fingerprint", {}).get("gpu_name") == name:
-                    return prof
             if device is not None and device.startswith("cuda"):
                 from green_estimate.datasheet import datasheet_profile, match_gpu
 
@@ -305,12 +347,6 @@ def default_profile(device: str | None = None) -> Profile:
                     raise ProfileError(f"no profile for {name}: run `green-estimate calibrate --gpu "
                                        f"{device.split(':')[1]}` or pass --profile")
                 return Profile.from_dict(datasheet_profile(spec.key), origin="datasheet")
-    fp = cpu_fingerprint()
-    for prof in local_profiles():
-        dev = prof.data.get("device", {})
-        if dev.get("kind") == "cpu" and dev.get("fingerprint", {}).get("cpu_model") == fp["cpu_model"] \
-                and dev.get("fingerprint", {}).get("threads") == fp["threads"]:
-            return prof
     shipped = [p for p in shipped_profiles() if p.data.get("device", {}).get("kind") == "cpu"]
     if not shipped:
         raise ProfileError("no profile available: run `green-estimate calibrate --cpu --quick` or pass --profile")

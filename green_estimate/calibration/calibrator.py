@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from green_estimate.calibration.cases import load_suite
-from green_estimate.calibration.fit import fit_harness, fit_profile_classes, repeat_noise
+from green_estimate.calibration.fit import class_rows, fit_classes, repeat_noise
 from green_estimate.calibration.runner import RunSettings, read_samples, run_suite
 from green_estimate.calibration.step_fit import fit_step_model
 from green_estimate.errors import GreenEstimateError, MeterUnavailableError, UsageError
@@ -82,6 +82,7 @@ def calibrate(
     settings: RunSettings | None = None,
     on_progress: Callable[[int, int, str], None] | None = None,
     folds: int = 5,
+    probe: bool = True,
 ) -> CalibrationResult:
     """Measure the suite on the CPU (``gpu=None``) or GPU ``gpu`` and write a profile.
 
@@ -98,6 +99,8 @@ def calibrate(
         settings: override warm-up/window/repeats.
         on_progress: ``(done, total, case_id)`` callback.
         folds: cross-validation folds.
+        probe: on a CPU, run the device probe (GEMM rate, bandwidth, dispatch cost, reference
+            steps) and store it, so the profile can be rescaled on another CPU.
     """
     import torch
 
@@ -114,11 +117,13 @@ def calibrate(
             warmup_s=float(s.get("warmup_s", 0.03)), window_s=float(s.get("window_s", 0.05)),
             repeats=int(s.get("quick_repeats" if quick else "repeats", 3 if quick else 5)),
             idle_s=float(s.get("idle_s", 2.0)), min_window_resolutions=float(s.get("min_window_resolutions", 10.0)),
+            max_step_flops=float(s.get("quick_max_step_flops" if quick else "max_step_flops", 2e9)),
         )
         name = name or (("cpu-" if device == "cpu" else "gpu-") + _slug(info["name"]) + ("-quick" if quick else ""))
         profile_path = Path(out) if out else profiles_dir() / f"{name}.json"
         samples_path = profile_path.with_name(profile_path.stem + ".samples.jsonl")
         header = {"device_name": info["name"], "device": info, "meter": meter.name, "meter_device": meter.device,
+                  "settings": {k: getattr(settings, k) for k in ("warmup_s", "window_s", "repeats", "max_step_flops")},
                   "provenance": meter.provenance, "torch_version": torch.__version__, "dtype": "float32",
                   "quick": quick, "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         old_header, _ = read_samples(samples_path) if resume else (None, [])
@@ -139,25 +144,50 @@ def calibrate(
     finally:
         if own_meter:
             meter.close()
-    harness = fit_harness(samples)
-    classes = fit_profile_classes(samples, folds=folds, harness=harness)
-    for needed in ("conv", "linear", "relu"):
-        if needed not in classes:
-            raise GreenEstimateError(f"calibration produced no {needed} model (too few samples): run the full suite")
-    noise = repeat_noise(samples)
-    profile = {
-        "schema": SCHEMA, "name": name, "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "device": info,
+    profile = fit_profile(samples, folds=folds)
+    noise = profile["repeat_noise"]
+    if device == "cpu" and probe:
+        from green_estimate.device_probe import run_probe
+
+        profile["probe"] = run_probe()
+    profile.update({
+        "name": name, "device": info,
         "meter": {"name": meter.name, "device": meter.device, **({"power_w": meter.power_w} if hasattr(meter, "power_w") else {}),
                   **({"power_source": meter.power_source} if hasattr(meter, "power_source") else {}),
                   "passed_over": list(getattr(meter, "passed_over", []))},
-        "provenance": meter.provenance, "time_provenance": "measured", "energy_basis": "total",
-        "idle_power_w": header["idle_power_w"], "torch_version": torch.__version__, "dtype": "float32",
-        "sample_count": len(samples), "suite": "quick" if quick else "full", "repeat_noise": noise,
-        "default_class": "elementwise", "classes": classes,
-        "uncalibrated_classes_priced_as": "elementwise", "step_overhead": harness,
-        "step_model": fit_step_model(samples, classes, folds=folds),
-    }
+        "provenance": meter.provenance, "idle_power_w": header["idle_power_w"], "suite": "quick" if quick else "full",
+        "calibration_time_s": elapsed,
+    })
     write_profile(profile, profile_path)
     return CalibrationResult(profile, profile_path, samples_path, elapsed, len(samples) - before, noise)
+
+
+def fit_profile(samples: list[dict], folds: int = 5) -> dict:
+    """A profile's models from network samples: op models per class, the step model, powers, intervals.
+
+    Raises:
+        GreenEstimateError: too few samples for the classes every step has.
+    """
+    import torch
+
+    samples = [s for s in samples if s.get("kind") == "network" and s.get("time_s", 0) > 0]
+    rows = class_rows(samples)
+    classes = fit_classes(rows, folds=folds)
+    for needed in ("linear", "elementwise"):
+        if needed not in classes:
+            raise GreenEstimateError(f"calibration produced no {needed} model (too few samples): run the full suite")
+    default = "elementwise"
+    step = fit_step_model(samples, classes, rows, default)
+    power = step["power_w"]
+    for cls, entry in classes.items():
+        w = power["classes"].get(cls, power["rest_w"])
+        t = entry["time_s"]
+        entry["energy_j"] = {**t, "params": [p * w for p in t["params"]], "cov": [[c * w * w for c in row] for row in t["cov"]]}
+        entry["power_w"] = w
+    return {
+        "schema": SCHEMA, "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "time_provenance": "measured", "energy_basis": "total", "torch_version": torch.__version__, "dtype": "float32",
+        "sample_count": len(samples), "repeat_noise": repeat_noise(samples), "method": "in-context",
+        "default_class": default, "uncalibrated_classes_priced_as": default, "classes": classes, "step_model": step,
+    }
 

@@ -1,191 +1,268 @@
-"""Fitting per-class regressions of time and energy on op features, with statsmodels.
+"""Per-class models of an op's in-context time, fitted with statsmodels on thousands of ops.
 
-For each class, each target (``time_s``, ``energy_j``) of a sample is modelled as
-``params · Σ_ops features(op)`` over the sample's ops of that class, by weighted least squares with
-weights ``1/y²`` — so the fit minimises *relative* error, as costs span six orders of magnitude.
-Candidate feature sets (the per-op fixed cost, FLOPs, bytes, and √FLOPs for size-dependent
-efficiency) are compared by k-fold cross-validated median absolute percentage error; a set whose
-fitted coefficients go negative is rejected (it would price some unseen op below zero).
+The rows come from the ``network`` samples (:mod:`~green_estimate.calibration.incontext`): per
+network and class, the features of the ops whose profiler events were matched one to one, summed,
+against their summed in-context time. A class's time is ``params · Σ_ops features(op)``; candidate
+feature sets (per-op fixed cost, FLOPs, bytes, GEMM FLOPs by the GEMM's smallest dimension,
+depthwise FLOPs, backward cost) are fitted by WLS with weights ``1/y²`` — the relative error of a
+class's total in a step, which is what a prediction adds up — and compared by cross-validation
+that leaves whole networks out. A feature whose coefficient comes out negative is dropped (it would
+price some unseen op below zero).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from green_estimate.calibration.incontext import TIME, op_record
 from green_estimate.counting.report import OpRecord
 from green_estimate.features import feature_vector
 
+# The extra cost per FLOP of thin, narrow and medium GEMMs, on top of the rate of every FLOP: a GEMM
+# larger than any in the calibration is priced at the base rate, never below it.
+_GEMM = ("gemm_flops_thin", "gemm_flops_narrow", "gemm_flops_medium")
 CANDIDATES: tuple[tuple[str, ...], ...] = (
-    ("const", "flops", "bytes"),
-    ("const", "flops", "bytes", "sqrt_flops"),
-    ("const", "flops", "bytes", "sqrt_bytes"),
-    ("const", "flops_small", "flops_medium", "flops_large", "bytes"),
-    ("const", "flops", "bytes_small", "bytes_medium", "bytes_large"),
-    ("const", "flops_small", "flops_medium", "flops_large", "bytes_small", "bytes_medium", "bytes_large"),
-    ("outputs", "flops", "bytes"),
-    ("const", "outputs", "flops", "bytes"),
-    ("outputs", "flops_small", "flops_medium", "flops_large", "bytes"),
-    ("const", "bytes", "sqrt_bytes"),
-    ("const", "flops"),
     ("const", "bytes"),
+    ("const", "flops", "bytes"),
+    ("const", "bytes", "sqrt_bytes"),
+    ("const", "backward_const", "bytes"),
+    ("const", "backward_const", "flops", "bytes"),
+    ("const", "bytes_small", "bytes_medium", "bytes_large"),
+    # the extra cost per byte of ops that outgrow the caches, on top of every byte's
+    ("const", "bytes", "bytes_large", "bytes_dram"),
+    ("const", "backward_const", "bytes", "bytes_large", "bytes_dram"),
+    ("const", "flops_small", "flops_medium", "bytes", "bytes_large", "bytes_dram"),
+    ("const", "flops_small", "flops_medium", "flops_large", "bytes"),
+    ("const", "flops", *_GEMM, "bytes"),
+    ("const", "flops", *_GEMM, "depthwise_flops", "bytes"),
+    ("const", "backward_const", "flops", *_GEMM, "depthwise_flops", "bytes"),
+    ("const", "backward_const", "flops", *_GEMM, "depthwise_flops", "backward_flops", "bytes"),
+    ("const", "outputs", "flops", *_GEMM, "depthwise_flops", "bytes"),
     ("const",),
 )
-MIN_SAMPLES = 3
+# GEMM-like classes must be priced by their FLOPs: a bytes-only fit can win cross-validation on the
+# calibration's networks and still be wrong by 10× on a GEMM larger than any of them.
+FLOP_CLASSES = frozenset({"linear", "conv", "attention"})
+# ...and memory-bound classes by their bytes: a model without them prices a 100 MB optimizer update
+# like a 100 kB one.
+BYTE_CLASSES = frozenset({"elementwise", "copy", "norm", "relu", "pool", "reduction", "softmax", "embedding", "loss"})
+MIN_ROWS = 8
+MIN_NETWORKS = 3
 
 
 @dataclass
-class ClassFit:
-    cls: str
-    n_samples: int
-    models: dict[str, dict]  # target → profile MODEL dict
-    cv: dict[str, dict]      # target → {"median_ape", "within_10pct", "folds"}
+class Row:
+    """One fit row: the ops it covers (one, or all of a key in a network), their measured time."""
+
+    ops: list[OpRecord]
+    time_s: float
+    network: int
+    family: str
+    op_times_s: list[float]
+    step_time_s: float  # the whole step's measured time: errors are weighed against it
 
 
-def _records(sample: dict, cls: str) -> list[OpRecord]:
-    return [OpRecord(op=o["op"], cls=o["cls"], phase="", module="", flops=int(o["flops"]), bytes_read=int(o["bytes"]),
-                     bytes_written=0, outputs=int(o.get("outputs", 1))) for o in sample["ops"] if o["cls"] == cls]
+def class_rows(samples: list[dict]) -> dict[str, list[Row]]:
+    """Fit rows per class: one per network, its matched ops' features against their summed time.
+
+    Only ops matched one to one count, and none of a fused region (attention, recurrent layers —
+    see :mod:`green_estimate.counting.regions`): where the device runs work differently from the
+    meta count, the events that do exist are not the counted ops' work; the step model carries it.
+    """
+    out: dict[str, list[Row]] = {}
+    for n, s in enumerate(samples):
+        family = s["params"]["family"]
+        by_cls: dict[str, tuple[list[OpRecord], list[float]]] = {}
+        for row in s["ops"]:
+            t = row[TIME]
+            if t is None or t <= 0:
+                continue
+            op = op_record(row)
+            if op.fused:
+                continue  # a real device runs a fused region's work as other kernels: the step model prices it
+            ops, times = by_cls.setdefault(op.cls, ([], []))
+            ops.append(op)
+            times.append(float(t))
+        for cls, (ops, times) in by_cls.items():
+            out.setdefault(cls, []).append(Row(ops, sum(times), n, family, times, float(s["time_s"])))
+    return out
 
 
-def _wls(X: Any, y: Any) -> Any:
+
+
+@dataclass
+class Fit:
+    """A WLS fit in the features' own units: coefficients, their covariance, residual scale."""
+
+    params: Any
+    cov: Any
+    scale: float
+    df_resid: int
+
+    def cov_params(self) -> Any:
+        return self.cov
+
+
+def wls(X: Any, y: Any, weights: Any = None) -> Fit:
+    """Robust weighted least squares (weights default ``1/y²``: relative error), with statsmodels.
+
+    The weighted system is fitted with Huber's M-estimator (``statsmodels.RLM``): on a shared
+    machine a network measured while a neighbour ran can be 50 % slow, and least squares would let
+    it pull every coefficient; Huber's weights shrink such outliers. FLOPs (1e9) and a per-op
+    constant (1) in one design would lose small singular values to the pseudo-inverse's cut-off,
+    so the columns are scaled to unit size first and the result unscaled.
+    """
     import warnings
 
+    import numpy as np
     import statsmodels.api as sm
 
+    w = np.sqrt(1.0 / y**2 if weights is None else weights)
+    col = np.abs(X).max(axis=0)
+    col = np.where(col > 0, col, 1.0)
     with warnings.catch_warnings():  # rank-deficient candidates are rejected by the caller
         warnings.simplefilter("ignore")
-        return sm.WLS(y, X, weights=1.0 / y**2).fit()
+        res = sm.RLM(y * w, X / col * w[:, None], M=sm.robust.norms.HuberT()).fit()
+    cov = np.atleast_2d(res.bcov_scaled) / np.outer(col, col)
+    return Fit(np.asarray(res.params) / col, cov, float(res.scale) ** 2, int(res.df_resid))
 
 
-def _cv(X: Any, y: Any, folds: int, seed: int = 0) -> tuple[float, float, Any]:
-    """Median APE and share within ±10% of k-fold out-of-fold predictions."""
-    import numpy as np
-
-    n = len(y)
-    k = max(2, min(folds, n))
-    order = np.random.default_rng(seed).permutation(n)
-    pred = np.empty(n)
-    for f in range(k):
-        test = order[f::k]
-        train = np.setdiff1d(order, test)
-        if len(train) < X.shape[1]:
-            pred[test] = np.nan
-            continue
-        res = _wls(X[train], y[train])
-        pred[test] = X[test] @ res.params
-    ape = np.abs(pred - y) / y
-    ape = ape[~np.isnan(ape)]
-    return float(np.median(ape)), float(np.mean(ape <= 0.10)), pred
+def _wls(X: Any, y: Any, step: Any) -> Fit:
+    return wls(X, y, weights=1.0 / step**2)  # a class's error as a share of its network's step
 
 
-def fit_class(cls: str, samples: list[dict], folds: int = 5) -> ClassFit | None:
-    """Fit time and energy of one class; ``None`` when it has too few samples."""
-    import numpy as np
+def _nonneg_wls(X: Any, y: Any, step: Any) -> tuple[Any, list[int]]:
+    """WLS with the most negative coefficient's feature dropped until none is negative.
 
-    rows = [(s, _records(s, cls)) for s in samples if s["cls"] == cls]
-    rows = [(s, ops) for s, ops in rows if ops and s["time_s"] > 0]
-    if len(rows) < MIN_SAMPLES:
-        return None
-    models, cv = {}, {}
-    for target in ("time_s", "energy_j"):
-        y = np.array([s[target] for s, _ in rows], dtype=float)
-        if np.any(y <= 0):
-            keep = y > 0
-            y = y[keep]
-            use = [r for r, k in zip(rows, keep) if k]
-        else:
-            use = rows
-        best = None
-        for names in CANDIDATES:
-            if len(use) < len(names) + 2:
-                continue
-            X = np.array([feature_vector(ops, list(names)) for _, ops in use], dtype=float)
-            if np.linalg.matrix_rank(X) < X.shape[1] or np.any(~X.any(axis=0)):
-                continue  # a feature that is all zero or collinear is not identified
-            res = _wls(X, y)
-            if np.any(res.params < 0):
-                continue
-            med, within, _ = _cv(X, y, folds)
-            if best is None or med < best[0] - 1e-9:
-                best = (med, within, names, res)
-        if best is None:  # fall back to the per-op fixed cost alone
-            names = ("const",)
-            X = np.array([feature_vector(ops, ["const"]) for _, ops in use], dtype=float)
-            res = _wls(X, y)
-            med, within, _ = _cv(X, y, folds)
-            best = (med, within, names, res)
-        med, within, names, res = best
-        models[target] = {
-            "form": "linear", "features": list(names), "params": [float(p) for p in res.params],
-            "cov": [[float(c) for c in row] for row in np.atleast_2d(res.cov_params())],
-            "resid_rel_sd": float(np.sqrt(res.scale)), "df_resid": int(res.df_resid),
-        }
-        cv[target] = {"median_ape": med, "within_10pct": within, "folds": min(folds, len(use))}
-    return ClassFit(cls, len(rows), models, cv)
-
-
-def fit_harness(samples: list[dict]) -> dict | None:
-    """The once-per-step cost of calling ``backward()``, from the ReLU-chain cases.
-
-    ``y = a + b·depth`` by WLS (relative error); the intercept ``a`` is the backward-call cost,
-    ``b`` the per-op cost of a tiny ReLU forward and backward.
+    Returns the fit and the columns it kept (an op's cost can only grow with its FLOPs or bytes).
     """
     import numpy as np
-    import statsmodels.api as sm
 
-    rows = [s for s in samples if s.get("kind") == "chain"]
-    if len(rows) < 3:
+    keep = [j for j in range(X.shape[1]) if (X[:, j] != 0).any()]
+    while keep:
+        res = _wls(X[:, keep], y, step)
+        p = np.asarray(res.params)
+        if np.all(np.isfinite(p)) and np.all(p >= 0):
+            return res, keep
+        worst = int(np.argmin(np.where(np.isfinite(p), p, -np.inf)))
+        keep = keep[:worst] + keep[worst + 1:]
+    return None, []
+
+
+def _design(rows: list[Row], features: tuple[str, ...]) -> tuple[Any, Any, Any, Any]:
+    import numpy as np
+
+    X = np.array([feature_vector(r.ops, list(features)) for r in rows], dtype=float)
+    y = np.array([r.time_s for r in rows], dtype=float)
+    groups = np.array([r.network for r in rows])
+    step = np.array([r.step_time_s for r in rows], dtype=float)
+    return X, y, groups, step
+
+
+def _cv_errors(tot_pred: Any, tot_meas: Any, step: Any) -> dict:
+    """Cross-validated errors of class totals: relative to the class, and as a share of the step."""
+    import numpy as np
+
+    ape = np.abs(tot_pred - tot_meas) / tot_meas
+    share = np.abs(tot_pred - tot_meas) / step
+    return {"median_ape": float(np.median(ape)), "within_10pct": float(np.mean(ape <= 0.10)),
+            "within_15pct": float(np.mean(ape <= 0.15)), "networks": len(ape),
+            "mean_step_share_error": float(np.mean(share)), "grouping": "network"}
+
+
+def _grouped_cv(X: Any, y: Any, groups: Any, step: Any, folds: int) -> dict | None:
+    """Errors of per-network class totals, each predicted by a fit without that network's fold."""
+    import numpy as np
+
+    nets = np.unique(groups)
+    order = np.random.default_rng(0).permutation(nets)
+    k = max(2, min(folds, len(nets)))
+    pred = np.empty(len(y))
+    for f in range(k):
+        test = np.isin(groups, order[f::k])
+        res = _wls(X[~test], y[~test], step[~test])
+        if not np.all(np.isfinite(res.params)):
+            return None
+        pred[test] = X[test] @ res.params
+    return _cv_errors(np.array([pred[groups == g].sum() for g in nets]),
+                      np.array([y[groups == g].sum() for g in nets]), np.array([step[groups == g][0] for g in nets]))
+
+
+def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...], ...] = CANDIDATES,
+              need_flops: bool = False, need_bytes: bool = False) -> dict | None:
+    """The best model of one class's in-context time, or ``None`` with too few rows.
+
+    Candidates: the feature sets of :data:`CANDIDATES` (``need_flops``: only those with the rate of
+    every FLOP, for GEMM-like classes; ``need_bytes``: only those with a bytes feature, for
+    memory-bound classes). The one whose class totals, predicted for networks it did not see, miss
+    by the smallest mean share of those networks' step time wins.
+    """
+    import numpy as np
+
+    if len(rows) < MIN_ROWS or len({r.network for r in rows}) < MIN_NETWORKS:
         return None
-    depth = np.array([s["params"]["depth"] for s in rows], dtype=float)
-    X = sm.add_constant(depth)
-    out: dict = {"n_samples": len(rows)}
-    for target, key in (("time_s", "backward_call_s"), ("energy_j", "backward_call_j")):
-        y = np.array([s[target] for s in rows], dtype=float)
-        if np.any(y <= 0):
-            out[key], out[key + "_sd"] = 0.0, 0.0
+    fits: list[tuple[bool, dict, dict]] = []  # (meets the class's needs, cv, model)
+    tried: set[tuple[str, ...]] = set()
+    for cand in candidates:
+        X, y, groups, step = _design(rows, cand)
+        res, keep = _nonneg_wls(X, y, step)
+        chosen = tuple(cand[k] for k in keep)
+        if res is None or chosen in tried or len(y) <= len(keep) + 2:
             continue
-        res = sm.WLS(y, X, weights=1.0 / y**2).fit()
-        out[key] = float(max(res.params[0], 0.0))
-        out[key + "_sd"] = float(res.bse[0])
-    return out
+        tried.add(chosen)
+        cv = _grouped_cv(X[:, keep], y, groups, step, folds)
+        if cv is None:
+            continue
+        # a FLOP class needs the rate of every FLOP ("flops"): the shape bins alone price a GEMM
+        # larger than the bins' largest at zero per FLOP
+        meets = not (need_flops and "flops" not in chosen) and not (need_bytes and not any("bytes" in f for f in chosen))
+        fits.append((meets, cv, {"form": "linear", "features": list(chosen), "params": [float(p) for p in res.params],
+                                 "cov": [[float(c) for c in row] for row in np.atleast_2d(res.cov_params())],
+                                 "resid_rel_sd": cv["median_ape"], "df_resid": int(res.df_resid)}))
+    # the best that meets the class's needs; only when none does (the data say FLOPs, or bytes, cost
+    # nothing) the best of all
+    pool = [f for f in fits if f[0]] or fits
+    best = min(pool, key=lambda f: f[1]["mean_step_share_error"])[1:] if pool else None
+    if best is None:
+        return None
+    return {"n_samples": len(rows), "n_networks": len({r.network for r in rows}), "time_s": best[1],
+            "cv": {"time_s": best[0]}}
 
 
-def _without_harness(samples: list[dict], harness: dict | None) -> list[dict]:
-    """Samples with the backward-call cost taken out of forward+backward cases."""
-    if not harness:
-        return samples
-    out = []
-    for s in samples:
-        if s.get("backward") and s.get("kind") != "chain":
-            s = dict(s)
-            # never below a tenth of the measured cost: a tiny case must keep a positive target
-            s["time_s"] = max(s["time_s"] - harness["backward_call_s"], 0.1 * s["time_s"])
-            s["energy_j"] = max(s["energy_j"] - harness["backward_call_j"], 0.1 * s["energy_j"])
-        out.append(s)
-    return out
-
-
-def fit_profile_classes(samples: list[dict], folds: int = 5, harness: dict | None = None) -> dict[str, dict]:
-    """The ``classes`` section of a profile from all samples (harness cost removed first)."""
-    samples = _without_harness(samples, harness)
+def fit_classes(rows: dict[str, list[Row]], folds: int = 5) -> dict[str, dict]:
+    """A time model per class that has enough rows, its features chosen by grouped cross-validation."""
     out = {}
-    from green_estimate.calibration.cases import SPECIAL_CLASSES
-
-    for cls in sorted({s["cls"] for s in samples} - SPECIAL_CLASSES):
-        fit = fit_class(cls, samples, folds)
+    for cls, cls_rows in sorted(rows.items()):
+        fit = fit_class(cls_rows, folds=folds, need_flops=cls in FLOP_CLASSES, need_bytes=cls in BYTE_CLASSES)
         if fit is not None:
-            out[cls] = {"n_samples": fit.n_samples, **fit.models, "cv": fit.cv}
+            out[cls] = fit
     return out
+
+
+def refit_params(rows: list[Row], features: list[str]) -> list[float] | None:
+    """The coefficients of a chosen feature set on other rows (no selection, no CV): leave-out fits."""
+    import numpy as np
+
+    if len(rows) < len(features) + 1:
+        return None
+    X, y, _, step = _design(rows, tuple(features))
+    res, keep = _nonneg_wls(X, y, step)
+    params = [0.0] * len(features)
+    if res is not None:
+        for k, p in zip(keep, np.asarray(res.params)):
+            params[k] = float(p)
+    return params
 
 
 def repeat_noise(samples: list[dict]) -> dict[str, float]:
-    """The machine's own repeat noise: median relative spread (max−min)/median of repeats per case."""
+    """How much the same step's timing windows disagree on this machine (the floor under any error)."""
     import numpy as np
 
-    spreads = [s.get("time_spread_rel", 0.0) for s in samples]
+    spreads = [s["time_spread_rel"] for s in samples if s.get("time_spread_rel") is not None]
     mads = []
     for s in samples:
-        r = np.array(s.get("time_s_repeats", []), dtype=float)
-        if len(r) >= 2:
-            mads.append(float(np.median(np.abs(r - np.median(r)) / np.median(r))))
+        r = np.array(s.get("time_s_repeats") or [])
+        if len(r) >= 3 and np.median(r) > 0:
+            mads.append(float(np.median(np.abs(r - np.median(r))) / np.median(r)))
     return {"median_spread_rel": float(np.median(spreads)) if spreads else 0.0,
-            "median_abs_dev_rel": float(np.median(mads)) if mads else 0.0}
+            "median_mad_rel": float(np.median(mads)) if mads else 0.0, "cases": len(spreads)}

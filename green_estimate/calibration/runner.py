@@ -1,9 +1,10 @@
 """Running the suite under a meter, one appended sample per case.
 
-Protocol per case (after Zeus' profiling protocol): build the case on the device; warm up for
-``warmup_s`` (at least two iterations); size the window so it lasts at least ``window_s`` and ten
-times the meter's resolution; measure ``repeats`` windows; the sample is the median per-iteration
-time and energy, with every repeat kept. On a GPU each window ends with a device synchronise.
+Protocol per case (after Zeus' profiling protocol): build the network on the device; warm up for
+``warmup_s`` (at least three steps); time its ops in context under the profiler; size the window so
+it lasts at least ``window_s`` and ten times the meter's resolution; measure ``repeats`` windows of
+whole steps; the sample is the median per-step time and energy, with every repeat kept. On a GPU
+each window ends with a device synchronise.
 
 Nothing is lost on interruption: each sample is one JSON line, written, flushed and fsynced before
 the next case starts; ``resume`` skips the cases already in the file.
@@ -11,17 +12,15 @@ the next case starts; ``resume`` skips the cases already in the file.
 from __future__ import annotations
 
 import json
-import math
 import os
-import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from green_estimate.calibration.cases import FORWARD_ONLY_KINDS, Case, build_case, case_ops
+from green_estimate.calibration.cases import Case
+from green_estimate.calibration.incontext import measure_network
 from green_estimate.errors import GreenEstimateError
-from green_estimate.meters.base import Meter, measure
+from green_estimate.meters.base import Meter
 
 SAMPLES_SCHEMA = "green-estimate/samples@1"
 
@@ -33,14 +32,22 @@ class RunSettings:
     repeats: int = 5
     idle_s: float = 2.0
     min_window_resolutions: float = 10.0  # a window lasts at least this many meter resolutions
+    max_step_flops: float = 2e9  # a drawn network's batch is halved until its step is at most this
 
 
 def read_samples(path: Path) -> tuple[dict | None, list[dict]]:
-    """The header and samples of a samples file; a torn last line (a crash mid-write) is dropped."""
+    """The header and samples of a samples file (``.jsonl``, or ``.jsonl.gz`` as archived); a torn
+    last line (a crash mid-write) is dropped."""
     header, samples = None, []
     if not Path(path).exists():
         return None, []
-    lines = Path(path).read_text().splitlines()
+    if str(path).endswith(".gz"):  # an archived samples file (calibration/samples/)
+        import gzip
+
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    else:
+        lines = Path(path).read_text().splitlines()
     for i, line in enumerate(lines):
         if not line.strip():
             continue
@@ -82,43 +89,12 @@ def _drop_torn_tail(path: Path) -> None:
             fh.truncate(start)
 
 
-def _sync_fn(device: str) -> Callable[[], None]:
-    if device.startswith("cuda"):
-        import torch
-
-        return lambda: torch.cuda.synchronize(device)
-    return lambda: None
-
-
 def measure_case(case: Case, meter: Meter, device: str, settings: RunSettings) -> dict:
     """Measure one case; returns the sample record (without writing it)."""
-    step = build_case(case, device)
-    sync = _sync_fn(device)
-    t0 = time.perf_counter()
-    n_warm = 0
-    while n_warm < 2 or time.perf_counter() - t0 < settings.warmup_s:
-        step()
-        sync()  # a GPU queues work: time what ran, not what was launched
-        n_warm += 1
-    per_iter = max((time.perf_counter() - t0) / n_warm, 1e-7)
-    window = max(settings.window_s, settings.min_window_resolutions * meter.resolution_s)
-    n_iter = max(1, math.ceil(window / per_iter))
-    times, energies = [], []
-    for _ in range(settings.repeats):
-        with measure(meter) as w:
-            for _ in range(n_iter):
-                step()
-            sync()
-        times.append(w.time_s / n_iter)
-        energies.append(w.energy_j / n_iter)
-    med_t = statistics.median(times)
-    return {
-        "type": "sample", "case": case.id, "cls": case.cls, "kind": case.kind, "params": dict(case.params),
-        "ops": case_ops(case), "backward": case.kind not in FORWARD_ONLY_KINDS, "iterations": n_iter, "repeats": settings.repeats,
-        "time_s": med_t, "energy_j": statistics.median(energies),
-        "time_s_repeats": times, "energy_j_repeats": energies,
-        "time_spread_rel": (max(times) - min(times)) / med_t if med_t > 0 else 0.0,
-    }
+    rec = measure_network(case.p(), meter, device, warmup_s=settings.warmup_s, window_s=settings.window_s,
+                          repeats=settings.repeats, min_window_resolutions=settings.min_window_resolutions,
+                          max_step_flops=settings.max_step_flops)
+    return {"type": "sample", "case": case.id, "cls": case.cls, "kind": case.kind, "params": dict(case.params), **rec}
 
 
 def run_suite(

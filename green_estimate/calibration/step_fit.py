@@ -1,102 +1,227 @@
-"""Stage two of the fit: whole training steps correct the per-class microbenchmark models.
+"""Whole steps: the work between ops, the power of each class, and intervals that hold for unseen models.
 
-A microbenchmark repeats one op on the same tensors: its caches stay hot and the allocator settles.
-In a real step the same op reads activations written long before and allocates among many other
-tensors, and the step adds its own Python work (``zero_grad``, the loss, the optimizer's loop).
-The ``step`` cases measure whole training steps of seeded random networks; here their measured
-cost is fitted as
+Op models (:mod:`~green_estimate.calibration.fit`) price what the profiler saw inside ops. A step
+also holds the Python work between them — module calls, the autograd engine, the optimizer's loop
+over parameters — and the profiler's own cost per op. The step model, fitted on the *unprofiled*
+step times of the calibration networks (WLS, weights ``1/y²``), is
 
-    y_step = const + Σ_c k_c · p_c + Σ_rest p_c
+    time_s = a · Σ_ops op_time + b + c · dispatches + d · param_tensors
 
-where ``p_c`` is class ``c``'s cost predicted by its stage-one model from the step's own op records,
-``k_c`` an in-context scale per major class, and ``const`` the per-step overhead. WLS with weights
-``1/y²`` (relative error), k-fold cross-validated; a class whose scale comes out negative is
-returned to the fixed part (``k = 1``).
+(``dispatches``: every aten call, free views included; a coefficient that comes out negative is
+dropped and the rest refitted). Energy: every class draws its own power while it runs,
+
+    energy_j = Σ_c power_c · time_c + power_rest · (time between ops)
+
+fitted on the steps' measured energy (with the estimate meter every power is its stated watts).
+
+Intervals come from cross-validation that leaves **whole architecture families** out of the op
+models: every family of the generator is predicted by op models fitted without it (and a step model
+fitted without the predicted network — the in-step scale of a fused region, such as a GRU's, can
+only be learned from networks that have one), and the absolute log errors of those predictions are
+stored in the profile; an interval at confidence ``c`` is the point
+estimate × exp(±q_c), with q_c their empirical c-quantile. The coverage reported is nested: each
+family's networks are checked against the quantile of the *other* families' errors.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from green_estimate.counting.report import OpRecord
-from green_estimate.features import feature_vector
+from green_estimate.calibration.fit import Row, refit_params, wls
+from green_estimate.calibration.incontext import op_record
+from green_estimate.counting.regions import SCALE_GROUPS, scale_group
+from green_estimate.features import model_mean
 
-MIN_MEAN_SHARE = 0.03  # classes below this mean share of step cost keep k = 1
+STEP_FEATURES = tuple(f"{g}_time_s" for g in SCALE_GROUPS) + ("const", "dispatches", "param_tensors")
+N_SCALES = len(SCALE_GROUPS)
+MIN_POWER_SHARE = 0.05      # classes below this mean share of op time share the "rest" power
+LEVELS = (0.5, 0.8, 0.9, 0.95)
+Times = dict  # scale group → class → predicted op time (s)
 
 
-def _class_costs(sample: dict, classes: dict, target: str, default: str) -> dict[str, float]:
-    groups: dict[str, list[OpRecord]] = {}
-    for o in sample["ops"]:
-        groups.setdefault(o["cls"], []).append(OpRecord(o["op"], o["cls"], "", "", int(o["flops"]), int(o["bytes"]), 0,
-                                                        True, int(o.get("outputs", 1))))
-    out = {}
-    for cls, ops in groups.items():
-        entry = classes.get(cls) or classes[default]
-        m = entry[target]
-        out[cls] = sum(p * x for p, x in zip(m["params"], feature_vector(ops, m["features"])))
+def class_times(sample: dict, classes: dict[str, dict], default: str, params: dict[str, list[float]] | None = None
+                ) -> Times:
+    """Predicted op time per scale group and class of one network sample (``params`` overrides
+    fitted coefficients)."""
+    groups: dict[tuple[str, str], list] = {}
+    for row in sample["ops"]:
+        op = op_record(row)
+        groups.setdefault((scale_group(op), op.cls), []).append(op)
+    out: Times = {g: {} for g in SCALE_GROUPS}
+    for (group, cls), ops in groups.items():
+        used = cls if cls in classes else default
+        m = classes[used]["time_s"]
+        p = params.get(used, m["params"]) if params else m["params"]
+        out[group][cls] = model_mean(m, ops, p)
     return out
 
 
-def _fit(target: Any, X: Any, y: Any) -> Any:
-    """WLS of ``target`` (the step minus its fixed part) on ``X``, weighted by the whole step ``y``
-    so that the *step's* relative error is minimised."""
-    import warnings
-
-    import statsmodels.api as sm
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return sm.WLS(target, X, weights=1.0 / y**2).fit()
+def step_features(sample: dict, times: Times) -> list[float]:
+    st = sample.get("structure", {})
+    return [sum(times[g].values()) for g in SCALE_GROUPS] + [
+        1.0, float(len(sample["ops"]) + st.get("ignored_ops", 0)), float(st.get("param_tensors", 0))]
 
 
-def fit_step_model(samples: list[dict], classes: dict, default: str = "elementwise", folds: int = 5) -> dict | None:
-    """The stage-two model from the ``step`` samples, or ``None`` when there are too few."""
+def _wls(X: Any, y: Any) -> Any:
+    return wls(X, y)  # whole steps: relative error (weights 1/y²)
+
+
+def fit_step(X: Any, y: Any) -> tuple[list[float], Any]:
+    """Step coefficients in :data:`STEP_FEATURES` order, and the final fit.
+
+    The op-time scale must be positive. A fused group's scale too, else it is tied to the op-time
+    scale (no calibration network had such ops, or too few to tell). A between-op term that comes
+    out negative is dropped and the rest refitted.
+    """
     import numpy as np
 
-    steps = [s for s in samples if s.get("kind") == "step" and s["time_s"] > 0]
-    if len(steps) < 6 or default not in classes:
-        return None
-    out: dict = {"n_samples": len(steps), "classes": {}, "const": {}, "cov": {}, "resid_rel_sd": {}, "cv": {}}
-    for target in ("time_s", "energy_j"):
-        costs = [_class_costs(s, classes, target, default) for s in steps]
-        y = np.array([s[target] for s in steps], dtype=float)
-        names = sorted({c for cc in costs for c in cc})
-        shares = {c: float(np.mean([cc.get(c, 0.0) / max(sum(cc.values()), 1e-30) for cc in costs])) for c in names}
-        fitted = [c for c in names if shares[c] >= MIN_MEAN_SHARE]
-        rest = np.zeros(len(y))
-        with_const = True
-        while True:
-            if not fitted and not with_const:
-                return None  # nothing left to fit: predictions use the stage-one models alone
-            rest = np.array([sum(v for c, v in cc.items() if c not in fitted) for cc in costs])
-            cols = ([np.ones(len(steps))] if with_const else []) + [[cc.get(c, 0.0) for cc in costs] for c in fitted]
-            X = np.column_stack(cols) if cols else np.zeros((len(steps), 0))
-            res = _fit(y - rest, X, y)
-            scales = res.params[1:] if with_const else res.params
-            neg = [c for c, k in zip(fitted, scales) if k <= 0]
-            if neg:  # a class that comes out free or negative keeps its stage-one cost (k = 1)
-                fitted = [c for c in fitted if c not in neg]
-            elif with_const and res.params[0] < 0:
-                with_const = False  # a negative per-step constant is not physical: refit without it
-            else:
-                break
-        # cross-validation of the whole-step prediction
-        order = np.random.default_rng(0).permutation(len(y))
-        pred = np.empty(len(y))
-        k = max(2, min(folds, len(y)))
-        for f in range(k):
-            test = order[f::k]
-            train = np.setdiff1d(order, test)
-            r = _fit((y - rest)[train], X[train], y[train])
-            pred[test] = X[test] @ r.params + rest[test]
-        ape = np.abs(pred - y) / y
-        params = list(res.params)
-        const = params.pop(0) if with_const else 0.0
-        names_cov = (["const"] if with_const else []) + fitted
-        out["classes"][target] = {c: float(v) for c, v in zip(fitted, params)}
-        out["const"][target] = float(const)
-        out["cov"][target] = {"names": names_cov,
-                              "matrix": [[float(v) for v in row] for row in np.atleast_2d(res.cov_params())]}
-        out["resid_rel_sd"][target] = float(np.sqrt(res.scale))
-        out["cv"][target] = {"median_ape": float(np.median(ape)), "within_10pct": float(np.mean(ape <= 0.10)),
-                             "within_15pct": float(np.mean(ape <= 0.15)), "folds": k}
+    tied = {g for g in range(1, N_SCALES) if not (X[:, g] > 0).any()}
+    keep = list(range(N_SCALES, X.shape[1]))
+    while True:
+        free = [g for g in range(1, N_SCALES) if g not in tied]
+        base = X[:, 0] + sum((X[:, g] for g in tied), np.zeros(len(y)))
+        res = _wls(np.column_stack([base] + [X[:, g] for g in free] + [X[:, k] for k in keep]), y)
+        p = np.asarray(res.params)
+        bad = [g for g, v in zip(free, p[1:1 + len(free)]) if v <= 0]
+        if bad:
+            tied.add(bad[0])
+            continue
+        neg = [k for k, v in zip(keep, p[1 + len(free):]) if v < 0]
+        if neg:
+            keep = [k for k in keep if k != neg[0]]
+            continue
+        break
+    full = [0.0] * X.shape[1]
+    full[0] = float(p[0])
+    for g in tied:
+        full[g] = float(p[0])
+    for g, v in zip(free, p[1:1 + len(free)]):
+        full[g] = float(v)
+    for k, v in zip(keep, p[1 + len(free):]):
+        full[k] = float(v)
+    if full[0] <= 0:  # not physical: price ops as profiled, with the between-op terms as fitted
+        for g in [0, *tied]:
+            full[g] = 1.0
+    return full, res
+
+
+def _class_op_times(samples: list[dict], classes: dict, default: str, params: dict | None = None) -> list[tuple]:
+    return [class_times(s, classes, default, params) for s in samples]
+
+
+def _scaled(times: Times, params: list[float]) -> dict[str, float]:
+    """In-step time per class: each scale group's ops × its scale."""
+    out: dict[str, float] = {}
+    for g, scale in zip(SCALE_GROUPS, params):
+        for k, v in times[g].items():
+            out[k] = out.get(k, 0.0) + v * scale
     return out
+
+
+def fit_power(samples: list[dict], scaled: list[dict[str, float]], step_time: list[float]) -> dict:
+    """Power per class (W) from measured step energies; small classes and the time between ops share one."""
+    import numpy as np
+
+    energy = np.array([s["energy_j"] for s in samples], dtype=float)
+    shares: dict[str, float] = {}
+    for c in scaled:
+        tot = sum(c.values()) or 1.0
+        for k, v in c.items():
+            shares[k] = shares.get(k, 0.0) + v / tot / len(scaled)
+    own = sorted(k for k, v in shares.items() if v >= MIN_POWER_SHARE)
+    while True:
+        cols = [[c.get(k, 0.0) for c in scaled] for k in own]
+        # the rest of the step's time, negative where the op models over-price: energy = W × time
+        # holds exactly for a meter that draws W whatever runs
+        rest = [t - sum(c.get(k, 0.0) for k in own) for c, t in zip(scaled, step_time)]
+        X = np.column_stack(cols + [rest])
+        res = _wls(X, energy)
+        p = np.asarray(res.params)
+        bad = [own[i] for i in range(len(own)) if not p[i] > 0]
+        if not bad:
+            break
+        own = [k for k in own if k not in bad]
+    rel = (energy - X @ p) / energy
+    return {"classes": {k: float(v) for k, v in zip(own, p[:-1])}, "rest_w": float(p[-1]),
+            "resid_rel_sd": float(np.std(rel)), "n_samples": len(samples)}
+
+
+def _predict_energy(scaled: dict[str, float], step_time: float, power: dict) -> float:
+    own = power["classes"]
+    e = sum(v * own[k] for k, v in scaled.items() if k in own)
+    return e + power["rest_w"] * (step_time - sum(v for k, v in scaled.items() if k in own))
+
+
+def quantile(errors: list[float], level: float) -> float:
+    """The conservative empirical ``level``-quantile: the ⌈level·(n+1)⌉-th smallest (the largest when past n)."""
+    xs = sorted(errors)
+    if not xs:
+        return float("inf")
+    k = min(len(xs), max(1, math.ceil(level * (len(xs) + 1))))
+    return xs[k - 1]
+
+
+def fit_step_model(samples: list[dict], classes: dict[str, dict], rows: dict[str, list[Row]],
+                   default: str) -> dict:
+    """The step model, per-class power and leave-one-family-out intervals from the network samples."""
+    import numpy as np
+
+    y = np.array([s["time_s"] for s in samples], dtype=float)
+    op_times = _class_op_times(samples, classes, default)
+    X = np.array([step_features(s, c) for s, c in zip(samples, op_times)])
+    params, res = fit_step(X, y)
+    scaled = [_scaled(c, params) for c in op_times]
+    power = fit_power(samples, scaled, list(y))
+    cov = np.atleast_2d(res.cov_params()).tolist()  # of the columns fitted (tied scales are one column)
+
+    # leave one family out of the op models; the step model and powers leave out the network
+    families = sorted({s["params"]["family"] for s in samples})
+    fam_of = [s["params"]["family"] for s in samples]
+    log_err: dict[str, list[float]] = {"time_s": [], "energy_j": []}
+    err_family: list[str] = []
+    for fam in families:
+        test = [i for i, f in enumerate(fam_of) if f == fam]
+        train = [i for i, f in enumerate(fam_of) if f != fam]
+        if len(samples) < len(STEP_FEATURES) + 3:
+            break  # too few networks to leave any out
+        train_nets = set(train)
+        p_cls = {}
+        for cls, entry in classes.items():
+            p = refit_params([r for r in rows.get(cls, []) if r.network in train_nets], entry["time_s"]["features"])
+            p_cls[cls] = p if p is not None else entry["time_s"]["params"]
+        ot = _class_op_times(samples, classes, default, p_cls)
+        Xf = np.array([step_features(s, c) for s, c in zip(samples, ot)])
+        for i in test:
+            # the step model (and power) without this network: its in-step scales of fused regions
+            # are learned from the other networks that have such regions, its family's included
+            rest = [j for j in range(len(samples)) if j != i]
+            pf, _ = fit_step(Xf[rest], y[rest])
+            sc = [_scaled(c, pf) for c in ot]
+            pw = fit_power([samples[j] for j in rest], [sc[j] for j in rest], [float(y[j]) for j in rest])
+            t_pred = float(Xf[i] @ np.array(pf))
+            e_pred = _predict_energy(sc[i], t_pred, pw)
+            log_err["time_s"].append(abs(math.log(max(t_pred, 1e-12) / y[i])))
+            log_err["energy_j"].append(abs(math.log(max(e_pred, 1e-12) / samples[i]["energy_j"])))
+            err_family.append(fam)
+    interval: dict[str, Any] = {"method": "leave-one-family-out", "families": families, "n": len(err_family)}
+    for target, errs in log_err.items():
+        cover = {}
+        for level in LEVELS:
+            inside = [errs[i] <= quantile([e for j, e in enumerate(errs) if err_family[j] != err_family[i]], level)
+                      for i in range(len(errs))]
+            cover[str(level)] = float(np.mean(inside)) if inside else None
+        signed_ape = [math.exp(e) - 1 for e in errs]
+        interval[target] = {"abs_log_err": sorted(round(e, 5) for e in errs), "coverage_unseen_family": cover,
+                            "median_ape": float(np.median(signed_ape)) if errs else None,
+                            "within_15pct": float(np.mean([a <= 0.15 for a in signed_ape])) if errs else None}
+    per_family = {}
+    for fam in families:
+        errs = [math.exp(e) - 1 for e, f in zip(log_err["time_s"], err_family) if f == fam]
+        if errs:
+            per_family[fam] = {"networks": len(errs), "median_ape": float(np.median(errs))}
+    interval["time_s"]["per_family"] = per_family
+    return {
+        "form": "incontext@1", "features": list(STEP_FEATURES), "n_samples": len(samples),
+        "time_s": {"params": params, "fit_cov": cov, "resid_rel_sd": float(np.sqrt(res.scale))},
+        "power_w": power, "interval": interval,
+    }

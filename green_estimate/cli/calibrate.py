@@ -15,7 +15,7 @@ from green_estimate.errors import UsageError
 def calibrate(
     gpu: Annotated[Optional[int], typer.Option("--gpu", help="Calibrate this GPU (index as CUDA_VISIBLE_DEVICES shows it).")] = None,
     cpu: Annotated[bool, typer.Option("--cpu", help="Calibrate the CPU.")] = False,
-    quick: Annotated[bool, typer.Option("--quick", help="The quick suite (97 cases, about 30 s on a 2-core CPU).")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="The quick suite (41 networks, about 1.5 min on a 2-core CPU).")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="Profile path (default: the user profile directory).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run: measured cases are kept.")] = False,
     watts: Annotated[Optional[float], typer.Option("--watts", help="Power for the estimate meter (W), when no sensor exists.")] = None,
@@ -23,9 +23,11 @@ def calibrate(
     name: Annotated[Optional[str], typer.Option("--name", help="Profile name (default from the device).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Run the microbenchmark suite under an energy meter and fit a per-class profile.
+    """Time every op inside real training steps of seeded random networks and fit a profile.
 
-    Each sample is appended to a samples file beside the profile as it is measured, so Ctrl-C
+    Each network's step is run under torch.profiler (every op's time in context) and measured whole
+    under the energy meter; per-class op models, a step model, per-class power and intervals from
+    leaving whole architecture families out are fitted with statsmodels. Each sample is appended to a samples file beside the profile as it is measured, so Ctrl-C
     loses nothing; --resume continues where it stopped.
 
     Example: green-estimate calibrate --cpu --quick --out my-cpu.json
@@ -88,15 +90,22 @@ def _render(result) -> None:  # noqa: ANN001
                   + (" — time × assumed watts, not a sensor reading." if p["provenance"] == "estimated" else "."))
     console.print(f"{p['sample_count']} samples ({result.measured_now} measured now) in {result.elapsed_s:.0f} s; "
                   f"raw samples: {result.samples_path}")
-    t = Table(title="Per-class regressions (k-fold cross-validated)", title_justify="left")
-    for col in ("class", "samples", "time features", "time median APE", "time within ±10%", "energy median APE"):
-        t.add_column(col, justify="left" if col in ("class", "time features") else "right")
+    t = Table(title="Per-class op models: time of ops inside training steps (cross-validated by network)",
+              title_justify="left")
+    for col in ("class", "ops", "networks", "features", "class-total median APE", "within ±15%", "power"):
+        t.add_column(col, justify="left" if col in ("class", "features") else "right")
     for cls, e in p["classes"].items():
-        t.add_row(cls, str(e["n_samples"]), ", ".join(e["time_s"]["features"]), pct(e["cv"]["time_s"]["median_ape"]),
-                  pct(e["cv"]["time_s"]["within_10pct"]), pct(e["cv"]["energy_j"]["median_ape"]))
+        cv = e["cv"]["time_s"]
+        t.add_row(cls, str(e["n_samples"]), str(e.get("n_networks", "")), ", ".join(e["time_s"]["features"]),
+                  pct(cv["median_ape"]), pct(cv["within_15pct"]), si(e.get("power_w"), "W"))
     console.print(t)
+    iv = p["step_model"]["interval"]
+    cover = iv["time_s"]["coverage_unseen_family"].get("0.9")
+    console.print(f"Whole steps, each architecture family left out of the fit in turn ({iv['n']} networks, "
+                  f"{len(iv['families'])} families): median error {pct(iv['time_s']['median_ape'])}, "
+                  f"{pct(iv['time_s']['within_15pct'])} within ±15%; a 90% interval covered {pct(cover)} of them.")
     noise = result.noise
     console.print(f"Repeat noise of this machine: median spread {pct(noise.get('median_spread_rel'))} "
-                  f"(max−min of repeats), median abs. deviation {pct(noise.get('median_abs_dev_rel'))}.")
+                  f"(max−min of a network's windows), median abs. deviation {pct(noise.get('median_mad_rel'))}.")
     if p.get("idle_power_w") is not None:
         console.print(f"Idle power: {si(p['idle_power_w'], 'W')} (energies are totals, idle included).")

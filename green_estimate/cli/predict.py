@@ -84,6 +84,10 @@ def _render(console, d: dict) -> None:  # noqa: ANN001
               _duration(tot["time_s"]), f"{_duration(tot['time_s_interval'][0])} – {_duration(tot['time_s_interval'][1])}")
     t.add_row("", f"{tot['energy_kwh']:.4g} kWh", f"{tot['energy_kwh_interval'][0]:.3g} – {tot['energy_kwh_interval'][1]:.3g} kWh", "", "")
     console.print(t)
+    cover = (d.get("interval") or {}).get("coverage_unseen_family")
+    if cover:
+        console.print(f"Interval: from calibration's errors on whole architecture families it had not seen; such a "
+                      f"{cover['confidence']:.0%} interval held {cover['time_s']:.0%} of them.")
     if tot["co2e_g"] is not None:
         gi = d["grid_intensity"]
         console.print(f"CO2e: {si(tot['co2e_g'], 'g')} ({si(tot['co2e_g_interval'][0], 'g')} – {si(tot['co2e_g_interval'][1], 'g')}) "

@@ -31,7 +31,8 @@ def validate(
     gpu: Annotated[Optional[int], typer.Option("--gpu", min=0, help="Train on this CUDA GPU and meter it with NVML.")] = None,
     cpu: Annotated[bool, typer.Option("--cpu", help="Train on the CPU even if a GPU is present.")] = False,
     watts: Annotated[Optional[float], typer.Option(min=0.0, help="Power for the estimate meter (time x watts) when no energy counter is readable.")] = None,
-    profile: Annotated[Optional[str], typer.Option(help="Calibration profile (name or path) the predictions use.")] = None,
+    profile: Annotated[Optional[str], typer.Option(help="Calibration profile (name or path) the predictions use. Default: this device's own profile; if it has none, a quick calibration is run first (see --no-calibrate).")] = None,
+    no_calibrate: Annotated[bool, typer.Option("--no-calibrate", help="With no profile for this device, predict with the shipped default (carried here by the device probe) instead of calibrating first.")] = False,
     confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="Confidence level of the prediction intervals.")] = 0.9,
     json_out: Annotated[bool, typer.Option("--json", help="Print the green-estimate/validation@1 JSON document.")] = False,
 ) -> None:
@@ -55,7 +56,7 @@ def validate(
         five_params=five_params, data=data, data_dir=data_dir, train_samples=train_samples, test_samples=test_samples,
         storage=storage, seed=seed, device=device,
     )
-    prof = _resolve_profile(profile, device)
+    prof = _choose_profile(profile, device, calibrate=not no_calibrate, quiet=json_out)
     config = dataclasses.replace(config, predictor=f"{prof.name}@{confidence:g}", profile=_identity(prof, device))
     _quiet_optuna()
     meter = _make_meter(gpu_index, watts)
@@ -97,11 +98,33 @@ def _make_meter(gpu_index: int | None, watts: float | None):
     return best_meter(gpu_index=gpu_index, watts=watts)
 
 
-def _resolve_profile(profile: str | None, device: str):
-    from green_estimate.predict import resolve_profile
+def _choose_profile(profile: str | None, device: str, *, calibrate: bool, quiet: bool):  # noqa: ANN202
+    from green_estimate.validation.profile_choice import choose_profile
 
-    # resolved once (a bad --profile fails before any trial), for the device the trials train on
-    return resolve_profile(profile, device)
+    # chosen once (a bad --profile fails before any trial), for the device the trials train on
+    err = stderr_console()
+    progress = None
+    if profile is None and calibrate and not quiet:
+        from green_estimate.profile import local_profile_for
+
+        if local_profile_for(device) is None:
+            err.print(f"No profile calibrated on this device ({device}): running `green-estimate calibrate "
+                      f"{'--cpu' if device == 'cpu' else '--gpu ' + device.split(':')[1]} --quick` first, so the "
+                      "predictions are the ones a user here would get (--no-calibrate skips this).")
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            progress = Progress(TextColumn("calibrating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                console=err)
+    if progress is None:
+        choice = choose_profile(profile, device, calibrate=calibrate)
+    else:
+        with progress:
+            task = progress.add_task("calibrate", total=None)
+            choice = choose_profile(profile, device, calibrate=calibrate,
+                                    on_progress=lambda done, total, _: progress.update(task, completed=done, total=total))
+    if choice.calibrated_now and not quiet:
+        err.print(f"Calibrated in {choice.calibration.elapsed_s:.0f} s → {choice.calibration.profile_path}")
+    return choice.profile
 
 
 def _identity(prof, device: str) -> dict:  # noqa: ANN001

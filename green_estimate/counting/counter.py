@@ -12,7 +12,8 @@ from collections import Counter
 from typing import Any
 
 from green_estimate.counting.classes import class_of, is_free, op_name
-from green_estimate.counting.formulas import op_bytes, op_flops, output_tensors
+from green_estimate.counting.formulas import gemm_shape, op_bytes, op_flops, output_tensors
+from green_estimate.counting.regions import backward_region, fused_regions
 from green_estimate.counting.report import CostReport, OpRecord
 from green_estimate.errors import ModelLoadError, UsageError
 from green_estimate.loading import Workload, load_workload
@@ -33,6 +34,8 @@ def _make_mode():  # the class needs torch, which this module imports lazily
             self.phase = "forward"
             self.ops: list[OpRecord] = []
             self.ignored: Counter[str] = Counter()
+            self.region = ""  # set by the region mode while a fused call runs (see counting/regions.py)
+            self.region_nodes: dict[int, Any] = {}
 
         def _module(self) -> str:
             parents = [p for p in self.tracker.parents if p != "Global"]
@@ -50,10 +53,13 @@ def _make_mode():  # the class needs torch, which this module imports lazily
                 return out
             flops = op_flops(name, func, args, kwargs, out)
             read, written = op_bytes(name, args, kwargs, out)
+            mnk, depthwise = gemm_shape(name, args, out)
+            region = self.region or (backward_region(self) if self.phase == "backward" else "")
             self.ops.append(OpRecord(
                 op=f"aten.{name}", cls=class_of(name), phase=self.phase, module=self._module(),
                 flops=flops or 0, bytes_read=read, bytes_written=written, counted=flops is not None,
-                outputs=max(1, len(output_tensors(out))),
+                outputs=max(1, len(output_tensors(out))), min_dim=min(mnk), gemm_mnk=mnk, depthwise=depthwise,
+                fused=region,
             ))
             return out
 
@@ -298,7 +304,7 @@ def count_step(
         opt.zero_grad(set_to_none=True)
 
     mode = _make_mode()(ModuleTracker(), f"{type(model).__name__}.")
-    with mode.tracker, mode:
+    with mode.tracker, fused_regions(mode), mode:
         out = _forward(model, inputs, kwargs, mode)
         loss, loss_text = _loss(out)
         mode.phase = "backward"
@@ -321,6 +327,7 @@ def count_step(
         device=device,
         notes=notes,
         loss=loss_text,
+        param_tensors=len(params),
     )
 
 

@@ -313,3 +313,54 @@ def op_bytes(name: str, args: tuple, kwargs: dict, out: Any) -> tuple[int, int]:
             seen.add(id(t))
             written += tensor_nbytes(t)
     return read, written
+
+
+# --- shape descriptors: how efficiently a GEMM-like kernel can run ------------------------------
+
+_GEMMS = frozenset({"mm", "addmm", "bmm", "baddbmm", "addbmm", "_scaled_mm"})
+_CONVS = frozenset({"convolution", "convolution_backward", "_convolution", "convolution_overrideable",
+                    "convolution_backward_overrideable"})
+
+
+def _shape(t: Any) -> tuple[int, ...]:
+    return tuple(int(s) for s in t.shape)
+
+
+def gemm_shape(name: str, args: tuple, out: Any) -> tuple[tuple[int, int, int], bool]:
+    """The ``(M, N, K)`` of the GEMM a matrix product or convolution runs, and whether it is a
+    depthwise convolution.
+
+    A thin GEMM (a GRU's 64 × 768 × 256 step, a 3-channel first convolution) runs far below the rate
+    of a square one, whatever its FLOPs. ``mm``: ``(M×K) @ (K×N)``; a batched product folds its
+    batch into ``M``. A convolution runs an implicit GEMM: ``M = batch × output pixels``, ``N =
+    output channels per group``, ``K = input channels per group × kernel elements`` (its backward
+    is described by the same forward GEMM). ``((0, 0, 0), False)`` for every other op.
+    """
+    import torch
+
+    try:
+        if name in _GEMMS:
+            mats = [a for a in args if isinstance(a, torch.Tensor) and a.dim() >= 2][-2:]
+            if len(mats) < 2:
+                return (0, 0, 0), False
+            a, b = _shape(mats[0]), _shape(mats[1])
+            return (max(1, math.prod(a[:-1])), max(1, b[-1]), max(1, a[-1])), False
+        if name in _CONVS:
+            backward = "backward" in name
+            x, w = (args[1], args[2]) if backward else (args[0], args[1])
+            transposed = bool(args[7] if backward else args[6])
+            groups = int(args[9] if backward else args[8])
+            ws = _shape(w)
+            kernel = math.prod(ws[2:])
+            if transposed:  # weight (Cin, Cout/g, k...): the GEMM runs with in/out swapped
+                cin_g, cout_g = ws[0] // groups, ws[1]
+            else:
+                cout_g, cin_g = ws[0] // groups, ws[1]
+            y = args[0] if backward else out
+            y = y[0] if isinstance(y, (tuple, list)) else y
+            pixels = math.prod(_shape(y)[2:]) * _shape(x)[0] if isinstance(y, torch.Tensor) else 0
+            depthwise = groups > 1 and cin_g == 1
+            return (max(1, pixels), max(1, cout_g), max(1, cin_g * kernel)), depthwise
+    except (IndexError, TypeError, ValueError, AttributeError):
+        pass
+    return (0, 0, 0), False

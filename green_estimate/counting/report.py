@@ -26,6 +26,12 @@ class OpRecord:
         counted: False when no FLOP formula knows the op.
         outputs: tensors the op produced (a backward op computing input, weight and bias
             gradients has 3; one whose input needs no gradient has 2) — each is a kernel.
+        min_dim: the smallest dimension of the GEMM a matrix product or convolution runs (the
+            implicit GEMM for a convolution); 0 for other ops.
+        depthwise: a depthwise convolution (one input channel per group).
+        gemm_mnk: the ``(M, N, K)`` of that GEMM (see :func:`~green_estimate.counting.formulas.gemm_shape`).
+        fused: ``attention`` or ``rnn`` when the op belongs to a call that a real device runs as
+            fused kernels (see :mod:`green_estimate.counting.regions`); ``""`` otherwise.
     """
 
     op: str
@@ -37,6 +43,10 @@ class OpRecord:
     bytes_written: int
     counted: bool = True
     outputs: int = 1
+    min_dim: int = 0
+    depthwise: bool = False
+    fused: str = ""
+    gemm_mnk: tuple[int, int, int] = (0, 0, 0)
 
     @property
     def nbytes(self) -> int:
@@ -73,6 +83,12 @@ class CostReport:
     device: str = "meta"
     notes: list[str] = field(default_factory=list)
     loss: str = ""  # what the step's loss was, in words ("per-token cross-entropy on ...")
+    param_tensors: int = 0  # trainable parameter tensors: the optimizer's Python loop runs over them
+
+    @property
+    def dispatches(self) -> int:
+        """Every aten call of the step, free views and allocations included."""
+        return len(self.ops) + sum(self.ignored_ops.values())
 
     def totals(self) -> Totals:
         t = Totals()

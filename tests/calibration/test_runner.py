@@ -1,4 +1,4 @@
-"""Running the suite: samples appended as measured, interruption and --resume lose nothing."""
+"""Running the suite: network samples appended as measured, interruption and --resume lose nothing."""
 from __future__ import annotations
 
 import json
@@ -8,46 +8,37 @@ import pytest
 
 from green_estimate.calibration.calibrator import calibrate
 from green_estimate.calibration.cases import load_suite
+from green_estimate.calibration.incontext import OP_FIELDS, TIME
 from green_estimate.calibration.runner import RunSettings, read_samples, run_suite
-from green_estimate.errors import GreenEstimateError
+from green_estimate.errors import ConfigError, GreenEstimateError
 from green_estimate.meters.fake import FakeMeter
 
 SUITE = textwrap.dedent("""
     [settings]
     seed = 1
+    max_step_flops = 2e7
     [[group]]
-    class = "relu"
-    kind = "relu"
-    full = 4
-    quick = 4
+    class = "network"
+    kind = "network"
+    full = 6
+    quick = 3
     [group.grid]
-    numel = [64, 256, 1024, 4096]
+    family = ["mlp"]
+    seed = [1, 2, 3, 4, 5, 6, 7, 8]
+    batch = [4, 8]
+    optimizer = ["adam", "sgd"]
     [[group]]
-    class = "linear"
-    kind = "linear"
+    class = "network"
+    kind = "network"
     full = 5
-    quick = 5
+    quick = 2
     [group.grid]
-    batch = [2, 4]
-    fin = [8, 16, 32]
-    fout = [4, 8]
-    input_grad = [true]
-    [[group]]
-    class = "conv"
-    kind = "conv2d"
-    full = 4
-    quick = 4
-    [group.grid]
-    batch = [1, 2]
-    cin = [1, 2]
-    cout = [2]
-    hw = [4]
-    kernel = [3]
-    stride = [1]
-    depthwise = [false]
-    input_grad = [true]
+    family = ["cnn"]
+    seed = [1, 2, 3, 4, 5, 6]
+    batch = [2]
+    optimizer = ["adam"]
 """)
-FAST = RunSettings(warmup_s=0.0, window_s=0.002, repeats=2)
+FAST = RunSettings(warmup_s=0.0, window_s=0.002, repeats=2, max_step_flops=2e7)
 
 
 @pytest.fixture
@@ -60,26 +51,35 @@ def suite_file(tmp_path):
 def test_suite_draws_are_seeded_and_sized(suite_file):
     a, b = load_suite(suite_file), load_suite(suite_file)
     assert [c.id for c in a.cases] == [c.id for c in b.cases]
-    assert len(a.cases) == 4 + 5 + 4
+    assert len(a.cases) == 6 + 5 and len(load_suite(suite_file, quick=True).cases) == 3 + 2
+    assert {c.p()["family"] for c in a.cases} == {"mlp", "cnn"}
 
 
-def test_samples_carry_counter_features_and_fake_energy(suite_file, tmp_path):
+def test_unknown_kind_is_a_config_error(tmp_path):
+    p = tmp_path / "bad.toml"
+    p.write_text(SUITE.replace('kind = "network"', 'kind = "conv2d"', 1))
+    with pytest.raises(ConfigError, match="kind 'conv2d' is unknown"):
+        load_suite(p)
+
+
+def test_samples_carry_in_context_op_times_and_fake_energy(suite_file, tmp_path):
     cases = load_suite(suite_file).cases[:2]
     meter = FakeMeter(power_w=50.0)
     samples = run_suite(cases, meter, tmp_path / "s.jsonl", {"device_name": "cpu", "meter": "fake"}, settings=FAST)
-    relu = samples[0]
-    assert relu["cls"] == "relu"
-    numel = relu["params"]["numel"]
-    # forward relu + threshold_backward, 1 FLOP per element each
-    assert [o["op"] for o in relu["ops"]] == ["aten.relu", "aten.threshold_backward"]
-    assert sum(o["flops"] for o in relu["ops"]) == 2 * numel
+    s = samples[0]
+    assert s["kind"] == "network" and s["op_fields"] == list(OP_FIELDS)
+    # every counted op of a plain network is matched to its profiler event: a positive time each
+    assert s["unmatched_ops"] == 0
+    assert all(row[TIME] is not None and row[TIME] > 0 for row in s["ops"])
+    # the profiled ops ran inside the step, so together they take no longer than a few unprofiled steps
+    assert sum(row[TIME] for row in s["ops"]) < 5 * s["time_s"]
     # energy of the fake meter = 50 W × time, window by window
-    for t, e in zip(relu["time_s_repeats"], relu["energy_j_repeats"]):
+    for t, e in zip(s["time_s_repeats"], s["energy_j_repeats"]):
         assert e == pytest.approx(50.0 * t, rel=1e-6)
 
 
 def test_interrupted_run_resumes_without_losing_a_sample(suite_file, tmp_path):
-    cases = load_suite(suite_file).cases
+    cases = load_suite(suite_file, quick=True).cases
     path = tmp_path / "s.jsonl"
     header = {"device_name": "cpu", "meter": "fake"}
 
@@ -112,16 +112,20 @@ def test_resume_refuses_another_meter(suite_file, tmp_path):
         run_suite(cases, FakeMeter(), path, {"device_name": "cpu", "meter": "rapl"}, settings=FAST, resume=True)
 
 
-def test_calibrate_writes_a_profile_with_conv_linear_relu(suite_file, tmp_path):
+def test_calibrate_writes_an_in_context_profile(suite_file, tmp_path):
     out = tmp_path / "p.json"
-    res = calibrate(out=out, meter=FakeMeter(power_w=20.0), suite_path=suite_file, settings=FAST, folds=3)
+    res = calibrate(out=out, meter=FakeMeter(power_w=20.0), suite_path=suite_file, settings=FAST, folds=3, probe=False)
     prof = json.loads(out.read_text())
-    assert prof["schema"] == "green-estimate/profile@1"
-    assert {"conv", "linear", "relu"} <= set(prof["classes"])
+    assert prof["schema"] == "green-estimate/profile@1" and prof["method"] == "in-context"
+    assert {"linear", "elementwise"} <= set(prof["classes"])
     assert prof["provenance"] == "estimated" and prof["time_provenance"] == "measured"
-    assert prof["meter"]["name"] == "fake" and prof["sample_count"] == 13
-    for key in ("device", "torch_version", "dtype", "idle_power_w", "created_utc", "default_class"):
+    assert prof["meter"]["name"] == "fake" and prof["sample_count"] == 11
+    for key in ("device", "torch_version", "dtype", "idle_power_w", "created_utc", "default_class", "step_model"):
         assert key in prof
+    step = prof["step_model"]
+    assert step["form"] == "incontext@1" and len(step["time_s"]["params"]) == len(step["features"])
+    assert step["interval"]["families"] == ["cnn", "mlp"] and step["interval"]["n"] == 11
+    # the fake meter draws 20 W whatever runs: every class's fitted power is 20 W
     for entry in prof["classes"].values():
-        assert set(entry["cv"]["time_s"]) == {"median_ape", "within_10pct", "folds"}
+        assert entry["power_w"] == pytest.approx(20.0, rel=1e-3)
     assert res.samples_path.exists() and res.samples_path.name == "p.samples.jsonl"

@@ -1,68 +1,76 @@
-"""Stage two: whole-step samples recover in-context class scales and the per-step constant."""
+"""The step model, per-class power and leave-one-family-out intervals, on synthetic networks."""
 from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
-from green_estimate.calibration.step_fit import fit_step_model
-from green_estimate.predict import TrainingPlan, predict_report
-from green_estimate.profile import Profile
+from green_estimate.calibration.calibrator import fit_profile
+from green_estimate.calibration.step_fit import STEP_FEATURES, fit_power, fit_step, quantile
 
 
-def const_model(seconds_per_op):
-    return {"form": "linear", "features": ["const"], "params": [seconds_per_op], "cov": [[0.0]],
-            "resid_rel_sd": 0.0, "df_resid": 10}
+def test_quantile_is_the_conservative_order_statistic():
+    errs = [0.5, 0.1, 0.3, 0.2, 0.4]
+    assert quantile(errs, 0.5) == 0.3    # ⌈0.5·6⌉ = 3rd smallest
+    assert quantile(errs, 0.9) == 0.5    # ⌈0.9·6⌉ = 6 > 5: the largest
+    assert quantile([], 0.9) == float("inf")
 
 
-# stage one: a conv op costs 100 µs, a linear op 20 µs, an elementwise op 5 µs (time and energy alike)
-CLASSES = {c: {"time_s": const_model(t), "energy_j": const_model(10 * t)}
-           for c, t in (("conv", 100e-6), ("linear", 20e-6), ("elementwise", 5e-6))}
+def test_fit_step_recovers_scales_and_ties_an_absent_region():
+    rng = np.random.default_rng(0)
+    n = 30
+    X = np.zeros((n, len(STEP_FEATURES)))
+    X[:, 0] = rng.uniform(1e-3, 5e-2, n)           # op time
+    X[:, 3] = np.where(np.arange(n) % 3 == 0, rng.uniform(1e-3, 1e-2, n), 0.0)  # attention on a third
+    X[:, 4] = 1.0                                   # const
+    X[:, 5] = rng.integers(50, 500, n)              # dispatches
+    X[:, 6] = rng.integers(2, 40, n)                # parameter tensors
+    y = 1.2 * X[:, 0] + 2.5 * X[:, 3] + 1e-4 + 2e-6 * X[:, 5] + 1e-5 * X[:, 6]
+    params, _ = fit_step(X, y)
+    assert params[0] == pytest.approx(1.2, rel=1e-6) and params[3] == pytest.approx(2.5, rel=1e-6)
+    assert params[1] == params[2] == params[0]      # no network had an RNN: tied to the op scale
+    assert params[4:] == pytest.approx([1e-4, 2e-6, 1e-5], rel=1e-5)
 
 
-def step_sample(n_conv, n_lin, n_ew):
-    ops = ([{"op": "aten.convolution", "cls": "conv", "flops": 1, "bytes": 1}] * n_conv
-           + [{"op": "aten.mm", "cls": "linear", "flops": 1, "bytes": 1}] * n_lin
-           + [{"op": "aten.add_", "cls": "elementwise", "flops": 1, "bytes": 1}] * n_ew)
-    # in context: conv ×1.5, linear ×2, elementwise ×1 (kept), plus 300 µs per step
-    t = 300e-6 + 1.5 * 100e-6 * n_conv + 2.0 * 20e-6 * n_lin + 5e-6 * n_ew
-    return {"kind": "step", "cls": "step", "ops": ops, "time_s": t, "energy_j": 10 * t}
+def test_fit_power_recovers_each_class_power():
+    rng = random.Random(2)
+    scaled, times, samples = [], [], []
+    for _ in range(20):
+        c = {"conv": rng.uniform(1e-3, 1e-2), "linear": rng.uniform(1e-3, 1e-2), "relu": rng.uniform(1e-3, 1e-2)}
+        t = sum(c.values()) + rng.uniform(1e-4, 1e-3)
+        e = 30 * c["conv"] + 20 * c["linear"] + 12 * c["relu"] + 10 * (t - sum(c.values()))
+        scaled.append(c), times.append(t), samples.append({"energy_j": e})
+    p = fit_power(samples, scaled, times)
+    assert p["classes"] == pytest.approx({"conv": 30, "linear": 20, "relu": 12}, rel=1e-6)
+    assert p["rest_w"] == pytest.approx(10, rel=1e-6)
 
 
-def samples():
-    rng = random.Random(1)
-    return [step_sample(rng.randint(0, 8), rng.randint(1, 10), rng.randint(10, 60)) for _ in range(20)]
+def synthetic_samples(n: int = 24) -> list[dict]:
+    """Networks whose op times follow exact linear costs and whose step is 1.1 × ops + 200 µs."""
+    rng = random.Random(3)
+    out = []
+    for i in range(n):
+        family = ("cnn", "mlp", "resnet")[i % 3]
+        ops = []
+        for _ in range(rng.randint(3, 8)):
+            f, b = rng.randint(10**5, 10**8), rng.randint(10**4, 10**6)
+            ops.append(["aten.mm", "linear", "forward", f, b, 1, 128, 64, 256, 0, "", 5e-6 + 1e-11 * f])
+            ops.append(["aten.add", "elementwise", "forward", 0, b, 1, 0, 0, 0, 0, "", 2e-6 + 1e-10 * b])
+        op_time = sum(r[-1] for r in ops)
+        t = 1.1 * op_time + 2e-4
+        out.append({"type": "sample", "kind": "network", "params": {"family": family, "seed": i}, "ops": ops,
+                    "structure": {"param_tensors": 2 + i % 5, "ignored_ops": 10}, "time_s": t, "energy_j": 15.0 * t,
+                    "time_s_repeats": [t, t], "time_spread_rel": 0.0})
+    return out
 
 
-def test_scales_and_constant_are_recovered():
-    sm = fit_step_model(samples(), CLASSES)
-    assert sm["n_samples"] == 20
-    assert sm["classes"]["time_s"]["conv"] == pytest.approx(1.5, rel=1e-6)
-    assert sm["classes"]["time_s"]["linear"] == pytest.approx(2.0, rel=1e-6)
-    assert sm["const"]["time_s"] == pytest.approx(300e-6, rel=1e-6)
-    assert sm["const"]["energy_j"] == pytest.approx(3e-3, rel=1e-6)
-    assert sm["cv"]["time_s"]["median_ape"] < 1e-6
-
-
-def test_prediction_applies_the_step_model():
-    import torch
-    import torch.nn as nn
-
-    from green_estimate.counting.counter import count_step
-
-    sm = fit_step_model(samples(), CLASSES)
-    prof = Profile.from_dict({"schema": "green-estimate/profile@1", "name": "t", "device": {"kind": "cpu"},
-                              "provenance": "estimated", "default_class": "elementwise", "classes": CLASSES,
-                              "step_model": sm})
-    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 3)).to("meta")
-    report = count_step(model, (torch.empty(2, 1, 4, 4, device="meta"),), optimizer="sgd")
-    n = {c: sum(1 for o in report.ops if o.cls == c) for c in ("conv", "linear")}
-    n_rest = len(report.ops) - n["conv"] - n["linear"]  # priced as elementwise, scale 1
-    expected = 300e-6 + 1.5 * 100e-6 * n["conv"] + 2.0 * 20e-6 * n["linear"] + 5e-6 * n_rest
-    pred = predict_report(report, plan=TrainingPlan(2, steps_given=1), profile=prof)
-    assert pred.time_s == pytest.approx(expected, rel=1e-6)
-    assert pred.classes["overhead"].time_s == pytest.approx(300e-6, rel=1e-6)
-
-
-def test_too_few_step_samples():
-    assert fit_step_model(samples()[:4], CLASSES) is None
+def test_a_profile_fitted_on_exact_networks_predicts_left_out_families_exactly():
+    prof = fit_profile(synthetic_samples(), folds=3)
+    step = prof["step_model"]
+    assert step["time_s"]["params"][0] == pytest.approx(1.1, rel=1e-4)
+    assert step["time_s"]["params"][4] == pytest.approx(2e-4, rel=1e-3)
+    iv = step["interval"]
+    assert iv["families"] == ["cnn", "mlp", "resnet"] and iv["n"] == 24
+    assert max(iv["time_s"]["abs_log_err"]) < 1e-3 and max(iv["energy_j"]["abs_log_err"]) < 1e-3
+    assert prof["classes"]["linear"]["power_w"] == pytest.approx(15.0, rel=1e-4)

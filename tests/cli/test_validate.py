@@ -28,9 +28,10 @@ def fakes(monkeypatch):
         seen["meter_obj"] = TickMeter()
         return seen["meter_obj"]
 
-    def resolve_profile(profile, device):
+    def choose_profile(profile, device, *, calibrate, quiet):
         from types import SimpleNamespace
 
+        seen["choose"] = (profile, device, calibrate)
         return SimpleNamespace(name=profile)
 
     def make_predictor(profile, confidence, device):
@@ -40,7 +41,7 @@ def fakes(monkeypatch):
 
     monkeypatch.setattr(cli_validate, "_make_meter", make_meter)
     monkeypatch.setattr(cli_validate, "_make_predictor", make_predictor)
-    monkeypatch.setattr(cli_validate, "_resolve_profile", resolve_profile)
+    monkeypatch.setattr(cli_validate, "_choose_profile", choose_profile)
     return seen
 
 
@@ -73,6 +74,7 @@ def test_options_reach_the_library(tmp_path, captured):
         "--train-samples", "100", "--json",
     ])
     assert result.exit_code == 0, result.output
+    assert captured["choose"] == ("laptop", "cpu", True)
     c = captured["config"]
     assert (c.preset, c.trials, c.epochs, c.batch_size) == ("quick", 5, 2, 64)
     assert c.strategies == ("random", "tpe") and c.families == ("dense_poly",) and c.five_params
@@ -126,3 +128,9 @@ def test_tiny_real_run_through_the_cli(tmp_path, fakes):
     again = runner.invoke(app, [*args, "--json"])
     assert again.exit_code == 0, again.output
     assert len(json.loads(again.stdout)["trials"]) == 2
+
+
+def test_no_calibrate_reaches_the_profile_choice(tmp_path, captured):
+    result = runner.invoke(app, ["validate", "--quick", "--cpu", "--no-calibrate", "--out", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert captured["choose"] == (None, "cpu", False)

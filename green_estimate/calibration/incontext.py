@@ -1,0 +1,222 @@
+"""Timing every op *inside* real training steps: the samples calibration fits.
+
+An op repeated alone runs with hot caches and a settled allocator; inside a step it reads
+activations written long before, and small ops pay the dispatcher's and autograd's costs. So
+calibration times ops where they really run: for one seeded random network (see
+:mod:`~green_estimate.calibration.networks`) it
+
+1. counts one training step on the meta device (the same counter ``predict`` uses), which gives
+   every op's FLOPs, bytes and shape features;
+2. runs the same step on the device under ``torch.profiler`` a few times and takes, for every
+   counted op, the time of the matching profiler event (the outermost ``aten::`` event of that
+   name: its time includes the kernels it calls). Ops are matched name by name in order — the
+   k-th ``aten.addmm`` counted is the k-th ``aten::addmm`` run. On CUDA the event's device time
+   (its kernels) is taken, on the CPU its CPU time;
+3. measures whole steps without the profiler under the energy meter: the step's real time and
+   energy, which include the Python work between ops that no op event holds.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections import Counter, defaultdict
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+from green_estimate.counting.report import OpRecord
+from green_estimate.meters.base import Meter, measure
+
+PROFILED_STEPS = 3
+MAX_STEP_FLOPS = 2e9   # default cap: a larger drawn step is run at a smaller batch, so calibration time stays bounded
+MIN_BATCH = 2
+# Op records as stored in a samples file: one list per op, in this order (compact: thousands per file).
+OP_FIELDS = ("op", "cls", "phase", "flops", "bytes", "outputs", "gemm_m", "gemm_n", "gemm_k", "depthwise", "fused",
+             "time_s")
+TIME = OP_FIELDS.index("time_s")
+
+
+def op_record(row: list) -> OpRecord:
+    """An :class:`OpRecord` from one stored op row (bytes kept as ``bytes_read``)."""
+    op, cls, phase, flops, nbytes, outputs, m, n, k, depthwise, fused = row[:TIME]
+    mnk = (int(m), int(n), int(k))
+    return OpRecord(op, cls, phase, "", int(flops), int(nbytes), 0, True, int(outputs), min(mnk), bool(depthwise),
+                    str(fused), mnk)
+
+
+def _row(op: OpRecord, time_s: float | None) -> list:
+    return [op.op, op.cls, op.phase, op.flops, op.nbytes, op.outputs, *op.gemm_mnk, int(op.depthwise), op.fused, time_s]
+
+
+def match_key(name: str) -> str:
+    """The name ops are matched under: in-place twins (``add_``/``add``) are one key, since autograd
+    accumulates gradients in place on one device and out of place on another."""
+    return name[:-1] if name.endswith("_") and not name.startswith("__") else name
+
+
+def match_events(events: list, keys: set[str], device_time: bool = False) -> dict[str, list[float]]:
+    """Times (s) of the outermost profiler events whose aten name's key is in ``keys``, per key, in order.
+
+    Args:
+        events: ``prof.events()`` of one profiled step (``FunctionEvent`` objects).
+        keys: the counted ops' :func:`match_key` names (``addmm``, not ``aten.addmm``).
+        device_time: take the event's device (kernel) time instead of its CPU time.
+    """
+    found: list[tuple[float, str, float]] = []
+
+    def walk(e: Any, inside: bool) -> None:
+        key = match_key(e.name[6:]) if e.name.startswith("aten::") else None
+        if not inside and key in keys:
+            us = getattr(e, "device_time_total", 0.0) if device_time else e.cpu_time_total
+            found.append((e.time_range.start, key, us * 1e-6))
+            inside = True
+        for child in e.cpu_children:
+            walk(child, inside)
+
+    for root in (e for e in events if e.cpu_parent is None):
+        walk(root, False)
+    out: dict[str, list[float]] = defaultdict(list)
+    for _, key, t in sorted(found, key=lambda f: f[0]):
+        out[key].append(t)
+    return out
+
+
+def _key(op: OpRecord) -> str:
+    return match_key(op.op.split(".", 1)[1])
+
+
+def assign_times(ops: list[OpRecord], steps: list[dict[str, list[float]]]) -> list[float | None]:
+    """Each counted op's median in-context time over the profiled steps (``None`` when unmatched).
+
+    The k-th counted op of a key takes the k-th event of that key. Where the device ran another
+    number of ops of a key than the meta device counted (a fused GRU forward, a different
+    decomposition), that key's ops get ``None`` in that step.
+    """
+    counted = Counter(_key(o) for o in ops)
+    seen: Counter[str] = Counter()
+    out: list[float | None] = []
+    for o in ops:
+        key = _key(o)
+        k = seen[key]
+        seen[key] += 1
+        times = [s[key][k] for s in steps if len(s.get(key, ())) == counted[key]]
+        out.append(statistics.median(times) if times else None)
+    return out
+
+
+@contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Mute file descriptor 2 while the profiler starts and stops: torch's native profiler writes a
+    line to stderr at each (``USDT: ... profiler_start``), which no setting turns off. Python's
+    own errors are raised after the descriptor is restored."""
+    import os
+    import sys
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real descriptor 2 (an embedding host): nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _sync(device: str) -> Callable[[], None]:
+    if device.startswith("cuda"):
+        import torch
+
+        return lambda: torch.cuda.synchronize(device)
+    return lambda: None
+
+
+def make_step(model: Any, inputs: tuple, optimizer: str) -> Callable[[], None]:
+    """One training step exactly as the counter counts it: forward, loss, backward, optimizer."""
+    from green_estimate.counting.counter import _loss, make_optimizer
+
+    model.train()
+    opt = make_optimizer(optimizer, [p for p in model.parameters() if p.requires_grad])
+
+    def step() -> None:
+        loss, _ = _loss(model(*inputs))
+        loss.backward()
+        if opt is not None:
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+
+    return step
+
+
+def count_network(family: str, seed: int, batch: int, optimizer: str, max_step_flops: float = MAX_STEP_FLOPS
+                  ) -> tuple[int, list[OpRecord], dict[str, int], dict]:
+    """Count the network's step on meta, halving the batch until the step is affordable.
+
+    Returns the batch used, the op records, the ignored (free) ops and structural counts.
+    """
+    from green_estimate.calibration.networks import build_network
+    from green_estimate.counting.counter import count_step
+
+    while True:
+        net = build_network(family, seed, "meta")
+        report = count_step(net.model, net.inputs(batch, "meta"), optimizer=optimizer, batch_size=batch)
+        flops = report.totals().flops
+        if flops <= max_step_flops or batch <= MIN_BATCH:
+            break
+        batch = max(MIN_BATCH, batch // 2)
+    structure = {"param_tensors": sum(1 for p in net.model.parameters() if p.requires_grad),
+                 "modules": sum(1 for _ in net.model.modules()), "ignored_ops": sum(report.ignored_ops.values())}
+    return batch, report.ops, report.ignored_ops, structure
+
+
+def measure_network(params: dict, meter: Meter, device: str, *, warmup_s: float, window_s: float,
+                    repeats: int, min_window_resolutions: float = 10.0, max_step_flops: float = MAX_STEP_FLOPS) -> dict:
+    """Measure one ``network`` case: in-context op times, then whole steps under ``meter``."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from green_estimate.calibration.networks import build_network
+
+    batch, ops, ignored, structure = count_network(params["family"], params["seed"], params["batch"],
+                                                   params["optimizer"], max_step_flops)
+    net = build_network(params["family"], params["seed"], device)
+    step = make_step(net.model, net.inputs(batch, device), params["optimizer"])
+    sync = _sync(device)
+    t0 = time.perf_counter()
+    n_warm = 0
+    while n_warm < 3 or time.perf_counter() - t0 < warmup_s:
+        step()
+        sync()
+        n_warm += 1
+    per_step = (time.perf_counter() - t0) / n_warm
+    keys = {_key(o) for o in ops}
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])
+    profiled = []
+    for _ in range(PROFILED_STEPS):
+        with _native_stderr_silenced(), profile(activities=activities) as prof:
+            step()
+            sync()
+        profiled.append(match_events(prof.events(), keys, device_time=device.startswith("cuda")))
+    times = assign_times(ops, profiled)
+    window = max(window_s, min_window_resolutions * meter.resolution_s)
+    n_iter = max(1, math.ceil(window / max(per_step, 1e-7)))
+    step_times, step_energies = [], []
+    for _ in range(repeats):
+        with measure(meter) as w:
+            for _ in range(n_iter):
+                step()
+            sync()
+        step_times.append(w.time_s / n_iter)
+        step_energies.append(w.energy_j / n_iter)
+    med_t = statistics.median(step_times)
+    return {
+        "batch": batch, "ops": [_row(o, t) for o, t in zip(ops, times)], "op_fields": list(OP_FIELDS),
+        "unmatched_ops": sum(t is None for t in times), "structure": structure,
+        "iterations": n_iter, "repeats": repeats, "time_s": med_t, "energy_j": statistics.median(step_energies),
+        "time_s_repeats": step_times, "energy_j_repeats": step_energies,
+        "time_spread_rel": (max(step_times) - min(step_times)) / med_t if med_t > 0 else 0.0,
+    }

@@ -1,0 +1,115 @@
+"""Fused regions: calls whose ops the meta device decomposes but a real device runs as a few kernels.
+
+On the meta device ``scaled_dot_product_attention`` runs its math decomposition (matmuls, softmax)
+and a GRU or LSTM runs one small GEMM and a handful of elementwise ops per time step, forward and
+backward. A CPU runs a fused attention kernel and fused recurrent layers instead, so those counted
+ops do not exist there one for one. The counter marks every op of such a call — forward ops while
+the call runs, and backward ops whose autograd node the call created — with the region's name, so
+calibration can leave them out of the per-op fits and give them an in-context scale of their own.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+RNN_FUNCTIONS = ("gru", "lstm", "rnn_tanh", "rnn_relu")  # what nn.GRU, nn.LSTM and nn.RNN call in torch._VF
+
+
+def _grad_fns(obj: Any) -> list:
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        return [obj.grad_fn] if obj.grad_fn is not None else []
+    if isinstance(obj, (tuple, list)):
+        return [g for o in obj for g in _grad_fns(o)]
+    return []
+
+
+def nodes_between(outputs: Any, inputs: Any) -> list:
+    """The autograd nodes a call created: reachable from its outputs, stopping at its inputs' nodes
+    and at parameters' gradient accumulators."""
+    stop = {id(g) for g in _grad_fns(inputs)}
+    seen: dict[int, Any] = {}
+    todo = _grad_fns(outputs)
+    while todo:
+        node = todo.pop()
+        if node is None or id(node) in seen or id(node) in stop or type(node).__name__ == "AccumulateGrad":
+            continue
+        seen[id(node)] = node
+        todo.extend(n for n, _ in node.next_functions)
+    return list(seen.values())
+
+
+def _enter(counting: Any, region: str, func: Any, args: tuple, kwargs: dict) -> Any:
+    counting.region = region
+    try:
+        out = func(*args, **kwargs)
+    finally:
+        counting.region = ""
+    for node in nodes_between(out, (args, list(kwargs.values()))):
+        counting.region_nodes[id(node)] = (node, region)
+    return out
+
+
+@contextmanager
+def fused_regions(counting: Any) -> Iterator[None]:
+    """While counting, mark the ops of every fused call (see the module docstring).
+
+    The functions are wrapped where PyTorch's own modules look them up at call time:
+    ``torch.nn.functional.scaled_dot_product_attention`` (which ``nn.MultiheadAttention`` and most
+    model code call) and ``torch._VF.gru``/``lstm``/``rnn_tanh``/``rnn_relu`` (which ``nn.GRU``,
+    ``nn.LSTM`` and ``nn.RNN`` call). A wrapper, unlike a TorchFunctionMode, costs nothing on the
+    thousands of other calls a step makes. Everything is restored on exit.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    def marked(region: str, original: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if counting.region:
+                return original(*args, **kwargs)
+            return _enter(counting, region, original, args, kwargs)
+
+        return call
+
+    patches = [(F, "scaled_dot_product_attention", "attention")]
+    patches += [(torch._VF, name, "rnn") for name in RNN_FUNCTIONS]
+    saved = []
+    try:
+        for owner, name, region in patches:
+            had = name in vars(owner)
+            original = getattr(owner, name)
+            saved.append((owner, name, had, original))
+            setattr(owner, name, marked(region, original))
+        yield
+    finally:
+        for owner, name, had, original in reversed(saved):
+            if had:
+                setattr(owner, name, original)
+            else:
+                delattr(owner, name)
+
+
+def backward_region(counting: Any) -> str:
+    """The region of the autograd node running now (``""`` outside backward or outside any region)."""
+    import torch
+
+    node = torch._C._current_autograd_node()
+    if node is None:
+        return ""
+    hit = counting.region_nodes.get(id(node))
+    return hit[1] if hit is not None and hit[0] is node else ""
+
+
+# The groups a calibrated step model gives an in-step scale each: ops outside fused regions, the
+# GEMMs and the other ops of recurrent layers, and attention's math.
+SCALE_GROUPS = ("op", "rnn_linear", "rnn_other", "attention")
+
+
+def scale_group(op: Any) -> str:
+    """Which of :data:`SCALE_GROUPS` an :class:`~green_estimate.counting.report.OpRecord` belongs to."""
+    if not op.fused:
+        return "op"
+    if op.fused == "rnn":
+        return "rnn_linear" if op.cls == "linear" else "rnn_other"
+    return "attention"

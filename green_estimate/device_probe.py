@@ -1,0 +1,142 @@
+"""The device probe: a few seconds of measurements that carry a CPU profile to another CPU.
+
+A profile is a property of the machine that made it. The probe measures what decides how the same
+step runs elsewhere — a square GEMM's rate, a thin GEMM's rate, memory bandwidth, the cost of one
+aten call, plain Python speed — and two fixed reference training steps. Calibration stores the
+probe of the calibrating machine in the profile; on another CPU ``predict`` probes this machine
+(once: the result is cached per CPU model, thread count and torch version), rescales each
+coefficient by the ratio of the rate it stands for, corrects by the reference steps' remaining
+error, and widens the interval by that error: the *measured* transfer error. Every figure is
+measured, none is a datasheet value.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import statistics
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+PROBE_SCHEMA = "green-estimate/probe@1"
+REFERENCE_STEPS = (("cnn", 1, 32, "adam"), ("mlp", 3, 64, "adam"), ("transformer", 2, 16, "adam"))
+
+
+def _rate(fn: Callable[[], None], budget_s: float) -> float:
+    """Seconds per call of ``fn``: the median of 3 windows after a warm-up."""
+    fn()
+    t0 = time.perf_counter()
+    n = 0
+    while time.perf_counter() - t0 < budget_s / 4 or n < 2:
+        fn()
+        n += 1
+    per = (time.perf_counter() - t0) / n
+    reps = max(1, int(budget_s / 4 / max(per, 1e-9)))
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        times.append((time.perf_counter() - t0) / reps)
+    return statistics.median(times)
+
+
+def _python_loop() -> None:
+    total = 0
+    for i in range(20000):
+        total += i & 7
+
+
+def reference_step_time_s(family: str, seed: int, batch: int, optimizer: str, budget_s: float = 0.6) -> float:
+    """Seconds per training step of one fixed calibration network on the CPU."""
+    from green_estimate.calibration.incontext import make_step
+    from green_estimate.calibration.networks import build_network
+
+    net = build_network(family, seed, "cpu")
+    step = make_step(net.model, net.inputs(batch, "cpu"), optimizer)
+    step()
+    return _rate(step, budget_s)
+
+
+def run_probe(budget_s: float = 0.5) -> dict[str, Any]:
+    """Probe this CPU (about 5 s): rates, costs and reference step times, all measured."""
+    import torch
+
+    from green_estimate.profile import cpu_fingerprint
+
+    a, b = torch.randn(512, 512), torch.randn(512, 512)
+    thin_a, thin_b = torch.randn(64, 256), torch.randn(256, 256)
+    big, dst = torch.randn(8 * 1024 * 1024), torch.empty(8 * 1024 * 1024)
+    x, y = torch.randn(1), torch.randn(1)
+    gemm_s = _rate(lambda: torch.mm(a, b), budget_s)
+    thin_s = _rate(lambda: torch.mm(thin_a, thin_b), budget_s)
+    copy_s = _rate(lambda: dst.copy_(big), budget_s)
+    add_s = _rate(lambda: torch.add(x, y), budget_s)
+    py_s = _rate(_python_loop, budget_s)
+    refs = [{"family": f, "seed": s, "batch": bt, "optimizer": o, "time_s": reference_step_time_s(f, s, bt, o)}
+            for f, s, bt, o in REFERENCE_STEPS]
+    return {
+        "schema": PROBE_SCHEMA, "fingerprint": cpu_fingerprint(), "torch_version": torch.__version__,
+        "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "gemm_flops_per_s": 2 * 512**3 / gemm_s, "thin_gemm_flops_per_s": 2 * 64 * 256 * 256 / thin_s,
+        "bandwidth_bytes_per_s": 2 * big.numel() * 4 / copy_s, "dispatch_s": add_s, "python_loop_s": py_s,
+        "reference_steps": refs,
+    }
+
+
+def _cache_path(fp: dict, torch_version: str) -> Path:
+    from green_estimate.profile import home_dir
+
+    slug = re.sub(r"[^a-z0-9]+", "-", f"{fp.get('cpu_model')}-{fp.get('threads')}t-{torch_version}".lower()).strip("-")
+    return home_dir() / "probes" / f"{slug[:96]}.json"
+
+
+def probe_here() -> dict[str, Any]:
+    """This machine's probe, from the cache when this CPU, thread count and torch were probed before."""
+    import torch
+
+    from green_estimate.profile import cpu_fingerprint, write_profile
+
+    path = _cache_path(cpu_fingerprint(), torch.__version__)
+    try:
+        data = json.loads(path.read_text())
+        if data.get("schema") == PROBE_SCHEMA:
+            return {**data, "cached": True}
+    except (OSError, ValueError):
+        pass
+    data = run_probe()
+    try:
+        write_profile(data, path)  # an atomic JSON write
+    except OSError:
+        pass  # a read-only home only costs the probe again next time
+    return {**data, "cached": False}
+
+
+def ratios(made: dict, here: dict) -> dict[str, float]:
+    """Time multipliers from the profile's machine to this one, per kind of coefficient."""
+    return {
+        "flops": made["gemm_flops_per_s"] / here["gemm_flops_per_s"],
+        "thin_flops": made["thin_gemm_flops_per_s"] / here["thin_gemm_flops_per_s"],
+        "bytes": made["bandwidth_bytes_per_s"] / here["bandwidth_bytes_per_s"],
+        "dispatch": here["dispatch_s"] / made["dispatch_s"],
+        "python": here["python_loop_s"] / made["python_loop_s"],
+    }
+
+
+def feature_ratio(feature: str, r: dict[str, float]) -> float:
+    """The multiplier of one coefficient: FLOP rates for FLOP features, bandwidth for bytes, dispatch otherwise."""
+    if feature in ("gemm_flops_thin", "gemm_flops_narrow", "depthwise_flops", "flops_small", "sqrt_flops"):
+        return r["thin_flops"]
+    if "flops" in feature:
+        return r["flops"]
+    if "bytes" in feature:
+        return r["bytes"]
+    return r["dispatch"]
+
+
+def step_feature_ratio(feature: str, r: dict[str, float]) -> float:
+    """The step model's coefficients: the op-time scale stays; the work between ops is Python's."""
+    if feature.endswith("_time_s"):
+        return 1.0
+    return math.sqrt(r["python"] * r["dispatch"])

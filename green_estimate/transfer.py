@@ -1,0 +1,98 @@
+"""Carrying a CPU profile to the CPU it is used on: rescale by the device probe, say so in numbers.
+
+Only calibrated CPU profiles that carry a probe are rescaled, and only when this CPU (model or
+thread count) is not the one that made them. The rescaled profile records what was done in its
+``transfer`` entry, which every prediction prints:
+
+1. each op-model coefficient is multiplied by the ratio of the rate it stands for (square- or
+   thin-GEMM FLOP rate, memory bandwidth, aten dispatch cost), the step model's between-op terms
+   by this machine's Python and dispatch speed;
+2. the profile's reference steps (fixed calibration networks) are predicted with the rescaled
+   profile and compared with their time measured here, relative to how well the profile predicted
+   them on its own machine (so the profile's own error is not taken for a transfer error); their
+   geometric-mean ratio corrects every time and energy;
+3. the interval is widened (in log) by ``|log correction| + the largest remaining reference
+   error`` — the transfer error measured on this machine.
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+from green_estimate.profile import Profile, cpu_fingerprint
+
+
+def _foreign(profile: Profile) -> bool:
+    dev = profile.data.get("device", {})
+    if dev.get("kind") != "cpu" or "probe" not in profile.data or "transfer" in profile.data:
+        return False
+    fp, here = dev.get("fingerprint", {}), cpu_fingerprint()
+    return fp.get("cpu_model") != here["cpu_model"] or fp.get("threads") != here["threads"]
+
+
+def _scale_model(model: dict, factors: list[float]) -> None:
+    model["params"] = [p * f for p, f in zip(model["params"], factors)]
+    model["cov"] = [[c * factors[i] * factors[j] for j, c in enumerate(row)] for i, row in enumerate(model["cov"])]
+
+
+def rescaled(profile: Profile, r: dict[str, float], correction: float = 1.0) -> Profile:
+    """A copy of ``profile`` with coefficients multiplied by the probe ratios ``r`` and ``correction``."""
+    from green_estimate.device_probe import feature_ratio, step_feature_ratio
+
+    data = copy.deepcopy(profile.data)
+    for entry in data["classes"].values():
+        for target in ("time_s", "energy_j"):
+            m = entry[target]
+            _scale_model(m, [feature_ratio(f, r) * correction for f in m["features"]])
+    step = data["step_model"]["time_s"]
+    factors = [step_feature_ratio(f, r) for f in data["step_model"]["features"]]
+    n = sum(f.endswith("_time_s") for f in data["step_model"]["features"])
+    factors = factors[:n] + [f * correction for f in factors[n:]]  # op scales: the ops are corrected already
+    step["params"] = [p * f for p, f in zip(step["params"], factors)]
+    return Profile.from_dict(data, origin=profile.origin)
+
+
+def _reference_prediction_s(profile: Profile, ref: dict) -> float:
+    from green_estimate.calibration.incontext import count_network
+    from green_estimate.counting.report import CostReport
+    from green_estimate.predict import price_step
+
+    batch, ops, ignored, structure = count_network(ref["family"], ref["seed"], ref["batch"], ref["optimizer"])
+    report = CostReport("reference", batch, ref["optimizer"], 0, [], ops, ignored, param_tensors=structure["param_tensors"])
+    return sum(c.time_s for c in price_step(report, profile).values())
+
+
+def transfer_profile(profile: Profile) -> tuple[Profile, list[str]]:
+    """``profile`` carried to this CPU (unchanged when it was made here), and notes saying what was done."""
+    if not _foreign(profile):
+        return profile, []
+    from green_estimate.device_probe import probe_here, ratios, reference_step_time_s
+
+    made = profile.data["probe"]
+    here = probe_here()
+    r = ratios(made, here)
+    scaled = rescaled(profile, r)
+    measured = {(x["family"], x["seed"], x["batch"]): x["time_s"] for x in here.get("reference_steps", [])}
+    logs = []
+    for ref in made.get("reference_steps", []):
+        key = (ref["family"], ref["seed"], ref["batch"])
+        meas = measured.get(key) or reference_step_time_s(ref["family"], ref["seed"], ref["batch"], ref["optimizer"])
+        # the transfer's error alone: how much worse (or better) the rescaled profile predicts this
+        # step here than the profile predicted the same step on its own machine
+        home = math.log(ref["time_s"] / _reference_prediction_s(profile, ref))
+        logs.append(math.log(meas / _reference_prediction_s(scaled, ref)) - home)
+    log_k = sum(logs) / len(logs) if logs else 0.0
+    residual = max((abs(x - log_k) for x in logs), default=0.0)
+    final = rescaled(profile, r, math.exp(log_k))
+    final.data["transfer"] = {
+        "from": profile.device_name, "to": f"{here['fingerprint']['cpu_model']} ({here['fingerprint']['threads']} threads)",
+        "ratios": r, "reference_correction": math.exp(log_k), "reference_log_errors": logs,
+        "log_error": abs(log_k) + residual, "probe_cached": here.get("cached", False),
+        "probe_measured_utc": here.get("measured_utc"),
+    }
+    notes = [f"Profile {profile.name} was made on {profile.device_name}; rescaled to this CPU by a device probe "
+             f"(GEMM ×{r['flops']:.2f}, bandwidth ×{r['bytes']:.2f}, dispatch ×{r['dispatch']:.2f}, reference steps "
+             f"×{math.exp(log_k):.2f}); the interval is widened by the measured transfer error "
+             f"({math.exp(abs(log_k) + residual) - 1:.0%}). Calibrate here for a tighter one: "
+             "`green-estimate calibrate --cpu --quick`."]
+    return final, notes

@@ -1,0 +1,334 @@
+"""Benchmark: does a profile predict unseen models' training steps on *this* machine? One run, end to end.
+
+In one process: print the machine; calibrate it (full, then quick suite, each timed); then, for
+models that the calibration's network generator never builds (a depthwise-separable net, a
+grouped-conv net, a U-Net with transposed convs, GRU and LSTM classifiers, a small ViT, an MLP-Mixer,
+tiny and wide MLPs, LeNet-5, a VGG- and a ResNet-style net, the study's SimpleCNN), count one
+training step (forward, loss, backward, Adam, batch 64) and price it with each profile, then
+measure the same step for real (warm-up, 5 windows of ≥ 0.3 s, median; in 2 passes over the list,
+whose spread is the machine's drift). Prints each model's error and whether it fell inside the 90 %
+interval, and per profile the median error, the share within ±15 % and the coverage.
+
+    python tests/benchmarks/bench_accuracy.py                       # calibrate full + quick here, and the shipped default
+    python tests/benchmarks/bench_accuracy.py --threads 1 --profiles default   # the shipped profile on a "foreign" CPU
+    python tests/benchmarks/bench_accuracy.py --profiles quick --json out.json
+
+Every figure in docs/performance.md's accuracy table comes from one run of this script.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from green_estimate.calibration.incontext import make_step  # noqa: E402
+from green_estimate.counting.counter import count_workload  # noqa: E402
+from green_estimate.examples.simple_cnn import build_model as simple_cnn  # noqa: E402
+from green_estimate.loading import Workload  # noqa: E402
+from green_estimate.predict import TrainingPlan, predict_report  # noqa: E402
+from green_estimate.profile import Profile, read_profile, shipped_profiles  # noqa: E402
+
+BATCH = 64
+
+
+def lenet() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+                         nn.Linear(84, 10))
+
+
+def vgg_small() -> nn.Module:
+    def block(a: int, b: int) -> list:
+        return [nn.Conv2d(a, b, 3, padding=1), nn.BatchNorm2d(b), nn.ReLU()]
+    return nn.Sequential(*block(3, 16), *block(16, 16), nn.MaxPool2d(2), *block(16, 32), *block(32, 32), nn.MaxPool2d(2),
+                         *block(32, 64), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 16, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+class Res(nn.Module):
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.a = nn.Sequential(nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(),
+                               nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.a(x) + x)
+
+
+def resnet_small() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, 24, 3, padding=1, bias=False), nn.BatchNorm2d(24), nn.ReLU(), Res(24), nn.MaxPool2d(2),
+                         Res(24), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(24, 10))
+
+
+def depthwise_separable() -> nn.Module:
+    def dw(a: int, b: int, s: int) -> list:
+        return [nn.Conv2d(a, a, 3, s, 1, groups=a, bias=False), nn.BatchNorm2d(a), nn.ReLU6(),
+                nn.Conv2d(a, b, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU6()]
+    return nn.Sequential(nn.Conv2d(3, 32, 3, 2, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU6(), *dw(32, 64, 1),
+                         *dw(64, 128, 2), *dw(128, 128, 1), *dw(128, 256, 2), *dw(256, 256, 1),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(256, 10))
+
+
+class NeXtBlock(nn.Module):
+    def __init__(self, c: int, groups: int) -> None:
+        super().__init__()
+        self.f = nn.Sequential(nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(),
+                               nn.Conv2d(c, c, 3, padding=1, groups=groups, bias=False), nn.BatchNorm2d(c), nn.ReLU(),
+                               nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.f(x) + x)
+
+
+def grouped_net() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(), NeXtBlock(64, 8),
+                         nn.MaxPool2d(2), NeXtBlock(64, 8), nn.MaxPool2d(2), NeXtBlock(64, 16),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+
+class UNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        def c(a: int, b: int) -> nn.Module:
+            return nn.Sequential(nn.Conv2d(a, b, 3, padding=1), nn.BatchNorm2d(b), nn.ReLU(), nn.Conv2d(b, b, 3, padding=1),
+                                 nn.BatchNorm2d(b), nn.ReLU())
+        self.e1, self.e2, self.e3 = c(1, 16), c(16, 32), c(32, 64)
+        self.u2, self.d2 = nn.ConvTranspose2d(64, 32, 2, 2), c(64, 32)
+        self.u1, self.d1 = nn.ConvTranspose2d(32, 16, 2, 2), c(32, 16)
+        self.out = nn.Conv2d(16, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = self.e1(x)
+        b = self.e2(nn.functional.max_pool2d(a, 2))
+        m = self.e3(nn.functional.max_pool2d(b, 2))
+        y = self.d2(torch.cat([self.u2(m), b], 1))
+        return self.out(self.d1(torch.cat([self.u1(y), a], 1)))
+
+
+class GRUNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rnn = nn.GRU(32, 256, num_layers=2, batch_first=True)
+        self.head = nn.Linear(256, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.rnn(x)[0][:, -1])
+
+
+class LSTMText(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(20000, 64)
+        self.rnn = nn.LSTM(64, 128, batch_first=True)
+        self.head = nn.Linear(128, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.rnn(self.emb(x))[0].mean(1))
+
+
+class ViT(nn.Module):
+    def __init__(self, dim: int = 128, depth: int = 4, heads: int = 4) -> None:
+        super().__init__()
+        self.patch = nn.Conv2d(3, dim, 4, 4)
+        self.pos = nn.Parameter(torch.zeros(1, 64, dim))
+        layer = nn.TransformerEncoderLayer(dim, heads, dim * 2, dropout=0.0, activation="gelu", batch_first=True,
+                                           norm_first=True)
+        self.enc = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        self.head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = self.patch(x).flatten(2).transpose(1, 2) + self.pos
+        return self.head(self.enc(t).mean(1))
+
+
+class MixerBlock(nn.Module):
+    def __init__(self, tokens: int, dim: int) -> None:
+        super().__init__()
+        self.n1, self.n2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.tok = nn.Sequential(nn.Linear(tokens, tokens * 2), nn.GELU(), nn.Linear(tokens * 2, tokens))
+        self.ch = nn.Sequential(nn.Linear(dim, dim * 4), nn.GELU(), nn.Linear(dim * 4, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.tok(self.n1(x).transpose(1, 2)).transpose(1, 2)
+        return x + self.ch(self.n2(x))
+
+
+def mixer() -> nn.Module:
+    class Mixer(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.patch = nn.Conv2d(3, 96, 4, 4)
+            self.blocks = nn.Sequential(*[MixerBlock(64, 96) for _ in range(4)])
+            self.head = nn.Sequential(nn.LayerNorm(96), nn.Linear(96, 10))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.blocks(self.patch(x).flatten(2).transpose(1, 2)).mean(1))
+    return Mixer()
+
+
+def mlp(widths: list[int]) -> nn.Module:
+    layers: list[nn.Module] = [nn.Flatten()]
+    for a, b in zip(widths, widths[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+
+
+def _tokens(batch: int) -> torch.Tensor:
+    return torch.randint(0, 20000, (batch, 48))
+
+
+def _seq(batch: int) -> torch.Tensor:
+    return torch.randn(batch, 64, 32)
+
+
+MODELS: dict[str, tuple] = {  # name → (build, per-sample input shape or example_input)
+    "depthwise-separable": (depthwise_separable, (3, 32, 32)),
+    "resnext-grouped": (grouped_net, (3, 32, 32)),
+    "unet-transposed": (UNet, (1, 32, 32)),
+    "gru-2x256-seq64": (GRUNet, _seq),
+    "lstm-text-seq48": (LSTMText, _tokens),
+    "vit-small": (ViT, (3, 32, 32)),
+    "mlp-mixer": (mixer, (3, 32, 32)),
+    "mlp-wide-3072-4096-4096": (lambda: mlp([3072, 4096, 4096, 10]), (3, 32, 32)),
+    "mlp-tiny-64-32": (lambda: mlp([64, 32, 10]), (64,)),
+    "lenet5": (lenet, (1, 28, 28)),
+    "vgg-small": (vgg_small, (3, 32, 32)),
+    "resnet-small": (resnet_small, (3, 32, 32)),
+    "simplecnn-4conv-3lin": (lambda: simple_cnn(4, 3), (1, 28, 28)),
+}
+
+
+def workload(name: str) -> Workload:
+    build, inp = MODELS[name]
+    if callable(inp):
+        return Workload(name=name, build=build, example_input=inp)
+    return Workload(name=name, build=build, input_shape=inp)
+
+
+def measure_step_s(name: str, repeats: int = 5, window_s: float = 0.3) -> float:
+    """Median seconds per real training step, exactly the step the counter counts."""
+    torch.manual_seed(0)
+    w = workload(name)
+    model = w.build()
+    x = w.example_input(BATCH) if w.example_input else torch.randn(BATCH, *w.input_shape)
+    step = make_step(model, (x,), "adam")
+    t0, n = time.perf_counter(), 0
+    while n < 3 or time.perf_counter() - t0 < 0.3:
+        step()
+        n += 1
+    iters = max(1, int(window_s / ((time.perf_counter() - t0) / n)))
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(iters):
+            step()
+        times.append((time.perf_counter() - t) / iters)
+    return statistics.median(times)
+
+
+def machine() -> str:
+    model = platform.processor()
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{model}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, Python {platform.python_version()}"
+
+
+def calibrate_here(quick: bool, folder: Path) -> tuple[Profile, float]:
+    from green_estimate.calibration.calibrator import calibrate
+
+    t0 = time.perf_counter()
+    res = calibrate(quick=quick, out=folder / ("quick.json" if quick else "full.json"), meter_kind="estimate")
+    return read_profile(res.profile_path, origin="this run"), time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--profiles", default="full,quick,default",
+                    help="which profiles: full and quick (calibrated in this run), default (the shipped one), "
+                         "or paths to profile files; comma-separated")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads for everything (default: torch's)")
+    ap.add_argument("--json", default=None, help="also write every figure to this JSON file")
+    ap.add_argument("--keep", default=None, help="keep the profiles calibrated in this run in this folder")
+    ap.add_argument("--passes", type=int, default=2,
+                    help="measure every model this many times, in separate passes over the list (default 2): the "
+                         "spread between passes is this machine's drift, the floor under any prediction error")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"machine: {machine()}", flush=True)
+    profiles: dict[str, Profile] = {}
+    calib_s: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(args.keep) if args.keep else Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        for which in args.profiles.split(","):
+            if which in ("full", "quick"):
+                profiles[which], calib_s[which] = calibrate_here(which == "quick", folder)
+                iv = profiles[which].data["step_model"]["interval"]["time_s"]
+                print(f"calibrate --cpu{' --quick' if which == 'quick' else ''}: {calib_s[which]:.0f} s; "
+                      f"leave-one-family-out median error {100 * iv['median_ape']:.1f}%", flush=True)
+            elif which == "default":
+                profiles["default"] = next(p for p in shipped_profiles() if p.data["device"]["kind"] == "cpu")
+            else:
+                profiles[which] = read_profile(Path(which))
+        preds: dict[str, dict] = {p: {} for p in profiles}
+        for name in MODELS:
+            report = count_workload(workload(name), batch_size=BATCH, optimizer="adam")
+            for pname, prof in profiles.items():
+                preds[pname][name] = predict_report(report, plan=TrainingPlan(batch_size=BATCH, steps_given=1),
+                                                    profile=prof)
+        passes: dict[str, list[float]] = {name: [] for name in MODELS}
+        for _ in range(args.passes):
+            for name in MODELS:
+                passes[name].append(measure_step_s(name))
+        measured = {name: statistics.median(v) for name, v in passes.items()}
+    drift = {name: (max(v) - min(v)) / statistics.median(v) for name, v in passes.items()}
+    print(f"\nmachine drift: the same step measured in {args.passes} passes differs by a median "
+          f"{100 * statistics.median(drift.values()):.1f}% (largest {100 * max(drift.values()):.1f}%)")
+    out: dict = {"machine": machine(), "calibration_s": calib_s, "profiles": {}, "passes_s": passes,
+                 "median_pass_drift": statistics.median(drift.values())}
+    for pname in profiles:
+        rows = []
+        print(f"\nprofile {pname}: {profiles[pname].name} (made on {profiles[pname].device_name})")
+        for name in MODELS:
+            pr = preds[pname][name]
+            lo, hi = pr.time_interval()
+            m = measured[name]
+            err = (pr.time_s - m) / m
+            rows.append({"model": name, "predicted_s": pr.time_s, "interval_s": [lo, hi], "measured_s": m,
+                         "error": err, "inside": lo <= m <= hi})
+            print(f"  {name:26s} pred {pr.time_s * 1e3:8.2f} ms [{lo * 1e3:8.2f}, {hi * 1e3:8.2f}]  measured "
+                  f"{m * 1e3:8.2f} ms  err {100 * err:+6.1f}%  {'in' if lo <= m <= hi else 'OUT'}")
+        apes = [abs(r["error"]) for r in rows]
+        transfer = preds[pname][next(iter(MODELS))].profile.data.get("transfer")
+        summary = {"median_ape": statistics.median(apes), "within_15pct": sum(a <= 0.15 for a in apes),
+                   "models": len(rows), "coverage_90": sum(r["inside"] for r in rows) / len(rows),
+                   "transfer": None if not transfer else {k: transfer[k] for k in ("from", "to", "reference_correction",
+                                                                                   "log_error")}}
+        print(f"  → median error {100 * summary['median_ape']:.1f}%, {summary['within_15pct']}/{len(rows)} within ±15%, "
+              f"90% interval covers {100 * summary['coverage_90']:.0f}%"
+              + (f"; transferred from {transfer['from']} (reference correction ×{transfer['reference_correction']:.2f})"
+                 if transfer else ""))
+        step = profiles[pname].data.get("step_model")
+        out["profiles"][pname] = {"name": profiles[pname].name, "summary": summary, "rows": rows,
+                                  "leave_family_out": None if not step else {
+                                      k: step["interval"]["time_s"][k] for k in ("median_ape", "within_15pct",
+                                                                                  "coverage_unseen_family")}}
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Matching profiler events to counted ops: the in-context times calibration fits."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import pytest
+
+from green_estimate.calibration.incontext import assign_times, match_events, match_key, op_record, _row
+from green_estimate.counting.report import OpRecord
+
+
+@dataclass
+class Event:
+    """The members of torch.profiler's FunctionEvent that matching reads."""
+
+    name: str
+    start_us: float
+    cpu_time_total: float
+    device_time_total: float = 0.0
+    cpu_children: list = field(default_factory=list)
+    cpu_parent: object = None
+
+    @property
+    def time_range(self):
+        return SimpleNamespace(start=self.start_us)
+
+
+def tree(root: Event, *children: Event) -> list[Event]:
+    for c in children:
+        c.cpu_parent = root
+        root.cpu_children.append(c)
+    return [root, *children]
+
+
+def op(name: str, cls: str = "linear") -> OpRecord:
+    return OpRecord(f"aten.{name}", cls, "forward", "", 10, 20, 0)
+
+
+def test_in_place_twins_share_a_key():
+    assert match_key("add_") == "add" and match_key("add") == "add" and match_key("__and__") == "__and__"
+
+
+def test_outermost_matching_event_takes_its_childrens_time():
+    # aten::linear is not counted (the meta device sees its decomposition): descend into it.
+    # aten::convolution is counted: its time (25 µs) includes _convolution's, which is not taken again.
+    events = (tree(Event("aten::linear", 0, 30.0), Event("aten::t", 1, 2.0), Event("aten::addmm", 3, 26.0))
+              + tree(Event("aten::convolution", 40, 25.0), Event("aten::convolution", 41, 20.0))
+              + [Event("Optimizer.step#Adam.step", 80, 5.0), Event("aten::add_", 90, 3.0), Event("aten::add", 95, 4.0)])
+    got = match_events(events, {"addmm", "convolution", "add"})
+    assert got == {"addmm": [pytest.approx(26e-6)], "convolution": [pytest.approx(25e-6)],
+                   "add": [pytest.approx(3e-6), pytest.approx(4e-6)]}
+
+
+def test_device_time_is_taken_on_cuda():
+    got = match_events([Event("aten::mm", 0, 50.0, device_time_total=7.0)], {"mm"}, device_time=True)
+    assert got == {"mm": [7e-6]}
+
+
+def test_kth_op_takes_kth_event_and_the_median_over_steps():
+    ops = [op("mm"), op("relu", "relu"), op("mm")]
+    steps = [{"mm": [1.0, 3.0], "relu": [0.5]}, {"mm": [2.0, 5.0], "relu": [0.7]}, {"mm": [9.0, 4.0], "relu": [0.6]}]
+    assert assign_times(ops, steps) == [2.0, 0.6, 4.0]  # medians of (1, 2, 9), (0.5, 0.7, 0.6), (3, 5, 4)
+
+
+def test_a_key_run_another_number_of_times_is_unmatched_in_that_step():
+    ops = [op("mm"), op("mm"), op("relu", "relu")]
+    steps = [{"mm": [1.0, 2.0], "relu": [0.5]}, {"mm": [1.0], "relu": [0.7]}]  # step 2 ran one mm
+    assert assign_times(ops, steps) == [1.0, 2.0, pytest.approx(0.6)]
+    assert assign_times(ops, [{"mm": [3.0], "relu": [0.5]}]) == [None, None, 0.5]
+
+
+def test_stored_rows_round_trip():
+    o = OpRecord("aten.convolution", "conv", "backward", "", 123, 456, 0, True, 3, 8, True, "", (512, 8, 72))
+    back = op_record(_row(o, 1e-3))
+    assert (back.op, back.cls, back.phase, back.flops, back.nbytes, back.outputs, back.min_dim, back.depthwise,
+            back.fused, back.gemm_mnk) == ("aten.convolution", "conv", "backward", 123, 456, 3, 8, True, "", (512, 8, 72))

@@ -1,0 +1,33 @@
+"""The calibration's random networks: seeded, countable on meta, trainable on the CPU."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from green_estimate.calibration.incontext import count_network, make_step
+from green_estimate.calibration.networks import FAMILIES, build_network
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_family_counts_on_meta_and_trains_on_cpu(family):
+    batch, ops, ignored, structure = count_network(family, 3, 4, "adam")
+    assert batch == 4 and len(ops) > 10 and structure["param_tensors"] > 0
+    assert {o.phase for o in ops} == {"forward", "backward", "optimizer"}
+    net = build_network(family, 3, "cpu")
+    step = make_step(net.model, net.inputs(2, "cpu"), "sgd")
+    before = [p.detach().clone() for p in net.model.parameters()]
+    step()
+    assert any(not torch.equal(a, p) for a, p in zip(before, net.model.parameters()))  # it really trained
+
+
+def test_same_seed_same_network_other_seed_another():
+    a = [(o.op, o.flops) for o in count_network("cnn", 5, 8, "adam")[1]]
+    b = [(o.op, o.flops) for o in count_network("cnn", 5, 8, "adam")[1]]
+    c = [(o.op, o.flops) for o in count_network("cnn", 6, 8, "adam")[1]]
+    assert a == b and a != c
+
+
+def test_a_step_over_the_cap_runs_at_a_smaller_batch():
+    full = count_network("mlp", 2, 64, "adam", max_step_flops=1e15)
+    batch, ops, _, _ = count_network("mlp", 2, 64, "adam", max_step_flops=sum(o.flops for o in full[1]) / 3)
+    assert batch == 16  # 64 → 32 → 16: the first batch whose step is under a third of batch 64's

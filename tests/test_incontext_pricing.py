@@ -1,0 +1,120 @@
+"""Pricing with an in-context profile: step model arithmetic, fused scales, intervals, transfer to another CPU."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from green_estimate.counting.report import CostReport, OpRecord
+from green_estimate.errors import ProfileError
+from green_estimate.predict import TrainingPlan, predict_report, price_step
+from green_estimate.profile import Profile, cpu_fingerprint
+
+ABS_LOG_ERR = [0.01 * i for i in range(1, 21)]  # 20 left-out networks: 1 %, 2 %, ..., 20 % in log
+
+
+def linear(features, params):
+    n = len(features)
+    return {"form": "linear", "features": features, "params": params, "cov": [[0.0] * n for _ in range(n)],
+            "resid_rel_sd": 0.0, "df_resid": 10}
+
+
+def incontext_profile(fingerprint=None, probe=None) -> dict:
+    classes = {
+        "linear": {"time_s": linear(["const", "flops"], [1e-5, 1e-11]), "power_w": 20.0,
+                   "energy_j": linear(["const", "flops"], [20 * 1e-5, 20 * 1e-11])},
+        "elementwise": {"time_s": linear(["const", "bytes"], [2e-6, 1e-10]), "power_w": 10.0,
+                        "energy_j": linear(["const", "bytes"], [10 * 2e-6, 10 * 1e-10])},
+    }
+    step = {"form": "incontext@1", "features": ["op_time_s", "rnn_linear_time_s", "rnn_other_time_s",
+                                                "attention_time_s", "const", "dispatches", "param_tensors"],
+            "time_s": {"params": [1.2, 0.5, 0.3, 2.0, 1e-4, 1e-6, 5e-6]},
+            "power_w": {"classes": {"linear": 20.0}, "rest_w": 10.0},
+            "interval": {"method": "leave-one-family-out", "families": ["a", "b"], "n": 20,
+                         "time_s": {"abs_log_err": ABS_LOG_ERR, "coverage_unseen_family": {"0.9": 0.85}},
+                         "energy_j": {"abs_log_err": ABS_LOG_ERR, "coverage_unseen_family": {"0.9": 0.8}}}}
+    data = {"schema": "green-estimate/profile@1", "name": "incontext-test", "provenance": "estimated",
+            "device": {"kind": "cpu", "name": "test cpu", "fingerprint": fingerprint or cpu_fingerprint()},
+            "meter": {"name": "fake"}, "default_class": "elementwise", "classes": classes, "step_model": step}
+    if probe:
+        data["probe"] = probe
+    return data
+
+
+def report() -> CostReport:
+    ops = [OpRecord("aten.mm", "linear", "forward", "", 10**8, 10**6, 0, min_dim=64),
+           OpRecord("aten.mm", "linear", "backward", "", 10**8, 10**6, 0, min_dim=64, fused="rnn"),
+           OpRecord("aten.add", "elementwise", "forward", "", 0, 10**5, 0),
+           OpRecord("aten.bmm", "linear", "forward", "", 10**7, 10**5, 0, fused="attention")]
+    return CostReport("m", 8, "adam", 1000, [], ops, {"aten.view": 6}, param_tensors=4)
+
+
+def test_step_model_arithmetic_by_hand():
+    classes = price_step(report(), Profile.from_dict(incontext_profile()))
+    mm = 1e-5 + 1e-11 * 10**8            # 1.01 ms per mm
+    bmm = 1e-5 + 1e-11 * 10**7
+    add = 2e-6 + 1e-10 * 10**5
+    assert classes["linear"].time_s == pytest.approx(1.2 * mm + 0.5 * mm + 2.0 * bmm)
+    assert classes["elementwise"].time_s == pytest.approx(1.2 * add)
+    overhead = 1e-4 + 1e-6 * (4 + 6) + 5e-6 * 4  # const + dispatches (4 ops + 6 views) + parameter tensors
+    assert classes["overhead"].time_s == pytest.approx(overhead)
+    assert classes["linear"].energy_j == pytest.approx(20 * classes["linear"].time_s)
+    assert classes["overhead"].energy_j == pytest.approx(10 * overhead)
+
+
+def test_interval_is_the_left_out_families_error_quantile():
+    pred = predict_report(report(), plan=TrainingPlan(8, steps_given=3), profile=Profile.from_dict(incontext_profile()))
+    lo, hi = pred.time_interval()
+    q = 0.19  # ⌈0.9 · 21⌉ = 19th smallest of 0.01..0.20
+    assert lo == pytest.approx(pred.time_s * math.exp(-q)) and hi == pytest.approx(pred.time_s * math.exp(q))
+    d = pred.to_dict()
+    assert d["interval"]["coverage_unseen_family"] == {"confidence": 0.9, "time_s": 0.85, "energy_j": 0.8}
+    assert d["total"]["time_s_interval"] == pytest.approx([3 * lo, 3 * hi])
+
+
+def test_an_old_microbenchmark_profile_asks_to_recalibrate():
+    data = incontext_profile()
+    data["step_model"] = {"classes": {}, "const": {}}  # stage two of the microbenchmark method
+    with pytest.raises(ProfileError, match="recalibrate"):
+        Profile.from_dict(data)
+
+
+PROBE = {"gemm_flops_per_s": 1e11, "thin_gemm_flops_per_s": 2e10, "bandwidth_bytes_per_s": 2e10,
+         "dispatch_s": 4e-6, "python_loop_s": 1e-3, "reference_steps": [
+             {"family": "mlp", "seed": 3, "batch": 4, "optimizer": "adam", "time_s": 1.0}]}
+
+
+def test_a_profile_from_another_cpu_is_rescaled_corrected_and_widened(monkeypatch):
+    import green_estimate.device_probe as probe_mod
+    import green_estimate.transfer as transfer
+
+    here = {**PROBE, "gemm_flops_per_s": 5e10, "bandwidth_bytes_per_s": 1e10, "dispatch_s": 8e-6,
+            "python_loop_s": 2e-3, "fingerprint": {"cpu_model": "here", "threads": 2},
+            "reference_steps": [{"family": "mlp", "seed": 3, "batch": 4, "optimizer": "adam", "time_s": 0.03}]}
+    monkeypatch.setattr(probe_mod, "probe_here", lambda: here)
+    foreign = Profile.from_dict(incontext_profile(fingerprint={"cpu_model": "elsewhere", "threads": 2}, probe=PROBE))
+    scaled = transfer.rescaled(foreign, probe_mod.ratios(PROBE, here))
+    # this CPU's GEMMs run at half the rate, its bandwidth is half, its dispatch twice as slow: all ×2
+    assert scaled.data["classes"]["linear"]["time_s"]["params"] == pytest.approx([2e-5, 2e-11])
+    assert scaled.data["classes"]["elementwise"]["time_s"]["params"] == pytest.approx([4e-6, 2e-10])
+    assert scaled.data["step_model"]["time_s"]["params"][4] == pytest.approx(2e-4)  # Python ×2, dispatch ×2
+    predicted_ref = transfer._reference_prediction_s(scaled, here["reference_steps"][0])
+    home_ratio = 1.0 / transfer._reference_prediction_s(foreign, PROBE["reference_steps"][0])  # measured 1.0 s there
+    final, notes = transfer.transfer_profile(foreign)
+    k = (0.03 / predicted_ref) / home_ratio
+    t = final.data["transfer"]
+    assert t["reference_correction"] == pytest.approx(k) and t["log_error"] == pytest.approx(abs(math.log(k)))
+    assert final.data["classes"]["linear"]["time_s"]["params"] == pytest.approx([2e-5 * k, 2e-11 * k])
+    assert "rescaled to this CPU" in notes[0]
+    pred = predict_report(report(), plan=TrainingPlan(8, steps_given=1), profile=foreign)
+    lo, hi = pred.time_interval()
+    assert hi / pred.time_s == pytest.approx(math.exp(0.19 + abs(math.log(k))))
+
+
+def test_a_profile_made_here_is_not_probed(monkeypatch):
+    import green_estimate.device_probe as probe_mod
+
+    monkeypatch.setattr(probe_mod, "probe_here", lambda: pytest.fail("probed a profile made on this CPU"))
+    prof = Profile.from_dict(incontext_profile(probe=PROBE))
+    pred = predict_report(report(), plan=TrainingPlan(8, steps_given=1), profile=prof)
+    assert "transfer" not in pred.profile.data
