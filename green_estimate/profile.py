@@ -87,6 +87,8 @@ class Profile:
     data: dict
     origin: str = ""  # "shipped", "local", "datasheet" or a path
     models: dict[str, dict[str, ClassModel]] = field(default_factory=dict)
+    # this profile carried to this CPU, and the notes saying so (see transfer.py): set once, reused
+    carried: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_dict(cls, data: dict, origin: str = "") -> "Profile":

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import Any
 
 from green_estimate.profile import Profile, cpu_fingerprint
 
@@ -52,13 +53,18 @@ def rescaled(profile: Profile, r: dict[str, float], correction: float = 1.0) -> 
     return Profile.from_dict(data, origin=profile.origin)
 
 
-def _reference_prediction_s(profile: Profile, ref: dict) -> float:
+def _reference_report(ref: dict) -> Any:
+    """The counted step of one reference network (a CostReport)."""
     from green_estimate.calibration.incontext import count_network
     from green_estimate.counting.report import CostReport
-    from green_estimate.predict import price_step
 
     batch, ops, ignored, structure = count_network(ref["family"], ref["seed"], ref["batch"], ref["optimizer"])
-    report = CostReport("reference", batch, ref["optimizer"], 0, [], ops, ignored, param_tensors=structure["param_tensors"])
+    return CostReport("reference", batch, ref["optimizer"], 0, [], ops, ignored, param_tensors=structure["param_tensors"])
+
+
+def _step_time_s(profile: Profile, report: Any) -> float:
+    from green_estimate.predict import price_step
+
     return sum(c.time_s for c in price_step(report, profile).values())
 
 
@@ -66,6 +72,8 @@ def transfer_profile(profile: Profile) -> tuple[Profile, list[str]]:
     """``profile`` carried to this CPU (unchanged when it was made here), and notes saying what was done."""
     if not _foreign(profile):
         return profile, []
+    if profile.carried is not None:  # carried once per profile object: validate prices every trial with it
+        return profile.carried
     from green_estimate.device_probe import probe_here, ratios, reference_step_time_s
 
     made = profile.data["probe"]
@@ -79,8 +87,9 @@ def transfer_profile(profile: Profile) -> tuple[Profile, list[str]]:
         meas = measured.get(key) or reference_step_time_s(ref["family"], ref["seed"], ref["batch"], ref["optimizer"])
         # the transfer's error alone: how much worse (or better) the rescaled profile predicts this
         # step here than the profile predicted the same step on its own machine
-        home = math.log(ref["time_s"] / _reference_prediction_s(profile, ref))
-        logs.append(math.log(meas / _reference_prediction_s(scaled, ref)) - home)
+        report = _reference_report(ref)
+        home = math.log(ref["time_s"] / _step_time_s(profile, report))
+        logs.append(math.log(meas / _step_time_s(scaled, report)) - home)
     log_k = sum(logs) / len(logs) if logs else 0.0
     residual = max((abs(x - log_k) for x in logs), default=0.0)
     final = rescaled(profile, r, math.exp(log_k))
@@ -95,4 +104,5 @@ def transfer_profile(profile: Profile) -> tuple[Profile, list[str]]:
              f"×{math.exp(log_k):.2f}); the interval is widened by the measured transfer error "
              f"({math.exp(abs(log_k) + residual) - 1:.0%}). Calibrate here for a tighter one: "
              "`green-estimate calibrate --cpu --quick`."]
+    profile.carried = (final, notes)
     return final, notes

@@ -24,37 +24,10 @@ from green_estimate.baseline import (
 )
 from green_estimate.budget import Budget, CheckRequest, run_check
 from green_estimate.errors import BaselineError, BudgetError
+from tests.gitrepo import MODEL, commit, git, make_repo
 
 PROFILE = "datasheet:a100-sxm4-40gb"
 PLAN = {"steps": 100, "batch_size": 64, "profile": PROFILE}
-MODEL = """import torch.nn as nn
-INPUT_SHAPE = (256,)
-def build_model():
-    return nn.Sequential(nn.Linear(256, {width}), nn.ReLU(), nn.Linear({width}, 10))
-"""
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
-
-
-def make_repo(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    git(path, "init", "-q", "-b", "main")
-    git(path, "config", "user.email", "test@example.com")
-    git(path, "config", "user.name", "test")
-    return path
-
-
-def commit(repo: Path, files: dict[str, str], message: str) -> str:
-    for name, text in files.items():
-        (repo / name).parent.mkdir(parents=True, exist_ok=True)
-        (repo / name).write_text(text)
-    git(repo, "add", *files)
-    git(repo, "commit", "-q", "-m", message)
-    return git(repo, "rev-parse", "HEAD").strip()
-
-
 def total_j(path: Path, **plan) -> float:
     from green_estimate.predict import predict
 

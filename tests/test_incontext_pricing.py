@@ -98,8 +98,9 @@ def test_a_profile_from_another_cpu_is_rescaled_corrected_and_widened(monkeypatc
     assert scaled.data["classes"]["linear"]["time_s"]["params"] == pytest.approx([2e-5, 2e-11])
     assert scaled.data["classes"]["elementwise"]["time_s"]["params"] == pytest.approx([4e-6, 2e-10])
     assert scaled.data["step_model"]["time_s"]["params"][4] == pytest.approx(2e-4)  # Python ×2, dispatch ×2
-    predicted_ref = transfer._reference_prediction_s(scaled, here["reference_steps"][0])
-    home_ratio = 1.0 / transfer._reference_prediction_s(foreign, PROBE["reference_steps"][0])  # measured 1.0 s there
+    ref = transfer._reference_report(here["reference_steps"][0])
+    predicted_ref = transfer._step_time_s(scaled, ref)
+    home_ratio = 1.0 / transfer._step_time_s(foreign, ref)  # measured 1.0 s there
     final, notes = transfer.transfer_profile(foreign)
     k = (0.03 / predicted_ref) / home_ratio
     t = final.data["transfer"]
@@ -109,6 +110,9 @@ def test_a_profile_from_another_cpu_is_rescaled_corrected_and_widened(monkeypatc
     pred = predict_report(report(), plan=TrainingPlan(8, steps_given=1), profile=foreign)
     lo, hi = pred.time_interval()
     assert hi / pred.time_s == pytest.approx(math.exp(0.19 + abs(math.log(k))))
+    # a second prediction with the same profile object reuses the carried profile: no second probe
+    monkeypatch.setattr(probe_mod, "probe_here", lambda: pytest.fail("probed the same profile twice"))
+    assert predict_report(report(), plan=TrainingPlan(8, steps_given=1), profile=foreign).time_s == pred.time_s
 
 
 def test_a_profile_made_here_is_not_probed(monkeypatch):

@@ -102,27 +102,26 @@ def _choose_profile(profile: str | None, device: str, *, calibrate: bool, quiet:
     from green_estimate.validation.profile_choice import choose_profile
 
     # chosen once (a bad --profile fails before any trial), for the device the trials train on
+    if quiet:
+        return choose_profile(profile, device, calibrate=calibrate).profile
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     err = stderr_console()
-    progress = None
-    if profile is None and calibrate and not quiet:
-        from green_estimate.profile import local_profile_for
+    progress = Progress(TextColumn("calibrating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err)
+    task = progress.add_task("calibrate", total=None)
 
-        if local_profile_for(device) is None:
-            err.print(f"No profile calibrated on this device ({device}): running `green-estimate calibrate "
-                      f"{'--cpu' if device == 'cpu' else '--gpu ' + device.split(':')[1]} --quick` first, so the "
-                      "predictions are the ones a user here would get (--no-calibrate skips this).")
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    def starting(command: str) -> None:
+        err.print(f"No profile calibrated on this device ({device}): running `{command}` first, so the predictions "
+                  "are the ones a user here would get (--no-calibrate skips this).")
+        progress.start()
 
-            progress = Progress(TextColumn("calibrating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                console=err)
-    if progress is None:
-        choice = choose_profile(profile, device, calibrate=calibrate)
-    else:
-        with progress:
-            task = progress.add_task("calibrate", total=None)
-            choice = choose_profile(profile, device, calibrate=calibrate,
-                                    on_progress=lambda done, total, _: progress.update(task, completed=done, total=total))
-    if choice.calibrated_now and not quiet:
+    try:
+        choice = choose_profile(profile, device, calibrate=calibrate, on_calibrating=starting,
+                                on_progress=lambda done, total, _: progress.update(task, completed=done, total=total))
+    finally:
+        if progress.live.is_started:
+            progress.stop()
+    if choice.calibrated_now:
         err.print(f"Calibrated in {choice.calibration.elapsed_s:.0f} s → {choice.calibration.profile_path}")
     return choice.profile
 

@@ -26,9 +26,14 @@ class ProfileChoice:
 
 
 def choose_profile(profile: str | None, device: str, *, calibrate: bool = True,
+                   on_calibrating: Callable[[str], None] | None = None,
                    on_progress: Callable[[int, int, str], None] | None = None) -> ProfileChoice:
     """``profile`` when given; else this device's own profile; else a quick calibration of it
-    (``calibrate=False``: the default profile, carried to this device as ``predict`` would)."""
+    (``calibrate=False``: the default profile, carried to this device as ``predict`` would).
+
+    ``on_calibrating(command)`` is called just before a calibration starts, with the command it
+    runs; ``on_progress`` follows the calibration.
+    """
     from green_estimate.predict import resolve_profile
     from green_estimate.profile import local_profile_for
 
@@ -43,5 +48,7 @@ def choose_profile(profile: str | None, device: str, *, calibrate: bool = True,
     from green_estimate.profile import read_profile
 
     gpu = int(device.split(":")[1]) if device.startswith("cuda") else None
+    if on_calibrating is not None:
+        on_calibrating(f"green-estimate calibrate {'--cpu' if gpu is None else f'--gpu {gpu}'} --quick")
     result = run_calibration(gpu=gpu, quick=True, on_progress=on_progress)
     return ProfileChoice(read_profile(result.profile_path, origin="local"), result)

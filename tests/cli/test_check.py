@@ -13,6 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from green_estimate.cli.app import app
+from tests.gitrepo import MODEL, commit, git, make_repo
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "ci"
@@ -260,23 +261,11 @@ def test_a_plan_from_pyproject_is_enough(calls, tmp_path, monkeypatch):
 
 PROFILE = "datasheet:a100-sxm4-40gb"
 PLAN_ARGS = ["--steps", "100", "--batch-size", "64", "--profile", PROFILE]
-WIDE_MODEL = """import torch.nn as nn
-INPUT_SHAPE = (256,)
-def build_model():
-    return nn.Sequential(nn.Linear(256, {width}), nn.ReLU(), nn.Linear({width}, 10))
-"""
-
-
-def git(repo: Path, *args: str) -> str:
-    import subprocess
-
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+WIDE_MODEL = MODEL
 
 
 def commit_model(repo: Path, width: int) -> None:
-    (repo / "model.py").write_text(WIDE_MODEL.format(width=width))
-    git(repo, "add", "model.py")
-    git(repo, "commit", "-q", "-m", f"width {width}")
+    commit(repo, {"model.py": WIDE_MODEL.format(width=width)}, f"width {width}")
 
 
 def direct_total_j(tmp_path: Path, width: int) -> float:
@@ -292,11 +281,7 @@ def direct_total_j(tmp_path: Path, width: int) -> float:
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """A git repository: main has a 512-wide model; the checked-out branch `feature` starts there."""
-    repo = tmp_path / "proj"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "user.email", "test@example.com")
-    git(repo, "config", "user.name", "test")
+    repo = make_repo(tmp_path / "proj")
     commit_model(repo, 512)
     git(repo, "checkout", "-q", "-b", "feature")
     monkeypatch.chdir(repo)

@@ -46,7 +46,9 @@ def test_a_profile_of_another_cpu_is_not_this_devices(monkeypatch):
         return SimpleNamespace(profile_path=profiles_dir() / "fresh.json", elapsed_s=1.0)
 
     monkeypatch.setattr(calibrator, "calibrate", fake_calibrate)
-    choice = choose_profile(None, "cpu")
+    said = []
+    choice = choose_profile(None, "cpu", on_calibrating=said.append)
+    assert said == ["green-estimate calibrate --cpu --quick"]
     assert calls == [{"gpu": None, "quick": True, "on_progress": None}]
     assert choice.calibrated_now and choice.profile.name == "fresh"
 
