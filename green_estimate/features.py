@@ -14,9 +14,23 @@ from green_estimate.counting.report import OpRecord
 FLOPS_MEDIUM, FLOPS_LARGE = 1e6, 3e7   # bins of the piecewise-throughput features
 BYTES_MEDIUM, BYTES_LARGE = 1e5, 3e6
 BYTES_DRAM = 3.2e7   # an op moving more than a large last-level cache holds streams from memory
+# glibc serves an allocation above its largest mmap threshold (32 MiB on 64-bit) with fresh pages
+# from the kernel and unmaps it when freed, so an op that writes a new tensor that large page-faults
+# all of it in every step (measured: a 64 MB ``sqrt`` takes 4.5× an in-place ``lerp_`` of the same
+# tensor); PyTorch's CPU allocator does not cache.
+FRESH_BYTES = 32 * 2**20
 # Bins of a GEMM's (or a convolution's implicit GEMM's) smallest dimension: a thin GEMM (a GRU's
 # 64 × 768 × 256 step, a 3-channel first convolution) runs far below the rate of a square one.
 MIN_DIM_BINS = (16, 64, 256)
+
+
+def _in_place(op: OpRecord) -> bool:
+    name = op.op.rsplit(".", 1)[-1]
+    return name.endswith("_") and not name.startswith("__")
+
+
+def _unaligned(op: OpRecord, block: int) -> float:
+    return float(op.flops) if op.conv_cin > 0 and op.conv_cin % block and not op.depthwise else 0.0
 
 
 def _gemm_bin(op: OpRecord, lo: int, hi: float) -> float:
@@ -39,6 +53,8 @@ FEATURES: dict[str, Callable[[OpRecord], float]] = {
     "bytes_medium": lambda op: float(op.nbytes) if BYTES_MEDIUM <= op.nbytes < BYTES_LARGE else 0.0,
     "bytes_large": lambda op: float(op.nbytes) if op.nbytes >= BYTES_LARGE else 0.0,
     "bytes_dram": lambda op: float(op.nbytes) if op.nbytes >= BYTES_DRAM else 0.0,
+    # bytes a new (not in-place) output of at least FRESH_BYTES takes from fresh pages
+    "bytes_fresh": lambda op: float(op.bytes_written) if op.bytes_written >= FRESH_BYTES and not _in_place(op) else 0.0,
     # Kernels an op runs: a backward op computing input, weight and bias gradients runs three.
     "outputs": lambda op: float(op.outputs),
     # GEMM and convolution FLOPs by the GEMM's smallest dimension, and depthwise convolutions apart.
@@ -47,6 +63,11 @@ FEATURES: dict[str, Callable[[OpRecord], float]] = {
     "gemm_flops_medium": lambda op: _gemm_bin(op, MIN_DIM_BINS[1], MIN_DIM_BINS[2]),
     "gemm_flops_wide": lambda op: _gemm_bin(op, MIN_DIM_BINS[2], math.inf),
     "depthwise_flops": lambda op: float(op.flops) if op.depthwise else 0.0,
+    # Convolutions whose input channels (per group) are off the CPU kernels' channel block run
+    # padded and reordered: on AVX-512 a 24-channel 3×3 convolution took longer than a 32-channel
+    # one (measured); AVX2 kernels block by 8. Depthwise ones have a feature of their own.
+    "conv_unaligned16_flops": lambda op: _unaligned(op, 16),
+    "conv_unaligned8_flops": lambda op: _unaligned(op, 8),
     # Backward kernels (gradients of input and weight) differ from forward ones in cost per call.
     "backward_const": lambda op: 1.0 if op.phase == "backward" else 0.0,
     "backward_flops": lambda op: float(op.flops) if op.phase == "backward" else 0.0,

@@ -79,10 +79,11 @@ def price_step(report: CostReport, profile: Profile) -> dict[str, ClassPrice]:
     their own), and adds the work between ops as class ``overhead``. A datasheet profile prices the
     classes alone.
     """
-    from green_estimate.counting.regions import SCALE_GROUPS, scale_group
+    from green_estimate.counting.regions import SCALE_FALLBACK, SCALE_GROUPS, scale_group
 
     step = profile.data.get("step_model")
-    scales = dict(zip(SCALE_GROUPS, step["time_s"]["params"] if step else [1.0] * len(SCALE_GROUPS)))
+    terms = dict(zip(step["features"], step["time_s"]["params"])) if step else {}
+    scales = {g: terms.get(f"{g}_time_s", terms.get(f"{SCALE_FALLBACK.get(g, g)}_time_s", 1.0)) for g in SCALE_GROUPS}
     groups: dict[str, list[OpRecord]] = {}
     for op in report.ops:
         groups.setdefault(op.cls, []).append(op)
@@ -105,8 +106,7 @@ def price_step(report: CostReport, profile: Profile) -> dict[str, ClassPrice]:
             price.priced_as = used
         out[cls] = price
     if step:
-        b, c, d = step["time_s"]["params"][len(SCALE_GROUPS):]
-        t = b + c * report.dispatches + d * report.param_tensors
+        t = terms["const"] + terms["dispatches"] * report.dispatches + terms["param_tensors"] * report.param_tensors
         out["overhead"] = ClassPrice(step["power_w"]["rest_w"] * t, 0.0, t, 0.0, "overhead")
     return out
 

@@ -38,8 +38,15 @@ CANDIDATES: tuple[tuple[str, ...], ...] = (
     ("const", "backward_const", "flops", *_GEMM, "depthwise_flops", "bytes"),
     ("const", "backward_const", "flops", *_GEMM, "depthwise_flops", "backward_flops", "bytes"),
     ("const", "outputs", "flops", *_GEMM, "depthwise_flops", "bytes"),
+    ("const", "backward_const", "flops", *_GEMM, "conv_unaligned16_flops", "bytes"),
+    ("const", "backward_const", "flops", *_GEMM, "conv_unaligned8_flops", "bytes"),
+    ("const", "backward_const", "flops", *_GEMM, "conv_unaligned16_flops", "conv_unaligned8_flops", "bytes"),
+    ("const", "flops", *_GEMM, "depthwise_flops", "conv_unaligned16_flops", "bytes"),
     ("const",),
 )
+# Every candidate with bytes also with the cost of fresh pages (see features.FRESH_BYTES): where no
+# calibration op wrote a new tensor that large, the twin is the same fit and is skipped.
+CANDIDATES += tuple(c + ("bytes_fresh",) for c in CANDIDATES if any(f.startswith("bytes") for f in c))
 # GEMM-like classes must be priced by their FLOPs: a bytes-only fit can win cross-validation on the
 # calibration's networks and still be wrong by 10× on a GEMM larger than any of them.
 FLOP_CLASSES = frozenset({"linear", "conv", "attention"})
@@ -215,7 +222,7 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
             continue
         # a FLOP class needs the rate of every FLOP ("flops"): the shape bins alone price a GEMM
         # larger than the bins' largest at zero per FLOP
-        meets = not (need_flops and "flops" not in chosen) and not (need_bytes and not any("bytes" in f for f in chosen))
+        meets = not (need_flops and "flops" not in chosen) and not (need_bytes and not any("bytes" in f and f != "bytes_fresh" for f in chosen))
         fits.append((meets, cv, {"form": "linear", "features": list(chosen), "params": [float(p) for p in res.params],
                                  "cov": [[float(c) for c in row] for row in np.atleast_2d(res.cov_params())],
                                  "resid_rel_sd": cv["median_ape"], "df_resid": int(res.df_resid)}))
@@ -239,8 +246,14 @@ def fit_classes(rows: dict[str, list[Row]], folds: int = 5) -> dict[str, dict]:
     return out
 
 
-def refit_params(rows: list[Row], features: list[str]) -> list[float] | None:
-    """The coefficients of a chosen feature set on other rows (no selection, no CV): leave-out fits."""
+def refit_params(rows: list[Row], features: list[str], fallback: list[float] | None = None) -> list[float] | None:
+    """The coefficients of a chosen feature set on other rows (no selection, no CV): leave-out fits.
+
+    A feature that no row has (the family left out was the only one with some op shape) keeps its
+    ``fallback`` coefficient (the full fit's): the other rows say nothing about it, and a profile
+    always has it from the whole suite — a leave-out fit asks how well *architectures* calibration
+    did not see are priced, not op kinds it never ran.
+    """
     import numpy as np
 
     if len(rows) < len(features) + 1:
@@ -248,6 +261,10 @@ def refit_params(rows: list[Row], features: list[str]) -> list[float] | None:
     X, y, _, step = _design(rows, tuple(features))
     res, keep = _nonneg_wls(X, y, step)
     params = [0.0] * len(features)
+    if fallback is not None:
+        for k in range(len(features)):
+            if not (X[:, k] != 0).any():
+                params[k] = float(fallback[k])
     if res is not None:
         for k, p in zip(keep, np.asarray(res.params)):
             params[k] = float(p)

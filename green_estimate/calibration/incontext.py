@@ -31,21 +31,24 @@ PROFILED_STEPS = 3
 MAX_STEP_FLOPS = 2e9   # default cap: a larger drawn step is run at a smaller batch, so calibration time stays bounded
 MIN_BATCH = 2
 # Op records as stored in a samples file: one list per op, in this order (compact: thousands per file).
+# Fields after ``time_s`` came later (samples files written before them lack them: read as 0).
 OP_FIELDS = ("op", "cls", "phase", "flops", "bytes", "outputs", "gemm_m", "gemm_n", "gemm_k", "depthwise", "fused",
-             "time_s")
+             "time_s", "bytes_written", "conv_cin")
 TIME = OP_FIELDS.index("time_s")
 
 
 def op_record(row: list) -> OpRecord:
-    """An :class:`OpRecord` from one stored op row (bytes kept as ``bytes_read``)."""
+    """An :class:`OpRecord` from one stored op row (``bytes`` split into read and written)."""
     op, cls, phase, flops, nbytes, outputs, m, n, k, depthwise, fused = row[:TIME]
+    written, cin = (int(v) for v in (list(row[TIME + 1:TIME + 3]) + [0, 0])[:2])
     mnk = (int(m), int(n), int(k))
-    return OpRecord(op, cls, phase, "", int(flops), int(nbytes), 0, True, int(outputs), min(mnk), bool(depthwise),
-                    str(fused), mnk)
+    return OpRecord(op, cls, phase, "", int(flops), int(nbytes) - written, written, True, int(outputs), min(mnk),
+                    bool(depthwise), str(fused), mnk, cin)
 
 
 def _row(op: OpRecord, time_s: float | None) -> list:
-    return [op.op, op.cls, op.phase, op.flops, op.nbytes, op.outputs, *op.gemm_mnk, int(op.depthwise), op.fused, time_s]
+    return [op.op, op.cls, op.phase, op.flops, op.nbytes, op.outputs, *op.gemm_mnk, int(op.depthwise), op.fused, time_s,
+            op.bytes_written, op.conv_cin]
 
 
 def match_key(name: str) -> str:

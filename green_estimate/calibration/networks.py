@@ -230,8 +230,9 @@ def _mlp(rng: random.Random) -> Network:
     import torch.nn as nn
 
     width = rng.choice([8, 16, 32, 64, 256, 784, 1024, 3072, 4096])
-    if rng.random() < 0.3:  # wide: large weights, whose optimizer update streams from memory
-        widths = [width] + [rng.choice([2048, 3072, 4096]) for _ in range(rng.randint(1, 3))]
+    if rng.random() < 0.4:  # wide: weights of 32 MB and more, whose optimizer update streams from memory
+        # and whose new tensors (Adam's sqrt and div) take fresh pages every step
+        widths = [width] + [rng.choice([2048, 3072, 4096]) for _ in range(rng.randint(2, 3))]
     else:
         widths = [width] + [rng.choice([8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096]) for _ in range(rng.randint(1, 5))]
     layers: list = []

@@ -66,42 +66,57 @@ def _wls(X: Any, y: Any) -> Any:
     return wls(X, y)  # whole steps: relative error (weights 1/y²)
 
 
+def _sibling(g: int) -> int | None:
+    """The other half of a recurrent region's scale (``rnn_linear`` ↔ ``rnn_other``), or ``None``."""
+    name = SCALE_GROUPS[g]
+    for a, b in (("_linear", "_other"), ("_other", "_linear")):
+        if name.endswith(a):
+            return SCALE_GROUPS.index(name[: -len(a)] + b)
+    return None
+
+
 def fit_step(X: Any, y: Any) -> tuple[list[float], Any]:
     """Step coefficients in :data:`STEP_FEATURES` order, and the final fit.
 
-    The op-time scale must be positive. A fused group's scale too, else it is tied to the op-time
-    scale (no calibration network had such ops, or too few to tell). A between-op term that comes
-    out negative is dropped and the rest refitted.
+    The op-time scale must be positive. A fused group's scale too: where it is not (too few
+    networks to tell, or the region's GEMMs and other ops in the same proportion in every network),
+    the group shares its region's other scale (an LSTM gets one scale for all its ops), and failing
+    that the op-time scale. A between-op term that comes out negative is dropped and the rest
+    refitted.
     """
     import numpy as np
 
-    tied = {g for g in range(1, N_SCALES) if not (X[:, g] > 0).any()}
+    owner = {g: (g if (X[:, g] > 0).any() else 0) for g in range(N_SCALES)}  # the column g's time joins
+    owner[0] = 0
     keep = list(range(N_SCALES, X.shape[1]))
     while True:
-        free = [g for g in range(1, N_SCALES) if g not in tied]
-        base = X[:, 0] + sum((X[:, g] for g in tied), np.zeros(len(y)))
-        res = _wls(np.column_stack([base] + [X[:, g] for g in free] + [X[:, k] for k in keep]), y)
+        free = sorted({o for o in owner.values() if o})
+        cols = [sum((X[:, g] for g in owner if owner[g] == c), np.zeros(len(y))) for c in [0, *free]]
+        res = _wls(np.column_stack(cols + [X[:, k] for k in keep]), y)
         p = np.asarray(res.params)
-        bad = [g for g, v in zip(free, p[1:1 + len(free)]) if v <= 0]
+        bad = [c for c, v in zip(free, p[1:1 + len(free)]) if v <= 0]
         if bad:
-            tied.add(bad[0])
+            members = [g for g in owner if owner[g] == bad[0]]
+            sib = _sibling(bad[0])
+            target = sib if sib is not None and len(members) == 1 and owner[sib] == sib else 0
+            for g in members:
+                owner[g] = target
             continue
         neg = [k for k, v in zip(keep, p[1 + len(free):]) if v < 0]
         if neg:
             keep = [k for k in keep if k != neg[0]]
             continue
         break
+    col_param = dict(zip([0, *free], (float(v) for v in p[:1 + len(free)])))
     full = [0.0] * X.shape[1]
-    full[0] = float(p[0])
-    for g in tied:
-        full[g] = float(p[0])
-    for g, v in zip(free, p[1:1 + len(free)]):
-        full[g] = float(v)
+    for g in range(N_SCALES):
+        full[g] = col_param[owner[g]]
     for k, v in zip(keep, p[1 + len(free):]):
         full[k] = float(v)
     if full[0] <= 0:  # not physical: price ops as profiled, with the between-op terms as fitted
-        for g in [0, *tied]:
-            full[g] = 1.0
+        for g in range(N_SCALES):
+            if owner[g] == 0:
+                full[g] = 1.0
     return full, res
 
 
@@ -182,12 +197,13 @@ def fit_step_model(samples: list[dict], classes: dict[str, dict], rows: dict[str
     for fam in families:
         test = [i for i, f in enumerate(fam_of) if f == fam]
         train = [i for i, f in enumerate(fam_of) if f != fam]
-        if len(samples) < len(STEP_FEATURES) + 3:
-            break  # too few networks to leave any out
+        if len(samples) < int((X != 0).any(axis=0).sum()) + 3:
+            break  # too few networks to leave any out (for the step terms they have)
         train_nets = set(train)
         p_cls = {}
         for cls, entry in classes.items():
-            p = refit_params([r for r in rows.get(cls, []) if r.network in train_nets], entry["time_s"]["features"])
+            p = refit_params([r for r in rows.get(cls, []) if r.network in train_nets], entry["time_s"]["features"],
+                             entry["time_s"]["params"])
             p_cls[cls] = p if p is not None else entry["time_s"]["params"]
         ot = _class_op_times(samples, classes, default, p_cls)
         Xf = np.array([step_features(s, c) for s, c in zip(samples, ot)])

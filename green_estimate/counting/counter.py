@@ -53,13 +53,13 @@ def _make_mode():  # the class needs torch, which this module imports lazily
                 return out
             flops = op_flops(name, func, args, kwargs, out)
             read, written = op_bytes(name, args, kwargs, out)
-            mnk, depthwise = gemm_shape(name, args, out)
+            mnk, depthwise, cin = gemm_shape(name, args, out)
             region = self.region or (backward_region(self) if self.phase == "backward" else "")
             self.ops.append(OpRecord(
                 op=f"aten.{name}", cls=class_of(name), phase=self.phase, module=self._module(),
                 flops=flops or 0, bytes_read=read, bytes_written=written, counted=flops is not None,
                 outputs=max(1, len(output_tensors(out))), min_dim=min(mnk), gemm_mnk=mnk, depthwise=depthwise,
-                fused=region,
+                conv_cin=cin, fused=region,
             ))
             return out
 

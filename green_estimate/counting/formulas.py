@@ -3,7 +3,9 @@
 Conventions (stated in every report):
 
 * FLOPs are 2 per multiply-accumulate, as PyTorch's ``torch.utils.flop_counter``; GEMMs,
-  convolutions and attention use PyTorch's own formulas (``flop_registry``), forward and backward.
+  convolutions and attention use PyTorch's own formulas (``flop_registry``), forward and backward —
+  except a grouped convolution's backward, whose weight gradient PyTorch (2.13) counts ``groups``
+  times over (see :func:`_conv_backward`).
 * Elementwise-like ops cost ``factor × elements`` of their output; a transcendental function
   (exp, log, sqrt, erf) counts as 1 FLOP per element, like an add. The factors are the arithmetic a
   straightforward kernel does; they ignore vectorisation tricks and fused multiply-adds.
@@ -277,12 +279,34 @@ def _copy_ops() -> tuple[str, ...]:
 formula(*_copy_ops())(lambda args, kwargs, out: 0)  # copies move data and do no arithmetic
 
 
+def _conv_backward(args: tuple, kwargs: dict, out: Any) -> int:
+    """``convolution_backward``: each gradient asked for (input, weight) costs the forward's FLOPs.
+
+    PyTorch's formula gets the input gradient right but prices the weight gradient as one
+    convolution over *all* input channels — for ``groups`` groups that is ``groups`` times the real
+    work (64× for a depthwise layer of 64 channels). Bias gradients (a sum) are not counted, as there.
+    """
+    grad_out, x, w = args[0], args[1], args[2]
+    transposed, groups = bool(args[7]), int(args[9])
+    mask = args[10] if len(args) > 10 else (True, True, True)
+    ws = _shape(w)
+    pixels = math.prod(_shape(x)[2:] if transposed else _shape(grad_out)[2:])
+    forward = 2 * _shape(x)[0] * pixels * ws[0] * ws[1] * math.prod(ws[2:])
+    return forward * (int(bool(mask[0])) + int(bool(mask[1])))
+
+
+# Ops whose formula here replaces PyTorch's.
+_OVERRIDES: dict[str, FlopFormula] = {"convolution_backward": _conv_backward}
+
+
 # --- the two public functions ---------------------------------------------------------------
 
 def op_flops(name: str, func: Any, args: tuple, kwargs: dict, out: Any) -> int | None:
     """FLOPs of one aten op, or ``None`` when no formula knows it (the op is then *uncounted*)."""
     from torch.utils.flop_counter import flop_registry
 
+    if name in _OVERRIDES:
+        return int(_OVERRIDES[name](args, kwargs, out))
     packet = getattr(func, "overloadpacket", None)
     if packet is not None and packet in flop_registry:
         return int(flop_registry[packet](*args, **kwargs, out_val=out))
@@ -326,15 +350,15 @@ def _shape(t: Any) -> tuple[int, ...]:
     return tuple(int(s) for s in t.shape)
 
 
-def gemm_shape(name: str, args: tuple, out: Any) -> tuple[tuple[int, int, int], bool]:
-    """The ``(M, N, K)`` of the GEMM a matrix product or convolution runs, and whether it is a
-    depthwise convolution.
+def gemm_shape(name: str, args: tuple, out: Any) -> tuple[tuple[int, int, int], bool, int]:
+    """The ``(M, N, K)`` of the GEMM a matrix product or convolution runs, whether it is a
+    depthwise convolution, and a convolution's input channels per group (0 for other ops).
 
     A thin GEMM (a GRU's 64 × 768 × 256 step, a 3-channel first convolution) runs far below the rate
     of a square one, whatever its FLOPs. ``mm``: ``(M×K) @ (K×N)``; a batched product folds its
     batch into ``M``. A convolution runs an implicit GEMM: ``M = batch × output pixels``, ``N =
     output channels per group``, ``K = input channels per group × kernel elements`` (its backward
-    is described by the same forward GEMM). ``((0, 0, 0), False)`` for every other op.
+    is described by the same forward GEMM). ``((0, 0, 0), False, 0)`` for every other op.
     """
     import torch
 
@@ -342,9 +366,9 @@ def gemm_shape(name: str, args: tuple, out: Any) -> tuple[tuple[int, int, int], 
         if name in _GEMMS:
             mats = [a for a in args if isinstance(a, torch.Tensor) and a.dim() >= 2][-2:]
             if len(mats) < 2:
-                return (0, 0, 0), False
+                return (0, 0, 0), False, 0
             a, b = _shape(mats[0]), _shape(mats[1])
-            return (max(1, math.prod(a[:-1])), max(1, b[-1]), max(1, a[-1])), False
+            return (max(1, math.prod(a[:-1])), max(1, b[-1]), max(1, a[-1])), False, 0
         if name in _CONVS:
             backward = "backward" in name
             x, w = (args[1], args[2]) if backward else (args[0], args[1])
@@ -360,7 +384,7 @@ def gemm_shape(name: str, args: tuple, out: Any) -> tuple[tuple[int, int, int], 
             y = y[0] if isinstance(y, (tuple, list)) else y
             pixels = math.prod(_shape(y)[2:]) * _shape(x)[0] if isinstance(y, torch.Tensor) else 0
             depthwise = groups > 1 and cin_g == 1
-            return (max(1, pixels), max(1, cout_g), max(1, cin_g * kernel)), depthwise
+            return (max(1, pixels), max(1, cout_g), max(1, cin_g * kernel)), depthwise, max(1, cin_g)
     except (IndexError, TypeError, ValueError, AttributeError):
         pass
-    return (0, 0, 0), False
+    return (0, 0, 0), False, 0

@@ -73,7 +73,9 @@ def fused_regions(counting: Any) -> Iterator[None]:
         return call
 
     patches = [(F, "scaled_dot_product_attention", "attention")]
-    patches += [(torch._VF, name, "rnn") for name in RNN_FUNCTIONS]
+    # an LSTM runs as one oneDNN kernel each way on a CPU, a GRU or plain RNN as a loop of cells:
+    # their in-step scales differ, so an LSTM is a region of its own
+    patches += [(torch._VF, name, "lstm" if name == "lstm" else "rnn") for name in RNN_FUNCTIONS]
     saved = []
     try:
         for owner, name, region in patches:
@@ -102,14 +104,16 @@ def backward_region(counting: Any) -> str:
 
 
 # The groups a calibrated step model gives an in-step scale each: ops outside fused regions, the
-# GEMMs and the other ops of recurrent layers, and attention's math.
-SCALE_GROUPS = ("op", "rnn_linear", "rnn_other", "attention")
+# GEMMs and the other ops of recurrent layers (GRU and plain RNN; LSTM), and attention's math.
+SCALE_GROUPS = ("op", "rnn_linear", "rnn_other", "lstm_linear", "lstm_other", "attention")
+# A profile fitted before a group existed prices that group's ops with the scale of this one.
+SCALE_FALLBACK = {"lstm_linear": "rnn_linear", "lstm_other": "rnn_other"}
 
 
 def scale_group(op: Any) -> str:
     """Which of :data:`SCALE_GROUPS` an :class:`~green_estimate.counting.report.OpRecord` belongs to."""
     if not op.fused:
         return "op"
-    if op.fused == "rnn":
-        return "rnn_linear" if op.cls == "linear" else "rnn_other"
+    if op.fused in ("rnn", "lstm"):
+        return f"{op.fused}_{'linear' if op.cls == 'linear' else 'other'}"
     return "attention"

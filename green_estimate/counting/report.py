@@ -30,6 +30,8 @@ class OpRecord:
             implicit GEMM for a convolution); 0 for other ops.
         depthwise: a depthwise convolution (one input channel per group).
         gemm_mnk: the ``(M, N, K)`` of that GEMM (see :func:`~green_estimate.counting.formulas.gemm_shape`).
+        conv_cin: a convolution's input channels per group (0 for other ops): CPU kernels work on
+            blocks of 8 or 16 channels, so a channel count off the block runs padded.
         fused: ``attention`` or ``rnn`` when the op belongs to a call that a real device runs as
             fused kernels (see :mod:`green_estimate.counting.regions`); ``""`` otherwise.
     """
@@ -47,6 +49,7 @@ class OpRecord:
     depthwise: bool = False
     fused: str = ""
     gemm_mnk: tuple[int, int, int] = (0, 0, 0)
+    conv_cin: int = 0
 
     @property
     def nbytes(self) -> int:

@@ -71,7 +71,14 @@ def test_a_key_run_another_number_of_times_is_unmatched_in_that_step():
 
 
 def test_stored_rows_round_trip():
-    o = OpRecord("aten.convolution", "conv", "backward", "", 123, 456, 0, True, 3, 8, True, "", (512, 8, 72))
+    o = OpRecord("aten.convolution", "conv", "backward", "", 123, 456, 78, True, 3, 8, True, "", (512, 8, 72), 8)
     back = op_record(_row(o, 1e-3))
-    assert (back.op, back.cls, back.phase, back.flops, back.nbytes, back.outputs, back.min_dim, back.depthwise,
-            back.fused, back.gemm_mnk) == ("aten.convolution", "conv", "backward", 123, 456, 3, 8, True, "", (512, 8, 72))
+    assert (back.op, back.cls, back.phase, back.flops, back.nbytes, back.bytes_written, back.outputs, back.min_dim,
+            back.depthwise, back.fused, back.gemm_mnk, back.conv_cin) == (
+        "aten.convolution", "conv", "backward", 123, 534, 78, 3, 8, True, "", (512, 8, 72), 8)
+
+
+def test_rows_of_older_samples_files_read_with_zero_for_later_fields():
+    row = ["aten.mm", "linear", "forward", 10, 20, 1, 2, 3, 4, 0, "", 1e-3]  # written before bytes_written existed
+    back = op_record(row)
+    assert back.nbytes == 20 and back.bytes_written == 0 and back.conv_cin == 0

@@ -17,20 +17,66 @@ def test_quantile_is_the_conservative_order_statistic():
     assert quantile([], 0.9) == float("inf")
 
 
+I = {f: STEP_FEATURES.index(f) for f in STEP_FEATURES}
+
+
+def _design(n: int, rng: np.random.Generator) -> np.ndarray:
+    X = np.zeros((n, len(STEP_FEATURES)))
+    X[:, I["op_time_s"]] = rng.uniform(1e-3, 5e-2, n)
+    X[:, I["const"]] = 1.0
+    X[:, I["dispatches"]] = rng.integers(50, 500, n)
+    X[:, I["param_tensors"]] = rng.integers(2, 40, n)
+    return X
+
+
 def test_fit_step_recovers_scales_and_ties_an_absent_region():
     rng = np.random.default_rng(0)
     n = 30
-    X = np.zeros((n, len(STEP_FEATURES)))
-    X[:, 0] = rng.uniform(1e-3, 5e-2, n)           # op time
-    X[:, 3] = np.where(np.arange(n) % 3 == 0, rng.uniform(1e-3, 1e-2, n), 0.0)  # attention on a third
-    X[:, 4] = 1.0                                   # const
-    X[:, 5] = rng.integers(50, 500, n)              # dispatches
-    X[:, 6] = rng.integers(2, 40, n)                # parameter tensors
-    y = 1.2 * X[:, 0] + 2.5 * X[:, 3] + 1e-4 + 2e-6 * X[:, 5] + 1e-5 * X[:, 6]
+    X = _design(n, rng)
+    X[:, I["attention_time_s"]] = np.where(np.arange(n) % 3 == 0, rng.uniform(1e-3, 1e-2, n), 0.0)  # on a third
+    y = 1.2 * X[:, 0] + 2.5 * X[:, I["attention_time_s"]] + 1e-4 + 2e-6 * X[:, I["dispatches"]] + 1e-5 * X[:, I["param_tensors"]]
     params, _ = fit_step(X, y)
-    assert params[0] == pytest.approx(1.2, rel=1e-6) and params[3] == pytest.approx(2.5, rel=1e-6)
-    assert params[1] == params[2] == params[0]      # no network had an RNN: tied to the op scale
-    assert params[4:] == pytest.approx([1e-4, 2e-6, 1e-5], rel=1e-5)
+    assert params[0] == pytest.approx(1.2, rel=1e-6) and params[I["attention_time_s"]] == pytest.approx(2.5, rel=1e-6)
+    for g in ("rnn_linear", "rnn_other", "lstm_linear", "lstm_other"):  # no network had an RNN: the op scale
+        assert params[I[f"{g}_time_s"]] == params[0]
+    assert [params[I[k]] for k in ("const", "dispatches", "param_tensors")] == pytest.approx([1e-4, 2e-6, 1e-5], rel=1e-5)
+
+
+def test_a_region_whose_two_halves_move_together_gets_one_scale():
+    # every LSTM's GEMM time is 3× its other ops' time: the two scales cannot be told apart, and a
+    # fit may drive one below zero; the region then gets one scale for all its ops, not the op scale
+    rng = np.random.default_rng(1)
+    n = 40
+    X = _design(n, rng)
+    lstm = np.where(np.arange(n) % 2 == 0, rng.uniform(1e-2, 5e-2, n), 0.0)
+    X[:, I["lstm_linear_time_s"]] = 0.75 * lstm
+    X[:, I["lstm_other_time_s"]] = 0.25 * lstm
+    y = 1.1 * X[:, 0] + 0.3 * lstm + 2e-4 + 1e-6 * X[:, I["dispatches"]]
+    y = y * (1 + 0.01 * rng.standard_normal(n))  # noise lets the split scales wander
+    params, _ = fit_step(X, y)
+    a, b = params[I["lstm_linear_time_s"]], params[I["lstm_other_time_s"]]
+    assert a > 0 and b > 0
+    # whether split or shared, the region's time is priced at ≈ 0.3 × its ops
+    assert float(np.median((a * X[:, I["lstm_linear_time_s"]] + b * X[:, I["lstm_other_time_s"]])[lstm > 0] / lstm[lstm > 0])) \
+        == pytest.approx(0.3, rel=0.1)
+
+
+def test_a_non_positive_half_is_merged_into_its_sibling():
+    from green_estimate.calibration.step_fit import _sibling
+
+    assert STEP_FEATURES[_sibling(I["lstm_other_time_s"])] == "lstm_linear_time_s"
+    assert STEP_FEATURES[_sibling(I["rnn_linear_time_s"])] == "rnn_other_time_s"
+    assert _sibling(I["attention_time_s"]) is None and _sibling(0) is None
+    rng = np.random.default_rng(2)
+    n = 40
+    X = _design(n, rng)
+    lstm = np.where(np.arange(n) % 2 == 0, rng.uniform(1e-2, 5e-2, n), 0.0)
+    X[:, I["lstm_linear_time_s"]] = 0.75 * lstm
+    X[:, I["lstm_other_time_s"]] = 0.25 * lstm * rng.uniform(0.9, 1.1, n)
+    # the other half's time *lowers* the step: its own scale would be negative
+    y = 1.1 * X[:, 0] + 0.4 * X[:, I["lstm_linear_time_s"]] - 0.5 * X[:, I["lstm_other_time_s"]] + 2e-4
+    params, _ = fit_step(X, y)
+    assert params[I["lstm_linear_time_s"]] == params[I["lstm_other_time_s"]] > 0  # one shared scale
 
 
 def test_fit_power_recovers_each_class_power():
@@ -69,7 +115,7 @@ def test_a_profile_fitted_on_exact_networks_predicts_left_out_families_exactly()
     prof = fit_profile(synthetic_samples(), folds=3)
     step = prof["step_model"]
     assert step["time_s"]["params"][0] == pytest.approx(1.1, rel=1e-4)
-    assert step["time_s"]["params"][4] == pytest.approx(2e-4, rel=1e-3)
+    assert step["time_s"]["params"][I["const"]] == pytest.approx(2e-4, rel=1e-3)
     iv = step["interval"]
     assert iv["families"] == ["cnn", "mlp", "resnet"] and iv["n"] == 24
     assert max(iv["time_s"]["abs_log_err"]) < 1e-3 and max(iv["energy_j"]["abs_log_err"]) < 1e-3

@@ -40,6 +40,36 @@ def test_grouped_conv_flops():
     assert r.flops == 2 * 200 * 9 == 3600
 
 
+@pytest.mark.parametrize("groups", [1, 4, 8])
+def test_grouped_conv_backward_costs_twice_the_forward(groups):
+    # PyTorch 2.13's formula prices the weight gradient of a grouped convolution over *all* input
+    # channels (groups× too much); each gradient really costs one forward
+    conv = nn.Conv2d(8, 16, 3, padding=1, groups=groups, bias=False)
+    x = torch.empty(2, 8, 5, 5, device="meta", requires_grad=True)
+    recs = count_step(nn.Sequential(conv).to("meta"), (x,), optimizer="none").ops
+    fwd, bwd = one(recs, "aten.convolution"), one(recs, "aten.convolution_backward")
+    # 2·16·5·5 = 800 outputs, each (8/groups)·3·3 MACs
+    assert fwd.flops == 2 * 800 * (8 // groups) * 9
+    assert bwd.flops == 2 * fwd.flops  # input and weight gradients
+    assert fwd.conv_cin == bwd.conv_cin == 8 // groups
+
+
+def test_first_conv_backward_has_no_input_gradient():
+    conv = nn.Conv2d(3, 4, 3, groups=1, bias=False)
+    recs = ops(conv, torch.empty(2, 3, 6, 6, device="meta"))
+    # the input needs no gradient: only the weight's, one forward's worth (2·4·4·4 = 128 outputs · 27 MACs · 2)
+    assert one(recs, "aten.convolution_backward").flops == one(recs, "aten.convolution").flops == 2 * 128 * 27
+
+
+def test_transposed_grouped_conv_backward():
+    conv = nn.ConvTranspose2d(8, 4, 2, stride=2, groups=2, bias=False)
+    x = torch.empty(1, 8, 3, 3, device="meta", requires_grad=True)
+    recs = count_step(nn.Sequential(conv).to("meta"), (x,), optimizer="none").ops
+    # each of the 9 input pixels × 8 channels scatters into (4/2)·2·2 outputs: 9·8·8 MACs
+    assert one(recs, "aten.convolution").flops == 2 * 9 * 8 * 8
+    assert one(recs, "aten.convolution_backward").flops == 2 * 2 * 9 * 8 * 8
+
+
 def test_linear_forward_is_addmm():
     lin = nn.Linear(5, 3)
     r = one(ops(lin, torch.empty(4, 5, device="meta"), phase="forward"), "aten.addmm")

@@ -36,6 +36,22 @@ def test_a_grus_forward_and_backward_ops_are_marked_rnn_and_the_head_is_not():
     assert {scale_group(o) for o in rnn} == {"rnn_linear", "rnn_other"}
 
 
+def test_an_lstm_is_a_region_of_its_own():
+    class LSTMNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn = nn.LSTM(4, 8, batch_first=True)
+            self.head = nn.Linear(8, 3)
+
+        def forward(self, x):
+            return self.head(self.rnn(x)[0][:, -1])
+
+    report = count(LSTMNet(), 2, 5, 4)
+    lstm = [o for o in report.ops if o.fused]
+    assert lstm and {o.fused for o in lstm} == {"lstm"} and {o.phase for o in lstm} == {"forward", "backward"}
+    assert {scale_group(o) for o in lstm} == {"lstm_linear", "lstm_other"}
+
+
 def test_attention_math_is_marked_but_not_the_projections():
     layer = nn.MultiheadAttention(8, 2, batch_first=True)
 

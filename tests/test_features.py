@@ -1,0 +1,36 @@
+"""Regression features of one op, against hand arithmetic."""
+from __future__ import annotations
+
+from green_estimate.counting.report import OpRecord
+from green_estimate.features import FEATURES, FRESH_BYTES, feature_vector
+
+MB = 2**20
+
+
+def rec(op: str, written: int, read: int = 0, cls: str = "elementwise", **kw) -> OpRecord:
+    return OpRecord(f"aten.{op}", cls, "optimizer", "", 0, read, written, **kw)
+
+
+def test_fresh_bytes_count_new_outputs_of_at_least_32_mib_only():
+    big = 64 * MB
+    assert FEATURES["bytes_fresh"](rec("sqrt", big, big)) == big          # a new 64 MB tensor: fresh pages
+    assert FEATURES["bytes_fresh"](rec("lerp_", big, 2 * big)) == 0.0     # in place: the pages are there
+    assert FEATURES["bytes_fresh"](rec("_foreach_add_", big, big)) == 0.0  # in place, leading underscore
+    assert FEATURES["bytes_fresh"](rec("sqrt", FRESH_BYTES - 1, FRESH_BYTES - 1)) == 0.0  # the heap serves it
+    # summed over ops, as a class model prices them
+    assert feature_vector([rec("sqrt", big, big), rec("div", big, 2 * big), rec("mul_", big, big)],
+                          ["bytes_fresh", "bytes"]) == [2 * big, 7 * big]
+
+
+def test_unaligned_conv_flops_by_channel_block():
+    def conv(cin: int, depthwise: bool = False) -> OpRecord:
+        return OpRecord("aten.convolution", "conv", "forward", "", 1000, 0, 0, gemm_mnk=(64, 8, cin * 9), min_dim=8,
+                        depthwise=depthwise, conv_cin=cin)
+
+    assert FEATURES["conv_unaligned16_flops"](conv(24)) == 1000.0   # 24 = 16 + 8: off the 16-block
+    assert FEATURES["conv_unaligned8_flops"](conv(24)) == 0.0       # on the 8-block
+    assert FEATURES["conv_unaligned16_flops"](conv(32)) == 0.0
+    assert FEATURES["conv_unaligned8_flops"](conv(3)) == 1000.0     # an RGB input
+    assert FEATURES["conv_unaligned16_flops"](conv(1, depthwise=True)) == 0.0  # depthwise has its own feature
+    mm = OpRecord("aten.mm", "linear", "forward", "", 1000, 0, 0, gemm_mnk=(7, 7, 7), min_dim=7)
+    assert FEATURES["conv_unaligned16_flops"](mm) == 0.0             # not a convolution
