@@ -464,7 +464,7 @@ def predict(
 
     plan = TrainingPlan(batch_size, epochs, samples, steps, grad_accum=grad_accum, gpus=gpus)
     parallel = ParallelPlan(gpus, nodes, interconnect, fsdp, DEFAULT_OVERLAP if overlap is None else overlap)
-    if interconnect is not None and gpus == 1:
+    if interconnect is not None:
         from green_estimate.interconnect import parse_interconnects
 
         parse_interconnects(interconnect)  # a misspelt link fails even when it would not be used
