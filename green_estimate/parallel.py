@@ -14,8 +14,9 @@ gradients are combined. Two schemes:
 * **FSDP / ZeRO-3** (sharded parameters, gradients and optimizer state): per micro-batch, an
   **all-gather** of the parameters before the forward, another before the backward (they are
   freed after the forward), and a **reduce-scatter** of the gradients: ``(N−1)/N × (2P + S)``
-  bytes per GPU — 1.5× DDP's volume, as the ZeRO paper states. The rings span all GPUs, so on
-  several nodes every step waits for the slower link (the network).
+  bytes per GPU — 1.5× DDP's volume, as the ZeRO paper states. Across nodes each is priced in two
+  levels like the all-reduce: ``(G−1)/G × X`` inside the node and ``(M−1)/M × X/G`` per GPU over
+  its adapter (NCCL's rings use every adapter of a node; the network part is the same bound).
 
 Time of a collective: its bytes per GPU over the link's per-direction bandwidth × a bus efficiency
 (0.8, an assumption), plus a latency per ring step for each bucket (DDP's default bucket is 25 MB).
@@ -123,13 +124,19 @@ def allreduce(plan: ParallelPlan, nbytes: int, intra: Interconnect, inter: Inter
     return Collective("all-reduce", "hierarchical", nbytes, 1, local + network, network, time_s)
 
 
-def _flat(op: str, plan: ParallelPlan, nbytes: int, per_step: int, intra: Interconnect, inter: Interconnect) -> Collective:
-    n = plan.gpus
-    sent = ring_gather_bytes(n, nbytes)
-    link = intra if plan.nodes == 1 else min((intra, inter), key=lambda link: link.bandwidth_gb_s)
+def gather(op: str, plan: ParallelPlan, nbytes: int, per_step: int, intra: Interconnect,
+           inter: Interconnect) -> Collective:
+    """An all-gather or reduce-scatter of ``nbytes``: a ring on one node; across nodes, the node's part
+    inside it and each GPU's ``1/G`` share of the other nodes' part over its own adapter."""
+    g, m = plan.gpus_per_node, plan.nodes
     messages = max(1, math.ceil(nbytes / DDP_BUCKET_BYTES))
-    return Collective(op, "ring", nbytes, per_step, sent, 0.0 if plan.nodes == 1 else sent,
-                      _link_time(sent, link, n - 1, messages))
+    if m == 1:
+        sent = ring_gather_bytes(g, nbytes)
+        return Collective(op, "ring", nbytes, per_step, sent, 0.0, _link_time(sent, intra, g - 1, messages))
+    local = ring_gather_bytes(g, nbytes)
+    network = ring_gather_bytes(m, nbytes / g)
+    time_s = _link_time(local, intra, g - 1, messages) + _link_time(network, inter, m - 1, messages)
+    return Collective(op, "hierarchical", nbytes, per_step, local + network, network, time_s)
 
 
 def collectives(plan: ParallelPlan, *, grad_bytes: int, param_bytes: int, grad_accum: int,
@@ -139,8 +146,8 @@ def collectives(plan: ParallelPlan, *, grad_bytes: int, param_bytes: int, grad_a
         return []
     if not plan.fsdp:
         return [allreduce(plan, grad_bytes, intra, inter)]
-    return [_flat("all-gather", plan, param_bytes, 2 * grad_accum, intra, inter),
-            _flat("reduce-scatter", plan, grad_bytes, grad_accum, intra, inter)]
+    return [gather("all-gather", plan, param_bytes, 2 * grad_accum, intra, inter),
+            gather("reduce-scatter", plan, grad_bytes, grad_accum, intra, inter)]
 
 
 @dataclass

@@ -164,3 +164,13 @@ def test_cli_prices_a_cluster_and_explains_bad_input():
         bad = runner.invoke(app, ["predict", TINY_GPT, "--steps", "1", *args])
         assert bad.exit_code == 2, (args, bad.output)
         assert message in bad.output and "Traceback" not in bad.output
+
+
+def test_fsdp_across_nodes_sends_a_gpus_share_over_the_network():
+    x = 8 * 2**20
+    gather_, scatter = collectives(ParallelPlan(32, 4, fsdp=True), grad_bytes=x, param_bytes=x, grad_accum=1,
+                                   intra=NVLINK4, inter=NDR)
+    assert gather_.algorithm == "hierarchical"
+    assert gather_.bytes_per_gpu == pytest.approx(31 / 32 * x)  # the flat-ring total, (N-1)/N
+    assert gather_.bytes_per_gpu_network == pytest.approx(3 / 4 * x / 8)  # (M-1)/M of a GPU's 1/G share
+    assert gather_.time_s == pytest.approx(7 / 8 * x / 360e9 + 7 * 2e-6 + 3 / 4 * x / 8 / 40e9 + 3 * 5e-6)
