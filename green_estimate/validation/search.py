@@ -237,6 +237,35 @@ def _recent(t) -> bool:
     return (now - start).total_seconds() < 60
 
 
+def release_dead_trials(study) -> list[int]:
+    """Mark failed the running trials of worker processes of *this* machine that no longer exist.
+
+    A killed worker leaves its trial "running": RDB storages fail it by heartbeat after a grace period,
+    the journal storage never does, and a running trial counts in every later claim. Trials of other
+    machines are left to their heartbeat. Returns the trial numbers released.
+    """
+    from optuna.trial import TrialState
+
+    host, released = socket.gethostname(), []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        who = str(t.user_attrs.get("worker", ""))
+        name, _, pid = who.rpartition(":")
+        if name == host and pid.isdigit() and not _alive(int(pid)):
+            study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+            released.append(t.number)
+    return released
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
 def worker_id() -> str:
     """``host:pid`` of this process, stored with each trial it runs."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -298,6 +327,7 @@ def make_objective(
     duplicates = [0]  # this worker's duplicates in a row
 
     def objective(trial) -> float:
+        trial.set_user_attr("worker", worker_id())  # first: a killed worker's trial can be told apart
         params = space.suggest(trial)
         reason = claim(trial, params, config.trials)
         if reason is not None:  # pruned before anything is priced or trained; the report leaves it out
@@ -309,7 +339,6 @@ def make_objective(
                 time.sleep(0.05)  # let the worker that holds this point move on
             raise optuna.TrialPruned(reason)
         duplicates[0] = 0
-        trial.set_user_attr("worker", worker_id())
         arch = architecture(params)
         build = functools.partial(build_model, arch["family"], dataset.input_shape, dataset.n_classes,
                                   conv_blocks=arch["conv_blocks"], linear_layers=arch["linear_layers"], relu=arch["relu"])
@@ -387,6 +416,7 @@ def run_search(
             storage=storage, study_name=config.study_name(strategy), direction="maximize", load_if_exists=True,
             sampler=make_sampler(strategy, space, seed=config.seed + worker * WORKER_SEED_STRIDE, trials=config.trials),
         )
+        release_dead_trials(study)
         if "experiment" not in study.user_attrs:
             study.set_user_attr("experiment", config.experiment())
             study.set_user_attr("strategy", strategy)

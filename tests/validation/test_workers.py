@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import time
 
 import optuna
@@ -90,3 +91,25 @@ def test_two_workers_share_optunas_journal_file(tmp_path, small_digits):
     done = _check_complete_and_unique(config, "random", TRIALS)
     assert len({t.user_attrs["worker"] for t in done}) == 2
     assert (tmp_path / "study.journal").stat().st_size > 0 and len(report.rows) == TRIALS
+
+
+def test_a_killed_local_workers_running_trial_is_released(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    from green_estimate.validation.search import release_dead_trials
+
+    storage = open_storage(f"journal:{tmp_path / 'j.journal'}")  # no heartbeat here
+    study = optuna.create_study(study_name="s", storage=storage)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = study.ask()
+    dead.set_user_attr("worker", f"{socket.gethostname()}:{int(gone.stdout)}")
+    alive = study.ask()
+    alive.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+    elsewhere = study.ask()
+    elsewhere.set_user_attr("worker", "another-host:1")
+    assert release_dead_trials(study) == [dead.number]
+    states = {t.number: t.state for t in study.get_trials()}
+    assert states == {dead.number: TrialState.FAIL, alive.number: TrialState.RUNNING,
+                      elsewhere.number: TrialState.RUNNING}
