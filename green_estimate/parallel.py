@@ -33,8 +33,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from typing import Any
+
 from green_estimate.errors import UsageError
-from green_estimate.interconnect import BUS_EFFICIENCY, Interconnect
+from green_estimate.interconnect import BUS_EFFICIENCY, Interconnect, parse_interconnects
 
 DDP_BUCKET_BYTES = 25 * 1024 * 1024  # torch DistributedDataParallel(bucket_cap_mb=25), the default
 DEFAULT_OVERLAP = 0.5
@@ -239,3 +241,39 @@ def wait_power_w(profile_data: dict) -> tuple[float, str]:
     if idle is not None:
         return float(idle), "the profile's measured idle power"
     return 0.0, "no idle power in the profile: waiting GPUs priced at 0 W"
+
+
+def require_gpu_profile(profile: Any, gpus: int) -> dict:
+    """The profile's device, if it is a GPU; data parallelism is priced on GPU profiles only."""
+    device = profile.data.get("device", {})
+    if gpus > 1 and device.get("kind") != "gpu":
+        raise UsageError(f"--gpus {gpus}: data parallelism is priced on GPU profiles; profile {profile.name} is of a "
+                         f"{device.get('kind', 'unknown')} device: pass --profile datasheet:<gpu> (e.g. "
+                         "datasheet:h100-sxm) or a calibrated GPU profile")
+    return device
+
+
+def price_communication(plan: ParallelPlan, profile: Any, *, grad_bytes: int, grad_accum: int, window_s: float,
+                        compute_time_s: float) -> Communication:
+    """The collectives of one optimizer step on ``plan.gpus`` GPUs priced with the profile's GPU.
+
+    Args:
+        plan: GPUs, nodes, links, scheme, overlap.
+        profile: the GPU profile (a :class:`~green_estimate.profile.Profile`) pricing one GPU's step.
+        grad_bytes: bytes of the trainable parameters' gradients (and, for FSDP, of the parameters).
+        grad_accum: micro-batches per optimizer step.
+        window_s: the compute that communication may hide behind (DDP: one micro-batch's backward;
+            FSDP: every forward and backward of the step).
+        compute_time_s: one GPU's step without communication.
+    """
+    device = require_gpu_profile(profile, plan.gpus)
+    arch = (device.get("fingerprint") or {}).get("architecture", "")
+    intra, inter, notes = parse_interconnects(plan.interconnect, gpu_name=profile.device_name, architecture=arch)
+    power_w, power_from = wait_power_w(profile.data)
+    items = collectives(plan, grad_bytes=grad_bytes, param_bytes=grad_bytes, grad_accum=grad_accum,
+                        intra=intra, inter=inter)
+    scheme = "FSDP/ZeRO-3 (all-gathers and reduce-scatters)" if plan.fsdp else "DDP (gradient all-reduce)"
+    notes.append(f"Data parallel on {plan.gpus} GPUs ({plan.nodes} node(s)), {scheme}: energies are the whole "
+                 f"cluster's; {plan.overlap:.0%} of the overlappable compute is assumed to hide communication "
+                 f"(--overlap); waiting GPUs draw {power_w:.0f} W ({power_from}).")
+    return Communication(plan, intra, inter, items, grad_bytes, grad_bytes, window_s, power_w, compute_time_s, notes)

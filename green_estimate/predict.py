@@ -383,16 +383,6 @@ def predict_report(
     return Prediction(report.model, prof, plan, confidence, classes, step, carbon, notes, parallel=comm)
 
 
-def require_gpu_profile(prof: Profile, gpus: int) -> dict:
-    """The profile's device, if it is a GPU; data parallelism is priced on GPU profiles only."""
-    device = prof.data.get("device", {})
-    if gpus > 1 and device.get("kind") != "gpu":
-        raise UsageError(f"--gpus {gpus}: data parallelism is priced on GPU profiles; profile {prof.name} is of a "
-                         f"{device.get('kind', 'unknown')} device: pass --profile datasheet:<gpu> (e.g. "
-                         "datasheet:h100-sxm) or a calibrated GPU profile")
-    return device
-
-
 def _phase_time_s(report: CostReport, profile: Profile, phases: tuple[str, ...]) -> float:
     """Time of the ops of ``phases`` alone (the work between ops, class ``overhead``, left out)."""
     import dataclasses
@@ -403,26 +393,14 @@ def _phase_time_s(report: CostReport, profile: Profile, phases: tuple[str, ...])
 
 def _communication(report: CostReport, step: CostReport, prof: Profile, parallel: Any, grad_accum: int,
                    classes: dict[str, ClassPrice], gpus: int) -> Any:
-    """The collectives of data parallelism for one optimizer step, priced (see :mod:`green_estimate.parallel`)."""
-    from green_estimate.interconnect import parse_interconnects
-    from green_estimate.parallel import Communication, ParallelPlan, collectives, wait_power_w
+    from green_estimate.parallel import ParallelPlan, price_communication
 
     parallel = parallel or ParallelPlan(gpus=gpus)
-    device = require_gpu_profile(prof, parallel.gpus)
-    arch = (device.get("fingerprint") or {}).get("architecture", "")
-    intra, inter, notes = parse_interconnects(parallel.interconnect, gpu_name=prof.device_name, architecture=arch)
-    power_w, power_from = wait_power_w(prof.data)
     # what communication can hide behind: DDP the last micro-batch's backward, FSDP every forward and backward
     window = (_phase_time_s(step, prof, ("forward", "backward")) if parallel.fsdp
               else _phase_time_s(report, prof, ("backward",)))
-    items = collectives(parallel, grad_bytes=report.grad_bytes, param_bytes=report.grad_bytes,
-                        grad_accum=grad_accum, intra=intra, inter=inter)
-    scheme = "FSDP/ZeRO-3 (all-gathers and reduce-scatters)" if parallel.fsdp else "DDP (gradient all-reduce)"
-    notes.append(f"Data parallel on {parallel.gpus} GPUs ({parallel.nodes} node(s)), {scheme}: energies are the whole "
-                 f"cluster's; {parallel.overlap:.0%} of the overlappable compute is assumed to hide communication "
-                 f"(--overlap); waiting GPUs draw {power_w:.0f} W ({power_from}).")
-    return Communication(parallel, intra, inter, items, report.grad_bytes, report.grad_bytes, window, power_w,
-                         sum(c.time_s for c in classes.values()), notes)
+    return price_communication(parallel, prof, grad_bytes=report.grad_bytes, grad_accum=grad_accum,
+                               window_s=window, compute_time_s=sum(c.time_s for c in classes.values()))
 
 
 def predict(
@@ -460,7 +438,7 @@ def predict(
     """
     from green_estimate.carbon import grid_intensity_g_per_kwh
     from green_estimate.counting.counter import count_model
-    from green_estimate.parallel import DEFAULT_OVERLAP, ParallelPlan
+    from green_estimate.parallel import DEFAULT_OVERLAP, ParallelPlan, require_gpu_profile
 
     plan = TrainingPlan(batch_size, epochs, samples, steps, grad_accum=grad_accum, gpus=gpus)
     parallel = ParallelPlan(gpus, nodes, interconnect, fsdp, DEFAULT_OVERLAP if overlap is None else overlap)
