@@ -22,8 +22,6 @@ from dataclasses import asdict, dataclass
 
 from green_estimate.errors import UsageError
 
-SPEC, ASSUMPTION, ESTIMATE = "spec", "assumption", "estimate"
-
 
 @dataclass(frozen=True)
 class Interconnect:
