@@ -201,7 +201,7 @@ def compare(head: Mapping[str, Any], base: Baseline, max_increase: float | None 
                     "give the same --profile on both sides"
                 )
         hplan, bplan = head.get("plan") or {}, base.prediction.get("plan") or {}
-        differ = [k for k in ("batch_size", "steps") if hplan.get(k) != bplan.get(k)]
+        differ = [k for k in ("batch_size", "steps", "grad_accum", "gpus") if hplan.get(k) != bplan.get(k)]
         if differ:
             notes.append("the baseline's training plan differs ("
                          + ", ".join(f"{k} {bplan.get(k)} → {hplan.get(k)}" for k in differ)

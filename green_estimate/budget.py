@@ -32,6 +32,12 @@ PLAN_OPTIONS = (
     "confidence",
     "grid_intensity",
     "region",
+    "grad_accum",
+    "gpus",
+    "nodes",
+    "interconnect",
+    "fsdp",
+    "overlap",
 )
 
 

@@ -23,12 +23,18 @@ from green_estimate.profile import Profile, default_profile, load_profile
 
 @dataclass(frozen=True)
 class TrainingPlan:
-    """How much training: steps = ceil(samples / batch) × epochs, or ``steps`` directly."""
+    """How much training: steps = ceil(samples / (batch × grad_accum × gpus)) × epochs, or ``steps``.
+
+    A step is one optimizer update: ``grad_accum`` micro-batches of ``batch_size`` samples on each of
+    ``gpus`` data-parallel GPUs.
+    """
 
     batch_size: int = 64
     epochs: int = 1
     samples: int | None = None
     steps_given: int | None = None
+    grad_accum: int = 1
+    gpus: int = 1
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -39,6 +45,15 @@ class TrainingPlan:
             raise UsageError(f"--samples {self.samples}: must be at least 1 (the training-set size)")
         if self.steps_given is not None and self.steps_given < 1:
             raise UsageError(f"--steps {self.steps_given}: must be at least 1")
+        if self.grad_accum < 1:
+            raise UsageError(f"--grad-accum {self.grad_accum}: must be at least 1 (micro-batches per optimizer step)")
+        if self.gpus < 1:
+            raise UsageError(f"--gpus {self.gpus}: must be at least 1")
+
+    @property
+    def samples_per_step(self) -> int:
+        """Samples in one optimizer step over all GPUs (the global batch)."""
+        return self.batch_size * self.grad_accum * self.gpus
 
     @property
     def steps(self) -> int:
@@ -46,10 +61,12 @@ class TrainingPlan:
             return self.steps_given
         if self.samples is None:
             return self.epochs  # one step per epoch: no dataset size was given
-        return math.ceil(self.samples / self.batch_size) * self.epochs  # a DataLoader without drop_last
+        # a DataLoader without drop_last; the last step of an epoch may hold fewer micro-batches
+        return math.ceil(self.samples / self.samples_per_step) * self.epochs
 
     def to_dict(self) -> dict:
-        return {"batch_size": self.batch_size, "epochs": self.epochs, "samples": self.samples, "steps": self.steps}
+        return {"batch_size": self.batch_size, "epochs": self.epochs, "samples": self.samples, "steps": self.steps,
+                "grad_accum": self.grad_accum, "gpus": self.gpus, "samples_per_step": self.samples_per_step}
 
 
 @dataclass
@@ -150,6 +167,7 @@ class Prediction:
     report: CostReport
     carbon: Any = None  # carbon.CarbonIntensity | None
     notes: list[str] = field(default_factory=list)
+    parallel: Any = None  # parallel.Communication | None: data parallelism on several GPUs
 
     def _interval(self, target: str, mean: float, var: float) -> tuple[float, float]:
         q = interval_log_halfwidth(self.profile, target, self.confidence)
@@ -158,18 +176,37 @@ class Prediction:
         return (mean * math.exp(-q), mean * math.exp(q))
 
     @property
-    def energy_j(self) -> float:
+    def gpus(self) -> int:
+        return self.plan.gpus
+
+    @property
+    def device_energy_j(self) -> float:
+        """One device's energy per step, communication left out."""
         return sum(c.energy_j for c in self.classes.values())
 
     @property
+    def energy_j(self) -> float:
+        """The whole cluster's energy per optimizer step: every GPU's step plus communication."""
+        extra = self.parallel.energy_j if self.parallel is not None else 0.0
+        return self.device_energy_j * self.gpus + extra
+
+    @property
     def time_s(self) -> float:
-        return sum(c.time_s for c in self.classes.values())
+        """Wall time per optimizer step: one GPU's step plus the communication it cannot hide."""
+        extra = self.parallel.exposed_time_s if self.parallel is not None else 0.0
+        return sum(c.time_s for c in self.classes.values()) + extra
 
     def energy_interval(self) -> tuple[float, float]:
-        return self._interval("energy_j", self.energy_j, sum(c.energy_var for c in self.classes.values()))
+        # the compute interval scales with the GPUs; communication is added as a point (no interval of its own)
+        lo, hi = self._interval("energy_j", self.device_energy_j, sum(c.energy_var for c in self.classes.values()))
+        extra = self.parallel.energy_j if self.parallel is not None else 0.0
+        return (lo * self.gpus + extra, hi * self.gpus + extra)
 
     def time_interval(self) -> tuple[float, float]:
-        return self._interval("time_s", self.time_s, sum(c.time_var for c in self.classes.values()))
+        t = sum(c.time_s for c in self.classes.values())
+        lo, hi = self._interval("time_s", t, sum(c.time_var for c in self.classes.values()))
+        extra = self.parallel.exposed_time_s if self.parallel is not None else 0.0
+        return (lo + extra, hi + extra)
 
     def interval_basis(self) -> dict:
         """Where the interval's width comes from, and how often such intervals covered unseen models."""
@@ -197,11 +234,23 @@ class Prediction:
             from green_estimate.carbon import co2e_g
 
             co2 = co2e_g(total_e, self.carbon)
+        n = self.gpus  # class energies are the whole cluster's; FLOPs, bytes and ops one GPU's
         by_class = {
-            c: {"energy_j_per_step": p.energy_j, "share": (p.energy_j / e) if e > 0 else 0.0,
+            c: {"energy_j_per_step": p.energy_j * n, "share": (p.energy_j * n / e) if e > 0 else 0.0,
                 "time_s_per_step": p.time_s, "flops": p.flops, "bytes": p.nbytes, "ops": p.ops, "priced_as": p.priced_as}
             for c, p in sorted(self.classes.items(), key=lambda kv: -kv[1].energy_j)
         }
+        comm = self.parallel
+        if comm is not None:  # the communication share, beside the layer classes
+            moved = sum(c.bytes_per_gpu * c.per_step for c in comm.items)
+            by_class["communication"] = {
+                "energy_j_per_step": comm.wait_energy_j, "share": comm.wait_energy_j / e if e > 0 else 0.0,
+                "time_s_per_step": comm.exposed_time_s, "flops": 0, "bytes": int(moved), "ops": len(comm.items),
+                "priced_as": "communication"}
+            by_class["network"] = {
+                "energy_j_per_step": comm.network_energy_j, "share": comm.network_energy_j / e if e > 0 else 0.0,
+                "time_s_per_step": 0.0, "flops": 0, "bytes": 0, "ops": 0, "priced_as": "network"}
+        is_gpu = self.profile.data.get("device", {}).get("kind") == "gpu"
         for c in REQUIRED_CLASSES:  # the study's three classes are always there, zero when absent
             by_class.setdefault(c, {"energy_j_per_step": 0.0, "share": 0.0, "time_s_per_step": 0.0, "flops": 0,
                                     "bytes": 0, "ops": 0, "priced_as": c})
@@ -218,11 +267,13 @@ class Prediction:
                 "energy_kwh": total_e / J_PER_KWH,
                 "energy_kwh_interval": [ei[0] * steps / J_PER_KWH, ei[1] * steps / J_PER_KWH],
                 "time_s": t * steps, "time_s_interval": [ti[0] * steps, ti[1] * steps],
+                "gpus": n, "gpu_hours": t * steps * n / 3600.0 if is_gpu else None,
                 "co2e_g": co2,
                 "co2e_g_interval": None if co2 is None else [co2 * ei[0] / e, co2 * ei[1] / e] if e > 0 else [0.0, 0.0],
             },
             "grid_intensity": None if self.carbon is None else self.carbon.to_dict(),
             "by_class": by_class,
+            "parallel": None if comm is None else comm.to_dict(e),
             "step": {"flops": self.report.totals().flops, "bytes": self.report.totals().bytes,
                      "ops": self.report.totals().ops, "parameters": self.report.parameters,
                      "optimizer": self.report.optimizer, "loss": self.report.loss},
@@ -298,25 +349,58 @@ def predict_report(
     confidence: float = 0.9,
     carbon: Any = None,
     probe: bool = True,
+    parallel: Any = None,
 ) -> Prediction:
-    """Price an already counted step.
+    """Price an already counted step (one micro-batch and the optimizer update).
 
     ``probe``: when the profile was made on another CPU, probe this one and rescale the profile
     (see :mod:`green_estimate.transfer`); ``False`` prices as on the machine that made it.
+    ``plan.grad_accum`` micro-batches make one optimizer step (:mod:`green_estimate.accumulation`);
+    ``parallel`` (a :class:`~green_estimate.parallel.ParallelPlan`) adds the collectives of data
+    parallelism on ``plan.gpus`` GPUs (:mod:`green_estimate.parallel`).
     """
+    from green_estimate.accumulation import optimizer_step
+
     if not 0 < confidence < 1:
         raise UsageError(f"--confidence {confidence}: give a probability between 0 and 1, e.g. 0.9")
+    if parallel is not None and parallel.gpus != plan.gpus:
+        raise UsageError(f"the plan has {plan.gpus} GPU(s) but the parallel plan {parallel.gpus}: give one --gpus")
     prof = resolve_profile(profile)
     transfer_notes: list[str] = []
     if probe:
         from green_estimate.transfer import transfer_profile
 
         prof, transfer_notes = transfer_profile(prof)
-    classes = price_step(report, prof)
-    notes = _profile_notes(prof, classes) + transfer_notes + list(report.notes)
+    step = optimizer_step(report, plan.grad_accum)
+    classes = price_step(step, prof)
+    notes = _profile_notes(prof, classes) + transfer_notes + list(step.notes)
+    comm = None
+    if plan.gpus > 1:
+        comm = _communication(report, step, prof, parallel, plan.grad_accum, classes, plan.gpus)
+        notes += comm.notes
     if plan.samples is None and plan.steps_given is None:
         notes.append("No --samples or --steps given: the total is one step per epoch.")
-    return Prediction(report.model, prof, plan, confidence, classes, report, carbon, notes)
+    return Prediction(report.model, prof, plan, confidence, classes, step, carbon, notes, parallel=comm)
+
+
+def _phase_time_s(report: CostReport, profile: Profile, phases: tuple[str, ...]) -> float:
+    """Time of the ops of ``phases`` alone (the work between ops, class ``overhead``, left out)."""
+    import dataclasses
+
+    part = dataclasses.replace(report, ops=[o for o in report.ops if o.phase in phases], ignored_ops={})
+    return sum(p.time_s for c, p in price_step(part, profile).items() if c != "overhead")
+
+
+def _communication(report: CostReport, step: CostReport, prof: Profile, parallel: Any, grad_accum: int,
+                   classes: dict[str, ClassPrice], gpus: int) -> Any:
+    from green_estimate.parallel import ParallelPlan, price_communication
+
+    parallel = parallel or ParallelPlan(gpus=gpus)
+    # what communication can hide behind: DDP the last micro-batch's backward, FSDP every forward and backward
+    window = (_phase_time_s(step, prof, ("forward", "backward")) if parallel.fsdp
+              else _phase_time_s(report, prof, ("backward",)))
+    return price_communication(parallel, prof, grad_bytes=report.grad_bytes, grad_accum=grad_accum,
+                               window_s=window, compute_time_s=sum(c.time_s for c in classes.values()))
 
 
 def predict(
@@ -335,21 +419,39 @@ def predict(
     model_kwargs: dict | None = None,
     input_dtype: str | None = None,
     vocab_size: int | None = None,
+    grad_accum: int = 1,
+    gpus: int = 1,
+    nodes: int = 1,
+    interconnect: str | None = None,
+    fsdp: bool = False,
+    overlap: float | None = None,
 ) -> Prediction:
     """Predict the energy and time of training MODEL (``file.py[:name]`` or ``pkg.module[:name]``).
 
+    ``batch_size`` is the micro-batch of one GPU; ``grad_accum`` micro-batches make an optimizer
+    step; ``gpus`` GPUs on ``nodes`` nodes train data-parallel (DDP, or ``fsdp``), linked by
+    ``interconnect`` (``INTRA[,INTER]``, see :mod:`green_estimate.interconnect`).
+
     Example:
         >>> predict("green_estimate/examples/simple_cnn.py", samples=60000, epochs=25, batch_size=512)
+        >>> predict("gpt.py", steps=1000, batch_size=8, grad_accum=4, gpus=64, nodes=8, profile="datasheet:h100-sxm")
     """
     from green_estimate.carbon import grid_intensity_g_per_kwh
     from green_estimate.counting.counter import count_model
+    from green_estimate.parallel import DEFAULT_OVERLAP, ParallelPlan, require_gpu_profile
 
-    plan = TrainingPlan(batch_size, epochs, samples, steps)
+    plan = TrainingPlan(batch_size, epochs, samples, steps, grad_accum=grad_accum, gpus=gpus)
+    parallel = ParallelPlan(gpus, nodes, interconnect, fsdp, DEFAULT_OVERLAP if overlap is None else overlap)
+    if interconnect is not None:
+        from green_estimate.interconnect import parse_interconnects
+
+        parse_interconnects(interconnect)  # a misspelt link fails even when it would not be used
     carbon = grid_intensity_g_per_kwh(region=region, grid_intensity=grid_intensity)
     prof = resolve_profile(profile)  # fail on a bad profile before counting
+    require_gpu_profile(prof, gpus)
     report = count_model(model, batch_size=batch_size, optimizer=optimizer, input_shape=input_shape,
                          model_kwargs=model_kwargs, input_dtype=input_dtype, vocab_size=vocab_size)
-    return predict_report(report, plan=plan, profile=prof, confidence=confidence, carbon=carbon)
+    return predict_report(report, plan=plan, profile=prof, confidence=confidence, carbon=carbon, parallel=parallel)
 
 
 def predict_model(

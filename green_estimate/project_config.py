@@ -13,6 +13,8 @@ budget = "2kWh"
 epochs = 25
 samples = 60000
 batch-size = 512
+grad-accum = 4        # micro-batches per optimizer step
+gpus = 8              # data parallel; also nodes, interconnect, fsdp, overlap
 ```
 """
 from __future__ import annotations
@@ -53,6 +55,12 @@ KNOWN_KEYS: dict[str, str] = {
     "region": _TEXT,
     "max-increase": 'a percentage as a string, e.g. "10%"',
     "baseline": _TEXT,
+    "grad-accum": _POSITIVE_INT,
+    "gpus": _POSITIVE_INT,
+    "nodes": _POSITIVE_INT,
+    "interconnect": 'links as a string, "INTRA[,INTER]", e.g. "nvlink4,ib-ndr"',
+    "fsdp": "true or false",
+    "overlap": "a number between 0 and 1, e.g. 0.5",
 }
 
 
@@ -234,8 +242,10 @@ def _valid(key: str, value: Any) -> bool:
     kind = KNOWN_KEYS[key]
     if kind == _POSITIVE_INT:
         return is_positive_int(value)
-    if key == "conservative":
+    if key in ("conservative", "fsdp"):
         return isinstance(value, bool)
+    if key == "overlap":
+        return _number(value) and 0 <= value <= 1
     if key == "input-shape":
         return isinstance(value, list) and bool(value) and all(is_positive_int(d) for d in value)
     if key == "confidence":

@@ -18,7 +18,7 @@ from green_estimate.project_config import is_positive_int, model_relative_to, re
 STRATEGIES = ("grid", "random", "bayes")
 TOP_KEYS = (
     "model", "strategy", "trials", "epochs", "samples", "steps", "batch_size", "optimizer",
-    "input_shape", "grid_points", "model_kwargs", "space",
+    "input_shape", "grid_points", "model_kwargs", "space", "grad_accum", "gpus", "nodes", "interconnect",
 )
 RANGE_KEYS = ("low", "high", "log", "int")
 # The hyper-parameters [space] knows (a typo such as ``batchsize`` would otherwise silently price the
@@ -107,6 +107,10 @@ class Sweep:
     grid_points: int = 5
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
+    grad_accum: int | None = None  # micro-batches per optimizer step
+    gpus: int | None = None  # data-parallel GPUs of every trial (and nodes, interconnect)
+    nodes: int | None = None
+    interconnect: str | None = None
 
     @property
     def cost_parameters(self) -> list[Parameter]:
@@ -155,7 +159,7 @@ def parse_sweep(document: Mapping[str, Any], *, path: Path | None = None) -> Swe
     if strategy not in STRATEGIES:
         raise unknown_key_error(str(strategy), STRATEGIES, where, what="strategy")
     ints = {k: _optional_positive_int(document, k, where) for k in ("trials", "epochs", "samples", "steps",
-                                                                   "batch_size")}
+                                                                   "batch_size", "grad_accum", "gpus", "nodes")}
     if strategy != "grid" and ints["trials"] is None:
         raise ConfigError(f"{where}: a {strategy} search needs trials = N (how many training runs)")
     if ints["samples"] is None and ints["steps"] is None:
@@ -173,6 +177,9 @@ def parse_sweep(document: Mapping[str, Any], *, path: Path | None = None) -> Swe
     if shape is not None and not (isinstance(shape, list) and shape and all(is_positive_int(d) for d in shape)):
         raise ConfigError(f"{where}: input_shape = {shape!r} must be a list of positive integers, e.g. [3, 32, 32]")
     optimizer = document.get("optimizer")
+    interconnect = document.get("interconnect")
+    if interconnect is not None and not (isinstance(interconnect, str) and interconnect.strip()):
+        raise ConfigError(f'{where}: interconnect = {interconnect!r} must be a string, e.g. "nvlink4,ib-ndr"')
     return Sweep(
         model=model_relative_to(model, path) if path else model,
         strategy=strategy,
@@ -187,6 +194,10 @@ def parse_sweep(document: Mapping[str, Any], *, path: Path | None = None) -> Swe
         grid_points=grid_points,
         model_kwargs=dict(model_kwargs),
         path=None if path is None else str(path),
+        grad_accum=ints["grad_accum"],
+        gpus=ints["gpus"],
+        nodes=ints["nodes"],
+        interconnect=interconnect,
     )
 
 

@@ -86,7 +86,8 @@ def price_configurations(
         )
     predict = predict_fn or default_predict_fn()
     fixed = {"epochs": sweep.epochs, "samples": sweep.samples, "steps": sweep.steps, "batch_size": sweep.batch_size,
-             "optimizer": sweep.optimizer, "input_shape": sweep.input_shape, **options}
+             "optimizer": sweep.optimizer, "input_shape": sweep.input_shape, "grad_accum": sweep.grad_accum,
+             "gpus": sweep.gpus, "nodes": sweep.nodes, "interconnect": sweep.interconnect, **options}
     priced = []
     for combo in itertools.product(*axes):
         params = {p.name: value for p, (value, _) in zip(sweep.cost_parameters, combo)}

@@ -51,7 +51,8 @@ def test_energy_is_priced_op_by_op_and_totals_multiply(tmp_path):
     flops = pred.report.totals().flops
     assert d["per_step"]["energy_j"] == pytest.approx(1e-9 * flops)
     assert d["per_step"]["time_s"] == pytest.approx(1e-10 * flops)
-    assert d["plan"] == {"batch_size": 512, "epochs": 25, "samples": 60000, "steps": 2950}
+    assert d["plan"] == {"batch_size": 512, "epochs": 25, "samples": 60000, "steps": 2950, "grad_accum": 1, "gpus": 1,
+                         "samples_per_step": 512}
     assert d["total"]["energy_j"] == pytest.approx(d["per_step"]["energy_j"] * 2950)
     assert d["total"]["energy_kwh"] == pytest.approx(d["total"]["energy_j"] / 3.6e6)
     assert sum(c["share"] for c in d["by_class"].values()) == pytest.approx(1.0)

@@ -193,3 +193,19 @@ def test_relative_budget_alone_is_a_budget(tmp_path):
     assert request.baseline is None  # run_check then compares with the merge base
     with pytest.raises(BudgetError, match="not a percentage"):
         check_request({**no_options(model="m.py", steps=10), "max_increase": "0.1"}, config)
+
+
+def test_grad_accum_and_data_parallel_keys_reach_the_plan(tmp_path):
+    from green_estimate.budget import PLAN_OPTIONS
+
+    section = SECTION + 'grad-accum = 4\ngpus = 16\nnodes = 2\ninterconnect = "nvlink4,ib-ndr"\nfsdp = true\noverlap = 0.25\n'
+    config = load_project_config(tmp_path, write(tmp_path / "pyproject.toml", section))
+    request = check_request({k: None for k in ("model", "budget", *PLAN_OPTIONS)}, config)
+    assert {k: request.plan[k] for k in ("grad_accum", "gpus", "nodes", "interconnect", "fsdp", "overlap")} == {
+        "grad_accum": 4, "gpus": 16, "nodes": 2, "interconnect": "nvlink4,ib-ndr", "fsdp": True, "overlap": 0.25}
+    # the command line wins over the file
+    over = check_request({**{k: None for k in ("model", "budget", *PLAN_OPTIONS)}, "gpus": 8}, config)
+    assert over.plan["gpus"] == 8
+    for bad in ("gpus = 0", "grad-accum = 1.5", "overlap = 2", 'fsdp = "yes"', "interconnect = 4"):
+        with pytest.raises(ConfigError, match=bad.split(" ")[0]):
+            load_project_config(tmp_path, write(tmp_path / "bad" / "pyproject.toml", SECTION + bad + "\n"))

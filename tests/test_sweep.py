@@ -224,3 +224,14 @@ def test_plan_says_which_profile_priced_it_and_its_provenance():
     result = plan_sweep(parse_sweep(sweep_doc()), predict_fn=predict)
     assert result.notes[0] == "priced with profile cpu-ref (a CPU): energy estimated, time measured"
     assert result.notes.count("Energy figures are estimated.") == 1  # once, not once per configuration
+
+
+def test_grad_accum_and_data_parallel_keys_reach_predict():
+    predict = FakePredictor()
+    doc = sweep_doc(grad_accum=4, gpus=16, nodes=2, interconnect="nvlink4,ib-ndr")
+    plan_sweep(parse_sweep(doc), predict)
+    plan = predict.calls[0][1]
+    assert (plan["grad_accum"], plan["gpus"], plan["nodes"], plan["interconnect"]) == (4, 16, 2, "nvlink4,ib-ndr")
+    for key, value in (("grad_accum", 0), ("gpus", "8"), ("interconnect", 4)):
+        with pytest.raises(ConfigError, match=key):
+            parse_sweep(sweep_doc(**{key: value}))

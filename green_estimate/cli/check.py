@@ -53,6 +53,16 @@ def check(
     input_shape: Annotated[str | None, typer.Option(help="Per-sample input shape, e.g. 3,32,32.")] = None,
     input_dtype: Annotated[str | None, typer.Option(help="dtype of the input, e.g. int64 for token ids.")] = None,
     vocab_size: Annotated[int | None, typer.Option(help="Random token ids are drawn below this.", min=1)] = None,
+    grad_accum: Annotated[int | None, typer.Option(help="Micro-batches per optimizer step (default 1).")] = None,
+    gpus: Annotated[int | None, typer.Option(help="GPUs training data-parallel, in all (default 1).")] = None,
+    nodes: Annotated[int | None, typer.Option(help="Machines the GPUs are spread over (default 1).")] = None,
+    interconnect: Annotated[str | None, typer.Option(
+        help="Links INTRA[,INTER], e.g. nvlink4,ib-ndr (see predict --help).")] = None,
+    fsdp: Annotated[bool | None, typer.Option(
+        "--fsdp/--ddp", help="Sharded (FSDP / ZeRO-3) or replicated (DDP, the default) data parallelism.",
+        show_default=False)] = None,
+    overlap: Annotated[float | None, typer.Option(
+        help="Fraction of overlappable compute hiding communication (default 0.5).")] = None,
     profile: Annotated[str | None, typer.Option(help="Calibration profile (name or path).")] = None,
     confidence: Annotated[float | None, typer.Option(
         help="Prediction-interval confidence (default 0.9).", min=0.0, max=1.0)] = None,
@@ -87,6 +97,8 @@ def check(
         "baseline_json": None if baseline_json is None else str(baseline_json),
         "batch_size": batch_size, "epochs": epochs, "samples": samples, "steps": steps, "optimizer": optimizer,
         "input_shape": parse_shape(input_shape), "input_dtype": input_dtype, "vocab_size": vocab_size, "profile": profile, "confidence": confidence,
+        "grad_accum": grad_accum, "gpus": gpus, "nodes": nodes, "interconnect": interconnect, "fsdp": fsdp,
+        "overlap": overlap,
         "grid_intensity": grid_intensity, "region": region,
     }
     verdict = run_check(check_request(options, load_project_config(Path.cwd(), config)))
@@ -143,6 +155,10 @@ def _details(prediction: dict) -> list[str]:
     confidence = prediction.get("confidence")
     level = f"{confidence:.0%} " if isinstance(confidence, (int, float)) else ""
     run = [f"batch {plan.get('batch_size')}"]
+    if (plan.get("grad_accum") or 1) > 1:
+        run.append(f"{plan['grad_accum']} micro-batches per step")
+    if (plan.get("gpus") or 1) > 1:
+        run.append(f"{plan['gpus']} GPUs")
     if plan.get("epochs"):
         run.append(f"{plan['epochs']} epoch{'s' if plan['epochs'] != 1 else ''}")
     if plan.get("samples"):

@@ -12,7 +12,7 @@ from green_estimate.cli.render import pct, si
 @cli_errors
 def predict(
     models: Annotated[List[str], typer.Argument(help="One or more MODELs: path/to/model.py[:name] or package.module[:name].")],
-    batch_size: Annotated[int, typer.Option("--batch-size", "-b", help="Samples per step.")] = 64,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", help="Samples per micro-batch on one GPU (per step without --grad-accum).")] = 64,
     samples: Annotated[Optional[int], typer.Option("--samples", help="Training-set size; steps/epoch = ceil(samples / batch).")] = None,
     epochs: Annotated[int, typer.Option("--epochs", help="Passes over the training set.")] = 1,
     steps: Annotated[Optional[int], typer.Option("--steps", help="Total optimizer steps (instead of --samples × --epochs).")] = None,
@@ -24,6 +24,12 @@ def predict(
     confidence: Annotated[float, typer.Option("--confidence", help="Prediction-interval probability.")] = 0.9,
     grid_intensity: Annotated[Optional[float], typer.Option("--grid-intensity", help="Grid carbon intensity in g CO2e/kWh.")] = None,
     region: Annotated[Optional[str], typer.Option("--region", help="Region code for the offline intensity table, e.g. DE, US, WORLD.")] = None,
+    grad_accum: Annotated[int, typer.Option("--grad-accum", help="Micro-batches per optimizer step (gradient accumulation).")] = 1,
+    gpus: Annotated[int, typer.Option("--gpus", help="GPUs training data-parallel, in all (each with --batch-size per micro-batch).")] = 1,
+    nodes: Annotated[int, typer.Option("--nodes", help="Machines the --gpus are spread over (the same number on each).")] = 1,
+    interconnect: Annotated[Optional[str], typer.Option("--interconnect", help="Links INTRA[,INTER]: nvlink3|nvlink4|nvlink5|pcie4|pcie5 inside a node, ib-hdr|ib-ndr|eth-100g|eth-400g between nodes. Default: from the GPU, and ib-ndr.")] = None,
+    fsdp: Annotated[bool, typer.Option("--fsdp", help="Shard parameters, gradients and optimizer state (FSDP / ZeRO-3) instead of DDP's replicas.")] = False,
+    overlap: Annotated[Optional[float], typer.Option("--overlap", help="Fraction (0-1) of the overlappable compute that hides communication (an assumption; default 0.5).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the green-estimate/prediction@1 JSON.")] = False,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown report (for pull-request comments).")] = False,
 ) -> None:
@@ -32,13 +38,16 @@ def predict(
     Several MODELs are compared side by side with ratios to the first.
 
     Example: green-estimate predict green_estimate/examples/simple_cnn.py --samples 60000 --epochs 25 --batch-size 512 --region DE
+
+    Example: green-estimate predict green_estimate/examples/gpt2_1p3b.py --profile datasheet:h100-sxm --batch-size 8 --grad-accum 4 --gpus 64 --nodes 8 --interconnect nvlink4,ib-ndr --steps 1000
     """
     from green_estimate.predict import predict as run
 
     shape = parse_shape(input_shape)
     results = [run(m, batch_size=batch_size, epochs=epochs, samples=samples, steps=steps, optimizer=optimizer,
                    input_shape=shape, input_dtype=input_dtype, vocab_size=vocab_size, profile=profile, confidence=confidence, grid_intensity=grid_intensity,
-                   region=region) for m in models]
+                   region=region, grad_accum=grad_accum, gpus=gpus, nodes=nodes, interconnect=interconnect, fsdp=fsdp,
+                   overlap=overlap) for m in models]
     if json_out:
         if len(results) == 1:
             echo_json(results[0].to_dict())
@@ -69,7 +78,7 @@ def _render(console, d: dict) -> None:  # noqa: ANN001
 
     prof, plan, tot, step = d["profile"], d["plan"], d["total"], d["per_step"]
     conf = int(round(100 * d["confidence"]))
-    console.print(f"[bold]{d['model']}[/bold]: batch {plan['batch_size']}, {plan['steps']:,} steps "
+    console.print(f"[bold]{d['model']}[/bold]: batch {_batch(plan)}, {plan['steps']:,} steps "
                   f"({plan['epochs']} epoch(s){', ' + format(plan['samples'], ',') + ' samples' if plan['samples'] else ''})")
     console.print(f"Profile: {prof['name']} ({prof['origin']}) — {prof['device']}; energy [bold]{prof['provenance']}[/bold], "
                   f"time {prof.get('time_provenance') or prof['provenance']}; energy is the {prof['energy_basis']} draw")
@@ -82,8 +91,12 @@ def _render(console, d: dict) -> None:  # noqa: ANN001
               si(step["time_s"], "s"), f"{si(step['time_s_interval'][0], 's')} – {si(step['time_s_interval'][1], 's')}")
     t.add_row("whole run", si(tot["energy_j"], "J"), f"{si(tot['energy_j_interval'][0], 'J')} – {si(tot['energy_j_interval'][1], 'J')}",
               _duration(tot["time_s"]), f"{_duration(tot['time_s_interval'][0])} – {_duration(tot['time_s_interval'][1])}")
-    t.add_row("", f"{tot['energy_kwh']:.4g} kWh", f"{tot['energy_kwh_interval'][0]:.3g} – {tot['energy_kwh_interval'][1]:.3g} kWh", "", "")
+    t.add_row("", f"{tot['energy_kwh']:.4g} kWh", f"{tot['energy_kwh_interval'][0]:.3g} – {tot['energy_kwh_interval'][1]:.3g} kWh",
+              "" if tot.get("gpu_hours") is None else f"{tot['gpu_hours']:.4g} GPU-h", "")
     console.print(t)
+    if d.get("parallel"):
+        for line in _parallel_lines(d["parallel"]):
+            console.print(line)
     cover = (d.get("interval") or {}).get("coverage_unseen_family")
     if cover:
         console.print(f"Interval: from calibration's errors on whole architecture families it had not seen; such a "
@@ -105,6 +118,32 @@ def _render(console, d: dict) -> None:  # noqa: ANN001
     for note in d["notes"]:
         console.print(f"[yellow]Note:[/yellow] {note}")
     console.print()
+
+
+def _batch(plan: dict) -> str:
+    """``8`` or ``8 × 4 micro-batches × 64 GPUs = 2,048 samples per step``."""
+    k, n = plan.get("grad_accum", 1), plan.get("gpus", 1)
+    if k == 1 and n == 1:
+        return str(plan["batch_size"])
+    parts = [str(plan["batch_size"])] + ([f"{k} micro-batches"] if k > 1 else []) + ([f"{n} GPUs"] if n > 1 else [])
+    return " × ".join(parts) + f" = {plan['samples_per_step']:,} samples per step"
+
+
+def _parallel_lines(par: dict) -> list[str]:
+    """Data parallelism in words: links, collectives, bytes, and the communication share."""
+    links = par["interconnect"]
+    where = links["intra"]["key"] + (f" inside nodes, {links['inter']['key']} between them" if "inter" in links else "")
+    c = par["communication"]
+    ops = ", ".join(f"{x['op']} ({x['algorithm']}) ×{x['per_step']}" for x in par["collectives"])
+    lines = [f"Data parallel: {par['gpus']} GPUs on {par['nodes']} node(s), {par['scheme'].upper()} over {where}; "
+             f"{si(par['gradient_bytes'], 'B')} of gradients; per step {ops}",
+             f"  each GPU sends {si(par['bytes_per_gpu_per_step'], 'B')} per step"
+             + (f", {si(par['network_bytes_per_gpu_per_step'], 'B')} of it over the network" if par["nodes"] > 1 else ""),
+             f"  communication {si(c['time_s_per_step'], 's')} per step, {si(c['exposed_time_s_per_step'], 's')} not hidden "
+             f"by compute ({pct(c['share_of_step_time'])} of step time, overlap {c['overlap']:g} assumed); "
+             f"{pct(c['share_of_energy'])} of the energy (waiting GPUs {si(c['wait_energy_j_per_step'], 'J')}, "
+             f"network {si(c['network_energy_j_per_step'], 'J')} per step)"]
+    return lines
 
 
 def _duration(seconds: float) -> str:

@@ -25,7 +25,8 @@ def validate(
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Folder with the FashionMNIST IDX files or CIFAR-10 python batches (never downloaded).")] = None,
     train_samples: Annotated[Optional[int], typer.Option("--train-samples", min=1, help="Train on a fixed random subset of this many samples.")] = None,
     test_samples: Annotated[Optional[int], typer.Option("--test-samples", min=1, help="Test on a fixed random subset of this many samples.")] = None,
-    storage: Annotated[Optional[str], typer.Option(help="Optuna storage: a database URL or a SQLite file path, shared by workers and kept for resuming. Default: OUT/validation.sqlite3.")] = None,
+    storage: Annotated[Optional[str], typer.Option(help="Optuna storage shared by workers and kept for resuming: a database URL (postgresql://... for several machines), a SQLite file path, or a .journal file (Optuna's journal, e.g. on NFS). Default: OUT/validation.sqlite3.")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes on this machine running the studies at once (they share its cores and meters; see docs/validation.md).")] = 1,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for trials.csv, report.json, report.md and plots/.")] = Path("green-estimate-validation"),
     seed: Annotated[int, typer.Option(help="Seeds the samplers, model initialisation and batch order.")] = 0,
     gpu: Annotated[Optional[int], typer.Option("--gpu", min=0, help="Train on this CUDA GPU and meter it with NVML.")] = None,
@@ -43,6 +44,8 @@ def validate(
     claims of the study green-estimate reproduces. Rerun with the same --storage to resume.
 
     Example: green-estimate validate --quick --out validation-run
+
+    Example: green-estimate validate --quick --workers 2 --storage sweep.journal --out validation-run
     """
     from green_estimate.errors import UsageError
     from green_estimate.validation import preset_config, run_validation
@@ -54,7 +57,7 @@ def validate(
         "quick" if quick else "full", out,
         trials=trials, epochs=epochs, batch_size=batch_size, strategies=_split(strategies), families=_split(families),
         five_params=five_params, data=data, data_dir=data_dir, train_samples=train_samples, test_samples=test_samples,
-        storage=storage, seed=seed, device=device,
+        storage=storage, seed=seed, device=device, workers=workers,
     )
     prof = _choose_profile(profile, device, calibrate=not no_calibrate, quiet=json_out)
     config = dataclasses.replace(config, predictor=f"{prof.name}@{confidence:g}", profile=_identity(prof, device))
@@ -62,14 +65,16 @@ def validate(
     meter = _make_meter(gpu_index, watts)
     try:
         predict_fn = _make_predictor(prof, confidence, device)
+        factory = _meter_factory(gpu_index, watts) if config.workers > 1 else None
         if json_out:
-            report = run_validation(config, meter=meter, predict_fn=predict_fn)
+            report = run_validation(config, meter=meter, predict_fn=predict_fn, meter_factory=factory)
         else:
             stderr_console().print(f"Meter: [bold]{meter.name}[/bold] ({meter.provenance}) on {meter.device}")
             for reason in getattr(meter, "passed_over", []):
                 stderr_console().print(f"[yellow]Better meter not used[/yellow] — {reason}")
             with _ProgressBar() as bar:
-                report = run_validation(config, meter=meter, predict_fn=predict_fn, progress=bar.update)
+                report = run_validation(config, meter=meter, predict_fn=predict_fn, progress=bar.update,
+                                        meter_factory=factory)
     finally:
         meter.close()
     if json_out:
@@ -96,6 +101,15 @@ def _make_meter(gpu_index: int | None, watts: float | None):
     from green_estimate.meters.probe import best_meter
 
     return best_meter(gpu_index=gpu_index, watts=watts)
+
+
+def _meter_factory(gpu_index: int | None, watts: float | None):  # noqa: ANN202
+    """What each worker process calls to open its own meter (picklable: a partial of a module function)."""
+    import functools
+
+    from green_estimate.meters.probe import best_meter
+
+    return functools.partial(best_meter, gpu_index=gpu_index, watts=watts)
 
 
 def _choose_profile(profile: str | None, device: str, *, calibrate: bool, quiet: bool):  # noqa: ANN202

@@ -328,6 +328,7 @@ def count_step(
         notes=notes,
         loss=loss_text,
         param_tensors=len(params),
+        grad_tensors=[(p.numel(), p.element_size()) for p in params],
     )
 
 

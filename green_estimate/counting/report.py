@@ -87,6 +87,14 @@ class CostReport:
     notes: list[str] = field(default_factory=list)
     loss: str = ""  # what the step's loss was, in words ("per-token cross-entropy on ...")
     param_tensors: int = 0  # trainable parameter tensors: the optimizer's Python loop runs over them
+    # (numel, bytes per element) of each trainable parameter tensor: gradient bytes for data-parallel
+    # collectives and the adds of gradient accumulation (see accumulation.py)
+    grad_tensors: list[tuple[int, int]] = field(default_factory=list)
+
+    @property
+    def grad_bytes(self) -> int:
+        """Bytes of every trainable parameter's gradient (what a data-parallel all-reduce moves)."""
+        return sum(n * size for n, size in self.grad_tensors)
 
     @property
     def dispatches(self) -> int:

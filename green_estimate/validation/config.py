@@ -57,6 +57,7 @@ class ValidationConfig:
         predictor: the profile name and confidence that priced the trials (part of the study name).
         warmup_steps: unmeasured steps on a copy of the model before each measured window.
         threads: torch CPU threads during the run; None: the cores this process may use.
+        workers: processes on this machine running the studies at once (each gets threads / workers).
     """
 
     out_dir: Path
@@ -80,6 +81,7 @@ class ValidationConfig:
     profile: dict | None = None
     warmup_steps: int = 1
     threads: int | None = None
+    workers: int = 1
 
     def __post_init__(self) -> None:
         bad = [s for s in self.strategies if s not in STRATEGIES]
@@ -97,13 +99,23 @@ class ValidationConfig:
                 raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}")
         if self.warmup_steps < 0:
             raise UsageError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        if self.workers < 1:
+            raise UsageError(f"--workers {self.workers}: must be at least 1")
+        url = self.storage_url()
+        if self.workers > 1 and (":memory:" in url or url.rstrip("/") == "sqlite:"):
+            raise UsageError(f"--workers {self.workers} needs a storage every worker can open; {url!r} is an in-memory "
+                             "database private to one process: give a file path (SQLite), a .journal file, or a "
+                             "server URL such as postgresql://user@host/db for several machines")
 
     def storage_url(self) -> str:
-        """The Optuna RDB URL: ``--storage`` as given, a bare path as SQLite, else a file in out_dir."""
+        """The Optuna storage: ``--storage`` as given, a ``.journal`` path as Optuna's journal file
+        (``journal:PATH``), another bare path as SQLite, else a SQLite file in out_dir."""
         if self.storage is None:
             return f"sqlite:///{(Path(self.out_dir) / STORAGE_FILE).resolve()}"
-        if "://" in self.storage:
+        if "://" in self.storage or self.storage.startswith("journal:"):
             return self.storage
+        if self.storage.endswith(".journal"):
+            return f"journal:{Path(self.storage).expanduser().resolve()}"
         return f"sqlite:///{Path(self.storage).expanduser().resolve()}"
 
     def experiment(self) -> dict:

@@ -85,6 +85,12 @@ def _notes(report: ValidationReport, unfinished: dict[str, int]) -> list[str]:
                      f"another device ({profile.get('device')}).")
     notes.append("Measured energy is the meter's total over the training steps (idle power not subtracted); "
                  "prediction and evaluation are outside the measured window.")
+    workers = int(report.config.get("workers") or 1)
+    if workers > 1:
+        notes.append(f"{workers} worker processes trained trials at the same time on this machine: they shared its "
+                     "cores (torch threads split among them) and a package-wide meter (RAPL) or the estimate meter "
+                     "sees their combined load, so a trial's measured energy and time include the others'. Use one "
+                     "worker per machine (or per GPU) for measurements; several on one machine for throughput.")
     short = [r for r in rows if r.meter_resolution_s > 0 and r.meas_time_s < SHORT_WINDOW_FACTOR * r.meter_resolution_s]
     if short:
         notes.append(f"{len(short)} of {len(rows)} trials trained for less than {SHORT_WINDOW_FACTOR}x the meter's "

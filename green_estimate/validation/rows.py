@@ -145,7 +145,9 @@ def load_rows(storage, study_names: dict[str, str]) -> tuple[list[TrialRow], dic
         trials = study.get_trials(deepcopy=False)
         finished = sorted((t for t in trials if t.state == TrialState.COMPLETE), key=lambda t: t.number)
         rows += [row_from_trial(strategy, t) for t in finished]
-        unfinished[strategy] = len(trials) - len(finished)
+        # trials a worker skipped before pricing them (surplus or duplicate, see search.claim) never ran
+        skipped = sum(1 for t in trials if t.state == TrialState.PRUNED and "skipped" in t.user_attrs)
+        unfinished[strategy] = len(trials) - len(finished) - skipped
     return rows, unfinished
 
 

@@ -1,6 +1,9 @@
 """One call that runs a whole validation: load data, search under the meter, write the report."""
 from __future__ import annotations
 
+from typing import Callable
+
+from green_estimate.errors import UsageError
 from green_estimate.meters.base import Meter
 from green_estimate.validation.config import ValidationConfig
 from green_estimate.validation.data import Dataset, load_dataset
@@ -15,6 +18,7 @@ def run_validation(
     predict_fn: PredictFn,
     progress: ProgressFn | None = None,
     dataset: Dataset | None = None,
+    meter_factory: Callable[[], Meter] | None = None,
 ) -> ValidationReport:
     """Run (or resume) the tuning studies of ``config`` and write the report into ``config.out_dir``.
 
@@ -25,6 +29,8 @@ def run_validation(
             in the ``green-estimate/prediction@1`` schema; called once per trial, before it trains.
         progress: ``progress(done, total, message)`` after each trial.
         dataset: the data to use instead of loading ``config.data`` (tests inject small ones).
+        meter_factory: with ``config.workers > 1``, makes each worker process its own meter (picklable,
+            like ``predict_fn``); ``meter`` then only names the meter in the report.
 
     Returns:
         The report of every finished trial in the storage, including those of earlier, interrupted
@@ -32,6 +38,9 @@ def run_validation(
     """
     import torch
 
+    if config.workers > 1:
+        return _run_workers(config, meter=meter, meter_factory=meter_factory, predict_fn=predict_fn,
+                            progress=progress, dataset=dataset)
     data = dataset if dataset is not None else load_dataset(
         config.data, data_dir=config.data_dir, train_samples=config.train_samples, test_samples=config.test_samples
     )
@@ -51,4 +60,28 @@ def run_validation(
         dataset=data.to_dict(),
         meter={"name": meter.name, "provenance": meter.provenance, "device": meter.device,
                "resolution_s": getattr(meter, "resolution_s", None)},
+    )
+
+
+def _meter_info(meter: Meter) -> dict:
+    return {"name": meter.name, "provenance": meter.provenance, "device": meter.device,
+            "resolution_s": getattr(meter, "resolution_s", None)}
+
+
+def _run_workers(config: ValidationConfig, *, meter: Meter, meter_factory: Callable[[], Meter] | None,
+                 predict_fn: PredictFn, progress: ProgressFn | None, dataset: Dataset | None) -> ValidationReport:
+    from green_estimate.validation.workers import run_workers
+
+    if meter_factory is None:
+        raise UsageError(f"--workers {config.workers}: each worker process needs its own meter: pass meter_factory")
+    data = dataset if dataset is not None else load_dataset(
+        config.data, data_dir=config.data_dir, train_samples=config.train_samples, test_samples=config.test_samples
+    )
+    study_names = run_workers(config, workers=config.workers, meter_factory=meter_factory, predict_fn=predict_fn,
+                              dataset=dataset, progress=progress)
+    threads = max(1, config.torch_threads() // config.workers)
+    return generate_report(
+        open_storage(config.storage_url()), study_names, config.out_dir,
+        config={**config.to_dict(), "torch_threads": threads, "study_names": study_names},
+        dataset=data.to_dict(), meter=_meter_info(meter),
     )

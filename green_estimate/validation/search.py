@@ -14,13 +14,24 @@ points drawn at random; ``random`` samples uniformly; ``bayes`` is Optuna's Gaus
 (log expected improvement, where the study used probability of improvement); ``tpe`` is Optuna's
 TPE. Trials are told to an RDB storage as they finish, so a rerun with the same storage only runs
 the trials still missing.
+
+**Several workers** (processes here, or machines sharing a database) run one study. Before a trial
+trains it *claims* its place (:func:`claim`): trial numbers are handed out by the storage in
+order, so a trial that finds ``trials`` finished-or-running trials below its number is surplus,
+and one whose parameters equal a lower-numbered trial's is a duplicate (two samplers drew the same
+point, or a resumed random search repeats its seed's first draws); either is pruned before it is
+priced or trained, and a surplus one stops its worker. Each worker's sampler gets its own seed
+(``seed + worker × 7919``; worker 0 keeps ``seed``), so workers draw different points.
 """
 from __future__ import annotations
 
 import functools
 import math
 import os
+import socket
+import time
 import warnings
+from datetime import datetime
 from dataclasses import dataclass
 from typing import Callable
 
@@ -45,6 +56,9 @@ FLOAT_RANGES: dict[str, tuple[float, float]] = {
     "weight_decay": (0.0, 0.1),
 }
 HEARTBEAT_S = 60
+WORKER_SEED_STRIDE = 7919  # worker k's sampler seed is seed + k × this (a prime, far from small seeds)
+PENDING_WAIT_S = 30.0  # how long a claim waits for a lower trial, started this recently, to choose its params
+DUPLICATE_STREAK_MAX = 50  # a worker whose sampler only repeats others' points gives up
 
 
 @dataclass(frozen=True)
@@ -147,9 +161,16 @@ def make_sampler(strategy: str, space: SearchSpace, *, seed: int, trials: int):
 
 
 def open_storage(url: str):
-    """An Optuna RDB storage with heartbeats, so trials of a killed process are marked failed."""
+    """An Optuna storage: RDB with heartbeats (trials of a killed process are marked failed), or a journal file.
+
+    ``journal:PATH`` is Optuna's file journal (``JournalStorage`` over ``JournalFileBackend``): several
+    processes (or machines sharing the file over NFS) append to one log; it has no heartbeat, so a
+    killed worker's trial stays "running" and is left out of the report.
+    """
     import optuna
 
+    if url.startswith("journal:"):
+        return _journal_storage(url[len("journal:"):])
     if url.startswith("sqlite:///"):
         from pathlib import Path
 
@@ -164,6 +185,90 @@ def open_storage(url: str):
             f"--storage {url!r} cannot be opened ({type(e).__name__}: {e}). Give a file path, "
             "sqlite:///path/to/file.db, or a database URL whose driver is installed (e.g. postgresql://...)"
         ) from e
+
+
+def _journal_storage(path: str):
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    from pathlib import Path
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.JournalStorage(JournalFileBackend(path))
+    except OSError as e:
+        raise UsageError(f"--storage {path!r}: the journal file cannot be opened ({e.strerror}): give a writable path") from e
+
+
+def claim(trial, params: dict, target: int) -> str | None:
+    """Whether ``trial`` (an ``optuna.Trial`` that has suggested ``params``) should run.
+
+    Returns None to run it, ``"surplus"`` when ``target`` trials below its number are finished or
+    running, or ``"duplicate of trial N"`` when a lower-numbered finished or running trial has the same
+    parameters. A lower trial started in the last minute that has not yet chosen all its parameters is
+    waited for (up to :data:`PENDING_WAIT_S`): trial numbers are handed out in order, so comparing with
+    lower numbers only leaves no race between two workers.
+    """
+    from optuna.trial import TrialState
+
+    deadline = time.monotonic() + PENDING_WAIT_S
+    while True:
+        lower = [t for t in trial.study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.COMPLETE))
+                 if t.number < trial.number]
+        pending = [t for t in lower if t.state == TrialState.RUNNING and len(t.params) < len(params) and _recent(t)]
+        if not pending or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    if len(lower) >= target:
+        return "surplus"
+    for t in lower:
+        if t.params == params:
+            return f"duplicate of trial {t.number}"
+    return None
+
+
+def _recent(t) -> bool:
+    start = t.datetime_start
+    if start is None:
+        return True
+    now = datetime.now(start.tzinfo) if start.tzinfo else datetime.now()
+    return (now - start).total_seconds() < 60
+
+
+def release_dead_trials(study) -> list[int]:
+    """Mark failed the running trials of worker processes of *this* machine that no longer exist.
+
+    A killed worker leaves its trial "running": RDB storages fail it by heartbeat after a grace period,
+    the journal storage never does, and a running trial counts in every later claim. Trials of other
+    machines are left to their heartbeat. Returns the trial numbers released.
+    """
+    from optuna.trial import TrialState
+
+    host, released = socket.gethostname(), []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        who = str(t.user_attrs.get("worker", ""))
+        name, _, pid = who.rpartition(":")
+        if name == host and pid.isdigit() and not _alive(int(pid)):
+            study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+            released.append(t.number)
+    return released
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def worker_id() -> str:
+    """``host:pid`` of this process, stored with each trial it runs."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def completed_trials(study) -> list:
@@ -214,13 +319,26 @@ def make_objective(
     meter: Meter,
     predict_fn: PredictFn,
 ) -> Callable:
-    """The Optuna objective: predict, then train under the meter, then test. Returns accuracy."""
+    """The Optuna objective: claim, predict, then train under the meter, then test. Returns accuracy."""
+    import optuna
     import torch
 
     steps = config.epochs * steps_per_epoch(dataset.n_train, config.batch_size)
+    duplicates = [0]  # this worker's duplicates in a row
 
     def objective(trial) -> float:
+        trial.set_user_attr("worker", worker_id())  # first: a killed worker's trial can be told apart
         params = space.suggest(trial)
+        reason = claim(trial, params, config.trials)
+        if reason is not None:  # pruned before anything is priced or trained; the report leaves it out
+            trial.set_user_attr("skipped", reason)
+            duplicates[0] = 0 if reason == "surplus" else duplicates[0] + 1
+            if reason == "surplus" or duplicates[0] >= DUPLICATE_STREAK_MAX:
+                trial.study.stop()
+            else:
+                time.sleep(0.05)  # let the worker that holds this point move on
+            raise optuna.TrialPruned(reason)
+        duplicates[0] = 0
         arch = architecture(params)
         build = functools.partial(build_model, arch["family"], dataset.input_shape, dataset.n_classes,
                                   conv_blocks=arch["conv_blocks"], linear_layers=arch["linear_layers"], relu=arch["relu"])
@@ -263,6 +381,7 @@ def run_search(
     predict_fn: PredictFn,
     progress: ProgressFn | None = None,
     storage=None,
+    worker: int = 0,
 ) -> dict[str, str]:
     """Run (or resume) one study per strategy until each holds ``config.trials`` finished trials.
 
@@ -273,6 +392,7 @@ def run_search(
         predict_fn: prices a trial before it trains (the ``predict_model`` signature).
         progress: called as ``progress(done, total, message)`` after each trial.
         storage: an Optuna storage; None opens ``config.storage_url()``.
+        worker: this worker's index among several sharing the storage (seeds its samplers apart).
 
     Returns:
         The study name of each strategy, in the storage at ``config.storage_url()``.
@@ -294,8 +414,9 @@ def run_search(
     for strategy in config.strategies:
         study = optuna.create_study(
             storage=storage, study_name=config.study_name(strategy), direction="maximize", load_if_exists=True,
-            sampler=make_sampler(strategy, space, seed=config.seed, trials=config.trials),
+            sampler=make_sampler(strategy, space, seed=config.seed + worker * WORKER_SEED_STRIDE, trials=config.trials),
         )
+        release_dead_trials(study)
         if "experiment" not in study.user_attrs:
             study.set_user_attr("experiment", config.experiment())
             study.set_user_attr("strategy", strategy)
@@ -308,6 +429,8 @@ def run_search(
 
     def on_trial(study, frozen) -> None:
         nonlocal done
+        if frozen.state != TrialState.COMPLETE:  # skipped (surplus, duplicate) or failed: nothing to show
+            return
         done += 1
         if progress is not None:
             attrs = frozen.user_attrs
@@ -321,8 +444,9 @@ def run_search(
         if remaining[strategy] == 0:
             continue
         objective = make_objective(config, strategy, dataset, space, meter, predict_fn)
-        # MaxTrialsCallback stops this worker once the study is full, even if other workers share it.
-        study.optimize(objective, n_trials=remaining[strategy], callbacks=[
+        # The claim in the objective stops this worker at the first surplus trial (pruned duplicates do not
+        # count, so no n_trials); MaxTrialsCallback also stops it once the study is full.
+        study.optimize(objective, callbacks=[
             MaxTrialsCallback(config.trials, states=(TrialState.COMPLETE,)), on_trial,
         ])
     return {s: study.study_name for s, study in studies.items()}

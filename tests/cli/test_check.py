@@ -104,6 +104,18 @@ def test_every_plan_option_reaches_predict(calls):
         "optimizer": "sgd", "input_shape": (3, 32, 32), "profile": "cpu-ref", "confidence": 0.8, "region": "DE"})]
 
 
+def test_grad_accum_and_data_parallel_options_reach_predict(calls):
+    res = runner.invoke(app, [
+        "check", "pkg.models:Net", "--budget", "2kWh", "--steps", "100", "--grad-accum", "4", "--gpus", "16",
+        "--nodes", "2", "--interconnect", "nvlink4,ib-ndr", "--fsdp", "--overlap", "0.25"])
+    assert res.exit_code == 0, res.output
+    plan = calls[0][1]
+    assert {k: plan[k] for k in ("grad_accum", "gpus", "nodes", "interconnect", "fsdp", "overlap")} == {
+        "grad_accum": 4, "gpus": 16, "nodes": 2, "interconnect": "nvlink4,ib-ndr", "fsdp": True, "overlap": 0.25}
+    default = runner.invoke(app, ["check", "pkg.models:Net", "--budget", "2kWh", "--steps", "100"])
+    assert default.exit_code == 0 and not {"grad_accum", "gpus", "fsdp"} & set(calls[-1][1])  # predict's defaults
+
+
 def test_co2_budget(calls):
     # 6400 J = 6400 / 3.6e6 kWh at 400 g/kWh = 0.711 g
     ok = runner.invoke(app, [*ARGS, "--co2-budget", "1g", "--grid-intensity", "400", "--json"])

@@ -48,8 +48,9 @@ def fakes(monkeypatch):
 @pytest.fixture
 def captured(monkeypatch, fakes):
     """Replace run_validation too: capture its arguments, return a small real report."""
-    def fake_run(config, *, meter, predict_fn, progress=None, dataset=None):
+    def fake_run(config, *, meter, predict_fn, progress=None, dataset=None, meter_factory=None):
         fakes["config"], fakes["run_meter"], fakes["progress"] = config, meter, progress
+        fakes["meter_factory"] = meter_factory
         return build_report([row()], config=config.to_dict(), dataset={"name": "digits", "input_shape": [1, 16, 16]},
                             meter={"name": meter.name, "provenance": meter.provenance, "device": meter.device})
 
@@ -134,3 +135,27 @@ def test_no_calibrate_reaches_the_profile_choice(tmp_path, captured):
     result = runner.invoke(app, ["validate", "--quick", "--cpu", "--no-calibrate", "--out", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
     assert captured["choose"] == (None, "cpu", False)
+
+
+def test_workers_reach_the_library_with_a_meter_factory(tmp_path, captured):
+    from green_estimate.meters.probe import best_meter
+
+    result = runner.invoke(app, ["validate", "--quick", "--workers", "2", "--storage", str(tmp_path / "s.journal"),
+                                 "--out", str(tmp_path), "--cpu", "--watts", "12", "--json"])
+    assert result.exit_code == 0, result.output
+    assert captured["config"].workers == 2
+    assert captured["config"].storage_url() == f"journal:{tmp_path / 's.journal'}"
+    factory = captured["meter_factory"]
+    assert factory.func is best_meter and factory.keywords == {"gpu_index": None, "watts": 12.0}
+    one = runner.invoke(app, ["validate", "--quick", "--out", str(tmp_path), "--cpu", "--json"])
+    assert one.exit_code == 0 and captured["meter_factory"] is None  # one worker measures in this process
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--workers", "0"], "--workers 0"),
+    (["--workers", "2", "--storage", "sqlite:///:memory:"], "in-memory"),
+])
+def test_bad_workers_are_one_line_errors(tmp_path, captured, args, message):
+    result = runner.invoke(app, ["validate", "--quick", "--out", str(tmp_path), "--cpu", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
