@@ -126,6 +126,16 @@ class Profile:
         return str(self.data.get("provenance", "estimated"))
 
     @property
+    def precision(self) -> str:
+        """The training precision this profile prices: fp32, tf32, bf16 or fp16 (older profiles: from ``dtype``)."""
+        if self.data.get("precision"):
+            return str(self.data["precision"])
+        dtype = str(self.data.get("dtype", "float32")).replace("torch.", "")
+        if dtype in ("float32", "float"):
+            return "tf32" if self.data.get("allow_tf32") else "fp32"
+        return {"bfloat16": "bf16", "float16": "fp16", "half": "fp16"}.get(dtype, dtype)
+
+    @property
     def device_name(self) -> str:
         return str(self.data.get("device", {}).get("name", "unknown device"))
 
@@ -138,6 +148,7 @@ class Profile:
 
     def summary(self) -> dict:
         return {"name": self.name, "device": self.device_name, "meter": self.data.get("meter", {}).get("name", ""),
+                "precision": self.precision,
                 "provenance": self.provenance, "time_provenance": self.data.get("time_provenance", ""),
                 "origin": self.origin, "created_utc": self.data.get("created_utc", "")}
 

@@ -32,6 +32,8 @@ class OpRecord:
         gemm_mnk: the ``(M, N, K)`` of that GEMM (see :func:`~green_estimate.counting.formulas.gemm_shape`).
         fused: ``attention`` or ``rnn`` when the op belongs to a call that a real device runs as
             fused kernels (see :mod:`green_estimate.counting.regions`); ``""`` otherwise.
+        dtype: the dtype the op computes in (its first floating-point input, else its output), e.g.
+            ``bfloat16`` for a GEMM under bf16 autocast; ``""`` for ops without floating tensors.
     """
 
     op: str
@@ -47,6 +49,7 @@ class OpRecord:
     depthwise: bool = False
     fused: str = ""
     gemm_mnk: tuple[int, int, int] = (0, 0, 0)
+    dtype: str = ""
 
     @property
     def nbytes(self) -> int:
@@ -84,6 +87,16 @@ class CostReport:
     notes: list[str] = field(default_factory=list)
     loss: str = ""  # what the step's loss was, in words ("per-token cross-entropy on ...")
     param_tensors: int = 0  # trainable parameter tensors: the optimizer's Python loop runs over them
+    precision: str = "fp32"  # fp32 | tf32 | bf16 | fp16 (autocast), see counting/precision.py
+    target: str = "cpu"  # the device kind counted for: autocast's op lists and the attention kernel
+    attention_backends: dict[str, int] = field(default_factory=dict)  # SDPA calls by backend (flash, ...)
+
+    def by_dtype(self) -> dict[str, Totals]:
+        """FLOPs, bytes and ops per compute dtype (``bfloat16`` GEMMs, ``float32`` norms, ...)."""
+        out: dict[str, Totals] = {}
+        for r in self.ops:
+            out.setdefault(r.dtype or "none", Totals()).add(r)
+        return dict(sorted(out.items(), key=lambda kv: -kv[1].flops))
 
     @property
     def dispatches(self) -> int:
@@ -152,5 +165,9 @@ class CostReport:
             "uncounted_ops": self.uncounted_ops(),
             "ignored_ops": dict(sorted(self.ignored_ops.items(), key=lambda kv: -kv[1])),
             "loss": self.loss,
+            "precision": self.precision,
+            "target": self.target,
+            "by_dtype": {k: t.to_dict() for k, t in self.by_dtype().items()},
+            "attention_backends": dict(self.attention_backends),
             "notes": list(self.notes),
         }
