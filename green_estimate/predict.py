@@ -248,7 +248,7 @@ def resolve_profile(profile: str | Profile | None, device: str | None = None, pr
             from green_estimate.datasheet import datasheet_profile
 
             return Profile.from_dict(datasheet_profile(key, precision=precision), origin="datasheet")
-    prof = default_profile(device) if profile is None else load_profile(profile)
+    prof = default_profile(device, precision) if profile is None else load_profile(profile)
     if precision is not None and profile is None and prof.origin == "datasheet" and prof.precision != precision:
         from green_estimate.datasheet import datasheet_profile
 

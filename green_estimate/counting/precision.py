@@ -122,15 +122,20 @@ def precision_dtype(precision: str) -> str:
     return {"fp32": "float32", "tf32": "float32", "bf16": "bfloat16", "fp16": "float16"}[check_precision(precision)]
 
 
-def _map(obj: Any, fn: Any) -> Any:
+def _map(obj: Any, fn: Any, memo: dict | None = None) -> Any:
+    """``fn`` applied to every tensor in ``obj``; one tensor passed twice is cast once, so a call
+    that tests identity (``query is key`` in multi-head attention) sees the same object."""
     import torch
 
+    memo = {} if memo is None else memo
     if isinstance(obj, torch.Tensor):
-        return fn(obj)
+        if id(obj) not in memo:
+            memo[id(obj)] = (obj, fn(obj))
+        return memo[id(obj)][1]
     if isinstance(obj, (list, tuple)):
-        return type(obj)(_map(o, fn) for o in obj)
+        return type(obj)(_map(o, fn, memo) for o in obj)
     if isinstance(obj, dict):
-        return {k: _map(v, fn) for k, v in obj.items()}
+        return {k: _map(v, fn, memo) for k, v in obj.items()}
     return obj
 
 
@@ -180,9 +185,9 @@ def _make_mode():  # the class needs torch, which this module imports lazily
             if policy is None or name.endswith("_") and not name.endswith("__"):  # in-place ops are never cast
                 return func(*args, **kwargs)
             if policy == _LOW:
-                args, kwargs = _map(args, self._low), _map(kwargs, self._low)
+                args, kwargs = _map((args, kwargs), self._low)
             elif policy == _FP32:
-                args, kwargs = _map(args, self._fp32), _map(kwargs, self._fp32)
+                args, kwargs = _map((args, kwargs), self._fp32)
             elif policy == _SET_DTYPE:
                 floats = _floats((args, kwargs))
                 if kwargs.get("dtype") is None and floats and floats[0].dtype in (torch.float16, torch.bfloat16):
@@ -190,7 +195,7 @@ def _make_mode():  # the class needs torch, which this module imports lazily
             else:  # promote: to the widest floating dtype among the inputs
                 dtypes = {t.dtype for t in _floats((args, kwargs))}
                 if torch.float32 in dtypes and len(dtypes) > 1:
-                    args, kwargs = _map(args, self._fp32), _map(kwargs, self._fp32)
+                    args, kwargs = _map((args, kwargs), self._fp32)
             return func(*args, **kwargs)
 
     return _AutocastEmulation
