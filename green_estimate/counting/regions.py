@@ -76,8 +76,6 @@ def fused_regions(counting: Any) -> Iterator[None]:
     def attention(original: Any) -> Any:
         # counted for a CUDA GPU: the fused kernel it would run (counting/attention.py); else the math
         backend = getattr(counting, "attention", "math")
-        if backend == "math":
-            return marked("attention", original)
         from green_estimate.counting.attention import run_sdpa
 
         def fused(*args: Any, **kwargs: Any) -> Any:
