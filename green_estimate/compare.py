@@ -89,7 +89,7 @@ def compare_counters(workload: Workload, report: CostReport) -> Comparison:
     b = report.batch_size
     bc = report.by_class_phase()
     fwd = report.by_phase()["forward"].flops
-    gemm = sum(bc[c]["forward"].flops for c in ("conv", "linear") if c in bc)
+    gemm = sum(bc[c]["forward"].flops for c in ("conv", "linear", "attention") if c in bc)  # fused SDPA: GEMMs too
     model = workload.build()
     model.eval()  # both tools count inference; eval keeps BatchNorm from updating statistics
     from green_estimate.counting.counter import _inputs, has_lazy

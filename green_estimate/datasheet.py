@@ -280,8 +280,24 @@ def _sources(spec: GpuSpec, tensor: float | None, tensor_label: str, overhead_po
     return out
 
 
+def precision_settings(precision: str) -> tuple[str, bool]:
+    """``(dtype, allow_tf32)`` of a training precision: fp32, tf32, bf16 (autocast) or fp16 (autocast)."""
+    from green_estimate.counting.precision import check_precision
+
+    return {"fp32": ("float32", False), "tf32": ("float32", True), "bf16": ("bfloat16", False),
+            "fp16": ("float16", False)}[check_precision(precision)]
+
+
+def profile_precision(dtype: str, allow_tf32: bool = False) -> str:
+    """The training precision a datasheet variant prices: the inverse of :func:`precision_settings`."""
+    dtype = canonical_dtype(dtype)
+    if dtype == "float32":
+        return "tf32" if allow_tf32 else "fp32"
+    return "bf16" if dtype == "bfloat16" else "fp16"
+
+
 def datasheet_profile(key: str, *, dtype: str = "float32", allow_tf32: bool = False,
-                      systematic_rel_sd: float = SYSTEMATIC_REL_SD) -> dict[str, Any]:
+                      systematic_rel_sd: float = SYSTEMATIC_REL_SD, precision: str | None = None) -> dict[str, Any]:
     """A ``green-estimate/profile@1`` dict for a GPU, built from vendor figures and stated assumptions.
 
     Args:
@@ -291,6 +307,8 @@ def datasheet_profile(key: str, *, dtype: str = "float32", allow_tf32: bool = Fa
         allow_tf32: price float32 GEMM-like classes at the TF32 tensor peak (as
             ``torch.backends.cuda.matmul.allow_tf32`` does); no effect on GPUs without TF32.
         systematic_rel_sd: relative error shared by all ops of a class (0 gives a zero ``cov``).
+        precision: ``fp32``, ``tf32``, ``bf16`` or ``fp16``; when given, it sets ``dtype`` and
+            ``allow_tf32`` (see :func:`precision_settings`).
 
     Returns:
         The profile dict; ``provenance`` and ``time_provenance`` are ``"datasheet"``.
@@ -303,6 +321,8 @@ def datasheet_profile(key: str, *, dtype: str = "float32", allow_tf32: bool = Fa
         >>> p["classes"]["linear"]["time_s"]["params"]  # [s, s/FLOP, s/byte]
     """
     spec = get_gpu(key)
+    if precision is not None:
+        dtype, allow_tf32 = precision_settings(precision)
     dtype = canonical_dtype(dtype)
     if systematic_rel_sd < 0:
         raise UsageError(f"systematic_rel_sd must be >= 0, got {systematic_rel_sd}.")
@@ -350,6 +370,7 @@ def datasheet_profile(key: str, *, dtype: str = "float32", allow_tf32: bool = Fa
         "torch_version": None,
         "dtype": dtype,
         "allow_tf32": bool(allow_tf32 and dtype == "float32"),
+        "precision": profile_precision(dtype, bool(allow_tf32 and dtype == "float32")),
         "sample_count": 0,
         "default_class": DEFAULT_CLASS,
         "classes": classes,

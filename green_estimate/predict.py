@@ -258,6 +258,7 @@ class Prediction:
         return {
             "schema": "green-estimate/prediction@1",
             "model": self.model,
+            "precision": self.report.precision,
             "profile": {**prof.summary(), "energy_basis": prof.data.get("energy_basis", "total")},
             "plan": self.plan.to_dict(),
             "confidence": self.confidence,
@@ -283,13 +284,55 @@ class Prediction:
         }
 
 
-def resolve_profile(profile: str | Profile | None, device: str | None = None) -> Profile:
-    """A profile object from a name, path or object; ``None`` picks :func:`default_profile`."""
+def resolve_profile(profile: str | Profile | None, device: str | None = None, precision: str | None = None) -> Profile:
+    """A profile object from a name, path or object; ``None`` picks :func:`default_profile`.
+
+    With ``precision``, a datasheet profile named without a variant (``datasheet:h100-sxm``, or picked
+    by default for a GPU) is made for that precision; any other profile is returned as it is, and
+    :func:`check_precision_matches` refuses it if it prices another precision.
+    """
     if isinstance(profile, Profile):
         return profile
-    if profile is None:
-        return default_profile(device)
-    return load_profile(profile)
+    if precision is not None:
+        key = _datasheet_key_without_variant(profile)
+        if key is not None:
+            from green_estimate.datasheet import datasheet_profile
+
+            return Profile.from_dict(datasheet_profile(key, precision=precision), origin="datasheet")
+    prof = default_profile(device, precision) if profile is None else load_profile(profile)
+    if precision is not None and profile is None and prof.origin == "datasheet" and prof.precision != precision:
+        from green_estimate.datasheet import datasheet_profile
+
+        return Profile.from_dict(datasheet_profile(prof.data["datasheet"]["gpu"], precision=precision), origin="datasheet")
+    return prof
+
+
+def _datasheet_key_without_variant(ref: str | None) -> str | None:
+    """``h100-sxm`` for ``datasheet:h100-sxm`` (no ``:variant``); None for anything else."""
+    if not isinstance(ref, str) or not ref.startswith("datasheet:"):
+        return None
+    key, _, variant = ref[len("datasheet:"):].partition(":")
+    return None if variant else key
+
+
+def check_precision_matches(prof: Profile, precision: str) -> None:
+    """Refuse a profile that prices another training precision than the one asked for."""
+    if prof.precision == precision:
+        return
+    if prof.origin == "datasheet":
+        how = f"use --profile {prof.data['name'].split(':')[0]}:{prof.data['datasheet']['gpu']} (made for the precision asked)"
+    else:
+        how = f"calibrate one with `green-estimate calibrate --cpu --precision {precision}` (or --gpu N), or pass a datasheet:<gpu> profile"
+    raise UsageError(f"profile {prof.name} prices {prof.precision} training, not --precision {precision}: {how}, "
+                     f"or predict with --precision {prof.precision}")
+
+
+def count_settings(prof: Profile) -> dict:
+    """How to count a step for this profile: its device kind picks autocast's op lists and the attention
+    kernel; a calibrated profile's in-context attention scale was fitted on attention's math
+    decomposition, so its steps are counted with that (see counting/attention.py)."""
+    target = "cuda" if prof.data.get("device", {}).get("kind") == "gpu" else "cpu"
+    return {"target": target, "attention": "math" if prof.data.get("step_model") else "auto"}
 
 
 def profile_identity(prof: Profile, device: str | None = None) -> dict:
@@ -365,7 +408,8 @@ def predict_report(
         raise UsageError(f"--confidence {confidence}: give a probability between 0 and 1, e.g. 0.9")
     if parallel is not None and parallel.gpus != plan.gpus:
         raise UsageError(f"the plan has {plan.gpus} GPU(s) but the parallel plan {parallel.gpus}: give one --gpus")
-    prof = resolve_profile(profile)
+    prof = resolve_profile(profile, precision=report.precision)
+    check_precision_matches(prof, report.precision)
     transfer_notes: list[str] = []
     if probe:
         from green_estimate.transfer import transfer_profile
@@ -425,12 +469,16 @@ def predict(
     interconnect: str | None = None,
     fsdp: bool = False,
     overlap: float | None = None,
+    precision: str = "fp32",
 ) -> Prediction:
     """Predict the energy and time of training MODEL (``file.py[:name]`` or ``pkg.module[:name]``).
 
     ``batch_size`` is the micro-batch of one GPU; ``grad_accum`` micro-batches make an optimizer
     step; ``gpus`` GPUs on ``nodes`` nodes train data-parallel (DDP, or ``fsdp``), linked by
     ``interconnect`` (``INTRA[,INTER]``, see :mod:`green_estimate.interconnect`).
+    ``precision`` (``fp32``, ``tf32``, ``bf16``, ``fp16``) is the training precision: the step is
+    counted under it (autocast for the half ones) and the profile must price it (a datasheet profile
+    named without a variant is made for it; another profile is refused with what to do instead).
 
     Example:
         >>> predict("green_estimate/examples/simple_cnn.py", samples=60000, epochs=25, batch_size=512)
@@ -447,10 +495,15 @@ def predict(
 
         parse_interconnects(interconnect)  # a misspelt link fails even when it would not be used
     carbon = grid_intensity_g_per_kwh(region=region, grid_intensity=grid_intensity)
-    prof = resolve_profile(profile)  # fail on a bad profile before counting
+    from green_estimate.counting.precision import check_precision
+
+    precision = check_precision(precision)
+    prof = resolve_profile(profile, precision=precision)  # fail on a bad profile before counting
+    check_precision_matches(prof, precision)
     require_gpu_profile(prof, gpus)
     report = count_model(model, batch_size=batch_size, optimizer=optimizer, input_shape=input_shape,
-                         model_kwargs=model_kwargs, input_dtype=input_dtype, vocab_size=vocab_size)
+                         model_kwargs=model_kwargs, input_dtype=input_dtype, vocab_size=vocab_size, precision=precision,
+                         **count_settings(prof))
     return predict_report(report, plan=plan, profile=prof, confidence=confidence, carbon=carbon, parallel=parallel)
 
 
@@ -473,7 +526,8 @@ def predict_model(
     from green_estimate.counting.counter import count_workload
     from green_estimate.loading import Workload
 
+    prof = resolve_profile(profile, device)
     report = count_workload(Workload(name=name, build=build_model, input_shape=tuple(input_shape)),
-                            batch_size=batch_size, optimizer=optimizer)
+                            batch_size=batch_size, optimizer=optimizer, **count_settings(prof))
     plan = TrainingPlan(batch_size=batch_size, epochs=1, samples=None, steps_given=steps)
-    return predict_report(report, plan=plan, profile=resolve_profile(profile, device), confidence=confidence).to_dict()
+    return predict_report(report, plan=plan, profile=prof, confidence=confidence).to_dict()

@@ -126,6 +126,16 @@ class Profile:
         return str(self.data.get("provenance", "estimated"))
 
     @property
+    def precision(self) -> str:
+        """The training precision this profile prices: fp32, tf32, bf16 or fp16 (older profiles: from ``dtype``)."""
+        if self.data.get("precision"):
+            return str(self.data["precision"])
+        dtype = str(self.data.get("dtype", "float32")).replace("torch.", "")
+        if dtype in ("float32", "float"):
+            return "tf32" if self.data.get("allow_tf32") else "fp32"
+        return {"bfloat16": "bf16", "float16": "fp16", "half": "fp16"}.get(dtype, dtype)
+
+    @property
     def device_name(self) -> str:
         return str(self.data.get("device", {}).get("name", "unknown device"))
 
@@ -138,6 +148,7 @@ class Profile:
 
     def summary(self) -> dict:
         return {"name": self.name, "device": self.device_name, "meter": self.data.get("meter", {}).get("name", ""),
+                "precision": self.precision,
                 "provenance": self.provenance, "time_provenance": self.data.get("time_provenance", ""),
                 "origin": self.origin, "created_utc": self.data.get("created_utc", "")}
 
@@ -307,19 +318,21 @@ def _gpu_name(device: str | None) -> str | None:
         return None
 
 
-def local_profile_for(device: str | None = None) -> Profile | None:
+def local_profile_for(device: str | None = None, precision: str | None = None) -> Profile | None:
     """A profile calibrated on this very device (a GPU of that name; this CPU model at this thread
-    count), from the user's profile directory; ``None`` when this device was never calibrated."""
+    count), from the user's profile directory; ``None`` when this device was never calibrated.
+    With ``precision``, only a profile of that training precision (fp32, bf16, ...) is taken."""
     name = _gpu_name(device) if device != "cpu" else None
+    candidates = [p for p in local_profiles() if precision is None or p.precision == precision]
     if name:
-        for prof in local_profiles():
+        for prof in candidates:
             dev = prof.data.get("device", {})
             if dev.get("kind") == "gpu" and dev.get("fingerprint", {}).get("gpu_name") == name:
                 return prof
         if device is not None and device.startswith("cuda"):
             return None  # a GPU was asked for: a CPU profile is not this device's
     fp = cpu_fingerprint()
-    for prof in local_profiles():
+    for prof in candidates:
         dev = prof.data.get("device", {})
         if dev.get("kind") == "cpu" and dev.get("fingerprint", {}).get("cpu_model") == fp["cpu_model"] \
                 and dev.get("fingerprint", {}).get("threads") == fp["threads"]:
@@ -327,15 +340,16 @@ def local_profile_for(device: str | None = None) -> Profile | None:
     return None
 
 
-def default_profile(device: str | None = None) -> Profile:
+def default_profile(device: str | None = None, precision: str | None = None) -> Profile:
     """The profile for this machine when none is named.
 
     For a GPU (``device="cuda:N"``, or any visible GPU when ``device`` is None): a local profile
     calibrated on a GPU of that name, else (only when a GPU was asked for) its datasheet profile.
     Otherwise this CPU's local profile (same CPU model and threads), else the shipped reference
     (which ``predict`` carries to this CPU with the device probe, see :mod:`green_estimate.transfer`).
+    ``precision``: prefer a local profile calibrated at that precision.
     """
-    local = local_profile_for(device)
+    local = local_profile_for(device, precision) or local_profile_for(device)
     if local is not None:
         return local
     if device != "cpu":

@@ -83,6 +83,7 @@ def calibrate(
     on_progress: Callable[[int, int, str], None] | None = None,
     folds: int = 5,
     probe: bool = True,
+    precision: str = "fp32",
 ) -> CalibrationResult:
     """Measure the suite on the CPU (``gpu=None``) or GPU ``gpu`` and write a profile.
 
@@ -101,8 +102,18 @@ def calibrate(
         folds: cross-validation folds.
         probe: on a CPU, run the device probe (GEMM rate, bandwidth, dispatch cost, reference
             steps) and store it, so the profile can be rescaled on another CPU.
+        precision: ``fp32``, ``bf16`` or ``fp16`` (``torch.autocast`` of the device, fp16 with a
+            ``GradScaler``), or ``tf32`` on a GPU; the profile prices only this precision.
     """
+    import dataclasses
+
     import torch
+
+    from green_estimate.counting.precision import check_precision, precision_dtype
+
+    precision = check_precision(precision)
+    if precision == "tf32" and gpu is None:
+        raise UsageError("--precision tf32 is a GPU tensor-core mode: calibrate a CPU at fp32, bf16 or fp16")
 
     if gpu is not None and gpu < 0:
         raise UsageError(f"--gpu {gpu}: give a GPU index from 0 (as `nvidia-smi -L` lists them)")
@@ -119,13 +130,15 @@ def calibrate(
             idle_s=float(s.get("idle_s", 2.0)), min_window_resolutions=float(s.get("min_window_resolutions", 10.0)),
             max_step_flops=float(s.get("quick_max_step_flops" if quick else "max_step_flops", 2e9)),
         )
-        name = name or (("cpu-" if device == "cpu" else "gpu-") + _slug(info["name"]) + ("-quick" if quick else ""))
+        settings = dataclasses.replace(settings, precision=precision)
+        name = name or (("cpu-" if device == "cpu" else "gpu-") + _slug(info["name"]) + ("-quick" if quick else "")
+                        + ("" if precision == "fp32" else f"-{precision}"))
         profile_path = Path(out) if out else profiles_dir() / f"{name}.json"
         samples_path = profile_path.with_name(profile_path.stem + ".samples.jsonl")
         header = {"device_name": info["name"], "device": info, "meter": meter.name, "meter_device": meter.device,
                   "settings": {k: getattr(settings, k) for k in ("warmup_s", "window_s", "repeats", "max_step_flops")},
-                  "provenance": meter.provenance, "torch_version": torch.__version__, "dtype": "float32",
-                  "quick": quick, "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                  "provenance": meter.provenance, "torch_version": torch.__version__,
+                  "dtype": precision_dtype(precision), "precision": precision, "quick": quick, "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         old_header, _ = read_samples(samples_path) if resume else (None, [])
         if old_header and "idle_power_w" in old_header:
             header["idle_power_w"] = old_header["idle_power_w"]
@@ -155,6 +168,7 @@ def calibrate(
         "meter": {"name": meter.name, "device": meter.device, **({"power_w": meter.power_w} if hasattr(meter, "power_w") else {}),
                   **({"power_source": meter.power_source} if hasattr(meter, "power_source") else {}),
                   "passed_over": list(getattr(meter, "passed_over", []))},
+        "dtype": precision_dtype(precision), "precision": precision,
         "provenance": meter.provenance, "idle_power_w": header["idle_power_w"], "suite": "quick" if quick else "full",
         "calibration_time_s": elapsed,
     })

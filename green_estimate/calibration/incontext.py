@@ -139,27 +139,54 @@ def _sync(device: str) -> Callable[[], None]:
     return lambda: None
 
 
-def make_step(model: Any, inputs: tuple, optimizer: str) -> Callable[[], None]:
-    """One training step exactly as the counter counts it: forward, loss, backward, optimizer."""
+def make_step(model: Any, inputs: tuple, optimizer: str, precision: str = "fp32", device: str = "cpu"
+              ) -> Callable[[], None]:
+    """One training step exactly as the counter counts it: forward, loss, backward, optimizer.
+
+    ``precision`` ``bf16``/``fp16`` runs the forward pass and loss under ``torch.autocast`` of the
+    device (fp16 with a ``torch.amp.GradScaler``); ``tf32`` enables TF32 GEMMs and convolutions on a GPU.
+    """
+    import torch
+
     from green_estimate.counting.counter import _loss, make_optimizer
+    from green_estimate.counting.precision import low_dtype
 
     model.train()
     opt = make_optimizer(optimizer, [p for p in model.parameters() if p.requires_grad])
+    kind = "cuda" if device.startswith("cuda") else "cpu"
+    dtype = low_dtype(precision)
+    scaler = torch.amp.GradScaler(kind) if precision == "fp16" and opt is not None else None
+    tf32 = precision == "tf32" and kind == "cuda"
 
     def step() -> None:
-        loss, _ = _loss(model(*inputs))
-        loss.backward()
-        if opt is not None:
-            opt.step()
-            opt.zero_grad(set_to_none=True)
+        saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+        if tf32:
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        try:
+            with torch.autocast(kind, dtype=dtype, enabled=dtype is not None):
+                loss, _ = _loss(model(*inputs))
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                opt.zero_grad(set_to_none=True)
+                return
+            loss.backward()
+            if opt is not None:
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+        finally:
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
     return step
 
 
-def count_network(family: str, seed: int, batch: int, optimizer: str, max_step_flops: float = MAX_STEP_FLOPS
-                  ) -> tuple[int, list[OpRecord], dict[str, int], dict]:
+def count_network(family: str, seed: int, batch: int, optimizer: str, max_step_flops: float = MAX_STEP_FLOPS,
+                  precision: str = "fp32", target: str = "cpu") -> tuple[int, list[OpRecord], dict[str, int], dict]:
     """Count the network's step on meta, halving the batch until the step is affordable.
 
+    ``precision`` and ``target`` (``cpu``/``cuda``: autocast's op lists) are the counter's; attention
+    is counted as its math decomposition, which the step model's attention scale is fitted on.
     Returns the batch used, the op records, the ignored (free) ops and structural counts.
     """
     from green_estimate.calibration.networks import build_network
@@ -167,7 +194,8 @@ def count_network(family: str, seed: int, batch: int, optimizer: str, max_step_f
 
     while True:
         net = build_network(family, seed, "meta")
-        report = count_step(net.model, net.inputs(batch, "meta"), optimizer=optimizer, batch_size=batch)
+        report = count_step(net.model, net.inputs(batch, "meta"), optimizer=optimizer, batch_size=batch,
+                            precision=precision, target=target, attention="math")
         flops = report.totals().flops
         if flops <= max_step_flops or batch <= MIN_BATCH:
             break
@@ -178,16 +206,18 @@ def count_network(family: str, seed: int, batch: int, optimizer: str, max_step_f
 
 
 def measure_network(params: dict, meter: Meter, device: str, *, warmup_s: float, window_s: float,
-                    repeats: int, min_window_resolutions: float = 10.0, max_step_flops: float = MAX_STEP_FLOPS) -> dict:
-    """Measure one ``network`` case: in-context op times, then whole steps under ``meter``."""
+                    repeats: int, min_window_resolutions: float = 10.0, max_step_flops: float = MAX_STEP_FLOPS,
+                    precision: str = "fp32") -> dict:
+    """Measure one ``network`` case: in-context op times, then whole steps under ``meter``, at ``precision``."""
     from torch.profiler import ProfilerActivity, profile
 
     from green_estimate.calibration.networks import build_network
 
     batch, ops, ignored, structure = count_network(params["family"], params["seed"], params["batch"],
-                                                   params["optimizer"], max_step_flops)
+                                                   params["optimizer"], max_step_flops, precision,
+                                                   "cuda" if device.startswith("cuda") else "cpu")
     net = build_network(params["family"], params["seed"], device)
-    step = make_step(net.model, net.inputs(batch, device), params["optimizer"])
+    step = make_step(net.model, net.inputs(batch, device), params["optimizer"], precision, device)
     sync = _sync(device)
     t0 = time.perf_counter()
     n_warm = 0

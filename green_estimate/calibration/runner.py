@@ -33,6 +33,7 @@ class RunSettings:
     idle_s: float = 2.0
     min_window_resolutions: float = 10.0  # a window lasts at least this many meter resolutions
     max_step_flops: float = 2e9  # a drawn network's batch is halved until its step is at most this
+    precision: str = "fp32"  # fp32 | tf32 | bf16 | fp16: the steps run (and are counted) at this precision
 
 
 def read_samples(path: Path) -> tuple[dict | None, list[dict]]:
@@ -93,7 +94,7 @@ def measure_case(case: Case, meter: Meter, device: str, settings: RunSettings) -
     """Measure one case; returns the sample record (without writing it)."""
     rec = measure_network(case.p(), meter, device, warmup_s=settings.warmup_s, window_s=settings.window_s,
                           repeats=settings.repeats, min_window_resolutions=settings.min_window_resolutions,
-                          max_step_flops=settings.max_step_flops)
+                          max_step_flops=settings.max_step_flops, precision=settings.precision)
     return {"type": "sample", "case": case.id, "cls": case.cls, "kind": case.kind, "params": dict(case.params), **rec}
 
 

@@ -21,6 +21,7 @@ def calibrate(
     watts: Annotated[Optional[float], typer.Option("--watts", help="Power for the estimate meter (W), when no sensor exists.")] = None,
     meter: Annotated[str, typer.Option("--meter", help="auto | nvml | rapl | estimate | fake")] = "auto",
     name: Annotated[Optional[str], typer.Option("--name", help="Profile name (default from the device).")] = None,
+    precision: Annotated[str, typer.Option("--precision", help="fp32 | bf16 | fp16 (torch.autocast of the device; fp16 with a GradScaler) | tf32 (GPU only). The profile prices this precision only.")] = "fp32",
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Time every op inside real training steps of seeded random networks and fit a profile.
@@ -31,6 +32,8 @@ def calibrate(
     loses nothing; --resume continues where it stopped.
 
     Example: green-estimate calibrate --cpu --quick --out my-cpu.json
+
+    Example: green-estimate calibrate --cpu --quick --precision bf16
     """
     from green_estimate.calibration.calibrator import calibrate as run
 
@@ -40,13 +43,18 @@ def calibrate(
 
     if meter not in KINDS:  # before the progress bar starts, so the error is the only line
         raise UsageError(f"Unknown meter {meter!r}: choose one of {', '.join(KINDS)}.")
+    from green_estimate.counting.precision import check_precision
+
+    precision = check_precision(precision)
+    if precision == "tf32" and cpu:
+        raise UsageError("--precision tf32 is a GPU tensor-core mode: calibrate a CPU at fp32, bf16 or fp16")
     err = stderr_console()
     progress_cb, progress = _progress(err, disable=json_out)
     try:
         if progress is not None:
             progress.start()
         result = run(gpu=gpu, quick=quick, out=out, resume=resume, watts=watts, meter_kind=meter, name=name,
-                     on_progress=progress_cb)
+                     on_progress=progress_cb, precision=precision)
     except KeyboardInterrupt:
         if progress is not None:
             progress.stop()

@@ -81,3 +81,15 @@ def parse_shape(text: str | None) -> tuple[int, ...] | None:
     if not shape or any(d <= 0 for d in shape):
         raise UsageError(f"--input-shape {text!r}: every dimension must be a positive integer, e.g. 3,32,32")
     return shape
+
+
+def parse_target(text: str) -> str:
+    """``--target gpu|cpu`` → the counter's ``cuda``/``cpu``; anything else is a usage error."""
+    from green_estimate.errors import UsageError
+
+    t = text.strip().lower()
+    if t in ("gpu", "cuda"):
+        return "cuda"
+    if t == "cpu":
+        return "cpu"
+    raise UsageError(f"--target {text!r}: use gpu or cpu")

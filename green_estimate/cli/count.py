@@ -5,7 +5,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from green_estimate.cli.common import cli_errors, echo_json, parse_shape, stdout_console
+from green_estimate.cli.common import cli_errors, echo_json, parse_shape, parse_target, stdout_console
 from green_estimate.cli.render import binary_bytes, pct, si
 
 
@@ -19,6 +19,9 @@ def count(
     vocab_size: Annotated[Optional[int], typer.Option("--vocab-size", min=1, help="Random token ids are drawn below this (overrides VOCAB_SIZE; default: the smallest embedding).")] = None,
     compare: Annotated[bool, typer.Option("--compare", help="Show fvcore's and ptflops' forward counts beside ours, explained.")] = False,
     modules: Annotated[int, typer.Option("--modules", help="Also list the N costliest modules by FLOPs.")] = 0,
+    precision: Annotated[str, typer.Option("--precision", help="fp32 | tf32 | bf16 | fp16 (bf16/fp16: autocast mixed precision; fp16 adds the gradient scaler).")] = "fp32",
+    target: Annotated[str, typer.Option("--target", help="gpu | cpu: the device the step is counted for (autocast's op lists; gpu counts attention as the fused kernel a CUDA GPU runs).")] = "gpu",
+    attention: Annotated[str, typer.Option("--attention", help="auto | flash | efficient | math: the attention kernel on a gpu target (auto picks as PyTorch's CUDA dispatcher).")] = "auto",
     json_out: Annotated[bool, typer.Option("--json", help="Print the green-estimate/cost@1 JSON document.")] = False,
 ) -> None:
     """Count FLOPs and bytes of one training step (forward, backward, optimizer), by class and phase.
@@ -26,12 +29,15 @@ def count(
     The step runs on the meta device: no weights are allocated.
 
     Example: green-estimate count green_estimate/examples/simple_cnn.py --batch-size 512 --compare
+
+    Example: green-estimate count green_estimate/examples/hf_gpt2_lm.py --batch-size 8 --precision bf16
     """
     from green_estimate.counting.counter import count_workload
     from green_estimate.loading import load_workload
 
     workload = load_workload(model, input_shape=parse_shape(input_shape), input_dtype=input_dtype, vocab_size=vocab_size)
-    report = count_workload(workload, batch_size=batch_size, optimizer=optimizer)
+    report = count_workload(workload, batch_size=batch_size, optimizer=optimizer, precision=precision,
+                            target=parse_target(target), attention=attention)
     comparison = None
     if compare:
         from green_estimate.compare import compare_counters
@@ -54,8 +60,12 @@ def _render(report, comparison, modules: int) -> None:  # noqa: ANN001
     tot = d["totals"]
     console.print(
         f"[bold]{report.model}[/bold] — one training step, batch {report.batch_size}, optimizer {report.optimizer}, "
-        f"{report.parameters:,} parameters, counted on {report.device}"
+        f"{report.parameters:,} parameters, counted on {report.device}, precision {report.precision} for a "
+        f"{'GPU' if report.target == 'cuda' else 'CPU'}"
     )
+    if report.attention_backends:
+        console.print("Attention: " + ", ".join(f"{n} × {b}" for b, n in report.attention_backends.items())
+                      + " (scaled_dot_product_attention calls, by the kernel counted)")
     console.print(f"Loss: {report.loss}")
     table = Table(title="FLOPs and bytes by class and phase", title_justify="left")
     for col in ("class", "phase", "FLOPs", "bytes", "ops", "FLOP share", "byte share"):

@@ -22,6 +22,7 @@ def predict(
     vocab_size: Annotated[Optional[int], typer.Option("--vocab-size", min=1, help="Random token ids are drawn below this (overrides VOCAB_SIZE; default: the smallest embedding).")] = None,
     profile: Annotated[Optional[str], typer.Option("--profile", help="Profile name, path, or datasheet:<gpu> (see `profiles`).")] = None,
     confidence: Annotated[float, typer.Option("--confidence", help="Prediction-interval probability.")] = 0.9,
+    precision: Annotated[str, typer.Option("--precision", help="fp32 | tf32 | bf16 | fp16 (bf16/fp16: autocast mixed precision); the profile must price it.")] = "fp32",
     grid_intensity: Annotated[Optional[float], typer.Option("--grid-intensity", help="Grid carbon intensity in g CO2e/kWh.")] = None,
     region: Annotated[Optional[str], typer.Option("--region", help="Region code for the offline intensity table, e.g. DE, US, WORLD.")] = None,
     grad_accum: Annotated[int, typer.Option("--grad-accum", help="Micro-batches per optimizer step (gradient accumulation).")] = 1,
@@ -40,6 +41,7 @@ def predict(
     Example: green-estimate predict green_estimate/examples/simple_cnn.py --samples 60000 --epochs 25 --batch-size 512 --region DE
 
     Example: green-estimate predict green_estimate/examples/gpt2_1p3b.py --profile datasheet:h100-sxm --batch-size 8 --grad-accum 4 --gpus 64 --nodes 8 --interconnect nvlink4,ib-ndr --steps 1000
+    Example: green-estimate predict green_estimate/examples/hf_gpt2_lm.py --precision bf16 --profile datasheet:h100-sxm --steps 1000
     """
     from green_estimate.predict import predict as run
 
@@ -47,7 +49,7 @@ def predict(
     results = [run(m, batch_size=batch_size, epochs=epochs, samples=samples, steps=steps, optimizer=optimizer,
                    input_shape=shape, input_dtype=input_dtype, vocab_size=vocab_size, profile=profile, confidence=confidence, grid_intensity=grid_intensity,
                    region=region, grad_accum=grad_accum, gpus=gpus, nodes=nodes, interconnect=interconnect, fsdp=fsdp,
-                   overlap=overlap) for m in models]
+                   overlap=overlap, precision=precision) for m in models]
     if json_out:
         if len(results) == 1:
             echo_json(results[0].to_dict())
@@ -80,6 +82,7 @@ def _render(console, d: dict) -> None:  # noqa: ANN001
     conf = int(round(100 * d["confidence"]))
     console.print(f"[bold]{d['model']}[/bold]: batch {_batch(plan)}, {plan['steps']:,} steps "
                   f"({plan['epochs']} epoch(s){', ' + format(plan['samples'], ',') + ' samples' if plan['samples'] else ''})")
+    console.print(f"Precision: {d.get('precision', 'fp32')}")
     console.print(f"Profile: {prof['name']} ({prof['origin']}) — {prof['device']}; energy [bold]{prof['provenance']}[/bold], "
                   f"time {prof.get('time_provenance') or prof['provenance']}; energy is the {prof['energy_basis']} draw")
     if d.get("step", {}).get("loss"):

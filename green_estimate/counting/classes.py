@@ -79,6 +79,7 @@ _TABLE: dict[str, tuple[str, ...]] = {
         "native_dropout", "native_dropout_backward", "erf", "sin", "cos", "floor", "ceil", "round",
         "trunc", "fmod", "remainder", "square", "xlogy", "addcmul", "sgn", "isnan", "isinf",
         "nan_to_num", "copysign", "tril", "triu", "uniform_", "normal_",
+        "_amp_foreach_non_finite_check_and_unscale_", "_amp_update_scale_",  # fp16's gradient scaler
     ),
     "copy": (
         "clone", "copy_", "_to_copy", "cat", "stack", "constant_pad_nd", "repeat", "fill_", "fill",

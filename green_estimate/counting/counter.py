@@ -36,6 +36,9 @@ def _make_mode():  # the class needs torch, which this module imports lazily
             self.ignored: Counter[str] = Counter()
             self.region = ""  # set by the region mode while a fused call runs (see counting/regions.py)
             self.region_nodes: dict[int, Any] = {}
+            self.attention = "math"  # SDPA backend: math, or auto/flash/efficient (counting/attention.py)
+            self.low_dtype: Any = None  # the autocast dtype while the forward runs under autocast
+            self.attention_backends: dict[str, int] = {}
 
         def _module(self) -> str:
             parents = [p for p in self.tracker.parents if p != "Global"]
@@ -59,11 +62,31 @@ def _make_mode():  # the class needs torch, which this module imports lazily
                 op=f"aten.{name}", cls=class_of(name), phase=self.phase, module=self._module(),
                 flops=flops or 0, bytes_read=read, bytes_written=written, counted=flops is not None,
                 outputs=max(1, len(output_tensors(out))), min_dim=min(mnk), gemm_mnk=mnk, depthwise=depthwise,
-                conv_cin=cin, fused=region,
+                conv_cin=cin, fused=region, dtype=_compute_dtype(args, out),
             ))
             return out
 
     return _CountingMode
+
+
+def _compute_dtype(args: tuple, out: Any) -> str:
+    """The dtype an op computes in: its first floating-point input, else its first output."""
+    import torch
+
+    def first(obj: Any) -> Any:
+        if isinstance(obj, torch.Tensor):
+            return obj if obj.is_floating_point() else None
+        if isinstance(obj, (list, tuple)):
+            for o in obj:
+                t = first(o)
+                if t is not None:
+                    return t
+        return None
+
+    t = first(args)
+    if t is None:
+        t = first(out)
+    return str(t.dtype).replace("torch.", "") if t is not None else ""
 
 
 class _NoModules:
@@ -81,20 +104,23 @@ def record_ops(fn: Any) -> tuple[list[OpRecord], dict[str, int]]:
     return mode.ops, dict(mode.ignored)
 
 
-def make_optimizer(name: str, params: list) -> Any:
+def make_optimizer(name: str, params: list, foreach: bool | None = None) -> Any:
     """The real ``torch.optim`` optimizer for ``--optimizer`` (``none`` → ``None``).
 
     ``sgd`` is SGD with momentum 0.9 (the usual CNN recipe); learning rates do not change the cost.
+    ``foreach``: the multi-tensor implementation, which torch.optim picks by default for CUDA
+    tensors (one ``_foreach_*`` kernel per update for all parameters) but not for meta or CPU ones;
+    ``None`` leaves torch's default.
     """
     import torch
 
     name = name.lower()
     if name == "adam":
-        return torch.optim.Adam(params, lr=1e-3)
+        return torch.optim.Adam(params, lr=1e-3, foreach=foreach)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=1e-3)
+        return torch.optim.AdamW(params, lr=1e-3, foreach=foreach)
     if name == "sgd":
-        return torch.optim.SGD(params, lr=1e-2, momentum=0.9)
+        return torch.optim.SGD(params, lr=1e-2, momentum=0.9, foreach=foreach)
     if name == "none":
         return None
     raise UsageError(f"unknown optimizer {name!r}: use one of {', '.join(OPTIMIZERS)}")
@@ -260,6 +286,9 @@ def count_step(
     name: str = "model",
     batch_size: int | None = None,
     kwargs: dict | None = None,
+    precision: str = "fp32",
+    target: str = "cpu",
+    attention: str = "auto",
 ) -> CostReport:
     """Count one training step of ``model`` on ``inputs`` (on whatever device they live on).
 
@@ -274,6 +303,14 @@ def count_step(
         name: reported model name.
         batch_size: reported batch size (defaults to the first input's first dimension).
         kwargs: keyword inputs (``example_input`` returning a dict).
+        precision: ``fp32``, ``tf32``, ``bf16`` or ``fp16``; the half ones run the forward pass and loss
+            under emulated autocast, and ``fp16`` adds the gradient scaler's ops
+            (:mod:`green_estimate.counting.precision`).
+        target: the kind of device the step is counted for, ``cpu`` or ``cuda``: autocast's op lists,
+            and the attention kernel (a CPU target counts attention's math decomposition, which
+            calibration's in-context attention scale was fitted on).
+        attention: the SDPA backend for a ``cuda`` target: ``auto`` (as PyTorch's CUDA dispatcher
+            picks), ``flash``, ``efficient`` or ``math`` (:mod:`green_estimate.counting.attention`).
 
     Raises:
         ModelLoadError: the model rejects the input, or returns no usable output.
@@ -281,6 +318,11 @@ def count_step(
     import torch
     from torch.utils.module_tracker import ModuleTracker
 
+    from green_estimate.counting.attention import check_backend
+    from green_estimate.counting.precision import (autocast_emulation, check_precision, check_target, low_dtype,
+                                                   scaler_scale, scaler_unscale_and_update)
+
+    precision, target, attention = check_precision(precision), check_target(target), check_backend(attention)
     kwargs = dict(kwargs or {})
     tensors = [t for t in (*inputs, *kwargs.values()) if isinstance(t, torch.Tensor)]
     notes: list[str] = []
@@ -296,7 +338,7 @@ def count_step(
         notes.append("The model has no trainable parameters: counted without an optimizer step"
                      + ("" if any(t.requires_grad for t in tensors) else " and without a backward pass") + ".")
         optimizer = "none"
-    opt = make_optimizer(optimizer, params)
+    opt = make_optimizer(optimizer, params, foreach=True if target == "cuda" else None)  # as on a CUDA device
     if opt is not None:
         for p in params:  # one uncounted step creates the optimizer state (exp_avg, momentum, ...)
             p.grad = torch.zeros_like(p)
@@ -304,16 +346,29 @@ def count_step(
         opt.zero_grad(set_to_none=True)
 
     mode = _make_mode()(ModuleTracker(), f"{type(model).__name__}.")
+    mode.attention = "math" if target == "cpu" else attention
+    scaled = precision == "fp16" and opt is not None
     with mode.tracker, fused_regions(mode), mode:
-        out = _forward(model, inputs, kwargs, mode)
-        loss, loss_text = _loss(out)
+        with autocast_emulation(precision, target):  # forward and loss under autocast, as torch.autocast is used
+            mode.low_dtype = low_dtype(precision)
+            out = _forward(model, inputs, kwargs, mode)
+            loss, loss_text = _loss(out)
+            mode.low_dtype = None
+        if scaled:
+            loss = scaler_scale(loss)
         mode.phase = "backward"
         if loss.requires_grad:
             loss.backward()
         mode.phase = "optimizer"
         if opt is not None:
+            if scaled:
+                scaler_unscale_and_update(params)
             opt.step()
             opt.zero_grad(set_to_none=True)
+    if precision in ("bf16", "fp16"):
+        notes.append(f"Counted under {precision} autocast as torch.autocast('{target}') runs it: the forward pass and "
+                     "loss in mixed precision, float32 weights and optimizer"
+                     + (", plus the gradient scaler's scale, unscale/inf-check and update." if scaled else "."))
     n_params = sum(p.numel() for p in model.parameters())
     first = next((t for t in tensors if t.dim() > 0), None)
     return CostReport(
@@ -329,6 +384,9 @@ def count_step(
         loss=loss_text,
         param_tensors=len(params),
         grad_tensors=[(p.numel(), p.element_size()) for p in params],
+        precision=precision,
+        target=target,
+        attention_backends=dict(mode.attention_backends),
     )
 
 
@@ -362,14 +420,21 @@ def _is_meta_limitation(e: BaseException) -> bool:
     return isinstance(e, NotImplementedError) or "meta" in text
 
 
-def count_workload(workload: Workload, *, batch_size: int = 64, optimizer: str = "adam", device: str = "meta") -> CostReport:
+def count_workload(workload: Workload, *, batch_size: int = 64, optimizer: str = "adam", device: str = "meta",
+                   precision: str = "fp32", target: str = "cpu", attention: str = "auto") -> CostReport:
     """Build the workload's model on ``device`` (meta by default) and count one training step.
 
     A model that cannot be *built* on the meta device is built on the CPU and moved to meta; one that
     cannot *run* on meta (data-dependent Python control flow, an op without a meta kernel) is counted
     on real CPU tensors at batch 1 and 2 and scaled linearly to ``batch_size`` if it has at most
     :data:`CPU_FALLBACK_MAX_PARAMS` parameters, else a :class:`ModelLoadError` explains.
+    ``precision``, ``target`` and ``attention`` are :func:`count_step`'s.
     """
+    from green_estimate.counting.attention import check_backend
+    from green_estimate.counting.precision import check_precision, check_target
+
+    step = {"precision": check_precision(precision), "target": check_target(target),
+            "attention": check_backend(attention)}
     if batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
     if optimizer.lower() not in OPTIMIZERS:
@@ -378,7 +443,8 @@ def count_workload(workload: Workload, *, batch_size: int = 64, optimizer: str =
     model = _build(workload, device, notes)
     args, kwargs = _inputs(workload, batch_size, device, model)
     try:
-        report = count_step(model, args, optimizer=optimizer, name=workload.name, batch_size=batch_size, kwargs=kwargs)
+        report = count_step(model, args, optimizer=optimizer, name=workload.name, batch_size=batch_size, kwargs=kwargs,
+                            **step)
     except ModelLoadError as e:
         cause = e.__cause__
         if device != "meta" or cause is None or not _is_meta_limitation(cause):
@@ -390,7 +456,7 @@ def count_workload(workload: Workload, *, batch_size: int = 64, optimizer: str =
                 f"{n_params:,} parameters it is too large to count on real CPU tensors; remove data-dependent "
                 "Python control flow (.item(), .tolist(), if tensor:) from forward()"
             ) from cause
-        report = _count_on_cpu(workload, model, batch_size, optimizer, type(cause).__name__)
+        report = _count_on_cpu(workload, model, batch_size, optimizer, type(cause).__name__, step)
     report.notes = notes + report.notes
     return report
 
@@ -409,7 +475,8 @@ def _cpu_model(workload: Workload, model: Any) -> Any:
     return model
 
 
-def _count_on_cpu(workload: Workload, model: Any, batch_size: int, optimizer: str, why: str) -> CostReport:
+def _count_on_cpu(workload: Workload, model: Any, batch_size: int, optimizer: str, why: str,
+                  step: dict | None = None) -> CostReport:
     """Count on real CPU tensors: at batch 1 and 2, extrapolated linearly per op to ``batch_size``.
 
     Every op's FLOPs and bytes are ``a + b·batch`` for the layers this covers (weights and
@@ -421,7 +488,7 @@ def _count_on_cpu(workload: Workload, model: Any, batch_size: int, optimizer: st
     def at(b: int) -> CostReport:
         m = _cpu_model(workload, model)
         args, kwargs = _inputs(workload, b, "cpu", m)
-        return count_step(m, args, optimizer=optimizer, name=workload.name, batch_size=b, kwargs=kwargs)
+        return count_step(m, args, optimizer=optimizer, name=workload.name, batch_size=b, kwargs=kwargs, **(step or {}))
 
     reason = f"the model cannot run on the meta device ({why})"
     if batch_size <= 2:
@@ -491,8 +558,12 @@ def count_model(
     model_kwargs: dict | None = None,
     input_dtype: str | None = None,
     vocab_size: int | None = None,
+    precision: str = "fp32",
+    target: str = "cpu",
+    attention: str = "auto",
 ) -> CostReport:
     """Load MODEL (``file.py[:name]`` or ``pkg.module[:name]``) and count one training step on meta."""
     workload = load_workload(spec, input_shape=input_shape, model_kwargs=model_kwargs, input_dtype=input_dtype,
                              vocab_size=vocab_size)
-    return count_workload(workload, batch_size=batch_size, optimizer=optimizer)
+    return count_workload(workload, batch_size=batch_size, optimizer=optimizer, precision=precision, target=target,
+                          attention=attention)

@@ -270,6 +270,16 @@ def _data_movement(args: tuple, kwargs: dict, out: Any) -> int:
     return 0  # gathers and scatters move data and do no arithmetic
 
 
+@formula("_amp_foreach_non_finite_check_and_unscale_")
+def _amp_unscale(args: tuple, kwargs: dict, out: Any) -> int:
+    return 2 * _numel(args[0])  # (grads, found_inf, inv_scale): a multiply and a finiteness test per element
+
+
+@formula("_amp_update_scale_")
+def _amp_update_scale(args: tuple, kwargs: dict, out: Any) -> int:
+    return 4  # a compare, a select and a multiply on one-element tensors, and the growth counter
+
+
 def _copy_ops() -> tuple[str, ...]:
     from green_estimate.counting.classes import _TABLE
 
@@ -305,8 +315,12 @@ def op_flops(name: str, func: Any, args: tuple, kwargs: dict, out: Any) -> int |
     """FLOPs of one aten op, or ``None`` when no formula knows it (the op is then *uncounted*)."""
     from torch.utils.flop_counter import flop_registry
 
+    from green_estimate.counting.attention import FUSED_OPS, fused_flops
+
     if name in _OVERRIDES:
         return int(_OVERRIDES[name](args, kwargs, out))
+    if name in FUSED_OPS:  # ours: causal-aware (see counting/attention.py)
+        return fused_flops(name, func, args, kwargs)
     packet = getattr(func, "overloadpacket", None)
     if packet is not None and packet in flop_registry:
         return int(flop_registry[packet](*args, **kwargs, out_val=out))

@@ -1,7 +1,8 @@
 """Fused regions: calls whose ops the meta device decomposes but a real device runs as a few kernels.
 
 On the meta device ``scaled_dot_product_attention`` runs its math decomposition (matmuls, softmax)
-and a GRU or LSTM runs one small GEMM and a handful of elementwise ops per time step, forward and
+unless the step is counted for a CUDA GPU, where it runs the fused kernel that GPU would (see
+:mod:`green_estimate.counting.attention`); a GRU or LSTM runs one small GEMM and a handful of elementwise ops per time step, forward and
 backward. A CPU runs a fused attention kernel and fused recurrent layers instead, so those counted
 ops do not exist there one for one. The counter marks every op of such a call — forward ops while
 the call runs, and backward ops whose autograd node the call created — with the region's name, so
@@ -72,6 +73,23 @@ def fused_regions(counting: Any) -> Iterator[None]:
 
         return call
 
+    def attention(original: Any) -> Any:
+        # counted for a CUDA GPU: the fused kernel it would run (counting/attention.py); else the math
+        backend = getattr(counting, "attention", "math")
+        from green_estimate.counting.attention import run_sdpa
+
+        def fused(*args: Any, **kwargs: Any) -> Any:
+            out, used = run_sdpa(original, args, kwargs, backend, getattr(counting, "low_dtype", None))
+            counting.attention_backends[used] = counting.attention_backends.get(used, 0) + 1
+            return out
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if counting.region:
+                return original(*args, **kwargs)
+            return _enter(counting, "attention", fused, args, kwargs)
+
+        return call
+
     patches = [(F, "scaled_dot_product_attention", "attention")]
     # an LSTM runs as one oneDNN kernel each way on a CPU, a GRU or plain RNN as a loop of cells:
     # their in-step scales differ, so an LSTM is a region of its own
@@ -82,7 +100,7 @@ def fused_regions(counting: Any) -> Iterator[None]:
             had = name in vars(owner)
             original = getattr(owner, name)
             saved.append((owner, name, had, original))
-            setattr(owner, name, marked(region, original))
+            setattr(owner, name, attention(original) if region == "attention" else marked(region, original))
         yield
     finally:
         for owner, name, had, original in reversed(saved):

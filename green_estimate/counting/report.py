@@ -34,6 +34,8 @@ class OpRecord:
             blocks of 8 or 16 channels, so a channel count off the block runs padded.
         fused: ``attention`` or ``rnn`` when the op belongs to a call that a real device runs as
             fused kernels (see :mod:`green_estimate.counting.regions`); ``""`` otherwise.
+        dtype: the dtype the op computes in (its first floating-point input, else its output), e.g.
+            ``bfloat16`` for a GEMM under bf16 autocast; ``""`` for ops without floating tensors.
     """
 
     op: str
@@ -50,6 +52,7 @@ class OpRecord:
     fused: str = ""
     gemm_mnk: tuple[int, int, int] = (0, 0, 0)
     conv_cin: int = 0
+    dtype: str = ""
 
     @property
     def nbytes(self) -> int:
@@ -90,11 +93,21 @@ class CostReport:
     # (numel, bytes per element) of each trainable parameter tensor: gradient bytes for data-parallel
     # collectives and the adds of gradient accumulation (see accumulation.py)
     grad_tensors: list[tuple[int, int]] = field(default_factory=list)
+    precision: str = "fp32"  # fp32 | tf32 | bf16 | fp16 (autocast), see counting/precision.py
+    target: str = "cpu"  # the device kind counted for: autocast's op lists and the attention kernel
+    attention_backends: dict[str, int] = field(default_factory=dict)  # SDPA calls by backend (flash, ...)
 
     @property
     def grad_bytes(self) -> int:
         """Bytes of every trainable parameter's gradient (what a data-parallel all-reduce moves)."""
         return sum(n * size for n, size in self.grad_tensors)
+
+    def by_dtype(self) -> dict[str, Totals]:
+        """FLOPs, bytes and ops per compute dtype (``bfloat16`` GEMMs, ``float32`` norms, ...)."""
+        out: dict[str, Totals] = {}
+        for r in self.ops:
+            out.setdefault(r.dtype or "none", Totals()).add(r)
+        return dict(sorted(out.items(), key=lambda kv: -kv[1].flops))
 
     @property
     def dispatches(self) -> int:
@@ -163,5 +176,9 @@ class CostReport:
             "uncounted_ops": self.uncounted_ops(),
             "ignored_ops": dict(sorted(self.ignored_ops.items(), key=lambda kv: -kv[1])),
             "loss": self.loss,
+            "precision": self.precision,
+            "target": self.target,
+            "by_dtype": {k: t.to_dict() for k, t in self.by_dtype().items()},
+            "attention_backends": dict(self.attention_backends),
             "notes": list(self.notes),
         }

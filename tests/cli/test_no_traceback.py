@@ -33,6 +33,9 @@ BAD_OPTIONS = [
     ["validate", "--strategies", "nope"], ["validate", "--families", "nope"], ["validate", "--gpu", "0", "--cpu"],
     ["validate", "--trials", "-1"], ["validate", "--data", "imagenet"],
     ["frobnicate"], ["--bogus"],
+    ["count", GOOD, "--precision", "fp8"], ["count", GOOD, "--target", "tpu"], ["count", GOOD, "--attention", "sparse"],
+    ["predict", GOOD, "--precision", "bf16"], ["predict", GOOD, "--precision", "fp32", "--profile", "datasheet:h100-sxm:bf16"],
+    ["calibrate", "--cpu", "--precision", "tf32"], ["calibrate", "--cpu", "--precision", "int8"],
 ]
 
 
