@@ -111,6 +111,10 @@ class Profile:
         if step is not None and step.get("form") != STEP_FORM:
             raise ProfileError(f"profile {data.get('name', '?')} was made by an older green-estimate (microbenchmarks, "
                                "no in-context step model): recalibrate with `green-estimate calibrate --cpu`")
+        runs = data.get("runs_model")
+        if runs is not None and runs.get("form") != "runs@1":
+            raise ProfileError(f"profile {data.get('name', '?')} has a runs model of form {runs.get('form')!r}: "
+                               "upgrade green-estimate to read it")
         default = data.get("default_class", "elementwise")
         if default not in models:
             default = next(iter(models))
@@ -148,7 +152,7 @@ class Profile:
 _TOP_TYPES: dict[str, tuple[type, ...]] = {
     "name": (str,), "device": (dict,), "meter": (dict,), "provenance": (str,), "time_provenance": (str,),
     "classes": (dict,), "default_class": (str,), "created_utc": (str,), "energy_basis": (str,),
-    "step_overhead": (dict,), "step_model": (dict,),
+    "step_overhead": (dict,), "step_model": (dict,), "runs_model": (dict,),
 }
 _DICT_STR_KEYS = {"device": ("name", "kind"), "meter": ("name",)}
 _CLASS_MODEL_TYPES: dict[str, tuple[type, ...]] = {

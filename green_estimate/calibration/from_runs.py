@@ -1,0 +1,384 @@
+"""``calibrate --from-runs``: update a prior profile with measured whole training runs.
+
+Each distinct configuration of the runs file (model, variant, input, batch, optimizer, steps) is
+counted once and priced by the prior; the runs model (:mod:`green_estimate.runs.model`) then has
+ten parameters — three in-context scales, four host terms, three powers — each with a prior from
+the prior profile. The fit is the posterior mode (MAP): least squares over the log errors of the
+configurations' mean per-step energy (and time, where measured), each weighted by
+``1/(sigma_model² + spread²/n)``, plus one prior residual per parameter ``(value − prior)/prior_sd``
+(log values for factors and powers; host terms are non-negative). That is a ridge update towards the
+prior: parameters the runs do not constrain stay where the prior put them. The covariance is the
+Laplace approximation ``(JᵀJ)⁻¹`` at the mode.
+
+Intervals: every configuration is predicted by a fit that left it out (leave one configuration
+out, LOCO); the log errors update a prior error scale ``sigma0`` (the prior profile's own typical
+log error, worth ``NU0`` configurations) to ``sigma² = (NU0·sigma0² + Σ e²) / (NU0 + n)``, and an
+interval at confidence c is ``point × exp(± t_{NU0+n}(c) · sigma)``. With few runs the t quantile and
+the prior's ``sigma0`` keep it wide; it narrows only as left-out configurations are predicted well.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from green_estimate.errors import ProfileError, UsageError
+from green_estimate.runs import model as rm
+from green_estimate.runs.runsfile import Run
+
+MEASURED_RUNS = "measured-runs"
+#: Relative (log) error a configuration's mean can have beyond its measured spread: the runs model
+#: is additive and coarse, so it is not expected to fit any configuration better than this.
+SIGMA_MODEL = 0.1
+#: Log spread assumed for a configuration measured once (no repeats to estimate it from).
+SINGLE_RUN_SPREAD = 0.05
+#: How many configurations the prior's own error scale is worth in the interval's error scale.
+NU0 = 2.0
+#: Prior sd (log) of a datasheet profile's per-run error: "within a factor of about two" (docs/datasheet.md).
+DATASHEET_SIGMA0 = 0.5
+_HOST_PRIOR_SD = {  # (step_s, dispatch_s, spatial_op_s [s], input_s_per_byte [s/B]): half-normal scales at 0
+    # up to a few ms of Python per step, ~20 µs per aten call, ~100 µs per cuDNN call, a 2 GB/s copy
+    "gpu": (2e-3, 2e-5, 1e-4, 1 / 2e9),
+    # the batch gather x[idx] streams memory at a few GB/s; spatial ops have no extra library call cost
+    "cpu": (1e-3, 1e-5, 2e-5, 1 / 5e9),
+}
+
+
+@dataclass
+class Configuration:
+    """The runs of one configuration, aggregated per step, and the prior's view of its step."""
+
+    key: str
+    label: str
+    runs: list[Run]
+    basis: rm.StepBasis
+    idle_included: bool
+    energy: tuple[float, float, int] | None  # (mean log J per step, sd of log, runs)
+    time: tuple[float, float, int] | None
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "runs": len(self.runs), "steps": self.runs[0].steps,
+                "batch_size": self.runs[0].batch_size, "model": self.runs[0].model,
+                "model_args": self.runs[0].model_args, "basis": self.basis.to_dict()}
+
+
+@dataclass
+class Prior:
+    """Means and standard deviations of the ten parameters, and what they came from."""
+
+    mean: dict[str, float]
+    sd: dict[str, float]
+    idle0_w: float
+    sigma0: dict[str, float]
+    profile: str
+    provenance: str
+
+
+@dataclass
+class Fit:
+    params: dict[str, float]
+    sd: dict[str, float]
+    cov_u: list[list[float]]
+    cost: float
+
+
+@dataclass
+class FromRunsResult:
+    """A profile fitted to measured runs, and how well it predicts configurations it did not see."""
+
+    profile: dict
+    profile_path: Path | None
+    configurations: list[dict]
+    runs: int
+    prior: str
+
+    def to_dict(self) -> dict:
+        rm_ = self.profile["runs_model"]
+        return {"schema": "green-estimate/calibration-runs@1", "profile_path": str(self.profile_path or ""),
+                "profile": {k: v for k, v in self.profile.items() if k not in ("classes", "runs_model", "sources")},
+                "prior": self.prior, "runs": self.runs, "params": rm_["params"], "param_sd": rm_["param_sd"],
+                "interval": rm_["interval"], "loco": rm_["loco"], "configurations": self.configurations}
+
+
+def _log_stats(values: list[tuple[float, int]]) -> tuple[float, float, int]:
+    """Mean and sd of log values weighted by repetitions, and the number of measurements."""
+    n = sum(w for _, w in values)
+    logs = [(math.log(v), w) for v, w in values]
+    mean = sum(lv * w for lv, w in logs) / n
+    if len(values) < 2:
+        return mean, SINGLE_RUN_SPREAD, n
+    var = sum(w * (lv - mean) ** 2 for lv, w in logs) / max(n - 1, 1)
+    return mean, math.sqrt(var), n
+
+
+def prior_from_profile(profile: Any) -> tuple[Any, Prior]:
+    """The profile the runs model starts from (without a runs model of its own) and the parameters'
+    prior. A profile already fitted to runs is a prior with its posterior: runs are added, not redone."""
+    from green_estimate.profile import Profile
+
+    data = profile.data
+    kind = data.get("device", {}).get("kind", "cpu")
+    if "runs_model" in data:
+        r = data["runs_model"]
+        base = Profile.from_dict({k: v for k, v in copy.deepcopy(data).items() if k != "runs_model"}, profile.origin)
+        base.data["name"] = r["prior"]["profile"]
+        sd = {k: max(float(v), 1e-12) for k, v in r["param_sd"].items()}
+        sigma0 = {t: float(r["interval"][t]["sigma_log"]) for t in ("energy_j", "time_s")}
+        return base, Prior(dict(r["params"]), sd, float(r["prior"]["idle0_w"]), sigma0, profile.name,
+                           profile.provenance)
+    step = data.get("step_model")
+    if data.get("provenance") == "datasheet":
+        idle0 = float(data.get("idle_power_w") or 0.0)
+        wait0 = float(data.get("datasheet", {}).get("wait_power_w", idle0)) - idle0
+        spec_range = None
+        try:
+            from green_estimate.datasheet import get_gpu
+
+            spec_range = get_gpu(data["datasheet"]["gpu"]).idle_power_w_range
+        except Exception:  # noqa: BLE001 - a hand-made datasheet profile may lack its table entry
+            pass
+        idle_sd = math.log(spec_range[1] / idle0) / 1.645 if spec_range and idle0 > 0 and spec_range[1] > idle0 else 0.5
+        scale_sd, sigma0 = math.log(2.0) / 1.645 * 1.5, {"energy_j": DATASHEET_SIGMA0, "time_s": DATASHEET_SIGMA0}
+    elif step is not None:
+        rest = float(step["power_w"]["rest_w"])
+        idle0 = float(data["idle_power_w"]) if data.get("idle_power_w") is not None else 0.5 * rest
+        wait0 = max(rest - idle0, 0.05 * rest)
+        idle_sd = 0.5
+        from green_estimate.calibration.step_fit import quantile
+
+        iv = step["interval"]
+        sigma0 = {t: max(quantile(iv[t]["abs_log_err"], 0.9) / 1.645, 0.05) for t in ("energy_j", "time_s")}
+        scale_sd = 0.25
+    else:
+        raise ProfileError(f"profile {profile.name} is neither a datasheet profile nor a calibrated one: "
+                           "give --prior datasheet:<gpu> or a profile made by `green-estimate calibrate`")
+    if idle0 <= 0 or wait0 <= 0:
+        raise ProfileError(f"profile {profile.name} has no usable idle and active power to start from")
+    step_sd, disp_sd, spatial_sd, in_sd = _HOST_PRIOR_SD["gpu" if kind == "gpu" else "cpu"]
+    mean = {"scale_conv": 1.0, "scale_linear": 1.0, "scale_other": 1.0, "step_s": 0.0, "dispatch_s": 0.0,
+            "spatial_op_s": 0.0, "input_s_per_byte": 0.0, "idle_w": idle0, "active_scale": 1.0, "wait_w": wait0}
+    sd = {"scale_conv": scale_sd, "scale_linear": scale_sd, "scale_other": scale_sd, "step_s": step_sd,
+          "dispatch_s": disp_sd, "spatial_op_s": spatial_sd, "input_s_per_byte": in_sd, "idle_w": idle_sd,
+          "active_scale": 0.3, "wait_w": 0.7}
+    return profile, Prior(mean, sd, idle0, sigma0, profile.name, profile.provenance)
+
+
+def configurations(runs: list[Run], base: Any, idle0_w: float,
+                   on_progress: Callable[[int, int, str], None] | None = None) -> list[Configuration]:
+    """Group runs by configuration, count each once and price it with the prior ``base``.
+
+    Raises:
+        ModelLoadError: a run's model cannot be built (the message names the model).
+    """
+    from green_estimate.counting.counter import count_model
+    from green_estimate.errors import ModelLoadError
+    from green_estimate.predict import price_step
+
+    groups: dict[str, list[Run]] = {}
+    for r in runs:
+        groups.setdefault(r.config_key, []).append(r)
+    out = []
+    for i, (key, rs) in enumerate(groups.items()):
+        r = rs[0]
+        if on_progress:
+            on_progress(i, len(groups), r.label)
+        try:
+            report = count_model(r.model, batch_size=r.batch_size, optimizer=r.optimizer, input_shape=r.input_shape,
+                                 model_kwargs=r.model_args)
+        except ModelLoadError as e:
+            raise ModelLoadError(f"runs file row {r.row} ({r.run}): {e}") from e
+        idle = {x.idle_included for x in rs}
+        if len(idle) > 1:
+            raise UsageError(f"runs file rows {rs[0].row} and later: one configuration mixes energies with and without "
+                             "idle draw; split them or correct idle_included")
+        energy = [(x.energy_j / x.steps, x.repetitions) for x in rs if x.energy_j is not None]
+        time = [(x.time_s / x.steps, x.repetitions) for x in rs if x.time_s is not None]
+        out.append(Configuration(key, r.label, rs, rm.basis(price_step(report, base), report, idle0_w), idle.pop(),
+                                 _log_stats(energy) if energy else None, _log_stats(time) if time else None))
+    if on_progress:
+        on_progress(len(groups), len(groups), "")
+    return out
+
+
+def _to_u(name: str, value: float, prior: Prior) -> float:
+    return math.log(value) if name in rm.LOG_PARAMS else value / prior.sd[name]
+
+
+def _from_u(u: Any, prior: Prior) -> dict[str, float]:
+    return {n: (math.exp(x) if n in rm.LOG_PARAMS else x * prior.sd[n]) for n, x in zip(rm.PARAMS, u)}
+
+
+def predict_config(c: Configuration, p: dict[str, float]) -> tuple[float, float]:
+    """Per-step ``(energy_j, time_s)`` of a configuration; energy above idle when its runs exclude idle."""
+    e, t, _ = rm.step_cost(c.basis, p)
+    return (e if c.idle_included else e - p["idle_w"] * t), t
+
+
+def _residuals(u: Any, confs: list[Configuration], prior: Prior) -> list[float]:
+    p = _from_u(u, prior)
+    res = []
+    for c in confs:
+        e, t = predict_config(c, p)
+        for obs, pred in ((c.energy, e), (c.time, t)):
+            if obs is None:
+                continue
+            mean, spread, n = obs
+            sigma = math.sqrt(SIGMA_MODEL ** 2 + spread ** 2 / n)
+            res.append((math.log(max(pred, 1e-30)) - mean) / sigma)
+    for name, x in zip(rm.PARAMS, u):
+        if name in rm.LOG_PARAMS:
+            res.append((x - math.log(prior.mean[name])) / prior.sd[name])
+        else:
+            res.append(x - prior.mean[name] / prior.sd[name])
+    return res
+
+
+def fit(confs: list[Configuration], prior: Prior) -> Fit:
+    """The posterior mode of the ten parameters and their Laplace covariance."""
+    import numpy as np
+    from scipy.optimize import least_squares
+
+    u0 = np.array([_to_u(n, prior.mean[n], prior) for n in rm.PARAMS])
+    lower = np.array([-np.inf if n in rm.LOG_PARAMS else 0.0 for n in rm.PARAMS])
+    res = least_squares(lambda u: _residuals(u, confs, prior), u0, bounds=(lower, np.inf), method="trf",
+                        x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=2000)
+    J = res.jac
+    cov = np.linalg.pinv(J.T @ J)
+    params = _from_u(res.x, prior)
+    sd = {}
+    for i, n in enumerate(rm.PARAMS):
+        s = math.sqrt(max(cov[i, i], 0.0))
+        sd[n] = s if n in rm.LOG_PARAMS else s * prior.sd[n]  # log-sd for factors and powers, absolute else
+    return Fit(params, sd, cov.tolist(), float(res.cost))
+
+
+def _loco(confs: list[Configuration], prior: Prior) -> list[dict]:
+    out = []
+    for i, c in enumerate(confs):
+        rest = confs[:i] + confs[i + 1:]
+        p = fit(rest, prior).params if rest else prior.mean
+        e, t = predict_config(c, p)
+        pe, pt = predict_config(c, prior.mean)
+        row: dict[str, Any] = {"label": c.label, "runs": len(c.runs)}
+        for target, obs, pred, pri in (("energy_j", c.energy, e, pe), ("time_s", c.time, t, pt)):
+            if obs is None:
+                continue
+            steps = c.runs[0].steps
+            measured = math.exp(obs[0])
+            row[target] = {"measured_per_run": measured * steps, "prior_per_run": pri * steps,
+                           "left_out_per_run": pred * steps, "left_out_log_err": math.log(pred / measured),
+                           "prior_log_err": math.log(pri / measured), "spread_log": obs[1]}
+        out.append(row)
+    return out
+
+
+def _interval(loco: list[dict], prior: Prior) -> dict:
+    iv = {}
+    for target in ("energy_j", "time_s"):
+        errs = [r[target]["left_out_log_err"] for r in loco if target in r]
+        n = len(errs)
+        s0 = prior.sigma0[target]
+        var = (NU0 * s0 ** 2 + sum(e * e for e in errs)) / (NU0 + n)
+        iv[target] = {"sigma_log": math.sqrt(var), "df": NU0 + n, "configurations": n, "sigma0_log": s0,
+                      "nu0": NU0, "loco_abs_log_err": sorted(round(abs(e), 5) for e in errs),
+                      "method": "leave one configuration out; scaled-inverse-chi-square update of the prior's error"}
+    return iv
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48]
+
+
+def calibrate_from_runs(
+    runs_path: Path | str,
+    *,
+    prior: str | Any,
+    mapping: Path | str | None = None,
+    out: Path | None = None,
+    name: str | None = None,
+    write: bool = True,
+    on_progress: Callable[[int, int, str], None] | None = None,
+) -> FromRunsResult:
+    """Fit a profile to measured whole runs, starting from ``prior`` (a name, path or Profile).
+
+    Args:
+        runs_path: a runs file, a ``validate`` trials.csv, a CodeCarbon emissions.csv or a Zeus log.
+        prior: ``datasheet:<gpu>``, a calibrated profile, or a profile already fitted to runs.
+        mapping: the mapping file CodeCarbon and Zeus logs need (see :mod:`green_estimate.runs.importers`).
+        out: profile path; default ``<profiles dir>/<name>.json``.
+        name: profile name; default from the device and the runs file.
+        write: False returns the profile without writing it.
+        on_progress: ``(done, total, label)`` while configurations are counted.
+
+    Raises:
+        RunsFileError: a bad runs file (the message names the row).
+        UsageError: runs of several devices in one file.
+        ProfileError: an unusable prior.
+    """
+    from green_estimate.predict import resolve_profile
+    from green_estimate.profile import profiles_dir, write_profile
+    from green_estimate.runs.importers import load_runs
+
+    runs_path = Path(runs_path)
+    runs, fmt = load_runs(runs_path, mapping)
+    devices = sorted({r.device for r in runs})
+    if len(devices) > 1:
+        raise UsageError(f"{runs_path}: runs of {len(devices)} devices ({', '.join(devices)}): a profile is one "
+                         "device's; split the file by device")
+    prior_profile = resolve_profile(prior)
+    base, pri = prior_from_profile(prior_profile)
+    confs = configurations(runs, base, pri.idle0_w, on_progress)
+    result = fit(confs, pri)
+    loco = _loco(confs, pri)
+    interval = _interval(loco, pri)
+    has_time = any(c.time is not None for c in confs)
+    if not has_time:  # time was never measured: its interval is the prior's
+        interval["time_s"].update({"sigma_log": pri.sigma0["time_s"], "df": NU0, "configurations": 0})
+    data = copy.deepcopy(base.data)
+    name = name or f"{_slug(devices[0])}-{_slug(runs_path.stem)}"
+    meters = sorted({r.meter for r in runs if r.meter})
+    data.update({
+        "name": name,
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "provenance": MEASURED_RUNS,
+        "time_provenance": MEASURED_RUNS if has_time else data.get("time_provenance", pri.provenance),
+        "energy_basis": "total",
+        "idle_power_w": result.params["idle_w"],
+        "runs_model": {
+            "form": rm.FORM, "params": result.params, "param_sd": result.sd,
+            "param_sd_note": "log-sd for scales and powers, absolute sd (s, s/B) for host terms",
+            "prior": {"profile": pri.profile, "provenance": pri.provenance, "idle0_w": pri.idle0_w,
+                      "mean": pri.mean, "sd": pri.sd},
+            "interval": interval, "loco": loco,
+            "fit": {"method": "MAP (ridge towards the prior) with scipy least_squares; Laplace covariance",
+                    "sigma_model_log": SIGMA_MODEL, "cost": result.cost, "configurations": len(confs)},
+            "source": {"path": runs_path.name, "sha256": _sha256(runs_path), "format": fmt, "runs": len(runs),
+                       "configurations": len(confs), "devices": devices, "meters": meters,
+                       "description": "fitted to measured whole training runs"},
+        },
+    })
+    data["meter"] = {"name": MEASURED_RUNS, "device": devices[0], "runs_meters": meters,
+                     "power_source": f"fitted to {len(runs)} measured runs in {runs_path.name} "
+                                     f"(prior {pri.profile}, {pri.provenance})"}
+    data.setdefault("sources", [])
+    data["sources"] = list(data["sources"]) + [{
+        "figure": "runs-model parameters", "value": f"{len(runs)} runs, {len(confs)} configurations",
+        "source": f"fitted to measured whole training runs: {runs_path.name} (sha256 {data['runs_model']['source']['sha256'][:12]})"}]
+    from green_estimate.profile import Profile
+
+    Profile.from_dict(copy.deepcopy(data), origin="from-runs")  # the result must load
+    path = None
+    if write:
+        path = write_profile(data, Path(out) if out else profiles_dir() / f"{name}.json")
+    return FromRunsResult(data, path, [c.to_dict() for c in confs], len(runs), pri.profile)
+
+
