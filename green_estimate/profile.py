@@ -143,7 +143,20 @@ class Profile:
     def summary(self) -> dict:
         return {"name": self.name, "device": self.device_name, "meter": self.data.get("meter", {}).get("name", ""),
                 "provenance": self.provenance, "time_provenance": self.data.get("time_provenance", ""),
-                "origin": self.origin, "created_utc": self.data.get("created_utc", "")}
+                "origin": self.origin, "created_utc": self.data.get("created_utc", ""), "source": self.source}
+
+    @property
+    def source(self) -> str:
+        """What the profile was made from, in words (the runs file of a ``measured-runs`` profile)."""
+        src = self.data.get("runs_model", {}).get("source")
+        if src:
+            cited = "; ".join(src.get("cited", []))
+            return (f"{src.get('description', 'measured runs')}: {src.get('path')} ({src.get('runs')} runs, "
+                    f"{src.get('configurations')} configurations{', ' + cited if cited else ''})")
+        if self.data.get("provenance") == "datasheet":
+            return "vendor figures and stated assumptions (docs/datasheet.md)"
+        step = self.data.get("step_model")
+        return f"calibrated in context ({step.get('n_samples', '?')} networks)" if step else ""
 
 
 # The type of each key a profile may have today (``None``: any JSON). Unknown keys are allowed (newer
@@ -370,7 +383,8 @@ def list_all_profiles() -> list[dict]:
 
         for d in list_datasheet_profiles():
             rows.append({"name": d["name"], "device": d["device"], "meter": "datasheet", "provenance": "datasheet",
-                         "time_provenance": "datasheet", "origin": "datasheet", "created_utc": "", "classes": []})
+                         "time_provenance": "datasheet", "origin": "datasheet", "created_utc": "", "classes": [],
+                         "source": "vendor figures and stated assumptions (docs/datasheet.md)"})
     except ImportError:  # pragma: no cover - datasheet data ships with the package
         pass
     return rows

@@ -250,6 +250,9 @@ def fit(confs: list[Configuration], prior: Prior) -> Fit:
     J = res.jac
     cov = np.linalg.pinv(J.T @ J)
     params = _from_u(res.x, prior)
+    for n in rm.HOST_PARAMS:  # a term pressed against its bound is zero, not 1e-40
+        if params[n] < 1e-9 * prior.sd[n]:
+            params[n] = 0.0
     sd = {}
     for i, n in enumerate(rm.PARAMS):
         s = math.sqrt(max(cov[i, i], 0.0))
@@ -301,7 +304,7 @@ def _slug(text: str) -> str:
 def calibrate_from_runs(
     runs_path: Path | str,
     *,
-    prior: str | Any,
+    prior: str | Any | None = None,
     mapping: Path | str | None = None,
     out: Path | None = None,
     name: str | None = None,
@@ -312,7 +315,8 @@ def calibrate_from_runs(
 
     Args:
         runs_path: a runs file, a ``validate`` trials.csv, a CodeCarbon emissions.csv or a Zeus log.
-        prior: ``datasheet:<gpu>``, a calibrated profile, or a profile already fitted to runs.
+        prior: ``datasheet:<gpu>``, a calibrated profile, or a profile already fitted to runs; None
+            takes the datasheet profile of the runs' device.
         mapping: the mapping file CodeCarbon and Zeus logs need (see :mod:`green_estimate.runs.importers`).
         out: profile path; default ``<profiles dir>/<name>.json``.
         name: profile name; default from the device and the runs file.
@@ -334,6 +338,14 @@ def calibrate_from_runs(
     if len(devices) > 1:
         raise UsageError(f"{runs_path}: runs of {len(devices)} devices ({', '.join(devices)}): a profile is one "
                          "device's; split the file by device")
+    if prior is None:
+        from green_estimate.datasheet import match_gpu
+
+        spec = match_gpu(devices[0])
+        if spec is None:
+            raise UsageError(f"no --prior given and {devices[0]!r} has no datasheet entry: give --prior "
+                             "datasheet:<gpu> or a calibrated profile (see `green-estimate profiles`)")
+        prior = f"datasheet:{spec.key}"
     prior_profile = resolve_profile(prior)
     base, pri = prior_from_profile(prior_profile)
     confs = configurations(runs, base, pri.idle0_w, on_progress)
@@ -363,7 +375,8 @@ def calibrate_from_runs(
                     "sigma_model_log": SIGMA_MODEL, "cost": result.cost, "configurations": len(confs)},
             "source": {"path": runs_path.name, "sha256": _sha256(runs_path), "format": fmt, "runs": len(runs),
                        "configurations": len(confs), "devices": devices, "meters": meters,
-                       "description": "fitted to measured whole training runs"},
+                       "description": "fitted to measured whole training runs",
+                       "cited": sorted({r.source.split(" src/")[0] for r in runs if r.source})[:3]},
         },
     })
     data["meter"] = {"name": MEASURED_RUNS, "device": devices[0], "runs_meters": meters,

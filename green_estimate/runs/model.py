@@ -125,7 +125,7 @@ def apply_runs_model(classes: dict, report: Any, runs_model: dict) -> dict:
                               c.flops, c.nbytes, c.ops)
     _, _, host = step_cost(b, p)
     for cls, t in host.items():
-        if t > 0:
+        if t > 0:  # a host term fitted to zero adds no class
             out[cls] = ClassPrice((p["idle_w"] + p["wait_w"]) * t, 0.0, t, 0.0, cls)
     return out
 

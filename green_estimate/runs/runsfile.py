@@ -68,8 +68,8 @@ class Run:
 
     @property
     def label(self) -> str:
-        args = " ".join(f"{k}={v}" for k, v in sorted(self.model_args.items()))
-        return f"{Path(self.model.split(':')[0]).name}{' ' + args if args else ''} b{self.batch_size} ×{self.steps}"
+        args = " ".join(f"{k}={v}" for k, v in sorted(self.model_args.items()) if k != "input_shape")
+        return f"{args or Path(self.model.split(':')[0]).name} b{self.batch_size} ×{self.steps}"
 
     def to_record(self) -> dict[str, Any]:
         d = asdict(self)
