@@ -18,7 +18,9 @@ def main(trials: str, *profiles: str) -> None:
     from green_estimate.predict import TrainingPlan, predict_report, resolve_profile
     from green_estimate.runs.importers import from_validate_trials
 
-    runs = from_validate_trials(trials)
+    notes: list[str] = []
+
+    runs = from_validate_trials(trials, notes=notes)
     profs = [resolve_profile(p) for p in profiles]
     reports = {}
     rows = {p: [] for p in profiles}
@@ -31,7 +33,7 @@ def main(trials: str, *profiles: str) -> None:
             d = predict_report(reports[r.config_key], plan=plan, profile=prof).to_dict()["total"]
             lo, hi = d["energy_j_interval"]
             rows[name].append((d["energy_j"], r.energy_j, d["time_s"], r.time_s, lo <= r.energy_j <= hi))
-    out = {"trials": trials, "runs": len(runs), "configurations": len(reports), "profiles": {}}
+    out = {"trials": trials, "runs": len(runs), "configurations": len(reports), "notes": notes, "profiles": {}}
     for name in profiles:
         pe, me, pt, mt, inside = zip(*rows[name])
         out["profiles"][name] = {

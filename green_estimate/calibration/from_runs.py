@@ -260,22 +260,25 @@ def fit(confs: list[Configuration], prior: Prior) -> Fit:
     return Fit(params, sd, cov.tolist(), float(res.cost))
 
 
-def _loco(confs: list[Configuration], prior: Prior) -> list[dict]:
+def _loco(confs: list[Configuration], prior: Prior, fitted: dict[str, float]) -> list[dict]:
+    """Per configuration: measured (geometric mean), the prior's, a fit without it, and the full fit."""
     out = []
     for i, c in enumerate(confs):
         rest = confs[:i] + confs[i + 1:]
         p = fit(rest, prior).params if rest else prior.mean
         e, t = predict_config(c, p)
         pe, pt = predict_config(c, prior.mean)
+        fe, ft = predict_config(c, fitted)
         row: dict[str, Any] = {"label": c.label, "runs": len(c.runs)}
-        for target, obs, pred, pri in (("energy_j", c.energy, e, pe), ("time_s", c.time, t, pt)):
+        for target, obs, pred, pri, full in (("energy_j", c.energy, e, pe, fe), ("time_s", c.time, t, pt, ft)):
             if obs is None:
                 continue
             steps = c.runs[0].steps
             measured = math.exp(obs[0])
             row[target] = {"measured_per_run": measured * steps, "prior_per_run": pri * steps,
-                           "left_out_per_run": pred * steps, "left_out_log_err": math.log(pred / measured),
-                           "prior_log_err": math.log(pri / measured), "spread_log": obs[1]}
+                           "left_out_per_run": pred * steps, "fitted_per_run": full * steps,
+                           "left_out_log_err": math.log(pred / measured), "prior_log_err": math.log(pri / measured),
+                           "fitted_log_err": math.log(full / measured), "spread_log": obs[1]}
         out.append(row)
     return out
 
@@ -333,7 +336,7 @@ def calibrate_from_runs(
     from green_estimate.runs.importers import load_runs
 
     runs_path = Path(runs_path)
-    runs, fmt = load_runs(runs_path, mapping)
+    runs, fmt, load_notes = load_runs(runs_path, mapping)
     devices = sorted({r.device for r in runs})
     if len(devices) > 1:
         raise UsageError(f"{runs_path}: runs of {len(devices)} devices ({', '.join(devices)}): a profile is one "
@@ -350,7 +353,7 @@ def calibrate_from_runs(
     base, pri = prior_from_profile(prior_profile)
     confs = configurations(runs, base, pri.idle0_w, on_progress)
     result = fit(confs, pri)
-    loco = _loco(confs, pri)
+    loco = _loco(confs, pri, result.params)
     interval = _interval(loco, pri)
     has_time = any(c.time is not None for c in confs)
     if not has_time:  # time was never measured: its interval is the prior's
@@ -376,7 +379,8 @@ def calibrate_from_runs(
             "source": {"path": runs_path.name, "sha256": _sha256(runs_path), "format": fmt, "runs": len(runs),
                        "configurations": len(confs), "devices": devices, "meters": meters,
                        "description": "fitted to measured whole training runs",
-                       "cited": sorted({r.source.split(" src/")[0] for r in runs if r.source})[:3]},
+                       "cited": sorted({r.source.split(" src/")[0] for r in runs if r.source})[:3],
+                       "notes": load_notes},
         },
     })
     data["meter"] = {"name": MEASURED_RUNS, "device": devices[0], "runs_meters": meters,

@@ -161,15 +161,18 @@ def _render_runs(result) -> None:  # noqa: ANN001
     console.print(f"[bold]Profile {p['name']}[/bold] → {result.profile_path}")
     console.print(f"Fitted to {src['runs']} measured runs ({src['configurations']} configurations) in {src['path']} "
                   f"[{src['format']}], device {src['devices'][0]}; prior {result.prior}. Energy: [bold]measured-runs[/bold].")
-    t = Table(title="Each configuration predicted by a fit that left it out (per run)", title_justify="left")
-    for col in ("configuration", "runs", "measured", "prior", "prior error", "left out", "left-out error"):
+    for note in src.get("notes", []):
+        console.print(f"Note: {note}.")
+    t = Table(title="Each configuration predicted by a fit that left it out (per run; fitted: the error of the "
+              "fit to all)", title_justify="left")
+    for col in ("configuration", "runs", "measured", "prior", "prior error", "left out", "left-out error", "fitted"):
         t.add_column(col, justify="left" if col == "configuration" else "right")
     for row in r["loco"]:
         e = row.get("energy_j") or row.get("time_s")
         unit = "J" if "energy_j" in row else "s"
         t.add_row(row["label"], str(row["runs"]), si(e["measured_per_run"], unit), si(e["prior_per_run"], unit),
                   pct(math.exp(e["prior_log_err"]) - 1), si(e["left_out_per_run"], unit),
-                  pct(math.exp(e["left_out_log_err"]) - 1))
+                  pct(math.exp(e["left_out_log_err"]) - 1), pct(math.exp(e["fitted_log_err"]) - 1))
     console.print(t)
     iv = r["interval"]["energy_j"]
     console.print(f"Energy interval: ±{iv['sigma_log']:.2f} in log, Student t with {iv['df']:g} degrees of freedom "

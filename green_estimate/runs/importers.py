@@ -61,22 +61,23 @@ def detect_format(path: Path | str) -> str:
     return "runs"
 
 
-def load_runs(path: Path | str, mapping: Path | str | None = None) -> tuple[list[Run], str]:
-    """The runs in ``path`` whatever its format, and the format's name.
+def load_runs(path: Path | str, mapping: Path | str | None = None) -> tuple[list[Run], str, list[str]]:
+    """The runs in ``path`` whatever its format, the format's name, and notes on rows left out.
 
     Raises:
         RunsFileError: a bad row, or a CodeCarbon/Zeus file without the mapping it needs.
     """
     path = Path(path)
     fmt = detect_format(path)
+    notes: list[str] = []
     if fmt == "runs":
-        return read_runs(path), fmt
+        return read_runs(path), fmt, notes
     if fmt == "validate":
-        return from_validate_trials(path, mapping), fmt
+        return from_validate_trials(path, mapping, notes=notes), fmt, notes
     if mapping is None:
         raise RunsFileError(f"{path} is a {'CodeCarbon emissions.csv' if fmt == 'codecarbon' else 'Zeus log'}: it "
                             "does not say what was trained; give --runs-map mapping.toml (see docs/calibration.md)")
-    return (from_codecarbon if fmt == "codecarbon" else from_zeus)(path, mapping), fmt
+    return (from_codecarbon if fmt == "codecarbon" else from_zeus)(path, mapping), fmt, notes
 
 
 def read_mapping(path: Path | str) -> tuple[dict, dict[str, dict], Path]:
@@ -179,26 +180,41 @@ def from_zeus(path: Path | str, mapping: Path | str) -> list[Run]:
     return runs
 
 
-def from_validate_trials(path: Path | str, mapping: Path | str | None = None) -> list[Run]:
+def from_validate_trials(path: Path | str, mapping: Path | str | None = None,
+                         notes: list[str] | None = None) -> list[Run]:
     """Runs from ``validate``'s ``trials.csv``. The input shape and device come from the ``report.json``
-    beside it (or the mapping's ``[defaults]``: ``input_shape``, ``device``)."""
+    beside it (or the mapping's ``[defaults]``: ``input_shape``, ``device``).
+
+    Trials measured while other work competed for the CPU (1-minute load above the run's torch
+    threads + 1, as validate's report flags them) are left out: on a shared machine such a trial
+    can take 10-100× its time, which says nothing about the model. ``notes`` gets a line saying how
+    many were left out.
+    """
     path = Path(path)
     defaults: dict[str, Any] = read_mapping(mapping)[0] if mapping else {}
     report = path.with_name("report.json")
+    threads = None
     if report.is_file():
         try:
             doc = json.loads(report.read_text(encoding="utf-8"))
             defaults.setdefault("input_shape", doc.get("dataset", {}).get("input_shape"))
-            meter = doc.get("meter", {})
-            defaults.setdefault("device", meter.get("device") or doc.get("config", {}).get("device"))
+            config = doc.get("config", {})
+            prof = config.get("profile", {})  # its device is this one's name when validate found it made here
+            defaults.setdefault("device", prof.get("device") if prof.get("other_device") is False else config.get("device"))
+            threads = config.get("torch_threads")
         except (OSError, json.JSONDecodeError, AttributeError):
             pass
     if not defaults.get("input_shape"):
         raise RunsFileError(f"{path}: no report.json beside it to say the input shape: keep the validate output "
                             "folder whole, or give a mapping file with input_shape in [defaults]")
     runs = []
+    contended = 0
     for i, rec in enumerate(_rows(path), start=2):
         where = f"{path}, row {i}"
+        load = rec.get("load_avg_1m")
+        if threads and load and float(load) > int(threads) + 1:
+            contended += 1
+            continue
         try:
             arch = {"family": rec["family"], "conv_blocks": int(float(rec["conv_blocks"] or 0)),
                     "linear_layers": int(float(rec["linear_layers"])),
@@ -214,6 +230,10 @@ def from_validate_trials(path: Path | str, mapping: Path | str | None = None) ->
             "device": defaults.get("device") or "unknown", "energy_j": rec["measured_energy_j"],
             "time_s": rec["measured_time_s"], "meter": f"{rec.get('meter', '')} ({rec.get('provenance', '')})",
             "idle_included": True, "source": f"validate {path}"}, where, i))
+    if contended and notes is not None:
+        notes.append(f"{contended} of {contended + len(runs)} trials left out: measured while other work competed "
+                     f"for the CPU (1-minute load above {threads} torch threads + 1)")
     if not runs:
-        raise RunsFileError(f"{path} has no trials")
+        raise RunsFileError(f"{path} has no trials" + (" measured without contention: rerun validate on an idle "
+                                                       "machine" if contended else ""))
     return runs

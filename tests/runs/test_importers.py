@@ -46,7 +46,7 @@ def test_codecarbon_rows_are_joined_through_the_mapping(folder):
         '[runs.f86289a9-04d4-473e-8424-2de8cd2b3098]\nmodel_args = {width = 16}\nsteps = 1000\n\n'
         '[runs.0a578547-1d6b-4e2f-be0c-7ad10f2f7c97]\nsteps = 20\nenergy = "gpu"\n')
     assert detect_format(folder / "emissions.csv") == "codecarbon"
-    (big, small), fmt = load_runs(folder / "emissions.csv", folder / "map.toml")
+    (big, small), fmt, _ = load_runs(folder / "emissions.csv", folder / "map.toml")
     assert fmt == "codecarbon"
     assert big.energy_j == pytest.approx(0.2983823810060454 * 3.6e6) and big.time_s == pytest.approx(9593.820775824)
     assert big.model_args == {"width": 16} and big.steps == 1000 and big.device == "Intel(R) Xeon(R) CPU @ 2.00GHz"
@@ -69,7 +69,7 @@ def test_zeus_log_sums_the_gpus_of_a_window(folder):
         "defaults": {"model": "m.py", "batch_size": 64, "device": "NVIDIA A100-SXM4-40GB"},
         "runs": {"cnn-epochs": {"steps": 900}, "mlp-epochs": {"steps": 300, "model_args": {"width": 4}}}}))
     assert detect_format(folder / "zeus.csv") == "zeus"
-    (cnn, mlp), _ = load_runs(folder / "zeus.csv", folder / "map.json")
+    (cnn, mlp), _, _ = load_runs(folder / "zeus.csv", folder / "map.json")
     assert cnn.energy_j == pytest.approx(15000.25 + 14000.5) and cnn.time_s == 120.5 and cnn.steps == 900
     assert mlp.energy_j == pytest.approx(4900.0) and mlp.model_args == {"width": 4} and "gpu0_energy+gpu1_energy" in mlp.meter
 
@@ -86,13 +86,17 @@ def test_validate_trials_with_their_report(tmp_path):
     with open(tmp_path / "trials.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(CSV_COLUMNS))
         w.writeheader()
-        w.writerow(rec)
+        w.writerow({**rec, "load_avg_1m": 1.2})
+        w.writerow({**rec, "trial": 4, "load_avg_1m": 3.5, "measured_time_s": 9.0})  # another job had the CPU
     with pytest.raises(RunsFileError, match="no report.json beside it"):
         load_runs(tmp_path / "trials.csv")
-    (tmp_path / "report.json").write_text(json.dumps({"dataset": {"input_shape": [1, 16, 16]},
-                                                      "meter": {"device": "AMD EPYC (2 logical CPU(s))"}}))
-    (run,), fmt = load_runs(tmp_path / "trials.csv")
+    (tmp_path / "report.json").write_text(json.dumps({"dataset": {"input_shape": [1, 16, 16]}, "config": {
+        "torch_threads": 2, "device": "cpu", "profile": {"device": "AMD EPYC (2 threads)", "other_device": False}}}))
+    (run,), fmt, notes = load_runs(tmp_path / "trials.csv")
+    assert notes == ["1 of 2 trials left out: measured while other work competed for the CPU (1-minute load above "
+                     "2 torch threads + 1)"]
     assert fmt == "validate" and run.steps == 120 and run.batch_size == 128 and run.time_s == 0.56
+    assert run.device == "AMD EPYC (2 threads)"
     assert run.model_args == {"family": "simple_cnn", "conv_blocks": 2, "linear_layers": 3, "relu": True,
                               "input_shape": [1, 16, 16]}
     from green_estimate.counting.counter import count_model
