@@ -35,6 +35,8 @@ MEASURED_RUNS = "measured-runs"
 #: Relative (log) error a configuration's mean can have beyond its measured spread: the runs model
 #: is additive and coarse, so it is not expected to fit any configuration better than this.
 SIGMA_MODEL = 0.1
+#: Residuals (in sigmas) beyond which a configuration's pull grows linearly (soft-L1), not quadratically.
+ROBUST_C = 2.0
 #: Log spread assumed for a configuration measured once (no repeats to estimate it from).
 SINGLE_RUN_SPREAD = 0.05
 #: How many configurations the prior's own error scale is worth in the interval's error scale.
@@ -106,14 +108,20 @@ class FromRunsResult:
 
 
 def _log_stats(values: list[tuple[float, int]]) -> tuple[float, float, int]:
-    """Mean and sd of log values weighted by repetitions, and the number of measurements."""
-    n = sum(w for _, w in values)
-    logs = [(math.log(v), w) for v, w in values]
-    mean = sum(lv * w for lv, w in logs) / n
+    """The typical log value of a configuration's runs, its spread, and the number of measurements.
+
+    The median (each row counted ``repetitions`` times) and 1.4826 × the median absolute deviation:
+    a run slowed by other work on a shared machine moves neither.
+    """
+    import numpy as np
+
+    logs = np.repeat([math.log(v) for v, _ in values], [w for _, w in values])
+    n = len(logs)
+    mid = float(np.median(logs))
     if len(values) < 2:
-        return mean, SINGLE_RUN_SPREAD, n
-    var = sum(w * (lv - mean) ** 2 for lv, w in logs) / max(n - 1, 1)
-    return mean, math.sqrt(var), n
+        return mid, SINGLE_RUN_SPREAD, n
+    spread = 1.4826 * float(np.median(np.abs(logs - mid)))
+    return mid, max(spread, 1e-3), n
 
 
 def prior_from_profile(profile: Any) -> tuple[Any, Prior]:
@@ -229,7 +237,10 @@ def _residuals(u: Any, confs: list[Configuration], prior: Prior) -> list[float]:
                 continue
             mean, spread, n = obs
             sigma = math.sqrt(SIGMA_MODEL ** 2 + spread ** 2 / n)
-            res.append((math.log(max(pred, 1e-30)) - mean) / sigma)
+            r = (math.log(max(pred, 1e-30)) - mean) / sigma
+            # soft-L1 beyond ROBUST_C sigmas: a configuration the model cannot fit (or measured under
+            # contention) pulls linearly, not quadratically, so it cannot drag every parameter
+            res.append(math.copysign(ROBUST_C * math.sqrt(2 * (math.sqrt(1 + (r / ROBUST_C) ** 2) - 1)), r))
     for name, x in zip(rm.PARAMS, u):
         if name in rm.LOG_PARAMS:
             res.append((x - math.log(prior.mean[name])) / prior.sd[name])
