@@ -32,6 +32,17 @@ def test_bad_runs_files_are_one_line_naming_the_row(tmp_path, capsys, body, says
     assert says in err
 
 
+def test_missing_file_and_unmapped_codecarbon_log(tmp_path, capsys):
+    code, out, err = run(["calibrate", "--from-runs", str(tmp_path / "nope.csv")], capsys)
+    assert_one_line_error(code, out, err)
+    assert "does not exist" in err
+    (tmp_path / "emissions.csv").write_text("timestamp,project_name,run_id,duration,emissions,energy_consumed\n"
+                                            "2024-01-01T00:00:00,p,abc,10,0.1,0.002\n")
+    code, out, err = run(["calibrate", "--from-runs", str(tmp_path / "emissions.csv")], capsys)
+    assert_one_line_error(code, out, err)
+    assert "give --runs-map" in err
+
+
 def test_missing_columns_and_misplaced_options(tmp_path, capsys):
     (tmp_path / "runs.csv").write_text("model,steps\nm.py,3\n")
     code, out, err = run(["calibrate", "--from-runs", str(tmp_path / "runs.csv")], capsys)
