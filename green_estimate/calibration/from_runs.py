@@ -323,6 +323,7 @@ def calibrate_from_runs(
     out: Path | None = None,
     name: str | None = None,
     write: bool = True,
+    keep_contended: bool = False,
     on_progress: Callable[[int, int, str], None] | None = None,
 ) -> FromRunsResult:
     """Fit a profile to measured whole runs, starting from ``prior`` (a name, path or Profile).
@@ -335,6 +336,7 @@ def calibrate_from_runs(
         out: profile path; default ``<profiles dir>/<name>.json``.
         name: profile name; default from the device and the runs file.
         write: False returns the profile without writing it.
+        keep_contended: keep validate trials measured under contention (left out by default).
         on_progress: ``(done, total, label)`` while configurations are counted.
 
     Raises:
@@ -347,7 +349,7 @@ def calibrate_from_runs(
     from green_estimate.runs.importers import load_runs
 
     runs_path = Path(runs_path)
-    runs, fmt, load_notes = load_runs(runs_path, mapping)
+    runs, fmt, load_notes = load_runs(runs_path, mapping, keep_contended)
     devices = sorted({r.device for r in runs})
     if len(devices) > 1:
         raise UsageError(f"{runs_path}: runs of {len(devices)} devices ({', '.join(devices)}): a profile is one "
@@ -362,6 +364,11 @@ def calibrate_from_runs(
         prior = f"datasheet:{spec.key}"
     prior_profile = resolve_profile(prior)
     base, pri = prior_from_profile(prior_profile)
+    from green_estimate.transfer import transfer_profile
+
+    # a CPU prior made on another CPU is carried here first, as predict would carry it: the fitted
+    # profile keeps the carried models (and its ``transfer`` entry), so it prices as it was fitted
+    base, _ = transfer_profile(base)
     confs = configurations(runs, base, pri.idle0_w, on_progress)
     result = fit(confs, pri)
     loco = _loco(confs, pri, result.params)

@@ -26,6 +26,7 @@ def calibrate(
     from_runs: Annotated[Optional[Path], typer.Option("--from-runs", help="Fit to measured whole runs instead: a runs file (.csv/.jsonl), validate's trials.csv, CodeCarbon's emissions.csv or a Zeus log.")] = None,
     prior: Annotated[Optional[str], typer.Option("--prior", help="With --from-runs: the profile to start from (datasheet:<gpu>, a name or a path; default: the runs' GPU's datasheet profile).")] = None,
     runs_map: Annotated[Optional[Path], typer.Option("--runs-map", help="With --from-runs: mapping file (TOML/JSON) joining CodeCarbon or Zeus rows to models and plans.")] = None,
+    keep_contended: Annotated[bool, typer.Option("--keep-contended", help="With --from-runs on validate's trials.csv: keep trials measured while other work loaded the CPU.")] = False,
 ) -> None:
     """Time every op inside real training steps of seeded random networks and fit a profile.
 
@@ -44,10 +45,10 @@ def calibrate(
     if from_runs is not None:
         if gpu is not None or cpu or quick or resume or watts is not None:
             raise UsageError("--from-runs fits measured runs: it takes no --gpu/--cpu/--quick/--resume/--watts")
-        _calibrate_from_runs(from_runs, prior, runs_map, out, name, json_out)
+        _calibrate_from_runs(from_runs, prior, runs_map, out, name, json_out, keep_contended)
         return
-    if prior is not None or runs_map is not None:
-        raise UsageError("--prior and --runs-map go with --from-runs RUNS_FILE")
+    if prior is not None or runs_map is not None or keep_contended:
+        raise UsageError("--prior, --runs-map and --keep-contended go with --from-runs RUNS_FILE")
     from green_estimate.calibration.calibrator import calibrate as run
 
     if (gpu is None) == (not cpu):
@@ -128,7 +129,7 @@ def _render(result) -> None:  # noqa: ANN001
 
 
 def _calibrate_from_runs(path: Path, prior: Optional[str], runs_map: Optional[Path], out: Optional[Path],
-                         name: Optional[str], json_out: bool) -> None:
+                         name: Optional[str], json_out: bool, keep_contended: bool) -> None:
     from green_estimate.calibration.from_runs import calibrate_from_runs
 
     err = stderr_console()
@@ -141,7 +142,8 @@ def _calibrate_from_runs(path: Path, prior: Optional[str], runs_map: Optional[Pa
     if status is not None:
         status.start()
     try:
-        result = calibrate_from_runs(path, prior=prior, mapping=runs_map, out=out, name=name, on_progress=cb)
+        result = calibrate_from_runs(path, prior=prior, mapping=runs_map, out=out, name=name,
+                                     keep_contended=keep_contended, on_progress=cb)
     finally:
         if status is not None:
             status.stop()

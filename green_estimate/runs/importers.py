@@ -61,7 +61,8 @@ def detect_format(path: Path | str) -> str:
     return "runs"
 
 
-def load_runs(path: Path | str, mapping: Path | str | None = None) -> tuple[list[Run], str, list[str]]:
+def load_runs(path: Path | str, mapping: Path | str | None = None,
+              keep_contended: bool = False) -> tuple[list[Run], str, list[str]]:
     """The runs in ``path`` whatever its format, the format's name, and notes on rows left out.
 
     Raises:
@@ -73,7 +74,7 @@ def load_runs(path: Path | str, mapping: Path | str | None = None) -> tuple[list
     if fmt == "runs":
         return read_runs(path), fmt, notes
     if fmt == "validate":
-        return from_validate_trials(path, mapping, notes=notes), fmt, notes
+        return from_validate_trials(path, mapping, notes=notes, keep_contended=keep_contended), fmt, notes
     if mapping is None:
         raise RunsFileError(f"{path} is a {'CodeCarbon emissions.csv' if fmt == 'codecarbon' else 'Zeus log'}: it "
                             "does not say what was trained; give --runs-map mapping.toml (see docs/calibration.md)")
@@ -181,14 +182,14 @@ def from_zeus(path: Path | str, mapping: Path | str) -> list[Run]:
 
 
 def from_validate_trials(path: Path | str, mapping: Path | str | None = None,
-                         notes: list[str] | None = None) -> list[Run]:
+                         notes: list[str] | None = None, keep_contended: bool = False) -> list[Run]:
     """Runs from ``validate``'s ``trials.csv``. The input shape and device come from the ``report.json``
     beside it (or the mapping's ``[defaults]``: ``input_shape``, ``device``).
 
     Trials measured while other work competed for the CPU (1-minute load above the run's torch
     threads + 1, as validate's report flags them) are left out: on a shared machine such a trial
     can take 10-100× its time, which says nothing about the model. ``notes`` gets a line saying how
-    many were left out.
+    many were left out (``keep_contended`` keeps them).
     """
     path = Path(path)
     defaults: dict[str, Any] = read_mapping(mapping)[0] if mapping else {}
@@ -212,7 +213,7 @@ def from_validate_trials(path: Path | str, mapping: Path | str | None = None,
     for i, rec in enumerate(_rows(path), start=2):
         where = f"{path}, row {i}"
         load = rec.get("load_avg_1m")
-        if threads and load and float(load) > int(threads) + 1:
+        if threads and load and float(load) > int(threads) + 1 and not keep_contended:
             contended += 1
             continue
         try:
@@ -235,5 +236,5 @@ def from_validate_trials(path: Path | str, mapping: Path | str | None = None,
                      f"for the CPU (1-minute load above {threads} torch threads + 1)")
     if not runs:
         raise RunsFileError(f"{path} has no trials" + (" measured without contention: rerun validate on an idle "
-                                                       "machine" if contended else ""))
+                                                       "machine, or pass --keep-contended" if contended else ""))
     return runs
