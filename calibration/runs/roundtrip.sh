@@ -3,6 +3,7 @@
 #   validate (priced by PRIOR) → calibrate --from-runs its trials.csv → validate again (other seed,
 #   priced by the fitted profile) → both profiles scored on the second run's measured trials.
 # Usage: bash calibration/runs/roundtrip.sh OUT_DIR [PRIOR] [VALIDATE OPTIONS...]
+# KEEP=1 keeps trials measured under contention in the fit and the scoring (a shared machine).
 set -euo pipefail
 out=${1:?usage: roundtrip.sh OUT_DIR [PRIOR] [validate options]}
 prior=${2:-cpu-reference-2core}
@@ -14,8 +15,9 @@ mkdir -p "$out"
 lscpu | grep "Model name" || true
 date -u
 $ge validate --quick --cpu --strategies grid --profile "$prior" --seed 10 --out "$out/first" "$@" > "$out/first.log" 2>&1
-$ge calibrate --from-runs "$out/first/trials.csv" --prior "$prior" --out "$out/fitted.json" --json > "$out/fitted.out.json"
+keep=(); all=()
+if [ "${KEEP:-0}" = 1 ]; then keep=(--keep-contended); all=(--all); fi
+$ge calibrate --from-runs "$out/first/trials.csv" --prior "$prior" --out "$out/fitted.json" "${keep[@]}" --json > "$out/fitted.out.json"
 $ge validate --quick --cpu --strategies grid --profile "$out/fitted.json" --seed 11 --out "$out/second" "$@" > "$out/second.log" 2>&1
-$py calibration/runs/roundtrip.py "$out/second/trials.csv" "$prior" "$out/fitted.json" | tee "$out/roundtrip.json"
-$py calibration/runs/roundtrip.py "$out/second/trials.csv" "$prior" "$out/fitted.json" --all > "$out/roundtrip-all.json" || true
+$py calibration/runs/roundtrip.py "$out/second/trials.csv" "$prior" "$out/fitted.json" "${all[@]}" | tee "$out/roundtrip.json"
 date -u
