@@ -125,11 +125,21 @@ def price_step(report: CostReport, profile: Profile) -> dict[str, ClassPrice]:
     if step:
         t = terms["const"] + terms["dispatches"] * report.dispatches + terms["param_tensors"] * report.param_tensors
         out["overhead"] = ClassPrice(step["power_w"]["rest_w"] * t, 0.0, t, 0.0, "overhead")
+    runs = profile.data.get("runs_model")
+    if runs:  # fitted to measured runs: the prior's classes repriced (green_estimate/runs/model.py)
+        from green_estimate.runs.model import apply_runs_model
+
+        out = apply_runs_model(out, report, runs)
     return out
 
 
 def interval_log_halfwidth(profile: Profile, target: str, confidence: float) -> float | None:
     """The half-width (in log) of the interval from the profile's leave-one-family-out errors."""
+    runs = profile.data.get("runs_model")
+    if runs:
+        from green_estimate.runs.model import log_halfwidth
+
+        return log_halfwidth(runs, target, confidence) + float(profile.data.get("transfer", {}).get("log_error", 0.0))
     step = profile.data.get("step_model")
     if not step:
         return None
@@ -212,6 +222,13 @@ class Prediction:
         """Where the interval's width comes from, and how often such intervals covered unseen models."""
         step = self.profile.data.get("step_model")
         transfer = self.profile.data.get("transfer")
+        runs = self.profile.data.get("runs_model")
+        if runs:
+            iv = runs["interval"]
+            return {"method": "runs: " + iv["energy_j"]["method"], "configurations": iv["energy_j"]["configurations"],
+                    "sigma_log": {t: iv[t]["sigma_log"] for t in ("energy_j", "time_s")},
+                    "df": {t: iv[t]["df"] for t in ("energy_j", "time_s")},
+                    "coverage_unseen_family": None, "runs_source": runs["source"], "transfer": transfer}
         if not step:
             return {"method": "coefficient covariance and calibration residuals", "coverage_unseen_family": None,
                     "transfer": transfer}
@@ -366,7 +383,12 @@ def profile_identity(prof: Profile, device: str | None = None) -> dict:
 
 def _profile_notes(prof: Profile, classes: dict[str, ClassPrice]) -> list[str]:
     notes = []
-    if prof.provenance != "measured":
+    if prof.provenance == "measured-runs":
+        src = prof.data.get("runs_model", {}).get("source", {})
+        notes.append(f"Energy figures are measured-runs: profile {prof.name} was fitted to {src.get('runs', '?')} "
+                     f"measured whole training runs ({src.get('path', '?')}) from prior "
+                     f"{prof.data.get('runs_model', {}).get('prior', {}).get('profile', '?')}.")
+    elif prof.provenance != "measured":
         notes.append(f"Energy figures are {prof.provenance}: profile {prof.name} has no measured energy"
                      + (" (time × assumed watts)." if prof.provenance == "estimated" else " (vendor figures)."))
     defaulted = sorted(c for c, p in classes.items() if p.priced_as != c)

@@ -111,6 +111,10 @@ class Profile:
         if step is not None and step.get("form") != STEP_FORM:
             raise ProfileError(f"profile {data.get('name', '?')} was made by an older green-estimate (microbenchmarks, "
                                "no in-context step model): recalibrate with `green-estimate calibrate --cpu`")
+        runs = data.get("runs_model")
+        if runs is not None and runs.get("form") != "runs@1":
+            raise ProfileError(f"profile {data.get('name', '?')} has a runs model of form {runs.get('form')!r}: "
+                               "upgrade green-estimate to read it")
         default = data.get("default_class", "elementwise")
         if default not in models:
             default = next(iter(models))
@@ -150,7 +154,20 @@ class Profile:
         return {"name": self.name, "device": self.device_name, "meter": self.data.get("meter", {}).get("name", ""),
                 "precision": self.precision,
                 "provenance": self.provenance, "time_provenance": self.data.get("time_provenance", ""),
-                "origin": self.origin, "created_utc": self.data.get("created_utc", "")}
+                "origin": self.origin, "created_utc": self.data.get("created_utc", ""), "source": self.source}
+
+    @property
+    def source(self) -> str:
+        """What the profile was made from, in words (the runs file of a ``measured-runs`` profile)."""
+        src = self.data.get("runs_model", {}).get("source")
+        if src:
+            cited = "; ".join(src.get("cited", []))
+            return (f"{src.get('description', 'measured runs')}: {src.get('path')} ({src.get('runs')} runs, "
+                    f"{src.get('configurations')} configurations{', ' + cited if cited else ''})")
+        if self.data.get("provenance") == "datasheet":
+            return "vendor figures and stated assumptions (docs/datasheet.md)"
+        step = self.data.get("step_model")
+        return f"calibrated in context ({step.get('n_samples', '?')} networks)" if step else ""
 
 
 # The type of each key a profile may have today (``None``: any JSON). Unknown keys are allowed (newer
@@ -159,7 +176,7 @@ class Profile:
 _TOP_TYPES: dict[str, tuple[type, ...]] = {
     "name": (str,), "device": (dict,), "meter": (dict,), "provenance": (str,), "time_provenance": (str,),
     "classes": (dict,), "default_class": (str,), "created_utc": (str,), "energy_basis": (str,),
-    "step_overhead": (dict,), "step_model": (dict,),
+    "step_overhead": (dict,), "step_model": (dict,), "runs_model": (dict,),
 }
 _DICT_STR_KEYS = {"device": ("name", "kind"), "meter": ("name",)}
 _CLASS_MODEL_TYPES: dict[str, tuple[type, ...]] = {
@@ -380,7 +397,8 @@ def list_all_profiles() -> list[dict]:
 
         for d in list_datasheet_profiles():
             rows.append({"name": d["name"], "device": d["device"], "meter": "datasheet", "provenance": "datasheet",
-                         "time_provenance": "datasheet", "origin": "datasheet", "created_utc": "", "classes": []})
+                         "time_provenance": "datasheet", "origin": "datasheet", "created_utc": "", "classes": [],
+                         "source": "vendor figures and stated assumptions (docs/datasheet.md)"})
     except ImportError:  # pragma: no cover - datasheet data ships with the package
         pass
     return rows

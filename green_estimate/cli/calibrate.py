@@ -1,6 +1,7 @@
 """``green-estimate calibrate``: measure this device and write a profile."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -23,8 +24,15 @@ def calibrate(
     name: Annotated[Optional[str], typer.Option("--name", help="Profile name (default from the device).")] = None,
     precision: Annotated[str, typer.Option("--precision", help="fp32 | bf16 | fp16 (torch.autocast of the device; fp16 with a GradScaler) | tf32 (GPU only). The profile prices this precision only.")] = "fp32",
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    from_runs: Annotated[Optional[Path], typer.Option("--from-runs", help="Fit to measured whole runs instead: a runs file (.csv/.jsonl), validate's trials.csv, CodeCarbon's emissions.csv or a Zeus log.")] = None,
+    prior: Annotated[Optional[str], typer.Option("--prior", help="With --from-runs: the profile to start from (datasheet:<gpu>, a name or a path; default: the runs' GPU's datasheet profile).")] = None,
+    runs_map: Annotated[Optional[Path], typer.Option("--runs-map", help="With --from-runs: mapping file (TOML/JSON) joining CodeCarbon or Zeus rows to models and plans.")] = None,
+    keep_contended: Annotated[bool, typer.Option("--keep-contended", help="With --from-runs on validate's trials.csv: keep trials measured while other work loaded the CPU.")] = False,
 ) -> None:
     """Time every op inside real training steps of seeded random networks and fit a profile.
+
+    With --from-runs, no benchmark runs: a prior profile is updated with runs already measured
+    (see docs/calibration.md, "A profile from measured runs").
 
     Each network's step is run under torch.profiler (every op's time in context) and measured whole
     under the energy meter; per-class op models, a step model, per-class power and intervals from
@@ -34,7 +42,15 @@ def calibrate(
     Example: green-estimate calibrate --cpu --quick --out my-cpu.json
 
     Example: green-estimate calibrate --cpu --quick --precision bf16
+    Example: green-estimate calibrate --from-runs calibration/runs/yarally-cain2023-gtx1080.csv --prior datasheet:gtx-1080 --out p.json
     """
+    if from_runs is not None:
+        if gpu is not None or cpu or quick or resume or watts is not None or precision != "fp32":
+            raise UsageError("--from-runs fits measured runs: it takes no --gpu/--cpu/--quick/--resume/--watts/--precision")
+        _calibrate_from_runs(from_runs, prior, runs_map, out, name, json_out, keep_contended)
+        return
+    if prior is not None or runs_map is not None or keep_contended:
+        raise UsageError("--prior, --runs-map and --keep-contended go with --from-runs RUNS_FILE")
     from green_estimate.calibration.calibrator import calibrate as run
 
     if (gpu is None) == (not cpu):
@@ -117,3 +133,59 @@ def _render(result) -> None:  # noqa: ANN001
                   f"(max−min of a network's windows), median abs. deviation {pct(noise.get('median_mad_rel'))}.")
     if p.get("idle_power_w") is not None:
         console.print(f"Idle power: {si(p['idle_power_w'], 'W')} (energies are totals, idle included).")
+
+
+def _calibrate_from_runs(path: Path, prior: Optional[str], runs_map: Optional[Path], out: Optional[Path],
+                         name: Optional[str], json_out: bool, keep_contended: bool) -> None:
+    from green_estimate.calibration.from_runs import calibrate_from_runs
+
+    err = stderr_console()
+    status = None if json_out else err.status("counting configurations")
+
+    def cb(done: int, total: int, label: str) -> None:
+        if status is not None:
+            status.update(f"counting configuration {min(done + 1, total)}/{total} {label[:50]}")
+
+    if status is not None:
+        status.start()
+    try:
+        result = calibrate_from_runs(path, prior=prior, mapping=runs_map, out=out, name=name,
+                                     keep_contended=keep_contended, on_progress=cb)
+    finally:
+        if status is not None:
+            status.stop()
+    if json_out:
+        echo_json(result.to_dict())
+        return
+    _render_runs(result)
+
+
+def _render_runs(result) -> None:  # noqa: ANN001
+    from rich.table import Table
+
+    p = result.profile
+    r = p["runs_model"]
+    console = stdout_console()
+    src = r["source"]
+    console.print(f"[bold]Profile {p['name']}[/bold] → {result.profile_path}")
+    console.print(f"Fitted to {src['runs']} measured runs ({src['configurations']} configurations) in {src['path']} "
+                  f"[{src['format']}], device {src['devices'][0]}; prior {result.prior}. Energy: [bold]measured-runs[/bold].")
+    for note in src.get("notes", []):
+        console.print(f"Note: {note}.")
+    t = Table(title="Each configuration predicted by a fit that left it out (per run; fitted: the error of the "
+              "fit to all)", title_justify="left")
+    for col in ("configuration", "runs", "measured", "prior", "prior error", "left out", "left-out error", "fitted"):
+        t.add_column(col, justify="left" if col == "configuration" else "right")
+    for row in r["loco"]:
+        e = row.get("energy_j") or row.get("time_s")
+        unit = "J" if "energy_j" in row else "s"
+        t.add_row(row["label"], str(row["runs"]), si(e["measured_per_run"], unit), si(e["prior_per_run"], unit),
+                  pct(math.exp(e["prior_log_err"]) - 1), si(e["left_out_per_run"], unit),
+                  pct(math.exp(e["left_out_log_err"]) - 1), pct(math.exp(e["fitted_log_err"]) - 1))
+    console.print(t)
+    iv = r["interval"]["energy_j"]
+    console.print(f"Energy interval: ±{iv['sigma_log']:.2f} in log, Student t with {iv['df']:g} degrees of freedom "
+                  f"(prior error {iv['sigma0_log']:.2f} worth {iv['nu0']:g} configurations, updated by "
+                  f"{iv['configurations']} left-out errors).")
+    params = ", ".join(f"{k} {v:.3g}" for k, v in r["params"].items())
+    console.print(f"Parameters: {params}", soft_wrap=True)

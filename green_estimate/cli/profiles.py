@@ -29,8 +29,10 @@ def profiles(
     t.add_column("name (for --profile)", no_wrap=True)
     for col in ("origin", "device", "energy", "time", "meter"):
         t.add_column(col, no_wrap=True)
+    t.add_column("source")
     for r in rows:
-        t.add_row(_ref(r), r["origin"], r["device"], r["provenance"], r.get("time_provenance", ""), r.get("meter", ""))
+        t.add_row(_ref(r), r["origin"], r["device"], r["provenance"], r.get("time_provenance", ""), r.get("meter", ""),
+                  r.get("source", ""))
     from rich.measure import Measurement
 
     console = stdout_console()

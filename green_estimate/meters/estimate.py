@@ -1,10 +1,11 @@
 """The estimate meter: energy = wall time × stated watts, for machines with no energy sensor.
 
 Its numbers are ``estimated``, never ``measured``. The watts are either given by the user
-(``--watts``) or a documented CPU default: the CPU's datasheet TDP divided by its hardware threads,
-times the logical CPUs this process may run on. TDP is a thermal design figure, not a measurement:
-real draw is below it at light load and may exceed it while boosting, and memory, disks and the rest
-of the machine are not included. ``power_source`` says which figure was used and where it comes from.
+(``--watts``) or a documented CPU default: Cloud Carbon Footprint's per-vCPU power of the CPU's
+micro-architecture at full load, times the logical CPUs this process may run on, with a range
+(:mod:`green_estimate.meters.cpu_power`). The datasheet TDP table below widens that range where it
+knows the CPU. Memory, disks and the rest of the machine are not included. ``power_source`` says
+which figures were used and where they come from; ``power_w_range`` is the range.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ class CpuPower:
 
 
 # Vendor datasheet figures: TDP (Intel "TDP" / "Processor Base Power", AMD "Default TDP") and
-# hardware threads. More specific patterns first (e.g. 6248R before 6248).
+# hardware threads; they raise the top of the default's range (a CPU may draw its TDP while boosting). More specific patterns first (e.g. 6248R before 6248).
 CPU_TDP_TABLE: tuple[CpuPower, ...] = (
     CpuPower(r"Platinum 8480\+", 350, 112, "Intel ARK, Xeon Platinum 8480+: TDP 350 W, 56 cores / 112 threads"),
     CpuPower(r"Platinum 8380\b", 270, 80, "Intel ARK, Xeon Platinum 8380: TDP 270 W, 40 cores / 80 threads"),
@@ -52,10 +53,6 @@ CPU_TDP_TABLE: tuple[CpuPower, ...] = (
     CpuPower(r"Ryzen 9 5950X\b", 105, 32, "AMD product page, Ryzen 9 5950X: Default TDP 105 W, 16 cores / 32 threads"),
 )
 
-# For a CPU not in the table (cloud VMs often report just "Intel(R) Xeon(R) Processor"): the table's
-# median TDP per hardware thread is about 3.4 W; rounded up so an unknown CPU is priced a little
-# high rather than low.
-FALLBACK_W_PER_THREAD = 4.0
 
 
 def cpu_model_name(cpuinfo: Path = CPUINFO) -> str:
@@ -78,19 +75,28 @@ def logical_cpus_in_use() -> int:
     return os.cpu_count() or 1
 
 
+def tdp_per_thread(model: str) -> CpuPower | None:
+    """The TDP table's entry for CPU ``model``, or None."""
+    return next((cpu for cpu in CPU_TDP_TABLE if re.search(cpu.pattern, model)), None)
+
+
 def default_cpu_power(model: str, logical_cpus: int) -> tuple[float, str]:
-    """Watts for ``logical_cpus`` threads of CPU ``model``, and a sentence saying where they come from."""
-    for cpu in CPU_TDP_TABLE:
-        if re.search(cpu.pattern, model):
-            return (
-                cpu.w_per_thread * logical_cpus,
-                f"datasheet TDP per thread ({cpu.source}) = {cpu.w_per_thread:.3g} W × {logical_cpus} logical CPU(s) in use",
-            )
-    return (
-        FALLBACK_W_PER_THREAD * logical_cpus,
-        f"fallback {FALLBACK_W_PER_THREAD:g} W per logical CPU ({model!r} is not in the table of "
-        f"green_estimate.meters.estimate; pass --watts for a better figure) × {logical_cpus} logical CPU(s) in use",
-    )
+    """Watts for ``logical_cpus`` busy threads of CPU ``model``, and a sentence saying where they come from."""
+    est = default_cpu_power_range(model, logical_cpus)
+    return est.power_w, est.source
+
+
+def default_cpu_power_range(model: str, logical_cpus: int):  # -> cpu_power.CpuPowerEstimate
+    """The default watts with their range and source (Cloud Carbon Footprint's coefficients, see
+    :mod:`green_estimate.meters.cpu_power`; a known TDP raises the top of the range)."""
+    from green_estimate.meters.cpu_power import busy_cpu_power
+
+    cpu = tdp_per_thread(model)
+    est = busy_cpu_power(model, logical_cpus, cpu.w_per_thread if cpu else None)
+    if cpu is not None:
+        return type(est)(est.power_w, est.low_w, est.high_w, est.family, f"{est.source}; TDP: {cpu.source}")
+    return type(est)(est.power_w, est.low_w, est.high_w, est.family,
+                     f"{est.source}; pass --watts for a figure of your own")
 
 
 class EstimateMeter:
@@ -127,12 +133,15 @@ class EstimateMeter:
         if power_w is None:
             model = cpu_model_name(cpuinfo)
             n = logical_cpus_in_use() if logical_cpus is None else logical_cpus
-            power_w, self.power_source = default_cpu_power(model, n)
-            self.device = f"{model} ({n} logical CPU(s)), {power_w:.3g} W assumed"
+            est = default_cpu_power_range(model, n)
+            power_w, self.power_source = est.power_w, est.source
+            self.power_w_range = (est.low_w, est.high_w)
+            self.device = f"{model} ({n} logical CPU(s)), {power_w:.3g} W assumed ({est.low_w:.3g}-{est.high_w:.3g} W)"
         else:
             if not power_w > 0:
                 raise UsageError(f"--watts {power_w} must be a positive number of watts, e.g. --watts 65")
             self.power_source = "given by the user (--watts)"
+            self.power_w_range = (float(power_w), float(power_w))
             self.device = f"{power_w:.3g} W assumed (user-given)"
         self.power_w = float(power_w)
         self._clock = clock

@@ -77,7 +77,7 @@ def probe_rapl(root: Path = DEFAULT_ROOT, *, reader: Callable[[Path], str] | Non
 def probe_estimate(watts: float | None = None) -> MeterStatus:
     """The estimate meter always works; its status says which watts it would assume and why."""
     meter = EstimateMeter(watts)
-    details = {"power_w": meter.power_w, "power_source": meter.power_source, "resolution_s": meter.resolution_s}
+    details = {"power_w": meter.power_w, "power_source": meter.power_source, "power_w_range": list(meter.power_w_range), "resolution_s": meter.resolution_s}
     return MeterStatus("estimate", True, ESTIMATED, device=meter.device, details=details)
 
 

@@ -1,20 +1,14 @@
 """EstimateMeter: time × watts with a fake clock, and the documented CPU default."""
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
 
 import pytest
 
 from green_estimate.errors import UsageError
 from green_estimate.meters.base import ESTIMATED, Meter
-from green_estimate.meters.estimate import (
-    CPU_TDP_TABLE,
-    FALLBACK_W_PER_THREAD,
-    EstimateMeter,
-    cpu_model_name,
-    default_cpu_power,
-)
+from green_estimate.meters.cpu_power import CCF_WATTS_PER_VCPU, cpu_family
+from green_estimate.meters.estimate import CPU_TDP_TABLE, EstimateMeter, cpu_model_name, default_cpu_power
 from green_estimate.meters.fake import FakeClock
 
 
@@ -38,30 +32,39 @@ def test_energy_is_elapsed_time_times_watts():
     assert meter.read().energy_j == pytest.approx(3.5 * 50.0)
 
 
-def test_default_uses_datasheet_tdp_per_thread(tmp_path):
-    path = cpuinfo(tmp_path, "AMD EPYC 7763 64-Core Processor")
+def test_default_is_ccf_full_load_per_vcpu_with_a_range(tmp_path):
+    path = cpuinfo(tmp_path, "AMD EPYC 7763 64-Core Processor")  # Milan: CCF's EPYC 3rd Gen row
     meter = EstimateMeter(cpuinfo=path, logical_cpus=8, clock=FakeClock())
-    assert meter.power_w == pytest.approx(280 / 128 * 8)  # 17.5 W
-    assert "EPYC 7763" in meter.power_source and "280 W" in meter.power_source
-    assert "8 logical CPU" in meter.device
+    assert meter.power_w == pytest.approx(8 * 1.95)                      # 15.6 W at full load
+    low, high = meter.power_w_range
+    assert low == pytest.approx(8 * (0.43 + 0.5 * (1.95 - 0.43)))        # CCF's default 50 % utilisation
+    assert high == pytest.approx(280 / 128 * 8)                          # the TDP per thread is higher: 17.5 W
+    assert "AMD EPYC 3rd Gen" in meter.power_source and "Cloud Carbon Footprint" in meter.power_source
+    assert "EPYC 7763" in meter.power_source and "8 logical CPU" in meter.device
 
 
-def test_more_specific_model_matches_first():
-    power_w, source = default_cpu_power("Intel(R) Xeon(R) Gold 6248R CPU @ 3.00GHz", 2)
-    assert power_w == pytest.approx(205 / 48 * 2)
-    assert "6248R" in source
-    power_w, _ = default_cpu_power("Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz", 2)
-    assert power_w == pytest.approx(150 / 40 * 2)
+@pytest.mark.parametrize("model, family", [
+    ("Intel(R) Xeon(R) Gold 6248R CPU @ 3.00GHz", "Intel Cascade Lake"),
+    ("Intel(R) Xeon(R) Platinum 8175M CPU @ 2.50GHz", "Intel Skylake"),
+    ("Intel(R) Xeon(R) Platinum 8380 CPU @ 2.30GHz", "Intel Ice Lake"),
+    ("Intel(R) Xeon(R) CPU E5-2686 v4 @ 2.30GHz", "Intel Broadwell"),
+    ("Intel(R) Xeon(R) CPU E5-2670 v2 @ 2.50GHz", "Intel Ivy Bridge"),
+    ("Intel(R) Xeon(R) CPU E5-2670 0 @ 2.60GHz", "Intel Sandy Bridge"),
+    ("AMD EPYC 7R32", "AMD EPYC 2nd Gen"), ("AMD EPYC 7571", "AMD EPYC 1st Gen"),
+    ("AMD EPYC", "average"), ("Intel(R) Xeon(R) Processor", "average"),
+])
+def test_cpu_families(model, family):
+    assert cpu_family(model) == family
+    lo, hi = CCF_WATTS_PER_VCPU[family]
+    power_w, source = default_cpu_power(model, 2)
+    assert power_w == pytest.approx(2 * hi) and family.split()[-1] in source
 
 
-def test_unknown_cpu_uses_the_documented_fallback(tmp_path):
+def test_unknown_cpu_uses_ccf_average(tmp_path):
     meter = EstimateMeter(cpuinfo=cpuinfo(tmp_path, "Intel(R) Xeon(R) Processor"), logical_cpus=3)
-    assert meter.power_w == pytest.approx(4.0 * 3)
-    assert meter.power_source.startswith("fallback 4 W per logical CPU")
-
-
-def test_fallback_is_not_below_the_table_median():
-    assert FALLBACK_W_PER_THREAD >= statistics.median(c.tdp_w / c.threads for c in CPU_TDP_TABLE)
+    assert meter.power_w == pytest.approx(3.5 * 3)
+    assert meter.power_w_range == pytest.approx((3 * (0.74 + 0.5 * (3.5 - 0.74)), 3 * 3.5))
+    assert "family unknown, CCF's average" in meter.power_source and "--watts" in meter.power_source
 
 
 def test_every_table_entry_names_its_source():
