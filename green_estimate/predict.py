@@ -79,6 +79,7 @@ class ClassPrice:
     flops: int = 0
     nbytes: int = 0
     ops: int = 0
+    fused_time_s: float = 0.0  # of time_s, the ops of fused regions (recurrent layers, attention)
 
 
 def _price(ops: list[OpRecord], profile: Profile, cls: str, target: str) -> tuple[float, float, float, str]:
@@ -120,6 +121,8 @@ def price_step(report: CostReport, profile: Profile) -> dict[str, ClassPrice]:
             price.energy_var += k * k * (ecv + erv)
             price.time_s += k * t
             price.time_var += k * k * (tcv + trv)
+            if group != "op":
+                price.fused_time_s += k * t
             price.priced_as = used
         out[cls] = price
     if step:
@@ -133,8 +136,13 @@ def price_step(report: CostReport, profile: Profile) -> dict[str, ClassPrice]:
     return out
 
 
-def interval_log_halfwidth(profile: Profile, target: str, confidence: float) -> float | None:
-    """The half-width (in log) of the interval from the profile's leave-one-family-out errors."""
+def interval_log_halfwidth(profile: Profile, target: str, confidence: float,
+                           classes: dict[str, ClassPrice] | None = None) -> float | None:
+    """The half-width (in log) of the interval from the profile's leave-one-family-out errors.
+
+    With the step's ``classes`` and a profile that stores its errors by make-up, the errors of
+    calibration networks made up like this step (see :mod:`green_estimate.intervals`).
+    """
     runs = profile.data.get("runs_model")
     if runs:
         from green_estimate.runs.model import log_halfwidth
@@ -143,9 +151,17 @@ def interval_log_halfwidth(profile: Profile, target: str, confidence: float) -> 
     step = profile.data.get("step_model")
     if not step:
         return None
-    from green_estimate.calibration.step_fit import quantile
+    local = step["interval"].get("local")
+    if local and classes is not None:
+        from green_estimate.intervals import local_halfwidth, make_up
 
-    q = quantile(step["interval"][target]["abs_log_err"], confidence)
+        ops = {k: c for k, c in classes.items() if c.ops}  # layer classes, not overhead or communication
+        at = make_up({k: c.time_s for k, c in ops.items()}, sum(c.fused_time_s for c in ops.values()), local["kinds"])
+        q = local_halfwidth(local, target, confidence, at)
+    else:
+        from green_estimate.calibration.step_fit import quantile
+
+        q = quantile(step["interval"][target]["abs_log_err"], confidence)
     return q + float(profile.data.get("transfer", {}).get("log_error", 0.0))
 
 
@@ -180,7 +196,7 @@ class Prediction:
     parallel: Any = None  # parallel.Communication | None: data parallelism on several GPUs
 
     def _interval(self, target: str, mean: float, var: float) -> tuple[float, float]:
-        q = interval_log_halfwidth(self.profile, target, self.confidence)
+        q = interval_log_halfwidth(self.profile, target, self.confidence, self.classes)
         if q is None or mean <= 0:
             return lognormal_interval(mean, var, self.confidence)
         return (mean * math.exp(-q), mean * math.exp(q))
@@ -233,11 +249,14 @@ class Prediction:
             return {"method": "coefficient covariance and calibration residuals", "coverage_unseen_family": None,
                     "transfer": transfer}
         iv = step["interval"]
-        cover = iv["time_s"]["coverage_unseen_family"]
+        local = iv.get("local")
+        covers = local["coverage_unseen_family"] if local else {t: iv[t]["coverage_unseen_family"] for t in ("time_s", "energy_j")}
+        cover = covers["time_s"]
         key = min(cover, key=lambda k: abs(float(k) - self.confidence)) if cover else None
-        return {"method": iv["method"], "families": iv["families"], "networks": iv["n"],
+        method = iv["method"] + (", errors of networks made up like this step" if local else "")
+        return {"method": method, "families": iv["families"], "networks": iv["n"],
                 "coverage_unseen_family": None if key is None else {"confidence": float(key), "time_s": cover[key],
-                                                                    "energy_j": iv["energy_j"]["coverage_unseen_family"][key]},
+                                                                    "energy_j": covers["energy_j"][key]},
                 "transfer": transfer}
 
     def to_dict(self) -> dict:

@@ -31,6 +31,7 @@ from green_estimate.calibration.fit import Row, refit_params, wls
 from green_estimate.calibration.incontext import op_record
 from green_estimate.counting.regions import SCALE_GROUPS, scale_group
 from green_estimate.features import model_mean
+from green_estimate.intervals import FUSED, local_block, make_up
 
 STEP_FEATURES = tuple(f"{g}_time_s" for g in SCALE_GROUPS) + ("const", "dispatches", "param_tensors")
 N_SCALES = len(SCALE_GROUPS)
@@ -133,6 +134,11 @@ def _scaled(times: Times, params: list[float]) -> dict[str, float]:
     return out
 
 
+def _fused_time(times: Times, params: list[float]) -> float:
+    """In-step time of the ops of fused regions (every scale group but plain ops)."""
+    return sum(v * scale for g, scale in zip(SCALE_GROUPS, params) if g != "op" for v in times[g].values())
+
+
 def fit_power(samples: list[dict], scaled: list[dict[str, float]], step_time: list[float]) -> dict:
     """Power per class (W) from measured step energies; small classes and the time between ops share one."""
     import numpy as np
@@ -194,6 +200,7 @@ def fit_step_model(samples: list[dict], classes: dict[str, dict], rows: dict[str
     fam_of = [s["params"]["family"] for s in samples]
     log_err: dict[str, list[float]] = {"time_s": [], "energy_j": []}
     err_family: list[str] = []
+    err_index: list[int] = []
     for fam in families:
         test = [i for i, f in enumerate(fam_of) if f == fam]
         train = [i for i, f in enumerate(fam_of) if f != fam]
@@ -219,6 +226,7 @@ def fit_step_model(samples: list[dict], classes: dict[str, dict], rows: dict[str
             log_err["time_s"].append(abs(math.log(max(t_pred, 1e-12) / y[i])))
             log_err["energy_j"].append(abs(math.log(max(e_pred, 1e-12) / samples[i]["energy_j"])))
             err_family.append(fam)
+            err_index.append(i)
     interval: dict[str, Any] = {"method": "leave-one-family-out", "families": families, "n": len(err_family)}
     for target, errs in log_err.items():
         cover = {}
@@ -236,6 +244,10 @@ def fit_step_model(samples: list[dict], classes: dict[str, dict], rows: dict[str
         if errs:
             per_family[fam] = {"networks": len(errs), "median_ape": float(np.median(errs))}
     interval["time_s"]["per_family"] = per_family
+    if err_index:
+        kinds = sorted({k for c in scaled for k in c} | set(classes)) + [FUSED]
+        shares = [make_up(scaled[i], _fused_time(op_times[i], params), kinds) for i in err_index]
+        interval["local"] = local_block(kinds, shares, err_family, log_err, LEVELS)
     return {
         "form": "incontext@1", "features": list(STEP_FEATURES), "n_samples": len(samples),
         "time_s": {"params": params, "fit_cov": cov, "resid_rel_sd": float(np.sqrt(res.scale))},

@@ -124,10 +124,12 @@ def _render(result) -> None:  # noqa: ANN001
                   pct(cv["median_ape"]), pct(cv["within_15pct"]), si(e.get("power_w"), "W"))
     console.print(t)
     iv = p["step_model"]["interval"]
-    cover = iv["time_s"]["coverage_unseen_family"].get("0.9")
+    local = iv.get("local")
+    cover = (local["coverage_unseen_family"]["time_s"] if local else iv["time_s"]["coverage_unseen_family"]).get("0.9")
     console.print(f"Whole steps, each architecture family left out of the fit in turn ({iv['n']} networks, "
                   f"{len(iv['families'])} families): median error {pct(iv['time_s']['median_ape'])}, "
-                  f"{pct(iv['time_s']['within_15pct'])} within ±15%; a 90% interval covered {pct(cover)} of them.")
+                  f"{pct(iv['time_s']['within_15pct'])} within ±15%; a 90% interval"
+                  + (" (from the errors of networks made up alike)" if local else "") + f" covered {pct(cover)} of them.")
     noise = result.noise
     console.print(f"Repeat noise of this machine: median spread {pct(noise.get('median_spread_rel'))} "
                   f"(max−min of a network's windows), median abs. deviation {pct(noise.get('median_mad_rel'))}.")

@@ -119,4 +119,7 @@ def test_a_profile_fitted_on_exact_networks_predicts_left_out_families_exactly()
     iv = step["interval"]
     assert iv["families"] == ["cnn", "mlp", "resnet"] and iv["n"] == 24
     assert max(iv["time_s"]["abs_log_err"]) < 1e-3 and max(iv["energy_j"]["abs_log_err"]) < 1e-3
+    local = iv["local"]  # the same errors with each network's make-up: linear and elementwise shares
+    assert local["kinds"] == ["elementwise", "linear", "fused"] and len(local["family"]) == 24
+    assert all(abs(s[0] + s[1] - 1) < 1e-3 and s[2] == 0 for s in local["shares"])
     assert prof["classes"]["linear"]["power_w"] == pytest.approx(15.0, rel=1e-4)

@@ -1,0 +1,51 @@
+"""Intervals local to a step's make-up: weights, the weighted quantile, coverage on left-out families."""
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from green_estimate.intervals import FUSED, local_block, local_halfwidth, make_up, weighted_quantile
+
+
+def test_make_up_is_shares_of_op_time_with_the_fused_part_on_top():
+    kinds = ["conv", "linear", FUSED]
+    # conv 3 s, linear 1 s, of which 0.5 s in fused regions: shares of the 4 s of op time
+    assert make_up({"conv": 3.0, "linear": 1.0, "norm": 9.9}, 0.5, kinds) == [0.75, 0.25, 0.125]
+    assert make_up({}, 0.0, kinds) == [0.0, 0.0, 0.0]
+
+
+def test_weighted_quantile_reaches_the_level_of_the_total_weight():
+    errs, w = [0.4, 0.1, 0.3, 0.2], [1.0, 1.0, 1.0, 1.0]
+    assert weighted_quantile(errs, w, 0.5) == 0.2      # 2 of 4 weights: the 2nd smallest
+    assert weighted_quantile(errs, w, 0.9) == 0.4      # 3.6 of 4: the largest
+    assert weighted_quantile(errs, [0.0, 1.0, 0.0, 0.0], 0.9) == 0.1  # all the weight on one network
+    assert weighted_quantile([], [], 0.9) == math.inf
+
+
+def _block(n_per: int = 40) -> dict:
+    # two kinds of network: conv-made ones priced to within 5 %, linear-made ones to within 40 %
+    rng = random.Random(0)
+    shares, fams, errs = [], [], []
+    for i in range(4 * n_per):
+        conv = i % 2 == 0
+        shares.append([0.9, 0.1, 0.0] if conv else [0.1, 0.9, 0.0])
+        fams.append(f"{'c' if conv else 'l'}{i % 4 // 2}")  # two families of each kind
+        errs.append(rng.uniform(0, 0.05 if conv else 0.4))
+    return local_block(["conv", "linear", FUSED], shares, fams, {"time_s": errs, "energy_j": errs}, (0.5, 0.9))
+
+
+def test_a_conv_step_gets_the_conv_networks_width_and_a_linear_one_theirs():
+    b = _block()
+    conv_q = local_halfwidth(b, "time_s", 0.9, [0.9, 0.1, 0.0])
+    lin_q = local_halfwidth(b, "time_s", 0.9, [0.1, 0.9, 0.0])
+    assert conv_q <= 0.05 < 0.3 < lin_q <= 0.4
+    # a make-up unlike either (equidistant) weighs both kinds alike: a width between the two
+    mid = local_halfwidth(b, "time_s", 0.9, [0.5, 0.5, 0.0])
+    assert conv_q < mid <= lin_q
+
+
+def test_coverage_is_measured_on_families_left_out_and_close_to_the_level():
+    cov = _block()["coverage_unseen_family"]["time_s"]
+    assert cov["0.9"] == pytest.approx(0.9, abs=0.06) and cov["0.5"] == pytest.approx(0.5, abs=0.1)
