@@ -16,7 +16,7 @@ from typing import Any
 
 from green_estimate.calibration.incontext import TIME, op_record
 from green_estimate.counting.report import OpRecord
-from green_estimate.features import feature_vector
+from green_estimate.features import FEATURES, feature_vector
 
 # The extra cost per FLOP of thin, narrow and medium GEMMs, on top of the rate of every FLOP: a GEMM
 # larger than any in the calibration is priced at the base rate, never below it.
@@ -208,6 +208,10 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
 
     if len(rows) < MIN_ROWS or len({r.network for r in rows}) < MIN_NETWORKS:
         return None
+    # New tensors of 32 MiB and more take fresh pages in every step: a cost that only a few networks
+    # show (the wide ones), so cross-validation over all networks barely sees it, and a model without
+    # it prices a 64 MB Adam update like a cached one. Where enough networks have such ops, keep it.
+    need_fresh = len({r.network for r in rows if any(FEATURES["bytes_fresh"](o) > 0 for o in r.ops)}) >= MIN_NETWORKS
     fits: list[tuple[bool, dict, dict]] = []  # (meets the class's needs, cv, model)
     tried: set[tuple[str, ...]] = set()
     for cand in candidates:
@@ -222,7 +226,9 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
             continue
         # a FLOP class needs the rate of every FLOP ("flops"): the shape bins alone price a GEMM
         # larger than the bins' largest at zero per FLOP
-        meets = not (need_flops and "flops" not in chosen) and not (need_bytes and not any("bytes" in f and f != "bytes_fresh" for f in chosen))
+        meets = (not (need_flops and "flops" not in chosen)
+                 and not (need_bytes and not any("bytes" in f and f != "bytes_fresh" for f in chosen))
+                 and not (need_fresh and "bytes_fresh" not in chosen))
         fits.append((meets, cv, {"form": "linear", "features": list(chosen), "params": [float(p) for p in res.params],
                                  "cov": [[float(c) for c in row] for row in np.atleast_2d(res.cov_params())],
                                  "resid_rel_sd": cv["median_ape"], "df_resid": int(res.df_resid)}))

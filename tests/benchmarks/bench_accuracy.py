@@ -5,9 +5,12 @@ models that the calibration's network generator never builds (a depthwise-separa
 grouped-conv net, a U-Net with transposed convs, GRU and LSTM classifiers, a small ViT, an MLP-Mixer,
 tiny and wide MLPs, LeNet-5, a VGG- and a ResNet-style net, the study's SimpleCNN), count one
 training step (forward, loss, backward, Adam, batch 64) and price it with each profile, then
-measure the same step for real (warm-up, 5 windows of ≥ 0.3 s, median; in 2 passes over the list,
-whose spread is the machine's drift). Prints each model's error and whether it fell inside the 90 %
-interval, and per profile the median error, the share within ±15 % and the coverage.
+measure the same step for real (warm-up, 5 windows of ≥ 0.3 s, median; in one pass over the list
+*before* calibrating and two after, each model's measured time the median of its three passes: on
+a shared VM the machine's speed drifts by tens of percent within minutes, and a calibration takes
+ten; the spread between passes is printed as that drift). Prints each model's error and whether it
+fell inside the 90 % interval, and per profile the median error, the share within ±15 % and the
+coverage.
 
     python tests/benchmarks/bench_accuracy.py                       # calibrate full + quick here, and the shipped default
     python tests/benchmarks/bench_accuracy.py --threads 1 --profiles default   # the shipped profile on a "foreign" CPU
@@ -262,14 +265,22 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="also write every figure to this JSON file")
     ap.add_argument("--keep", default=None, help="keep the profiles calibrated in this run in this folder")
     ap.add_argument("--passes", type=int, default=2,
-                    help="measure every model this many times, in separate passes over the list (default 2): the "
-                         "spread between passes is this machine's drift, the floor under any prediction error")
+                    help="measure every model this many times after calibrating, in separate passes over the list "
+                         "(default 2): the spread between passes is this machine's drift, the floor under any "
+                         "prediction error")
+    ap.add_argument("--passes-before", type=int, default=1,
+                    help="passes over the list before calibrating (default 1), so the measured times span the "
+                         "calibration's time too")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"machine: {machine()}", flush=True)
     profiles: dict[str, Profile] = {}
     calib_s: dict[str, float] = {}
+    passes: dict[str, list[float]] = {name: [] for name in MODELS}
+    for _ in range(args.passes_before):
+        for name in MODELS:
+            passes[name].append(measure_step_s(name))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.keep) if args.keep else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -289,15 +300,20 @@ def main() -> None:
             for pname, prof in profiles.items():
                 preds[pname][name] = predict_report(report, plan=TrainingPlan(batch_size=BATCH, steps_given=1),
                                                     profile=prof)
-        passes: dict[str, list[float]] = {name: [] for name in MODELS}
         for _ in range(args.passes):
             for name in MODELS:
                 passes[name].append(measure_step_s(name))
         measured = {name: statistics.median(v) for name, v in passes.items()}
     drift = {name: (max(v) - min(v)) / statistics.median(v) for name, v in passes.items()}
-    print(f"\nmachine drift: the same step measured in {args.passes} passes differs by a median "
-          f"{100 * statistics.median(drift.values()):.1f}% (largest {100 * max(drift.values()):.1f}%)")
+    n_passes = args.passes_before + args.passes
+    print(f"\nmachine drift: the same step measured in {n_passes} passes ({args.passes_before} before calibrating) "
+          f"differs by a median {100 * statistics.median(drift.values()):.1f}% (largest {100 * max(drift.values()):.1f}%)")
+    if args.passes_before and args.passes:
+        shift = statistics.median(statistics.median(v[args.passes_before:]) / statistics.median(v[:args.passes_before])
+                                  for v in passes.values())
+        print(f"after calibrating, steps took a median {shift:.2f}× their time before it")
     out: dict = {"machine": machine(), "calibration_s": calib_s, "profiles": {}, "passes_s": passes,
+                 "passes_before": args.passes_before,
                  "median_pass_drift": statistics.median(drift.values())}
     for pname in profiles:
         rows = []
