@@ -212,7 +212,7 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
     # show (the wide ones), so cross-validation over all networks barely sees it, and a model without
     # it prices a 64 MB Adam update like a cached one. Where enough networks have such ops, keep it.
     need_fresh = len({r.network for r in rows if any(FEATURES["bytes_fresh"](o) > 0 for o in r.ops)}) >= MIN_NETWORKS
-    fits: list[tuple[bool, dict, dict]] = []  # (meets the class's needs, cv, model)
+    fits: list[tuple[bool, bool, dict, dict]] = []  # (meets FLOP/byte needs, meets all needs, cv, model)
     tried: set[tuple[str, ...]] = set()
     for cand in candidates:
         X, y, groups, step = _design(rows, cand)
@@ -227,15 +227,16 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
         # a FLOP class needs the rate of every FLOP ("flops"): the shape bins alone price a GEMM
         # larger than the bins' largest at zero per FLOP
         meets = (not (need_flops and "flops" not in chosen)
-                 and not (need_bytes and not any("bytes" in f and f != "bytes_fresh" for f in chosen))
-                 and not (need_fresh and "bytes_fresh" not in chosen))
-        fits.append((meets, cv, {"form": "linear", "features": list(chosen), "params": [float(p) for p in res.params],
-                                 "cov": [[float(c) for c in row] for row in np.atleast_2d(res.cov_params())],
-                                 "resid_rel_sd": cv["median_ape"], "df_resid": int(res.df_resid)}))
-    # the best that meets the class's needs; only when none does (the data say FLOPs, or bytes, cost
-    # nothing) the best of all
-    pool = [f for f in fits if f[0]] or fits
-    best = min(pool, key=lambda f: f[1]["mean_step_share_error"])[1:] if pool else None
+                 and not (need_bytes and not any("bytes" in f and f != "bytes_fresh" for f in chosen)))
+        model = {"form": "linear", "features": list(chosen), "params": [float(p) for p in res.params],
+                 "cov": [[float(c) for c in row] for row in np.atleast_2d(res.cov_params())],
+                 "resid_rel_sd": cv["median_ape"], "df_resid": int(res.df_resid)}
+        fits.append((meets, meets and not (need_fresh and "bytes_fresh" not in chosen), cv, model))
+    # the best that meets all the class's needs; where none keeps the fresh-page cost (the data give
+    # it a negative coefficient), the best with FLOPs and bytes; only when none has those either (the
+    # data say FLOPs, or bytes, cost nothing) the best of all
+    pool = [f for f in fits if f[1]] or [f for f in fits if f[0]] or fits
+    best = min(pool, key=lambda f: f[2]["mean_step_share_error"])[2:] if pool else None
     if best is None:
         return None
     return {"n_samples": len(rows), "n_networks": len({r.network for r in rows}), "time_s": best[1],
