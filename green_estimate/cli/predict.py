@@ -102,9 +102,9 @@ def _render(console, d: dict) -> None:  # noqa: ANN001
             console.print(line)
     cover = (d.get("interval") or {}).get("coverage_unseen_family")
     if cover:
-        like = " made up like this model's step" if "made up like" in d["interval"].get("method", "") else ""
-        console.print(f"Interval: from calibration's errors on networks{like} of architecture families it had not "
-                      f"seen; such a {cover['confidence']:.0%} interval held {cover['time_s']:.0%} of them.")
+        like = ", weighted to those made up like this step" if "made up like" in d["interval"].get("method", "") else ""
+        console.print(f"Interval: from calibration's errors on networks of architecture families it had not seen{like}; "
+                      f"such a {cover['confidence']:.0%} interval held {cover['time_s']:.0%} of them.")
     if tot["co2e_g"] is not None:
         gi = d["grid_intensity"]
         console.print(f"CO2e: {si(tot['co2e_g'], 'g')} ({si(tot['co2e_g_interval'][0], 'g')} – {si(tot['co2e_g_interval'][1], 'g')}) "

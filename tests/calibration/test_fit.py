@@ -68,3 +68,34 @@ def test_a_flop_class_keeps_the_rate_of_every_flop_unless_the_data_deny_it():
         r.time_s = sum(r.op_times_s)
     fit = fit_class(rows, folds=4, need_flops=True)
     assert fit["cv"]["time_s"]["median_ape"] < 1e-6
+
+
+def fresh_rows(fresh_s_per_byte: float, n_networks: int = 12) -> list[Row]:
+    """Elementwise ops costing 3 µs + 1e-10 s/byte, plus ``fresh_s_per_byte`` on the bytes an
+    out-of-place op writes into a new tensor of ≥ 32 MiB (every third network has one)."""
+    rng = random.Random(5)
+    mb = 2**20
+    rows = []
+    for n in range(n_networks):
+        ops, times = [], []
+        for k in range(rng.randint(3, 6)):
+            big = n % 3 == 0 and k == 0
+            w = rng.randint(40, 80) * mb if big else rng.randint(10**4, 10**7)
+            ops.append(OpRecord("aten.sqrt" if big else "aten.add_", "elementwise", "optimizer", "", w // 4, w, w))
+            times.append(3e-6 + 1e-10 * 2 * w + (fresh_s_per_byte * w if big else 0.0))
+        rows.append(Row(ops, sum(times), n, "mlp", times, 2 * sum(times)))
+    return rows
+
+
+def test_a_byte_class_keeps_the_fresh_page_cost_where_networks_show_it():
+    m = fit_class(fresh_rows(2e-10), folds=4, need_bytes=True)["time_s"]
+    assert "bytes_fresh" in m["features"] and "bytes" in m["features"]
+    assert m["params"][m["features"].index("bytes_fresh")] == pytest.approx(2e-10, rel=1e-3)
+
+
+def test_a_fresh_page_cost_the_data_deny_does_not_take_the_bytes_with_it():
+    # the big ops run *faster* per byte than the rest: the fresh coefficient would be negative; the
+    # class must still be priced by its bytes, not fall back to a model without any byte feature
+    m = fit_class(fresh_rows(-0.5e-10), folds=4, need_bytes=True)["time_s"]
+    assert "bytes_fresh" not in m["features"]
+    assert any(f.startswith("bytes") for f in m["features"])
