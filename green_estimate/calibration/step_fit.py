@@ -5,7 +5,7 @@ also holds the Python work between them — module calls, the autograd engine, t
 over parameters — and the profiler's own cost per op. The step model, fitted on the *unprofiled*
 step times of the calibration networks (WLS, weights ``1/y²``), is
 
-    time_s = a · Σ_ops op_time + b + c · dispatches + d · param_tensors
+    time_s = a · Σ_ops op_time + Σ_regions a_r · Σ_(its ops) op_time + b + c · dispatches + d · param_tensors
 
 (``dispatches``: every aten call, free views included; a coefficient that comes out negative is
 dropped and the rest refitted). Energy: every class draws its own power while it runs,
@@ -18,9 +18,10 @@ Intervals come from cross-validation that leaves **whole architecture families**
 models: every family of the generator is predicted by op models fitted without it (and a step model
 fitted without the predicted network — the in-step scale of a fused region, such as a GRU's, can
 only be learned from networks that have one), and the absolute log errors of those predictions are
-stored in the profile; an interval at confidence ``c`` is the point
-estimate × exp(±q_c), with q_c their empirical c-quantile. The coverage reported is nested: each
-family's networks are checked against the quantile of the *other* families' errors.
+stored in the profile, each with its network's make-up (shares of op time per class): an interval
+at confidence ``c`` is the point estimate × exp(±q_c), with q_c the c-quantile of the errors of
+networks made up like the predicted step (:mod:`green_estimate.intervals`). The coverage reported
+is nested: each network's interval is taken from the *other* families' errors.
 """
 from __future__ import annotations
 
