@@ -98,18 +98,6 @@ def split_batch(batch: Any) -> tuple[tuple, dict]:
     return (batch,), {}
 
 
-def _to_meta(value: Any) -> Any:
-    import torch
-
-    if isinstance(value, torch.Tensor):
-        return torch.empty_like(value, device="meta")
-    if isinstance(value, (tuple, list)):
-        return type(value)(_to_meta(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _to_meta(v) for k, v in value.items()}
-    return value
-
-
 def meta_copy(model: Any, keep: tuple = ()) -> Any:
     """A copy of ``model`` whose parameters and buffers live on the meta device (no weights copied).
 
@@ -125,13 +113,52 @@ def meta_copy(model: Any, keep: tuple = ()) -> Any:
     return copy.deepcopy(model, memo)
 
 
+def _first_rows(value: Any, rows: int) -> Any:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value[:rows] if value.dim() > 0 else value
+    if isinstance(value, (tuple, list)):
+        return type(value)(_first_rows(v, rows) for v in value)
+    if isinstance(value, dict):
+        return {k: _first_rows(v, rows) for k, v in value.items()}
+    return value
+
+
 def count_fit_step(model: Any, batch: Any, plan: FitPlan, *, name: str, keep: tuple = (), target: str = "cpu") -> Any:
-    """Count one training step of ``model`` on ``batch`` (a meta copy of both; the model is untouched)."""
-    from green_estimate.counting.counter import count_step
+    """Count one training step of ``model`` on ``batch`` with the counter of ``count``.
+
+    The step runs on a meta copy (no weights copied; the real model is never stepped). A model that
+    cannot run on the meta device (a ``.item()`` in its forward, as Hugging Face's masks do) is counted
+    on a CPU copy with random weights at batch 1 and 2 and scaled, as ``count`` does for files.
+    """
+    from green_estimate.counting.counter import CPU_FALLBACK_MAX_PARAMS, _to_device, count_step, count_workload
+    from green_estimate.counting.counter import _is_meta_limitation as is_meta_limitation
+    from green_estimate.errors import ModelLoadError
+    from green_estimate.loading import Workload
 
     args, kwargs = split_batch(batch)
-    return count_step(meta_copy(model, keep), _to_meta(args), kwargs=_to_meta(kwargs), optimizer=plan.optimizer,
-                      name=name, batch_size=plan.batch_size, precision=plan.precision, target=target)
+
+    def example_input(rows: int) -> Any:
+        return _first_rows(kwargs, rows) if kwargs else _first_rows(args, rows)
+
+    step = {"batch_size": plan.batch_size, "optimizer": plan.optimizer, "precision": plan.precision, "target": target}
+    try:
+        meta = meta_copy(model, keep)
+        margs, mkwargs = (_to_device(a, "meta") for a in args), {k: _to_device(v, "meta") for k, v in kwargs.items()}
+        return count_step(meta, tuple(margs), kwargs=mkwargs, name=name, **step)
+    except ModelLoadError as e:
+        if e.__cause__ is None or not is_meta_limitation(e.__cause__):
+            raise
+        n_params = sum(p.numel() for p in model.parameters())
+        if n_params > CPU_FALLBACK_MAX_PARAMS:
+            raise ModelLoadError(f"{name} cannot run on the meta device ({e}) and with {n_params:,} parameters "
+                                 "it is too large to count on a CPU copy") from e
+    # buffers (position ids, running statistics) must keep their values: a real copy, not an empty one
+    report = count_workload(Workload(name=name, build=lambda: copy.deepcopy(model, {id(k): k for k in keep}),
+                                     example_input=example_input, prebuilt=True), device="cpu", **step)
+    report.notes.append("Counted on a CPU copy of the model: it cannot run on the meta device.")
+    return report
 
 
 def per_sample_shape(batch: Any) -> tuple[int, ...] | None:
