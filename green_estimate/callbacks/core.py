@@ -355,3 +355,26 @@ def _pct(predicted: float | None, measured: float) -> float:
     if predicted is None or measured <= 0:
         return math.nan
     return 100.0 * (predicted - measured) / measured
+
+
+class TrackedCallback:
+    """What both framework callbacks share: the constructor and the results (a mixin before the
+    framework's callback class)."""
+
+    source = "green-estimate callback"
+
+    def __init__(self, runs_file: Path | str | None = None, *, model_ref: str | None = None, profile: Any = None,
+                 meter: Any = None, model_args: dict | None = None, run_name: str | None = None,
+                 confidence: float = 0.9) -> None:
+        self.tracker = RunTracker(runs_file=runs_file, profile=profile, meter=meter, model_ref=model_ref,
+                                  model_args=model_args, run_name=run_name, confidence=confidence, source=self.source)
+
+    @property
+    def prediction(self) -> dict | None:
+        """The ``prediction@1`` dict made when training started (None before, or when it could not be made)."""
+        return self.tracker.prediction
+
+    @property
+    def result(self) -> FitResult | None:
+        """Predicted against measured, once training has ended."""
+        return self.tracker.result

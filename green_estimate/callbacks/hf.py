@@ -8,10 +8,9 @@ Example:
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from green_estimate.callbacks.core import FitPlan, FitResult, RunTracker, log, missing_framework, optimizer_name
+from green_estimate.callbacks.core import FitPlan, TrackedCallback, log, missing_framework, optimizer_name
 
 try:
     from transformers import TrainerCallback
@@ -35,7 +34,7 @@ def fit_plan(args: Any, state: Any, optimizer: Any, loader: Any) -> FitPlan:
                    precision=precision, devices=int(args.world_size))
 
 
-class GreenEstimateCallback(TrainerCallback):
+class GreenEstimateCallback(TrackedCallback, TrainerCallback):
     """Predicts the run when ``trainer.train()`` starts, measures it, and logs and records predicted vs measured.
 
     Args:
@@ -52,20 +51,7 @@ class GreenEstimateCallback(TrainerCallback):
     predicts, measures and records.
     """
 
-    def __init__(self, runs_file: Path | str | None = None, *, model_ref: str | None = None, profile: Any = None,
-                 meter: Any = None, model_args: dict | None = None, run_name: str | None = None,
-                 confidence: float = 0.9) -> None:
-        self.tracker = RunTracker(runs_file=runs_file, profile=profile, meter=meter, model_ref=model_ref,
-                                  model_args=model_args, run_name=run_name, confidence=confidence,
-                                  source="green-estimate hf trainer callback")
-
-    @property
-    def prediction(self) -> dict | None:
-        return self.tracker.prediction
-
-    @property
-    def result(self) -> FitResult | None:
-        return self.tracker.result
+    source = "green-estimate hf trainer callback"
 
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, optimizer: Any = None,
                        train_dataloader: Any = None, **kwargs: Any) -> None:

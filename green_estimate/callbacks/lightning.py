@@ -7,10 +7,9 @@ Example:
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from green_estimate.callbacks.core import FitPlan, FitResult, RunTracker, log, missing_framework, optimizer_name
+from green_estimate.callbacks.core import FitPlan, TrackedCallback, log, missing_framework, optimizer_name
 
 try:
     from lightning.pytorch import Callback
@@ -51,7 +50,7 @@ def fit_plan(trainer: Any, batch: Any) -> FitPlan:
                    devices=int(trainer.world_size))
 
 
-class GreenEstimateCallback(Callback):
+class GreenEstimateCallback(TrackedCallback, Callback):
     """Predicts the fit when training starts, measures it, and logs and records predicted vs measured.
 
     Args:
@@ -68,20 +67,7 @@ class GreenEstimateCallback(Callback):
     Only the global-zero process predicts, measures and records.
     """
 
-    def __init__(self, runs_file: Path | str | None = None, *, model_ref: str | None = None, profile: Any = None,
-                 meter: Any = None, model_args: dict | None = None, run_name: str | None = None,
-                 confidence: float = 0.9) -> None:
-        self.tracker = RunTracker(runs_file=runs_file, profile=profile, meter=meter, model_ref=model_ref,
-                                  model_args=model_args, run_name=run_name, confidence=confidence,
-                                  source="green-estimate lightning callback")
-
-    @property
-    def prediction(self) -> dict | None:
-        return self.tracker.prediction
-
-    @property
-    def result(self) -> FitResult | None:
-        return self.tracker.result
+    source = "green-estimate lightning callback"
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         if not trainer.is_global_zero:
