@@ -5,6 +5,7 @@ import logging
 import math
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -69,14 +70,18 @@ def _loader(n=40, batch=4):
 
 
 def _trainer(callback, tmp_path, **kwargs):
-    return Trainer(accelerator="cpu", devices=1, callbacks=[callback], logger=False, enable_checkpointing=False,
+    kwargs.setdefault("logger", False)
+    return Trainer(accelerator="cpu", devices=1, callbacks=[callback], enable_checkpointing=False,
                    enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path, **kwargs)
 
 
 def test_a_fit_is_predicted_measured_and_recorded(tmp_path, model_file, caplog):
+    from lightning.pytorch.loggers import CSVLogger
+
     runs = tmp_path / "runs.csv"
     cb = GreenEstimateCallback(runs, model_ref=str(model_file), meter=MeasuredFake(50.0), run_name="fit-1")
-    trainer = _trainer(cb, tmp_path, max_epochs=2, accumulate_grad_batches=2)
+    csv_logger = CSVLogger(tmp_path / "logs")
+    trainer = _trainer(cb, tmp_path, max_epochs=2, accumulate_grad_batches=2, logger=csv_logger)
     caplog.set_level(logging.INFO, logger="green_estimate.callbacks")
     t0 = time.perf_counter()
     trainer.fit(_module(model_file), _loader(n=40, batch=4))
@@ -97,10 +102,14 @@ def test_a_fit_is_predicted_measured_and_recorded(tmp_path, model_file, caplog):
         "fit-1", str(model_file), 8, 10, 40, "sgd")  # batch 4 × 2 micro-batches per optimizer step
     assert run.energy_j == pytest.approx(r.energy_j) and run.time_s == pytest.approx(r.time_s)
     assert run.meter == "fake"
+    metrics = (Path(csv_logger.log_dir) / "metrics.csv").read_text()  # the trainer's logger got the comparison
+    assert "green_estimate/measured_energy_j" in metrics and "green_estimate/predicted_energy_j" in metrics
 
 
-def test_a_second_fit_appends_and_calibrate_from_runs_reads_the_file(tmp_path, model_file):
-    from green_estimate.calibration.from_runs import calibrate_from_runs
+def test_a_second_fit_appends_and_calibrate_from_runs_reads_the_file(tmp_path, model_file, capsys):
+    import json
+
+    from tests.cli.test_no_traceback import run as run_cli
 
     runs = tmp_path / "runs.csv"
     for epochs, hidden in ((1, 16), (2, 32)):
@@ -112,9 +121,12 @@ def test_a_second_fit_appends_and_calibrate_from_runs_reads_the_file(tmp_path, m
         _trainer(cb, tmp_path, max_epochs=epochs).fit(module, _loader(n=24, batch=6))
     first, second = read_runs(runs)
     assert (first.steps, first.model_args, second.steps, second.model_args) == (4, {"hidden": 16}, 8, {"hidden": 32})
-    result = calibrate_from_runs(runs, prior="cpu-reference-2core", write=False)
-    assert result.profile["runs_model"]["source"]["runs"] == 2
-    assert result.profile["runs_model"]["source"]["configurations"] == 2
+    code, out, err = run_cli(["calibrate", "--from-runs", str(runs), "--prior", "cpu-reference-2core",
+                              "--out", str(tmp_path / "fitted.json"), "--json"], capsys)
+    assert code in (0, None), err
+    fitted = json.loads((tmp_path / "fitted.json").read_text())
+    assert fitted["provenance"] == "measured-runs"
+    assert (fitted["runs_model"]["source"]["runs"], fitted["runs_model"]["source"]["configurations"]) == (2, 2)
 
 
 def test_max_steps_rules_the_plan_and_the_estimate_meter_records_time_only(tmp_path, model_file):
@@ -130,10 +142,11 @@ def test_max_steps_rules_the_plan_and_the_estimate_meter_records_time_only(tmp_p
     assert any("only estimates" in n for n in cb.result.notes)
 
 
-def test_a_model_it_cannot_count_is_still_measured(tmp_path, model_file, caplog):
-    cb = GreenEstimateCallback(meter=MeasuredFake(10.0), profile="no-such-profile")
+def test_a_model_it_cannot_count_is_still_measured_with_the_best_meter_here(tmp_path, model_file, caplog):
+    cb = GreenEstimateCallback(profile="no-such-profile")  # no meter given: it opens the best one and closes it
     caplog.set_level(logging.WARNING, logger="green_estimate.callbacks")
     _trainer(cb, tmp_path, max_epochs=1).fit(_module(model_file), _loader(n=8, batch=4))
     assert cb.prediction is None and "no prediction for this fit" in caplog.text
+    assert cb.result.meter in ("nvml", "rapl", "estimate") and cb.tracker.meter is None
     assert cb.result.steps == 2 and cb.result.time_s > 0 and math.isnan(cb.result.metrics().get(
         "green_estimate/predicted_energy_j", math.nan))
