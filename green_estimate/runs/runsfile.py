@@ -243,13 +243,44 @@ def write_runs(runs: list[Run], path: Path | str) -> Path:
             w = csv.DictWriter(f, fieldnames=list(COLUMNS))
             w.writeheader()
             for r in runs:
-                rec = r.to_record()
-                rec["model_args"] = json.dumps(rec["model_args"], sort_keys=True) if rec["model_args"] else ""
-                rec["input_shape"] = ",".join(map(str, rec["input_shape"])) if rec["input_shape"] else ""
-                rec["idle_included"] = "true" if rec["idle_included"] else "false"
-                w.writerow({k: ("" if rec.get(k) is None else rec.get(k)) for k in COLUMNS})
+                w.writerow(_csv_row(r))
     else:
         with open(path, "w", encoding="utf-8") as f:
             for r in runs:
                 f.write(json.dumps(r.to_record(), sort_keys=True) + "\n")
+    return path
+
+
+def _csv_row(run: Run) -> dict[str, Any]:
+    rec = run.to_record()
+    rec["model_args"] = json.dumps(rec["model_args"], sort_keys=True) if rec["model_args"] else ""
+    rec["input_shape"] = ",".join(map(str, rec["input_shape"])) if rec["input_shape"] else ""
+    rec["idle_included"] = "true" if rec["idle_included"] else "false"
+    return {k: ("" if rec.get(k) is None else rec.get(k)) for k in COLUMNS}
+
+
+def append_run(run: Run, path: Path | str) -> Path:
+    """Add one run at the end of a runs file (``.csv``: a header first when the file is new; else JSONL).
+
+    Raises:
+        RunsFileError: an existing CSV file whose header is not the runs file's columns.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists() or path.stat().st_size == 0
+    if path.suffix.lower() != ".csv":
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(run.to_record(), sort_keys=True) + "\n")
+        return path
+    if not new:
+        with open(path, newline="", encoding="utf-8") as f:
+            header = next(csv.reader(f), [])
+        if tuple(header) != COLUMNS:
+            raise RunsFileError(f"{path}: its header is not the runs file's columns ({', '.join(COLUMNS)}); "
+                                "append to a runs file written by green-estimate, or give a new file")
+    with open(path, "a", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(COLUMNS))
+        if new:
+            w.writeheader()
+        w.writerow(_csv_row(run))
     return path
