@@ -182,8 +182,12 @@ def _workload(model: ModelLike, example_input: Any, input_shape: tuple[int, ...]
                              "(the per-sample shape, without the batch)")
     dtype = None if input_dtype is None else parse_dtype(input_dtype, "input_dtype")
     if isinstance(model, torch.nn.Module):
+        from green_estimate.counting.counter import has_lazy
+
+        # prebuilt: the counter's CPU fallback re-materialises the meta copy with to_empty(); a copy with
+        # uninitialised Lazy parameters is instead treated as built, and the counter materialises it on meta
         workload = Workload(name=name or type(model).__name__, build=lambda: meta_copy(model), example_input=example,
-                            input_shape=shape, prebuilt=True, input_dtype=dtype, vocab_size=vocab_size)
+                            input_shape=shape, prebuilt=not has_lazy(model), input_dtype=dtype, vocab_size=vocab_size)
     elif callable(model):
         workload = Workload(name=name or getattr(model, "__name__", type(model).__name__), build=_checked(model),
                             example_input=example, input_shape=shape, input_dtype=dtype, vocab_size=vocab_size)
@@ -198,7 +202,8 @@ def meta_copy(model: Any) -> Any:
 
     Every parameter and buffer is mapped to a meta tensor of its shape and dtype in ``deepcopy``'s memo,
     so the deep copy takes those instead of copying the data (shared parameters stay shared).
-    Uninitialised Lazy parameters are copied as they are (they hold no data). The model is not changed.
+    Uninitialised Lazy parameters become uninitialised ones on meta (the counter materialises them there).
+    The model is not changed.
 
     Raises:
         ModelLoadError: the model cannot be deep-copied (it holds a lock, a file, a process...).
@@ -208,9 +213,13 @@ def meta_copy(model: Any) -> Any:
     import torch
     from torch.nn.parameter import is_lazy
 
+    from torch.nn.parameter import UninitializedBuffer, UninitializedParameter
+
     memo: dict[int, Any] = {}
     for t in (*model.parameters(), *model.buffers()):
-        if is_lazy(t):
+        if is_lazy(t):  # materialised later where its placeholder lives: make that meta too
+            lazy = UninitializedParameter if isinstance(t, torch.nn.Parameter) else UninitializedBuffer
+            memo[id(t)] = lazy(requires_grad=t.requires_grad, device="meta", dtype=t.dtype)
             continue
         meta = torch.empty_like(t, device="meta")
         memo[id(t)] = torch.nn.Parameter(meta, requires_grad=t.requires_grad) if isinstance(t, torch.nn.Parameter) else meta
