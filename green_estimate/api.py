@@ -141,7 +141,8 @@ def predict(
     from green_estimate.predict import TrainingPlan, predict_workload
 
     plan = TrainingPlan() if plan is None else plan
-    if not isinstance(plan, TrainingPlan):
+    # by its fields, not isinstance: a test or a reload may have imported green_estimate.predict twice
+    if not all(hasattr(plan, a) for a in ("batch_size", "epochs", "samples", "steps", "steps_given", "grad_accum", "gpus")):
         raise UsageError(f"plan must be a green_estimate.TrainingPlan, not a {type(plan).__name__}: "
                          "e.g. TrainingPlan(batch_size=64, epochs=10, samples=50000)")
 
