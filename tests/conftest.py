@@ -11,7 +11,7 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     yield
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture()
 def prediction_document() -> dict:
     """A full ``green-estimate/prediction@1`` document from a real prediction of a small CNN.
 
@@ -19,10 +19,8 @@ def prediction_document() -> dict:
     so it is schema-valid by construction of the code, not by hand; tests that need a prediction
     document take this instead of writing a partial one.
     """
-    import torch.nn as nn
+    import copy
 
-    import green_estimate as ge
+    from tests.predictions import real_prediction
 
-    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 8 * 8, 10))
-    plan = ge.TrainingPlan(batch_size=8, epochs=2, samples=100)
-    return ge.predict(model, plan, input_shape=(3, 8, 8), region="DE", name="small-cnn").to_dict()
+    return copy.deepcopy(real_prediction())
