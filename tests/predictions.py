@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+from types import SimpleNamespace
 
 J_PER_KWH = 3.6e6
 
@@ -53,3 +54,8 @@ def prediction_like(*, model: str, energy_j: float, plan: dict, interval: tuple[
         row["energy_j_per_step"] *= k
     d["notes"] = list(notes or [])
     return d
+
+
+def fake_prediction(document: dict) -> SimpleNamespace:
+    """What ``predict`` returns, as far as check and plan read it: an object with ``to_dict()``."""
+    return SimpleNamespace(to_dict=lambda: document)

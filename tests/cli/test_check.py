@@ -15,17 +15,12 @@ from typer.testing import CliRunner
 from green_estimate.cli.app import app
 from tests.gitrepo import MODEL, commit, git, make_repo
 from tests.jsonschemas import assert_valid
-from tests.predictions import prediction_like, real_prediction
+from tests.predictions import fake_prediction, prediction_like, real_prediction
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "ci"
 KWH = 3.6e6
 runner = CliRunner()
-
-
-def fake_prediction(document: dict) -> SimpleNamespace:
-    """What predict returns, as far as check and plan read it: an object with to_dict()."""
-    return SimpleNamespace(to_dict=lambda: document)
 
 
 @pytest.fixture
