@@ -18,15 +18,22 @@ from typing import Any, Callable
 from green_estimate.carbon import J_PER_KWH
 from green_estimate.counting.report import REQUIRED_CLASSES, CostReport, OpRecord
 from green_estimate.errors import UsageError
+from green_estimate.loading import Workload
 from green_estimate.profile import Profile, default_profile, load_profile
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class TrainingPlan:
     """How much training: steps = ceil(samples / (batch × grad_accum × gpus)) × epochs, or ``steps``.
 
     A step is one optimizer update: ``grad_accum`` micro-batches of ``batch_size`` samples on each of
-    ``gpus`` data-parallel GPUs.
+    ``gpus`` data-parallel GPUs. ``TrainingPlan(batch_size=4, steps=10)`` fixes the number of steps;
+    ``steps_given`` is the same field under its stored name (``plan.steps`` is always the count in
+    effect, computed from ``samples`` and ``epochs`` when no steps were given).
+
+    Example:
+        >>> TrainingPlan(batch_size=512, epochs=25, samples=60000).steps
+        2950
     """
 
     batch_size: int = 64
@@ -35,6 +42,17 @@ class TrainingPlan:
     steps_given: int | None = None
     grad_accum: int = 1
     gpus: int = 1
+
+    def __init__(self, batch_size: int = 64, epochs: int = 1, samples: int | None = None,
+                 steps_given: int | None = None, grad_accum: int = 1, gpus: int = 1, *,
+                 steps: int | None = None) -> None:
+        if steps is not None and steps_given is not None and steps != steps_given:
+            raise UsageError(f"TrainingPlan(steps={steps}, steps_given={steps_given}): give the steps once")
+        for name, value in (("batch_size", batch_size), ("epochs", epochs), ("samples", samples),
+                            ("steps_given", steps if steps is not None else steps_given), ("grad_accum", grad_accum),
+                            ("gpus", gpus)):
+            object.__setattr__(self, name, value)
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -525,26 +543,57 @@ def predict(
         >>> predict("green_estimate/examples/simple_cnn.py", samples=60000, epochs=25, batch_size=512)
         >>> predict("gpt.py", steps=1000, batch_size=8, grad_accum=4, gpus=64, nodes=8, profile="datasheet:h100-sxm")
     """
+    from green_estimate.loading import load_workload
+
+    plan = TrainingPlan(batch_size, epochs, samples, steps_given=steps, grad_accum=grad_accum, gpus=gpus)
+
+    def load() -> Workload:
+        return load_workload(model, input_shape=input_shape, model_kwargs=model_kwargs, input_dtype=input_dtype,
+                             vocab_size=vocab_size)
+
+    return predict_workload(load, plan, optimizer=optimizer, profile=profile, confidence=confidence,
+                            grid_intensity=grid_intensity, region=region, nodes=nodes, interconnect=interconnect,
+                            fsdp=fsdp, overlap=overlap, precision=precision)
+
+
+def predict_workload(
+    workload: Workload | Callable[[], Workload],
+    plan: TrainingPlan,
+    *,
+    optimizer: str = "adam",
+    profile: str | Profile | None = None,
+    confidence: float = 0.9,
+    grid_intensity: float | None = None,
+    region: str | None = None,
+    nodes: int = 1,
+    interconnect: str | None = None,
+    fsdp: bool = False,
+    overlap: float | None = None,
+    precision: str = "fp32",
+) -> Prediction:
+    """Count a workload's step and price ``plan`` of it (what :func:`predict` and the Python API share).
+
+    ``workload`` may be a function that loads it: it is called after the options, the profile and the
+    carbon intensity are checked, so a bad option fails before a model file is imported.
+    """
     from green_estimate.carbon import grid_intensity_g_per_kwh
-    from green_estimate.counting.counter import count_model
+    from green_estimate.counting.counter import count_workload
+    from green_estimate.counting.precision import check_precision
     from green_estimate.parallel import DEFAULT_OVERLAP, ParallelPlan, require_gpu_profile
 
-    plan = TrainingPlan(batch_size, epochs, samples, steps, grad_accum=grad_accum, gpus=gpus)
-    parallel = ParallelPlan(gpus, nodes, interconnect, fsdp, DEFAULT_OVERLAP if overlap is None else overlap)
+    parallel = ParallelPlan(plan.gpus, nodes, interconnect, fsdp, DEFAULT_OVERLAP if overlap is None else overlap)
     if interconnect is not None:
         from green_estimate.interconnect import parse_interconnects
 
         parse_interconnects(interconnect)  # a misspelt link fails even when it would not be used
     carbon = grid_intensity_g_per_kwh(region=region, grid_intensity=grid_intensity)
-    from green_estimate.counting.precision import check_precision
-
     precision = check_precision(precision)
     prof = resolve_profile(profile, precision=precision)  # fail on a bad profile before counting
     check_precision_matches(prof, precision)
-    require_gpu_profile(prof, gpus)
-    report = count_model(model, batch_size=batch_size, optimizer=optimizer, input_shape=input_shape,
-                         model_kwargs=model_kwargs, input_dtype=input_dtype, vocab_size=vocab_size, precision=precision,
-                         **count_settings(prof))
+    require_gpu_profile(prof, plan.gpus)
+    loaded = workload() if callable(workload) else workload
+    report = count_workload(loaded, batch_size=plan.batch_size, optimizer=optimizer, precision=precision,
+                            **count_settings(prof))
     return predict_report(report, plan=plan, profile=prof, confidence=confidence, carbon=carbon, parallel=parallel)
 
 

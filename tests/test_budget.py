@@ -1,31 +1,20 @@
 """Budgets and verdicts: the point or the interval's upper end against energy and CO2e limits."""
 from __future__ import annotations
 
-from types import SimpleNamespace
 
 import pytest
 
 from green_estimate.budget import Budget, CheckRequest, evaluate, run_check
 from green_estimate.errors import BudgetError
+from tests.predictions import fake_prediction, prediction_like
 
 KWH = 3.6e6
 
 
 def prediction(energy_j: float, low: float, high: float, co2e_g: float | None = None) -> dict:
-    """A predict@1 document with the keys a verdict reads."""
-    return {
-        "schema": "green-estimate/prediction@1",
-        "model": "model.py",
-        "plan": {"batch_size": 64, "epochs": 1, "samples": 640, "steps": 10},
-        "confidence": 0.9,
-        "total": {"energy_j": energy_j, "energy_j_interval": [low, high], "energy_kwh": energy_j / KWH,
-                  "time_s": 1.0, "co2e_g": co2e_g},
-    }
-
-
-def fake_prediction(document: dict) -> SimpleNamespace:
-    """What predict returns, as far as check and plan read it: an object with to_dict()."""
-    return SimpleNamespace(to_dict=lambda: document)
+    """A full prediction@1 document (tests/predictions.py) with these totals."""
+    return prediction_like(model="model.py", energy_j=energy_j, interval=(low / energy_j, high / energy_j),
+                           co2e_g=co2e_g, plan={"batch_size": 64, "epochs": 1, "samples": 640, "steps": 10})
 
 
 def test_budget_needs_a_positive_limit():

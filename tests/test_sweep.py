@@ -11,13 +11,9 @@ from green_estimate.budget import Budget
 from green_estimate.errors import ConfigError
 from green_estimate.sweep import Parameter, load_sweep, parse_sweep
 from green_estimate.sweep_plan import plan_sweep
+from tests.predictions import fake_prediction, prediction_like
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "ci"
-
-
-def fake_prediction(document: dict) -> SimpleNamespace:
-    """What predict returns, as far as check and plan read it: an object with to_dict()."""
-    return SimpleNamespace(to_dict=lambda: document)
 
 
 class FakePredictor:
@@ -32,9 +28,10 @@ class FakePredictor:
         steps = plan.get("steps") or math.ceil(plan["samples"] / plan["batch_size"]) * plan.get("epochs", 1)
         energy = 10.0 * plan["batch_size"] * steps * plan.get("model_kwargs", {}).get("width", 1)
         co2e = None if self.co2e_g_per_j is None else energy * self.co2e_g_per_j
-        return fake_prediction({"model": model, "plan": {"batch_size": plan["batch_size"], "steps": steps},
-                               "total": {"energy_j": energy, "energy_j_interval": [0.9 * energy, 1.2 * energy],
-                                         "time_s": energy / 100.0, "co2e_g": co2e}})
+        return fake_prediction(prediction_like(
+            model=model, energy_j=energy, interval=(0.9, 1.2), time_s=energy / 100.0, co2e_g=co2e,
+            plan={"batch_size": plan["batch_size"], "epochs": plan.get("epochs", 1), "samples": plan.get("samples"),
+                  "steps": steps}))
 
 
 def sweep_doc(**overrides) -> dict:

@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 
 from green_estimate.cli.app import app
 from tests.gitrepo import MODEL, commit, git, make_repo
+from tests.jsonschemas import assert_valid
+from tests.predictions import fake_prediction, prediction_like, real_prediction
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "ci"
@@ -21,15 +23,11 @@ KWH = 3.6e6
 runner = CliRunner()
 
 
-def fake_prediction(document: dict) -> SimpleNamespace:
-    """What predict returns, as far as check and plan read it: an object with to_dict()."""
-    return SimpleNamespace(to_dict=lambda: document)
-
-
 @pytest.fixture
 def calls(monkeypatch):
     """Stand in for green_estimate.predict (imported lazily by check): energy = 10 J × batch × steps."""
     recorded: list[tuple[str, dict]] = []
+    real_prediction()  # made by the real predict before it is stood in for
 
     def predict(model, *, batch_size=64, epochs=1, samples=None, steps=None, grid_intensity=None, **rest):
         recorded.append((model, {"batch_size": batch_size, "epochs": epochs, "samples": samples, "steps": steps,
@@ -38,16 +36,13 @@ def calls(monkeypatch):
         steps = steps or (math.ceil(samples / batch_size) * epochs if samples else epochs)  # as predict counts
         energy = 10.0 * batch_size * steps
         co2e = None if grid_intensity is None else energy / KWH * grid_intensity
-        return fake_prediction({
-            "schema": "green-estimate/prediction@1", "model": model,
-            "profile": {"name": "fake", "device": "test CPU", "meter": "fake", "provenance": "estimated"},
-            "plan": {"batch_size": batch_size, "epochs": epochs, "samples": samples, "steps": steps},
-            "confidence": 0.9,
-            "notes": ([] if given else ["No --samples or --steps given: the total is one step per epoch."])
+        return fake_prediction(prediction_like(
+            model=model, energy_j=energy, co2e_g=co2e,
+            plan={"batch_size": batch_size, "epochs": epochs, "samples": samples, "steps": steps},
+            profile={"name": "fake", "device": "test CPU", "meter": "fake", "provenance": "estimated"},
+            notes=([] if given else ["No --samples or --steps given: the total is one step per epoch."])
             + (["Profile other was measured on another device (elsewhere)."] if rest.get("profile") == "other" else []),
-            "total": {"energy_j": energy, "energy_j_interval": [0.8 * energy, 1.5 * energy],
-                      "energy_kwh": energy / KWH, "time_s": energy / 50, "co2e_g": co2e},
-        })
+        ))
 
     monkeypatch.setitem(sys.modules, "green_estimate.predict", SimpleNamespace(predict=predict))
     return recorded
@@ -91,6 +86,7 @@ def test_json_carries_verdict_budget_and_prediction(calls):
     assert d["prediction"]["schema"] == "green-estimate/prediction@1"
     assert d["prediction"]["total"]["energy_j"] == pytest.approx(6400)
     assert json.loads(runner.invoke(app, [*ARGS, "--budget", "2kWh", "--format", "json"]).stdout) == d
+    assert_valid(d, "check@1")  # the fake's prediction is a full one (tests/predictions.py)
 
 
 def test_every_plan_option_reaches_predict(calls):

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from green_estimate.cli.app import app
+from tests.predictions import fake_prediction, prediction_like, real_prediction
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -35,23 +36,19 @@ COSTS = [10 * b * 10 * k for b in (10, 20) for k in (1, 2, 3)]
 TOTAL = 4 * sum(COSTS)  # 4 learning rates per cost configuration
 
 
-def fake_prediction(document: dict) -> SimpleNamespace:
-    """What predict returns, as far as check and plan read it: an object with to_dict()."""
-    return SimpleNamespace(to_dict=lambda: document)
-
-
 @pytest.fixture
 def calls(monkeypatch):
     """Stand in for green_estimate.predict: energy = 10 J × batch × steps × blocks."""
     recorded: list[tuple[str, dict]] = []
+    real_prediction()  # made by the real predict before it is stood in for
 
     def predict(model, *, batch_size=64, epochs=1, samples=None, steps=None, model_kwargs=None, **rest):
         recorded.append((model, {"batch_size": batch_size, "model_kwargs": model_kwargs, **rest}))
         steps = steps or math.ceil(samples / batch_size) * epochs
         energy = 10.0 * batch_size * steps * (model_kwargs or {}).get("blocks", 1)
-        return fake_prediction({"model": model, "plan": {"batch_size": batch_size, "steps": steps},
-                               "total": {"energy_j": energy, "energy_j_interval": [0.9 * energy, 1.1 * energy],
-                                         "time_s": 2.0, "co2e_g": None}})
+        return fake_prediction(prediction_like(
+            model=model, energy_j=energy, interval=(0.9, 1.1), time_s=2.0,
+            plan={"batch_size": batch_size, "epochs": epochs, "samples": samples, "steps": steps}))
 
     monkeypatch.setitem(sys.modules, "green_estimate.predict", SimpleNamespace(predict=predict))
     return recorded
