@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Callable, Iterable
 
+from green_estimate.counting.classes import is_in_place
 from green_estimate.counting.report import OpRecord
 
 FLOPS_MEDIUM, FLOPS_LARGE = 1e6, 3e7   # bins of the piecewise-throughput features
@@ -22,11 +23,6 @@ FRESH_BYTES = 32 * 2**20
 # Bins of a GEMM's (or a convolution's implicit GEMM's) smallest dimension: a thin GEMM (a GRU's
 # 64 × 768 × 256 step, a 3-channel first convolution) runs far below the rate of a square one.
 MIN_DIM_BINS = (16, 64, 256)
-
-
-def _in_place(op: OpRecord) -> bool:
-    name = op.op.rsplit(".", 1)[-1]
-    return name.endswith("_") and not name.startswith("__")
 
 
 def _unaligned(op: OpRecord, block: int) -> float:
@@ -54,7 +50,8 @@ FEATURES: dict[str, Callable[[OpRecord], float]] = {
     "bytes_large": lambda op: float(op.nbytes) if op.nbytes >= BYTES_LARGE else 0.0,
     "bytes_dram": lambda op: float(op.nbytes) if op.nbytes >= BYTES_DRAM else 0.0,
     # bytes a new (not in-place) output of at least FRESH_BYTES takes from fresh pages
-    "bytes_fresh": lambda op: float(op.bytes_written) if op.bytes_written >= FRESH_BYTES and not _in_place(op) else 0.0,
+    "bytes_fresh": lambda op: (float(op.bytes_written)
+                               if op.bytes_written >= FRESH_BYTES and not is_in_place(op.op.rsplit(".", 1)[-1]) else 0.0),
     # Kernels an op runs: a backward op computing input, weight and bias gradients runs three.
     "outputs": lambda op: float(op.outputs),
     # GEMM and convolution FLOPs by the GEMM's smallest dimension, and depthwise convolutions apart.

@@ -24,6 +24,7 @@ from collections import Counter, defaultdict
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
+from green_estimate.counting.classes import is_in_place
 from green_estimate.counting.report import OpRecord
 from green_estimate.meters.base import Meter, measure
 
@@ -54,7 +55,7 @@ def _row(op: OpRecord, time_s: float | None) -> list:
 def match_key(name: str) -> str:
     """The name ops are matched under: in-place twins (``add_``/``add``) are one key, since autograd
     accumulates gradients in place on one device and out of place on another."""
-    return name[:-1] if name.endswith("_") and not name.startswith("__") else name
+    return name[:-1] if is_in_place(name) else name
 
 
 def match_events(events: list, keys: set[str], device_time: bool = False) -> dict[str, list[float]]:

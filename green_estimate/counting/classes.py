@@ -122,6 +122,12 @@ def base_name(name: str) -> str:
     return name
 
 
+def is_in_place(name: str) -> bool:
+    """True for an aten op that writes into its first argument (``add_``, ``_foreach_mul_``), not a
+    dunder (``__and__``)."""
+    return name.endswith("_") and not name.startswith("__")
+
+
 def class_of(name: str) -> str:
     """The layer class of an aten op name (``other`` when unknown)."""
     if name in _CLASS_OF:
