@@ -145,6 +145,10 @@ def price_step(report: CostReport, profile: Profile) -> dict[str, ClassPrice]:
         out[cls] = price
     if step:
         t = terms["const"] + terms["dispatches"] * report.dispatches + terms["param_tensors"] * report.param_tensors
+        if terms.get("fresh_bytes"):  # profiles before it have no such term
+            from green_estimate.features import fresh_bytes
+
+            t += terms["fresh_bytes"] * fresh_bytes(report.ops)
         out["overhead"] = ClassPrice(step["power_w"]["rest_w"] * t, 0.0, t, 0.0, "overhead")
     runs = profile.data.get("runs_model")
     if runs:  # fitted to measured runs: the prior's classes repriced (green_estimate/runs/model.py)
