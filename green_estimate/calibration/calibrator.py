@@ -14,7 +14,8 @@ from green_estimate.calibration.runner import RunSettings, read_samples, run_sui
 from green_estimate.calibration.step_fit import fit_step_model
 from green_estimate.errors import GreenEstimateError, MeterUnavailableError, UsageError
 from green_estimate.meters.base import Meter
-from green_estimate.profile import SCHEMA, cpu_fingerprint, profiles_dir, write_profile
+from green_estimate.profile import SCHEMA, cpu_fingerprint
+from green_estimate.profile_store import profiles_dir, write_profile
 
 
 @dataclass

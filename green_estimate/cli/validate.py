@@ -141,8 +141,8 @@ def _choose_profile(profile: str | None, device: str, *, calibrate: bool, quiet:
 
 
 def _identity(prof, device: str) -> dict:  # noqa: ANN001
-    from green_estimate.predict import profile_identity
     from green_estimate.profile import Profile
+    from green_estimate.profile_store import profile_identity
 
     if not isinstance(prof, Profile):  # a stand-in (tests): its name is all there is to say
         return {"name": getattr(prof, "name", str(prof)), "device": "", "provenance": "", "origin": "",
