@@ -104,9 +104,8 @@ def predict(
 ) -> Prediction:
     """Predict the energy, time, kWh and CO2e of training ``model`` for ``plan``, with intervals.
 
-    As ``green-estimate predict``: the step is counted on the meta device under ``precision`` and
-    priced by ``profile`` (a name, a path, ``datasheet:<gpu>``, a :class:`~green_estimate.profile.Profile`,
-    or None for the default profile of this machine).
+    As ``green-estimate predict``: the step is counted on the meta device under ``precision`` and priced
+    by ``profile`` (a name, a path, ``datasheet:<gpu>``, a ``Profile``, or None: this machine's default).
 
     Args:
         model, example_input, input_shape, input_dtype, vocab_size, model_kwargs, name: as :func:`count`;
@@ -142,10 +141,9 @@ def predict(
     if not all(hasattr(plan, a) for a in ("batch_size", "epochs", "samples", "steps", "steps_given", "grad_accum", "gpus")):
         raise UsageError(f"plan must be a green_estimate.TrainingPlan, not a {type(plan).__name__}: "
                          "e.g. TrainingPlan(batch_size=64, epochs=10, samples=50000)")
-    unknown = sorted(set(options) - set(PredictSettings.names()))
-    if unknown:
-        raise UsageError(f"predict() got unknown option(s) {', '.join(unknown)}: the settings are "
-                         f"{', '.join(PredictSettings.names())}")
+    if set(options) - set(PredictSettings.names()):
+        raise UsageError(f"predict() got unknown option(s) {', '.join(sorted(set(options) - set(PredictSettings.names())))}"
+                         f": the settings are {', '.join(PredictSettings.names())}")
 
     def load() -> Workload:
         return _workload(model, example_input, input_shape, input_dtype, vocab_size, model_kwargs, name)[0]
