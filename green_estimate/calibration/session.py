@@ -2,7 +2,8 @@
 (:func:`~green_estimate.calibration.calibrator.calibrate`) or fit measured runs
 (:func:`~green_estimate.calibration.from_runs.calibrate_from_runs`).
 
-Both runners are parameters, so tests can hand in their own; progress goes to ``on_progress``.
+Both runners are parameters, so tests can hand in their own; progress goes to ``on_progress``. The
+calibrator itself refuses a precision or meter it cannot use, before it measures anything.
 """
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ def calibrate(*, gpu: int | None = None, cpu: bool = False, quick: bool = False,
         The calibrator's ``CalibrationResult``, or ``from_runs``' result; both have ``to_dict()``.
 
     Raises:
-        UsageError: options that do not go together (a device and ``from_runs``, neither device, an
-            unknown meter, tf32 on a CPU, ...).
+        UsageError: options that do not go together (a device and ``from_runs``, neither device or both),
+            or that the calibrator refuses (an unknown meter, tf32 on a CPU, ...).
     """
     if from_runs is not None:
         if gpu is not None or cpu or quick or resume or watts is not None or precision != "fp32":
@@ -39,14 +40,6 @@ def calibrate(*, gpu: int | None = None, cpu: bool = False, quick: bool = False,
         raise UsageError("--prior, --runs-map and --keep-contended go with --from-runs RUNS_FILE")
     if (gpu is None) == (not cpu):
         raise UsageError("choose one device: --cpu, or --gpu N (e.g. --gpu 0)")
-    from green_estimate.counting.precision import check_precision
-    from green_estimate.meters.probe import KINDS
-
-    if meter not in KINDS:
-        raise UsageError(f"Unknown meter {meter!r}: choose one of {', '.join(KINDS)}.")
-    precision = check_precision(precision)
-    if precision == "tf32" and cpu:
-        raise UsageError("--precision tf32 is a GPU tensor-core mode: calibrate a CPU at fp32, bf16 or fp16")
     if measure is None:
         from green_estimate.calibration.calibrator import calibrate as measure
     return measure(gpu=gpu, quick=quick, out=out, resume=resume, watts=watts, meter_kind=meter, name=name,
