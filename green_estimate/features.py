@@ -65,10 +65,25 @@ FEATURES: dict[str, Callable[[OpRecord], float]] = {
     # one (measured); AVX2 kernels block by 8. Depthwise ones have a feature of their own.
     "conv_unaligned16_flops": lambda op: _unaligned(op, 16),
     "conv_unaligned8_flops": lambda op: _unaligned(op, 8),
+    # Grouped convolutions with fewer output channels per group than the kernels' 8-channel block
+    # fall off the blocked kernels: in calibration a 16-group convolution of 4 → 2 channels per
+    # group ran at 5–7 GFLOP/s and 8 → 4 at 15–40, where 8 → 8 ran at 80 (measured, 2-vCPU EPYC).
+    "conv_narrow_out_flops": lambda op: (float(op.flops) if op.conv_cin > 0 and not op.depthwise
+                                         and op.gemm_mnk[1] < 8 else 0.0),
     # Backward kernels (gradients of input and weight) differ from forward ones in cost per call.
     "backward_const": lambda op: 1.0 if op.phase == "backward" else 0.0,
     "backward_flops": lambda op: float(op.flops) if op.phase == "backward" else 0.0,
 }
+
+
+def fresh_bytes(ops: Iterable[OpRecord]) -> float:
+    """Bytes a step's ops write to new tensors large enough to take fresh pages (see :data:`FRESH_BYTES`).
+
+    Their cost does not end inside the op: the allocator unmaps each such tensor when it is freed —
+    between ops, where no op's time holds it — so the step model prices these bytes too.
+    """
+    fn = FEATURES["bytes_fresh"]
+    return float(sum(fn(op) for op in ops))
 
 
 def feature_vector(ops: Iterable[OpRecord], names: list[str]) -> list[float]:

@@ -76,7 +76,7 @@ def price_step(report: CostReport, profile: Profile) -> dict[str, ClassPrice]:
         groups.setdefault(op.cls, []).append(op)
     out = {cls: _price_class(cls, ops, profile) for cls, ops in groups.items()}
     if profile.step:
-        h = profile.step.harness(report.dispatches, report.param_tensors)
+        h = profile.step.harness(report.dispatches, report.param_tensors, report.ops)
         out["overhead"] = ClassPrice(h.energy_j, 0.0, h.time_s, 0.0, "overhead")
     if profile.runs_model:
         from green_estimate.runs.model import apply_runs_model

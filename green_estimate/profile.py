@@ -14,7 +14,7 @@ import copy
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from green_estimate.errors import ProfileError
 
@@ -86,8 +86,8 @@ class HarnessCost:
 class StepModel:
     """The in-context step model of a calibrated profile (form ``incontext@1``, calibration/step_fit.py).
 
-    ``time_s = Σ_groups scale_g · op_time_g + const + dispatch · dispatches + param_tensor · param_tensors``;
-    the harness (the terms after the scales) draws the power ``rest_w``.
+    ``time_s = Σ_groups scale_g · op_time_g + const + dispatch · dispatches + param_tensor · param_tensors
+    + fresh · fresh_bytes``; the harness (the terms after the scales) draws the power ``rest_w``.
 
     Attributes:
         terms: coefficient of each step feature (``op_time_s``, ..., ``const``, ``dispatches``,
@@ -124,9 +124,14 @@ class StepModel:
         """The power drawn between ops (and by classes without a power of their own), W."""
         return self.power_w["rest_w"]
 
-    def harness(self, dispatches: int, param_tensors: int) -> HarnessCost:
-        """The harness of a step of ``dispatches`` aten calls over ``param_tensors`` parameter tensors."""
+    def harness(self, dispatches: int, param_tensors: int, ops: Iterable[Any] = ()) -> HarnessCost:
+        """The harness of a step of ``dispatches`` aten calls over ``param_tensors`` parameter tensors; its
+        ``ops`` give the fresh-page term (new tensors of 32 MiB or more, unmapped between ops)."""
         t = self.terms["const"] + self.terms["dispatches"] * dispatches + self.terms["param_tensors"] * param_tensors
+        if self.terms.get("fresh_bytes"):  # profiles before it have no such term
+            from green_estimate.features import fresh_bytes
+
+            t += self.terms["fresh_bytes"] * fresh_bytes(ops)
         return HarnessCost(time_s=t, energy_j=self.rest_w * t)
 
     def abs_log_err(self, target: str) -> list[float]:

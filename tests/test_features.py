@@ -34,3 +34,24 @@ def test_unaligned_conv_flops_by_channel_block():
     assert FEATURES["conv_unaligned16_flops"](conv(1, depthwise=True)) == 0.0  # depthwise has its own feature
     mm = OpRecord("aten.mm", "linear", "forward", "", 1000, 0, 0, gemm_mnk=(7, 7, 7), min_dim=7)
     assert FEATURES["conv_unaligned16_flops"](mm) == 0.0             # not a convolution
+
+
+def test_narrow_out_conv_flops_are_grouped_convs_below_eight_output_channels_per_group():
+    def conv(cout_g: int, cin_g: int = 8, depthwise: bool = False) -> OpRecord:
+        return OpRecord("aten.convolution", "conv", "forward", "", 1000, 0, 0, gemm_mnk=(4096, cout_g, cin_g * 9),
+                        min_dim=min(cout_g, cin_g * 9), depthwise=depthwise, conv_cin=cin_g)
+
+    assert FEATURES["conv_narrow_out_flops"](conv(4)) == 1000.0    # 8 → 4 channels per group
+    assert FEATURES["conv_narrow_out_flops"](conv(2, 4)) == 1000.0
+    assert FEATURES["conv_narrow_out_flops"](conv(8)) == 0.0       # a whole 8-channel block
+    assert FEATURES["conv_narrow_out_flops"](conv(1, 1, depthwise=True)) == 0.0  # depthwise: its own kernels
+    mm = OpRecord("aten.mm", "linear", "forward", "", 1000, 0, 0, gemm_mnk=(64, 4, 64), min_dim=4)
+    assert FEATURES["conv_narrow_out_flops"](mm) == 0.0             # a thin GEMM is not a convolution
+
+
+def test_fresh_bytes_of_a_step_sum_the_fresh_feature():
+    from green_estimate.features import fresh_bytes
+
+    big = 64 * MB
+    assert fresh_bytes([rec("sqrt", big, big), rec("mul_", big, big), rec("div", 2 * big, big)]) == 3 * big
+    assert fresh_bytes([]) == 0.0

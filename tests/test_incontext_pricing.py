@@ -64,6 +64,27 @@ def test_step_model_arithmetic_by_hand():
     assert classes["overhead"].energy_j == pytest.approx(10 * overhead)
 
 
+def test_fresh_bytes_are_priced_between_ops_by_the_step_model():
+    # a step model with a fresh-page term: a 64 MiB new tensor (sqrt) is unmapped when freed, between
+    # ops; an in-place update of the same size (mul_) and a 1 MiB new tensor are not
+    data = incontext_profile()
+    step = data["step_model"]
+    step["features"].append("fresh_bytes")
+    step["time_s"]["params"].append(2e-10)
+    big = 64 * 2**20
+    extra = [OpRecord("aten.sqrt", "elementwise", "optimizer", "", 0, big, big),
+             OpRecord("aten.mul_", "elementwise", "optimizer", "", 0, big, big),
+             OpRecord("aten.sqrt", "elementwise", "optimizer", "", 0, 2**20, 2**20)]
+    rep = report()
+    with_fresh = CostReport("m", 8, "adam", 1000, [], rep.ops + extra, {"aten.view": 6}, param_tensors=4)
+    classes = price_step(with_fresh, Profile.from_dict(data))
+    overhead = 1e-4 + 1e-6 * (7 + 6) + 5e-6 * 4 + 2e-10 * big
+    assert classes["overhead"].time_s == pytest.approx(overhead)
+    # a profile made before the term prices the same step without it
+    old = price_step(with_fresh, Profile.from_dict(incontext_profile()))
+    assert old["overhead"].time_s == pytest.approx(overhead - 2e-10 * big)
+
+
 def test_interval_is_the_left_out_families_error_quantile():
     pred = predict_report(report(), plan=TrainingPlan(8, steps_given=3), profile=Profile.from_dict(incontext_profile()))
     lo, hi = pred.time_interval()

@@ -42,6 +42,9 @@ CANDIDATES: tuple[tuple[str, ...], ...] = (
     ("const", "backward_const", "flops", *_GEMM, "conv_unaligned8_flops", "bytes"),
     ("const", "backward_const", "flops", *_GEMM, "conv_unaligned16_flops", "conv_unaligned8_flops", "bytes"),
     ("const", "flops", *_GEMM, "depthwise_flops", "conv_unaligned16_flops", "bytes"),
+    ("const", "flops", *_GEMM, "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes"),
+    ("const", "backward_const", "flops", *_GEMM, "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes"),
+    ("const", "flops", *_GEMM, "depthwise_flops", "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes"),
     ("const",),
 )
 # Every candidate with bytes also with the cost of fresh pages (see features.FRESH_BYTES): where no

@@ -31,10 +31,11 @@ from typing import Any
 from green_estimate.calibration.fit import Row, refit_params, wls
 from green_estimate.calibration.incontext import op_record
 from green_estimate.counting.regions import SCALE_GROUPS, scale_group
+from green_estimate.features import fresh_bytes
 from green_estimate.intervals import FUSED, local_block, make_up
 from green_estimate.profile import ClassModel
 
-STEP_FEATURES = tuple(f"{g}_time_s" for g in SCALE_GROUPS) + ("const", "dispatches", "param_tensors")
+STEP_FEATURES = tuple(f"{g}_time_s" for g in SCALE_GROUPS) + ("const", "dispatches", "param_tensors", "fresh_bytes")
 N_SCALES = len(SCALE_GROUPS)
 MIN_POWER_SHARE = 0.05      # classes below this mean share of op time share the "rest" power
 LEVELS = (0.5, 0.8, 0.9, 0.95)
@@ -60,7 +61,8 @@ def class_times(sample: dict, classes: dict[str, dict], default: str, params: di
 def step_features(sample: dict, times: Times) -> list[float]:
     st = sample.get("structure", {})
     return [sum(times[g].values()) for g in SCALE_GROUPS] + [
-        1.0, float(len(sample["ops"]) + st.get("ignored_ops", 0)), float(st.get("param_tensors", 0))]
+        1.0, float(len(sample["ops"]) + st.get("ignored_ops", 0)), float(st.get("param_tensors", 0)),
+        fresh_bytes(op_record(row) for row in sample["ops"])]
 
 
 def _wls(X: Any, y: Any) -> Any:

@@ -53,6 +53,9 @@ def test_suite_draws_are_seeded_and_sized(suite_file):
     assert [c.id for c in a.cases] == [c.id for c in b.cases]
     assert len(a.cases) == 6 + 5 and len(load_suite(suite_file, quick=True).cases) == 3 + 2
     assert {c.p()["family"] for c in a.cases} == {"mlp", "cnn"}
+    # families take turns (drift over the run is shared, not one family's): mlp, cnn, mlp, … then the
+    # rest of the larger group
+    assert [c.p()["family"] for c in a.cases] == ["mlp", "cnn"] * 5 + ["mlp"]
 
 
 def test_unknown_kind_is_a_config_error(tmp_path):

@@ -42,6 +42,17 @@ def test_fit_step_recovers_scales_and_ties_an_absent_region():
     assert [params[I[k]] for k in ("const", "dispatches", "param_tensors")] == pytest.approx([1e-4, 2e-6, 1e-5], rel=1e-5)
 
 
+def test_fit_step_recovers_the_cost_of_fresh_pages_between_ops():
+    # a quarter of the networks write large new tensors; freeing them costs 1e-10 s per byte
+    rng = np.random.default_rng(2)
+    n = 40
+    X = _design(n, rng)
+    X[:, I["fresh_bytes"]] = np.where(np.arange(n) % 4 == 0, rng.uniform(4e7, 4e8, n), 0.0)
+    y = 1.1 * X[:, 0] + 2e-4 + 1e-6 * X[:, I["dispatches"]] + 1e-10 * X[:, I["fresh_bytes"]]
+    params, _ = fit_step(X, y)
+    assert params[I["fresh_bytes"]] == pytest.approx(1e-10, rel=1e-5) and params[0] == pytest.approx(1.1, rel=1e-6)
+
+
 def test_a_region_whose_two_halves_move_together_gets_one_scale():
     # every LSTM's GEMM time is 3× its other ops' time: the two scales cannot be told apart, and a
     # fit may drive one below zero; the region then gets one scale for all its ops, not the op scale
