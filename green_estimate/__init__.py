@@ -6,7 +6,7 @@ The Python API (docs/api.md)::
     ge.count(model, example_input)                       # -> CostReport, .to_dict() is cost@1
     ge.predict(model, ge.TrainingPlan(batch_size=64, epochs=10, samples=50_000))  # -> Prediction
 
-``count``, ``predict``, ``TrainingPlan``, ``CostReport`` and ``Prediction`` are imported on first use
+``count``, ``predict``, ``TrainingPlan``, ``PredictSettings``, ``CostReport`` and ``Prediction`` are imported on first use
 (module ``__getattr__``), so ``import green_estimate`` stays cheap and imports no torch.
 
 ``green_estimate.predict`` is the function. The module of the same name (``green_estimate/predict.py``)
@@ -26,8 +26,9 @@ FLOP_CONVENTION = "2 FLOPs per multiply-accumulate"
 _LAZY = {
     "count": "green_estimate.api",
     "predict": "green_estimate.api",
-    "TrainingPlan": "green_estimate.predict",
-    "Prediction": "green_estimate.predict",
+    "TrainingPlan": "green_estimate.training_plan",
+    "Prediction": "green_estimate.prediction",
+    "PredictSettings": "green_estimate.predict",
     "CostReport": "green_estimate.counting.report",
     "GreenEstimateError": "green_estimate.errors",
 }
@@ -38,7 +39,9 @@ if TYPE_CHECKING:
     from green_estimate.api import count, predict
     from green_estimate.counting.report import CostReport
     from green_estimate.errors import GreenEstimateError
-    from green_estimate.predict import Prediction, TrainingPlan
+    from green_estimate.predict import PredictSettings
+    from green_estimate.prediction import Prediction
+    from green_estimate.training_plan import TrainingPlan
 
 
 def __getattr__(name: str) -> Any:

@@ -21,8 +21,9 @@ from green_estimate.loading import Workload
 
 if TYPE_CHECKING:
     from green_estimate.counting.report import CostReport
-    from green_estimate.predict import Prediction, TrainingPlan
-    from green_estimate.profile import Profile
+    from green_estimate.predict import PredictSettings
+    from green_estimate.prediction import Prediction
+    from green_estimate.training_plan import TrainingPlan
 
 ModelLike = Union[Any, Callable[[], Any], str, Path]
 """An ``nn.Module``, a function that builds one, or a MODEL spec (``path/file.py[:name]``, ``pkg.module[:name]``)."""
@@ -92,42 +93,34 @@ def predict(
     model: ModelLike,
     plan: TrainingPlan | None = None,
     *,
-    profile: str | Profile | None = None,
     example_input: Any = None,
     input_shape: tuple[int, ...] | None = None,
-    optimizer: str = "adam",
-    precision: str = "fp32",
-    confidence: float = 0.9,
-    grid_intensity: float | None = None,
-    region: str | None = None,
-    nodes: int = 1,
-    interconnect: str | None = None,
-    fsdp: bool = False,
-    overlap: float | None = None,
     input_dtype: Any = None,
     vocab_size: int | None = None,
     model_kwargs: dict | None = None,
     name: str | None = None,
+    settings: PredictSettings | None = None,
+    **options: Any,
 ) -> Prediction:
     """Predict the energy, time, kWh and CO2e of training ``model`` for ``plan``, with intervals.
 
-    As ``green-estimate predict``: the step is counted on the meta device under ``precision`` and
-    priced by ``profile`` (a name, a path, ``datasheet:<gpu>``, a :class:`~green_estimate.profile.Profile`,
-    or None for the default profile of this machine).
+    As ``green-estimate predict``: the step is counted on the meta device under ``precision`` and priced
+    by ``profile`` (a name, a path, ``datasheet:<gpu>``, a ``Profile``, or None: this machine's default).
 
     Args:
         model, example_input, input_shape, input_dtype, vocab_size, model_kwargs, name: as :func:`count`;
             the example's rows are repeated or cut to ``plan.batch_size``.
         plan: batch size, epochs, samples or steps, gradient accumulation, GPUs
             (default ``TrainingPlan()``: batch 64, one step).
-        optimizer: ``adam``, ``adamw``, ``sgd`` or ``none``.
-        confidence: the probability of the prediction intervals.
-        grid_intensity, region: grid carbon intensity in g CO2e/kWh, or a region code (``"DE"``) of the
-            offline table; without either the CO2e is None.
-        nodes, interconnect, fsdp, overlap: data parallelism over ``plan.gpus`` GPUs (docs/parallel.md).
+        settings: how to price, a :class:`~green_estimate.predict.PredictSettings`; or its fields as
+            keywords (``options``), which override it:
+            ``profile``, ``optimizer`` (``adam``, ``adamw``, ``sgd``, ``none``), ``precision``, ``confidence``
+            (of the intervals), ``grid_intensity`` (g CO2e/kWh) or ``region`` (a code of the offline table,
+            ``"DE"``; neither: no CO2e), and ``nodes``, ``interconnect``, ``fsdp``, ``overlap`` for data
+            parallelism over ``plan.gpus`` GPUs (docs/parallel.md).
 
     Returns:
-        A :class:`~green_estimate.predict.Prediction`; ``.to_dict()`` is ``green-estimate/prediction@1``.
+        A :class:`~green_estimate.prediction.Prediction`; ``.to_dict()`` is ``green-estimate/prediction@1``.
 
     Raises:
         ModelLoadError, ProfileError, UsageError: with a message that says what to change.
@@ -138,20 +131,24 @@ def predict(
         >>> p.to_dict()["schema"]
         'green-estimate/prediction@1'
     """
-    from green_estimate.predict import TrainingPlan, predict_workload
+    import dataclasses
+
+    from green_estimate.predict import PredictSettings, predict_workload
+    from green_estimate.training_plan import TrainingPlan
 
     plan = TrainingPlan() if plan is None else plan
     # by its fields, not isinstance: a test or a reload may have imported green_estimate.predict twice
     if not all(hasattr(plan, a) for a in ("batch_size", "epochs", "samples", "steps", "steps_given", "grad_accum", "gpus")):
         raise UsageError(f"plan must be a green_estimate.TrainingPlan, not a {type(plan).__name__}: "
                          "e.g. TrainingPlan(batch_size=64, epochs=10, samples=50000)")
+    if set(options) - set(PredictSettings.names()):
+        raise UsageError(f"predict() got unknown option(s) {', '.join(sorted(set(options) - set(PredictSettings.names())))}"
+                         f": the settings are {', '.join(PredictSettings.names())}")
 
     def load() -> Workload:
         return _workload(model, example_input, input_shape, input_dtype, vocab_size, model_kwargs, name)[0]
 
-    return predict_workload(load, plan, optimizer=optimizer, profile=profile, confidence=confidence,
-                            grid_intensity=grid_intensity, region=region, nodes=nodes, interconnect=interconnect,
-                            fsdp=fsdp, overlap=overlap, precision=precision)
+    return predict_workload(load, plan, dataclasses.replace(settings or PredictSettings(), **options))
 
 
 def _workload(model: ModelLike, example_input: Any, input_shape: tuple[int, ...] | None, input_dtype: Any,

@@ -86,7 +86,7 @@ def run_probe(budget_s: float = 0.5) -> dict[str, Any]:
 
 
 def _cache_path(fp: dict, torch_version: str) -> Path:
-    from green_estimate.profile import home_dir
+    from green_estimate.profile_store import home_dir
 
     slug = re.sub(r"[^a-z0-9]+", "-", f"{fp.get('cpu_model')}-{fp.get('threads')}t-{torch_version}".lower()).strip("-")
     return home_dir() / "probes" / f"{slug[:96]}.json"
@@ -96,7 +96,8 @@ def probe_here() -> dict[str, Any]:
     """This machine's probe, from the cache when this CPU, thread count and torch were probed before."""
     import torch
 
-    from green_estimate.profile import cpu_fingerprint, write_profile
+    from green_estimate.profile import cpu_fingerprint
+    from green_estimate.profile_store import write_profile
 
     path = _cache_path(cpu_fingerprint(), torch.__version__)
     try:

@@ -1,38 +1,26 @@
-"""Calibration profiles: the versioned JSON documents that price ops on one device.
+"""Calibration profiles as types: what prices the ops of a step on one device.
 
-Where profiles live: the user's profile directory (``platformdirs`` data dir, or
-``$GREEN_ESTIMATE_HOME/profiles`` — tests and CI set it), the package's shipped profiles, and
-datasheet profiles computed from vendor figures. See ``docs/profile-format.md``.
+A profile is a versioned JSON document (``docs/profile-format.md``); :class:`Profile` is its typed
+view. It owns everything that prices: a :class:`ClassModel` per layer class and target (time,
+energy), the in-context :class:`StepModel` of a calibrated profile (op-time scales per scale group,
+the harness terms, power, intervals) and the :class:`HarnessCost` it gives one step. Calibration and
+prediction both price through these types. The JSON is kept as it was read (``Profile.data``) and
+never changed: every constructor returns a new object. Finding, reading and writing profiles is
+:mod:`green_estimate.profile_store`.
 """
 from __future__ import annotations
 
-import json
-import os
+import copy
 import platform
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable, Mapping
 
 from green_estimate.errors import ProfileError
 
 SCHEMA = "green-estimate/profile@1"
 TARGETS = ("time_s", "energy_j")
 STEP_FORM = "incontext@1"  # the step model that calibration writes (see calibration/step_fit.py)
-
-
-def home_dir() -> Path:
-    """The user's green-estimate directory (``$GREEN_ESTIMATE_HOME`` overrides platformdirs)."""
-    env = os.environ.get("GREEN_ESTIMATE_HOME")
-    if env:
-        return Path(env)
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("green-estimate", appauthor=False))
-
-
-def profiles_dir() -> Path:
-    return home_dir() / "profiles"
 
 
 @dataclass(frozen=True)
@@ -49,7 +37,7 @@ class ClassModel:
     df_resid: int
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ClassModel":
+    def from_dict(cls, d: Mapping[str, Any]) -> ClassModel:
         if d.get("form", "linear") != "linear":
             raise ProfileError(f"unknown model form {d.get('form')!r}: upgrade green-estimate to read this profile")
         n = len(d["features"])
@@ -68,6 +56,12 @@ class ClassModel:
         return {"form": "linear", "features": self.features, "params": self.params, "cov": self.cov,
                 "resid_rel_sd": self.resid_rel_sd, "df_resid": self.df_resid}
 
+    def mean(self, ops: list, params: list[float] | None = None) -> float:
+        """The mean cost of ``ops``; ``params`` overrides the coefficients (calibration's refits)."""
+        from green_estimate.features import model_mean
+
+        return model_mean({"features": self.features, "params": self.params}, ops, params)
+
     def price(self, ops: list) -> tuple[float, float]:
         """The mean cost of ``ops`` (``x = Σ features``, mean ``β·x``) and its variance from the
         coefficients' covariance (``xᵀΣx``)."""
@@ -80,46 +74,147 @@ class ClassModel:
         return mean, max(var, 0.0)
 
 
+@dataclass(frozen=True)
+class HarnessCost:
+    """The work of one step between its ops (module calls, autograd, the optimizer's Python loop)."""
+
+    time_s: float
+    energy_j: float
+
+
+@dataclass(frozen=True)
+class StepModel:
+    """The in-context step model of a calibrated profile (form ``incontext@1``, calibration/step_fit.py).
+
+    ``time_s = Σ_groups scale_g · op_time_g + const + dispatch · dispatches + param_tensor · param_tensors
+    + fresh · fresh_bytes``; the harness (the terms after the scales) draws the power ``rest_w``.
+
+    Attributes:
+        terms: coefficient of each step feature (``op_time_s``, ..., ``const``, ``dispatches``,
+            ``param_tensors``).
+        power_w: per-class power and ``rest_w``, as fitted.
+        interval: the leave-one-family-out errors (``abs_log_err`` per target, ``local`` by make-up).
+        n_samples: calibration networks behind the fit.
+    """
+
+    terms: dict[str, float]
+    power_w: Mapping[str, Any]
+    interval: Mapping[str, Any]
+    n_samples: int | None = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], name: str = "?") -> StepModel:
+        if d.get("form") != STEP_FORM:
+            raise ProfileError(f"profile {name} was made by an older green-estimate (microbenchmarks, "
+                               "no in-context step model): recalibrate with `green-estimate calibrate --cpu`")
+        try:
+            terms = dict(zip(d["features"], d["time_s"]["params"]))
+            return cls(terms, d["power_w"], d["interval"], d.get("n_samples"))
+        except (KeyError, TypeError) as e:
+            raise ProfileError(f"profile {name} has a damaged step model ({type(e).__name__}: {e}): recalibrate") from e
+
+    def scale(self, group: str) -> float:
+        """The in-step factor of op time of one scale group (``op``, ``rnn_linear``, ..., ``attention``)."""
+        from green_estimate.counting.regions import SCALE_FALLBACK
+
+        return self.terms.get(f"{group}_time_s", self.terms.get(f"{SCALE_FALLBACK.get(group, group)}_time_s", 1.0))
+
+    @property
+    def rest_w(self) -> float:
+        """The power drawn between ops (and by classes without a power of their own), W."""
+        return self.power_w["rest_w"]
+
+    def harness(self, dispatches: int, param_tensors: int, ops: Iterable[Any] = ()) -> HarnessCost:
+        """The harness of a step of ``dispatches`` aten calls over ``param_tensors`` parameter tensors; its
+        ``ops`` give the fresh-page term (new tensors of 32 MiB or more, unmapped between ops)."""
+        t = self.terms["const"] + self.terms["dispatches"] * dispatches + self.terms["param_tensors"] * param_tensors
+        if self.terms.get("fresh_bytes"):  # profiles before it have no such term
+            from green_estimate.features import fresh_bytes
+
+            t += self.terms["fresh_bytes"] * fresh_bytes(ops)
+        return HarnessCost(time_s=t, energy_j=self.rest_w * t)
+
+    def abs_log_err(self, target: str) -> list[float]:
+        """The absolute log errors of whole steps of unseen families, for ``time_s`` or ``energy_j``."""
+        return self.interval[target]["abs_log_err"]
+
+    def interval_basis(self, confidence: float) -> dict:
+        """Where the interval comes from, and how often such intervals covered unseen families."""
+        iv = self.interval
+        local = iv.get("local")
+        covers = local["coverage_unseen_family"] if local else {t: iv[t]["coverage_unseen_family"] for t in ("time_s", "energy_j")}
+        cover = covers["time_s"]
+        key = min(cover, key=lambda k: abs(float(k) - confidence)) if cover else None
+        method = iv["method"] + (", errors of networks made up like this step" if local else "")
+        return {"method": method, "families": iv["families"], "networks": iv["n"],
+                "coverage_unseen_family": None if key is None else {"confidence": float(key), "time_s": cover[key],
+                                                                    "energy_j": covers["energy_j"][key]}}
+
+
+def _scaled_model(model: dict, factors: list[float]) -> dict:
+    return {**model, "params": [p * f for p, f in zip(model["params"], factors)],
+            "cov": [[c * factors[i] * factors[j] for j, c in enumerate(row)] for i, row in enumerate(model["cov"])]}
+
+
 @dataclass
 class Profile:
-    """A parsed profile: metadata plus one :class:`ClassModel` per class and target."""
+    """A parsed profile: its JSON (``data``, never changed), a :class:`ClassModel` per class and target,
+    and the :class:`StepModel` of a calibrated profile (None for datasheet and runs-only ones)."""
 
-    data: dict
+    data: Mapping[str, Any]
     origin: str = ""  # "shipped", "local", "datasheet" or a path
     models: dict[str, dict[str, ClassModel]] = field(default_factory=dict)
+    step: StepModel | None = None
+    default_class: str = "elementwise"  # the class that prices classes without a model of their own
     # this profile carried to this CPU, and the notes saying so (see transfer.py): set once, reused
     carried: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def from_dict(cls, data: dict, origin: str = "") -> "Profile":
+    def from_dict(cls, data: Mapping[str, Any], origin: str = "") -> Profile:
+        """Parse and check a profile document; ``data`` is kept as it is (not copied, not changed)."""
         if data.get("schema") != SCHEMA:
             raise ProfileError(
                 f"not a green-estimate profile (schema {data.get('schema')!r}, expected {SCHEMA!r}): "
                 "give a file written by `green-estimate calibrate`"
             )
         check_profile_types(data, origin)
+        name = data.get("name", "?")
         try:
             models = {
                 cls_name: {t: ClassModel.from_dict(entry[t]) for t in TARGETS}
                 for cls_name, entry in data["classes"].items()
             }
         except (KeyError, TypeError, ValueError) as e:
-            raise ProfileError(f"profile {data.get('name', '?')} is damaged ({type(e).__name__}: {e}): recalibrate") from e
+            raise ProfileError(f"profile {name} is damaged ({type(e).__name__}: {e}): recalibrate") from e
         if not models:
-            raise ProfileError(f"profile {data.get('name', '?')} has no classes: recalibrate")
+            raise ProfileError(f"profile {name} has no classes: recalibrate")
         step = data.get("step_model")
-        if step is not None and step.get("form") != STEP_FORM:
-            raise ProfileError(f"profile {data.get('name', '?')} was made by an older green-estimate (microbenchmarks, "
-                               "no in-context step model): recalibrate with `green-estimate calibrate --cpu`")
         runs = data.get("runs_model")
         if runs is not None and runs.get("form") != "runs@1":
-            raise ProfileError(f"profile {data.get('name', '?')} has a runs model of form {runs.get('form')!r}: "
+            raise ProfileError(f"profile {name} has a runs model of form {runs.get('form')!r}: "
                                "upgrade green-estimate to read it")
         default = data.get("default_class", "elementwise")
         if default not in models:
             default = next(iter(models))
-        data["default_class"] = default
-        return cls(data=data, origin=origin, models=models)
+        return cls(data=data, origin=origin, models=models, step=None if step is None else StepModel.from_dict(step, name),
+                   default_class=default)
+
+    def replaced(self, **entries: Any) -> Profile:
+        """A new profile whose document has these top-level ``entries`` (``None`` removes one)."""
+        data = {**self.data, **entries}  # a replaced key keeps its place
+        data = {k: v for k, v in data.items() if not (k in entries and v is None)}
+        return Profile.from_dict(data, origin=self.origin)
+
+    def rescaled(self, class_factor: Callable[[str], float], step_factor: Callable[[str], float]) -> Profile:
+        """A new profile with each class-model coefficient (and its covariance) multiplied by
+        ``class_factor(feature)`` and each step-model coefficient by ``step_factor(feature)``."""
+        data = copy.deepcopy(dict(self.data))
+        for entry in data["classes"].values():
+            for target in TARGETS:
+                entry[target] = _scaled_model(entry[target], [class_factor(f) for f in entry[target]["features"]])
+        step = data["step_model"]
+        step["time_s"]["params"] = [p * step_factor(f) for p, f in zip(step["time_s"]["params"], step["features"])]
+        return Profile.from_dict(data, origin=self.origin)
 
     @property
     def name(self) -> str:
@@ -140,15 +235,52 @@ class Profile:
         return {"bfloat16": "bf16", "float16": "fp16", "half": "fp16"}.get(dtype, dtype)
 
     @property
+    def device(self) -> Mapping[str, Any]:
+        """``name``, ``kind`` (``cpu``/``gpu``) and ``fingerprint`` of the device that made the profile."""
+        return self.data.get("device", {})
+
+    @property
     def device_name(self) -> str:
-        return str(self.data.get("device", {}).get("name", "unknown device"))
+        return str(self.device.get("name", "unknown device"))
+
+    @property
+    def is_gpu(self) -> bool:
+        return self.device.get("kind") == "gpu"
+
+    @property
+    def runs_model(self) -> Mapping[str, Any] | None:
+        """The ``runs@1`` model of a profile fitted to measured runs (green_estimate/runs/model.py), or None."""
+        return self.data.get("runs_model")
+
+    @property
+    def transfer(self) -> Mapping[str, Any] | None:
+        """What carrying the profile to this CPU did (green_estimate/transfer.py), or None."""
+        return self.data.get("transfer")
+
+    @property
+    def transfer_log_error(self) -> float:
+        """How much (in log) carrying the profile here widens its intervals; 0 when it was not carried."""
+        return float((self.transfer or {}).get("log_error", 0.0))
+
+    @property
+    def probe(self) -> Mapping[str, Any] | None:
+        """The device probe of the machine that made a calibrated CPU profile (green_estimate/device_probe.py)."""
+        return self.data.get("probe")
+
+    @property
+    def datasheet_gpu(self) -> str | None:
+        """The GPU key of a datasheet profile (``h100-sxm``), None for others."""
+        return (self.data.get("datasheet") or {}).get("gpu")
+
+    @property
+    def energy_basis(self) -> str:
+        return str(self.data.get("energy_basis", "total"))
 
     def model_for(self, cls_name: str, target: str) -> tuple[ClassModel, str]:
         """The model pricing ``cls_name`` and the class actually used (the default when missing)."""
         if cls_name in self.models:
             return self.models[cls_name][target], cls_name
-        d = self.data["default_class"]
-        return self.models[d][target], d
+        return self.models[self.default_class][target], self.default_class
 
     def summary(self) -> dict:
         return {"name": self.name, "device": self.device_name, "meter": self.data.get("meter", {}).get("name", ""),
@@ -159,15 +291,15 @@ class Profile:
     @property
     def source(self) -> str:
         """What the profile was made from, in words (the runs file of a ``measured-runs`` profile)."""
-        src = self.data.get("runs_model", {}).get("source")
+        src = (self.runs_model or {}).get("source")
         if src:
             cited = "; ".join(src.get("cited", []))
             return (f"{src.get('description', 'measured runs')}: {src.get('path')} ({src.get('runs')} runs, "
                     f"{src.get('configurations')} configurations{', ' + cited if cited else ''})")
         if self.data.get("provenance") == "datasheet":
             return "vendor figures and stated assumptions (docs/datasheet.md)"
-        step = self.data.get("step_model")
-        return f"calibrated in context ({step.get('n_samples', '?')} networks)" if step else ""
+        step = self.step
+        return f"calibrated in context ({step.n_samples if step.n_samples is not None else '?'} networks)" if step else ""
 
 
 # The type of each key a profile may have today (``None``: any JSON). Unknown keys are allowed (newer
@@ -230,83 +362,6 @@ def check_profile_types(data: dict, where: str = "") -> None:
                     raise bad(f"classes.{cls_name}.{target}.{key}", model[key], "numbers")
 
 
-def read_profile(path: Path, origin: str = "") -> Profile:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ProfileError(f"profile file {path} does not exist: list profiles with `green-estimate profiles`") from None
-    except json.JSONDecodeError as e:
-        raise ProfileError(f"profile file {path} is not valid JSON (line {e.lineno}): recalibrate or restore it") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise ProfileError(f"cannot read profile {path} ({type(e).__name__}: {e}): give a profile .json file") from e
-    if not isinstance(data, dict):
-        raise ProfileError(f"{path} is not a green-estimate profile (a JSON object is expected): recalibrate")
-    check_profile_types(data, str(path))  # names the file, whatever origin the caller labels it with
-    return Profile.from_dict(data, origin=origin or str(path))
-
-
-def write_profile(data: dict, path: Path) -> Path:
-    """Write a profile atomically (a crash leaves the old file or the new one, never half)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
-    return path
-
-
-def _shipped_paths() -> list[Path]:
-    root = resources.files("green_estimate") / "data" / "profiles"
-    return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith(".json"))  # type: ignore[attr-defined]
-
-
-def shipped_profiles() -> list[Profile]:
-    return [read_profile(p, origin="shipped") for p in _shipped_paths()]
-
-
-def local_profiles() -> list[Profile]:
-    d = profiles_dir()
-    if not d.exists():
-        return []
-    out = []
-    for p in sorted(d.glob("*.json")):
-        try:
-            out.append(read_profile(p, origin="local"))
-        except ProfileError:
-            continue  # a damaged local file must not hide the others; `profiles` reports it
-    return out
-
-
-def load_profile(ref: str) -> Profile:
-    """A profile by path, by name (local, then shipped), or ``datasheet:<gpu>``.
-
-    Raises:
-        ProfileError: nothing matches; the message lists what exists.
-    """
-    p = Path(ref)
-    if p.suffix == ".json" or p.exists():
-        return read_profile(p)
-    if ref.startswith("datasheet:"):
-        from green_estimate.datasheet import datasheet_profile_by_name
-
-        return Profile.from_dict(datasheet_profile_by_name(ref), origin="datasheet")
-    for prof in local_profiles() + shipped_profiles():
-        if prof.name == ref:
-            return prof
-    try:
-        from green_estimate.datasheet import datasheet_profile, load_gpus
-
-        if ref in load_gpus():
-            return Profile.from_dict(datasheet_profile(ref), origin="datasheet")
-    except ImportError:
-        pass
-    names = [x.name for x in local_profiles() + shipped_profiles()]
-    raise ProfileError(
-        f"no profile named {ref!r}: known profiles are {', '.join(names) or 'none'} (and datasheet:<gpu>); "
-        "see `green-estimate profiles`, or give a path to a .json file"
-    )
-
-
 def cpu_fingerprint() -> dict[str, Any]:
     """What identifies this CPU for choosing a local profile: model name and threads used."""
     import torch
@@ -335,70 +390,3 @@ def _gpu_name(device: str | None) -> str | None:
         return None
 
 
-def local_profile_for(device: str | None = None, precision: str | None = None) -> Profile | None:
-    """A profile calibrated on this very device (a GPU of that name; this CPU model at this thread
-    count), from the user's profile directory; ``None`` when this device was never calibrated.
-    With ``precision``, only a profile of that training precision (fp32, bf16, ...) is taken."""
-    name = _gpu_name(device) if device != "cpu" else None
-    candidates = [p for p in local_profiles() if precision is None or p.precision == precision]
-    if name:
-        for prof in candidates:
-            dev = prof.data.get("device", {})
-            if dev.get("kind") == "gpu" and dev.get("fingerprint", {}).get("gpu_name") == name:
-                return prof
-        if device is not None and device.startswith("cuda"):
-            return None  # a GPU was asked for: a CPU profile is not this device's
-    fp = cpu_fingerprint()
-    for prof in candidates:
-        dev = prof.data.get("device", {})
-        if dev.get("kind") == "cpu" and dev.get("fingerprint", {}).get("cpu_model") == fp["cpu_model"] \
-                and dev.get("fingerprint", {}).get("threads") == fp["threads"]:
-            return prof
-    return None
-
-
-def default_profile(device: str | None = None, precision: str | None = None) -> Profile:
-    """The profile for this machine when none is named.
-
-    For a GPU (``device="cuda:N"``, or any visible GPU when ``device`` is None): a local profile
-    calibrated on a GPU of that name, else (only when a GPU was asked for) its datasheet profile.
-    Otherwise this CPU's local profile (same CPU model and threads), else the shipped reference
-    (which ``predict`` carries to this CPU with the device probe, see :mod:`green_estimate.transfer`).
-    ``precision``: prefer a local profile calibrated at that precision.
-    """
-    local = local_profile_for(device, precision) or local_profile_for(device)
-    if local is not None:
-        return local
-    if device != "cpu":
-        name = _gpu_name(device)
-        if name:
-            if device is not None and device.startswith("cuda"):
-                from green_estimate.datasheet import datasheet_profile, match_gpu
-
-                spec = match_gpu(name)
-                if spec is None:
-                    raise ProfileError(f"no profile for {name}: run `green-estimate calibrate --gpu "
-                                       f"{device.split(':')[1]}` or pass --profile")
-                return Profile.from_dict(datasheet_profile(spec.key), origin="datasheet")
-    shipped = [p for p in shipped_profiles() if p.data.get("device", {}).get("kind") == "cpu"]
-    if not shipped:
-        raise ProfileError("no profile available: run `green-estimate calibrate --cpu --quick` or pass --profile")
-    return shipped[0]
-
-
-def list_all_profiles() -> list[dict]:
-    """Every profile this tool can use: local, shipped and datasheet, with provenance."""
-    rows = []
-    for origin, profs in (("local", local_profiles()), ("shipped", shipped_profiles())):
-        for p in profs:
-            rows.append({**p.summary(), "origin": origin, "classes": sorted(p.models)})
-    try:
-        from green_estimate.datasheet import list_datasheet_profiles
-
-        for d in list_datasheet_profiles():
-            rows.append({"name": d["name"], "device": d["device"], "meter": "datasheet", "provenance": "datasheet",
-                         "time_provenance": "datasheet", "origin": "datasheet", "created_utc": "", "classes": [],
-                         "source": "vendor figures and stated assumptions (docs/datasheet.md)"})
-    except ImportError:  # pragma: no cover - datasheet data ships with the package
-        pass
-    return rows

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from green_estimate.baseline import BaselineRequest
-from green_estimate.budget import PLAN_OPTIONS, Budget, CheckRequest
+from green_estimate.budget import Budget
+from green_estimate.check import PLAN_OPTIONS, CheckRequest
 from green_estimate.errors import ConfigError
 from green_estimate.loading import split_spec
 
@@ -86,6 +87,13 @@ class ProjectConfig:
             name: given if given is not None else self.values.get(name.replace("_", "-"))
             for name, given in options.items()
         }
+
+    def options(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """:meth:`merged`, and a ``.json`` profile taken from the file made relative to the file's folder."""
+        options = self.merged(given)
+        if given.get("profile") is None and options.get("profile"):
+            options["profile"] = profile_relative_to(options["profile"], self.path)
+        return options
 
     def where(self) -> str:
         """Where the defaults came from, or why there are none, for messages."""
@@ -179,7 +187,7 @@ def check_request(options: Mapping[str, Any], config: ProjectConfig) -> CheckReq
         BudgetError: a budget that cannot be parsed; both a ref and a saved baseline.
     """
     names = ("budget", "co2_budget", "conservative", "max_increase", *PLAN_OPTIONS)
-    pick = config.merged({name: options.get(name) for name in names}).get
+    pick = config.options({name: options.get(name) for name in names}).get
     model = options.get("model")
     if model is None and "model" in config.values:
         model = model_relative_to(config.values["model"], config.path)
@@ -205,8 +213,6 @@ def check_request(options: Mapping[str, Any], config: ProjectConfig) -> CheckReq
     if ref is None and saved is None:
         ref = config.values.get("baseline")  # the command line's --baseline-json overrides the file's ref
     baseline = None if ref is None and saved is None else BaselineRequest(ref=ref, json_path=saved)
-    if options.get("profile") is None and "profile" in plan:
-        plan["profile"] = profile_relative_to(plan["profile"], config.path)
     if "input_shape" in plan:
         plan["input_shape"] = tuple(plan["input_shape"])
     return CheckRequest(

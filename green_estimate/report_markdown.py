@@ -35,9 +35,10 @@ def prediction_markdown(dicts: list[dict]) -> str:
         lines += [f"| {c} | {_fmt(r['energy_j_per_step'], 'J')} | {100 * r['share']:.1f}% |" for c, r in d["by_class"].items()]
         lines += [""] + [f"> {n}" for n in d["notes"]] + [""]
     if len(dicts) > 1:
-        base = dicts[0]["total"]["energy_j"] or 1.0
+        from green_estimate.prediction import ratios_to_first
+
         lines += ["| model | kWh | ratio to first |", "|---|---:|---:|"]
-        lines += [f"| `{d['model']}` | {d['total']['energy_kwh']:.4g} | {d['total']['energy_j'] / base:.3f}× |" for d in dicts]
+        lines += [f"| `{d['model']}` | {d['total']['energy_kwh']:.4g} | {r:.3f}× |" for d, r in zip(dicts, ratios_to_first(dicts))]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
-from green_estimate.budget import Budget, PredictFn, default_predict_fn
+from green_estimate.budget import Budget
+from green_estimate.check import PredictFn, default_predict_fn
 from green_estimate.errors import ConfigError
 from green_estimate.sweep import ENUMERATED_INTS, Sweep
 from green_estimate.units import energy_kwh
+from green_estimate.verdict import Verdict
 
 
 @dataclass(frozen=True)
@@ -141,12 +144,20 @@ class SweepPlan:
         return [self.trials * c.weight / total_weight for c in self.configurations]
 
     @property
-    def verdict(self) -> str | None:
-        """``"pass"``/``"fail"`` against the energy budget, None without one."""
+    def budget_verdict(self) -> Verdict | None:
+        """The sweep's total energy (its upper end when conservative) against the energy budget, None without one."""
         if self.budget is None or self.budget.energy_j is None:
             return None
-        compared = self.energy_j_upper if self.budget.conservative else self.energy_j
-        return "pass" if compared <= self.budget.energy_j else "fail"
+        conservative = self.budget.conservative
+        what = "upper end" if conservative else ("total" if self.exact else "expected total")
+        return Verdict(self.budget, self.energy_j_upper if conservative else self.energy_j,
+                       subject=f"the sweep's {what}")
+
+    @property
+    def verdict(self) -> str | None:
+        """``"pass"``/``"fail"`` against the energy budget, None without one."""
+        verdict = self.budget_verdict
+        return None if verdict is None else verdict.verdict
 
     def to_dict(self) -> dict[str, Any]:
         """The ``green-estimate/plan@1`` document."""
@@ -236,6 +247,21 @@ def plan_sweep(
         draws=None if exact else draws, seed=None if exact else seed,
         notes=tuple(_profile_notes(priced) + _notes(sweep, free_points, grid_size, trials, exact)), budget=budget,
     )
+
+
+def plan_file(path: Path, *, cwd: Path, budget: Budget | None = None, draws: int = 1000, seed: int = 0,
+              max_configs: int = 256, predict_fn: PredictFn | None = None, **given: Any) -> SweepPlan:
+    """What ``green-estimate plan`` does: the sweep file at ``path`` priced and held to ``budget``.
+
+    ``given`` (profile, confidence, grid_intensity, region; None = not given) fall back to the
+    ``[tool.green-estimate]`` section of the pyproject.toml nearest above ``cwd``.
+    """
+    from green_estimate.project_config import load_project_config
+    from green_estimate.sweep import load_sweep
+
+    options = load_project_config(cwd).options(given)
+    return plan_sweep(load_sweep(path), predict_fn, budget=budget, draws=draws, seed=seed, max_configs=max_configs,
+                      **{k: v for k, v in options.items() if v is not None})
 
 
 def _profile_notes(priced: list[PricedConfiguration]) -> list[str]:

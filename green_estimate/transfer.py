@@ -16,7 +16,6 @@ thread count) is not the one that made them. The rescaled profile records what w
 """
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any
 
@@ -24,33 +23,20 @@ from green_estimate.profile import Profile, cpu_fingerprint
 
 
 def _foreign(profile: Profile) -> bool:
-    dev = profile.data.get("device", {})
-    if dev.get("kind") != "cpu" or "probe" not in profile.data or "transfer" in profile.data:
+    dev = profile.device
+    if dev.get("kind") != "cpu" or profile.probe is None or profile.transfer is not None:
         return False
     fp, here = dev.get("fingerprint", {}), cpu_fingerprint()
     return fp.get("cpu_model") != here["cpu_model"] or fp.get("threads") != here["threads"]
 
 
-def _scale_model(model: dict, factors: list[float]) -> None:
-    model["params"] = [p * f for p, f in zip(model["params"], factors)]
-    model["cov"] = [[c * factors[i] * factors[j] for j, c in enumerate(row)] for i, row in enumerate(model["cov"])]
-
-
 def rescaled(profile: Profile, r: dict[str, float], correction: float = 1.0) -> Profile:
-    """A copy of ``profile`` with coefficients multiplied by the probe ratios ``r`` and ``correction``."""
+    """A copy of ``profile`` with coefficients multiplied by the probe ratios ``r`` and ``correction``
+    (the step model's op-time scales only by the ratios: the ops they scale are corrected already)."""
     from green_estimate.device_probe import feature_ratio, step_feature_ratio
 
-    data = copy.deepcopy(profile.data)
-    for entry in data["classes"].values():
-        for target in ("time_s", "energy_j"):
-            m = entry[target]
-            _scale_model(m, [feature_ratio(f, r) * correction for f in m["features"]])
-    step = data["step_model"]["time_s"]
-    factors = [step_feature_ratio(f, r) for f in data["step_model"]["features"]]
-    n = sum(f.endswith("_time_s") for f in data["step_model"]["features"])
-    factors = factors[:n] + [f * correction for f in factors[n:]]  # op scales: the ops are corrected already
-    step["params"] = [p * f for p, f in zip(step["params"], factors)]
-    return Profile.from_dict(data, origin=profile.origin)
+    return profile.rescaled(class_factor=lambda f: feature_ratio(f, r) * correction,
+                            step_factor=lambda f: step_feature_ratio(f, r) * (1.0 if f.endswith("_time_s") else correction))
 
 
 def _reference_report(ref: dict) -> Any:
@@ -63,7 +49,7 @@ def _reference_report(ref: dict) -> Any:
 
 
 def _step_time_s(profile: Profile, report: Any) -> float:
-    from green_estimate.predict import price_step
+    from green_estimate.pricing import price_step
 
     return sum(c.time_s for c in price_step(report, profile).values())
 
@@ -76,7 +62,7 @@ def transfer_profile(profile: Profile) -> tuple[Profile, list[str]]:
         return profile.carried
     from green_estimate.device_probe import probe_here, ratios, reference_step_time_s
 
-    made = profile.data["probe"]
+    made = profile.probe
     here = probe_here()
     r = ratios(made, here)
     scaled = rescaled(profile, r)
@@ -92,13 +78,12 @@ def transfer_profile(profile: Profile) -> tuple[Profile, list[str]]:
         logs.append(math.log(meas / _step_time_s(scaled, report)) - home)
     log_k = sum(logs) / len(logs) if logs else 0.0
     residual = max((abs(x - log_k) for x in logs), default=0.0)
-    final = rescaled(profile, r, math.exp(log_k))
-    final.data["transfer"] = {
+    final = rescaled(profile, r, math.exp(log_k)).replaced(transfer={
         "from": profile.device_name, "to": f"{here['fingerprint']['cpu_model']} ({here['fingerprint']['threads']} threads)",
         "ratios": r, "reference_correction": math.exp(log_k), "reference_log_errors": logs,
         "log_error": abs(log_k) + residual, "probe_cached": here.get("cached", False),
         "probe_measured_utc": here.get("measured_utc"),
-    }
+    })
     notes = [f"Profile {profile.name} was made on {profile.device_name}; rescaled to this CPU by a device probe "
              f"(GEMM ×{r['flops']:.2f}, bandwidth ×{r['bytes']:.2f}, dispatch ×{r['dispatch']:.2f}, reference steps "
              f"×{math.exp(log_k):.2f}); the interval is widened by the measured transfer error "

@@ -56,6 +56,13 @@ def prediction_like(*, model: str, energy_j: float, plan: dict, interval: tuple[
     return d
 
 
+def predict_module():
+    """The module ``green_estimate.predict`` (the package attribute of that name is the API function)."""
+    import importlib
+
+    return importlib.import_module("green_estimate.predict")
+
+
 def fake_prediction(document: dict) -> SimpleNamespace:
     """What ``predict`` returns, as far as check and plan read it: an object with ``to_dict()``."""
     return SimpleNamespace(to_dict=lambda: document)

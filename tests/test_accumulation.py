@@ -11,7 +11,8 @@ import torch.nn as nn
 from green_estimate.accumulation import accumulation_ops, optimizer_step
 from green_estimate.counting.counter import count_step, record_ops
 from green_estimate.errors import UsageError
-from green_estimate.predict import TrainingPlan, predict_report
+from green_estimate.predict import predict_report
+from green_estimate.training_plan import TrainingPlan
 from tests.test_predict import per_flop_profile
 
 

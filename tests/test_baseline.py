@@ -22,7 +22,8 @@ from green_estimate.baseline import (
     load_baseline_json,
     parse_increase,
 )
-from green_estimate.budget import Budget, CheckRequest, run_check
+from green_estimate.budget import Budget
+from green_estimate.check import CheckRequest, run_check
 from green_estimate.errors import BaselineError, BudgetError
 from tests.gitrepo import MODEL, commit, git, make_repo
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from green_estimate.budget import Budget, CheckRequest, evaluate, run_check
+from green_estimate.budget import Budget
+from green_estimate.check import CheckRequest, run_check
+from green_estimate.verdict import evaluate
 from green_estimate.errors import BudgetError
 from tests.predictions import fake_prediction, prediction_like
 

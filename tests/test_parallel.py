@@ -100,8 +100,9 @@ def gpt_1p3b():
 @pytest.mark.parametrize("gpus,nodes", [(8, 1), (64, 8)])
 def test_gpt2_1p3b_on_8_and_64_gpus(gpt_1p3b, gpus, nodes):
     from green_estimate.datasheet import datasheet_profile
-    from green_estimate.predict import TrainingPlan, predict_report
+    from green_estimate.predict import predict_report
     from green_estimate.profile import Profile
+    from green_estimate.training_plan import TrainingPlan
 
     report, n_params, grad_bytes = gpt_1p3b
     assert 1.25e9 < n_params < 1.4e9 and grad_bytes == 4 * n_params  # float32 gradients

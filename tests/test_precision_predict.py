@@ -14,9 +14,11 @@ import torch
 from green_estimate.counting.attention import causal_pairs
 from green_estimate.counting.counter import count_workload
 from green_estimate.datasheet import load_gpus
-from green_estimate.loading import Workload
-from green_estimate.predict import TrainingPlan, predict, predict_report, resolve_profile
 from green_estimate.errors import UsageError
+from green_estimate.loading import Workload
+from green_estimate.predict import predict, predict_report
+from green_estimate.profile_store import resolve_profile
+from green_estimate.training_plan import TrainingPlan
 
 B, T = 2, 256
 LAYERS, HEADS, D_MODEL = 12, 12, 768  # GPT-2 small (124 M parameters)

@@ -12,8 +12,11 @@ from typer.testing import CliRunner
 from green_estimate.cli.app import app
 from green_estimate.counting.counter import count_step
 from green_estimate.errors import ProfileError, UsageError
-from green_estimate.predict import TrainingPlan, lognormal_interval, predict, predict_report
-from green_estimate.profile import Profile, cpu_fingerprint, write_profile
+from green_estimate.predict import predict, predict_report
+from green_estimate.pricing import lognormal_interval
+from green_estimate.profile import Profile, cpu_fingerprint
+from green_estimate.profile_store import write_profile
+from green_estimate.training_plan import TrainingPlan
 
 EXAMPLE = str(Path(__file__).resolve().parents[1] / "green_estimate" / "examples" / "simple_cnn.py")
 Z90 = 1.6448536269514722  # standard normal quantile at 0.95
@@ -107,7 +110,7 @@ def test_co2e_from_intensity():
 
 
 def test_default_profile_is_the_local_calibrated_one():
-    from green_estimate.profile import profiles_dir
+    from green_estimate.profile_store import profiles_dir
 
     fp = cpu_fingerprint()
     entry = {"time_s": model(["flops"], [2e-10]), "energy_j": model(["flops"], [3e-9])}
@@ -144,7 +147,7 @@ def test_cli_predict_json_and_compare(tmp_path):
 
 
 def test_default_profile_without_gpu_is_the_shipped_cpu_reference():
-    from green_estimate.profile import default_profile
+    from green_estimate.profile_store import default_profile
 
     prof = default_profile("cpu")
     assert prof.origin == "shipped" and prof.data["device"]["kind"] == "cpu"
@@ -180,8 +183,9 @@ def test_by_class_always_has_conv_linear_relu(tmp_path):
 
 
 def test_profile_identity_says_whether_the_profile_was_measured_here():
-    from green_estimate.predict import profile_identity
-    from green_estimate.profile import Profile, cpu_fingerprint, shipped_profiles
+    from green_estimate.profile import Profile, cpu_fingerprint
+    from green_estimate.profile_store import profile_identity
+    from green_estimate.profile_store import shipped_profiles
 
     shipped = shipped_profiles()[0]
     here = json_copy(shipped.data)

@@ -145,7 +145,7 @@ def test_merged_fills_only_what_was_not_given(tmp_path):
 
 
 def test_profile_path_in_pyproject_is_relative_to_it(tmp_path, monkeypatch):
-    from green_estimate.budget import PLAN_OPTIONS
+    from green_estimate.check import PLAN_OPTIONS
     from green_estimate.project_config import check_request, load_project_config
 
     none = {k: None for k in ("model", "budget", "co2_budget", "conservative", *PLAN_OPTIONS)}
@@ -196,7 +196,7 @@ def test_relative_budget_alone_is_a_budget(tmp_path):
 
 
 def test_grad_accum_and_data_parallel_keys_reach_the_plan(tmp_path):
-    from green_estimate.budget import PLAN_OPTIONS
+    from green_estimate.check import PLAN_OPTIONS
 
     section = SECTION + 'grad-accum = 4\ngpus = 16\nnodes = 2\ninterconnect = "nvlink4,ib-ndr"\nfsdp = true\noverlap = 0.25\n'
     config = load_project_config(tmp_path, write(tmp_path / "pyproject.toml", section))

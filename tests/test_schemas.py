@@ -75,7 +75,8 @@ def test_prediction_schema_rejects_a_broken_document(prediction_document, break_
 
 
 def test_check_schema_validates_the_prediction_inside(prediction_document):
-    from green_estimate.budget import Budget, evaluate
+    from green_estimate.budget import Budget
+    from green_estimate.verdict import evaluate
 
     doc = evaluate(prediction_document, Budget(energy_j=1e9)).to_dict()
     assert_valid(doc, "check@1")

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from green_estimate.budget import Budget
+from green_estimate.verdict import Verdict
 from green_estimate.errors import ConfigError
 from green_estimate.sweep import Parameter, load_sweep, parse_sweep
 from green_estimate.sweep_plan import plan_sweep
@@ -140,8 +141,14 @@ def test_budget_verdict():
     assert plan_sweep(sweep, FakePredictor(), budget=Budget(energy_j=total)).verdict == "pass"
     assert plan_sweep(sweep, FakePredictor(), budget=Budget(energy_j=total - 1)).verdict == "fail"
     conservative = Budget(energy_j=1.1 * total, conservative=True)  # upper end 1.2 × total
-    assert plan_sweep(sweep, FakePredictor(), budget=conservative).verdict == "fail"
+    over = plan_sweep(sweep, FakePredictor(), budget=conservative)
+    assert over.verdict == "fail"
     assert plan_sweep(sweep, FakePredictor()).verdict is None
+    # the same Verdict as check's: the upper end compared, the limit it broke, the sentence
+    verdict = over.budget_verdict
+    assert isinstance(verdict, Verdict) and verdict.exceeded == ["energy"]
+    assert verdict.energy_j == pytest.approx(1.2 * total) and verdict.margin["energy_share"] == pytest.approx(1.2 / 1.1)
+    assert verdict.lines()[0].startswith("the sweep's upper end ")
 
 
 def test_too_many_configurations_is_refused_before_predicting():

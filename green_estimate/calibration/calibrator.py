@@ -14,7 +14,8 @@ from green_estimate.calibration.runner import RunSettings, read_samples, run_sui
 from green_estimate.calibration.step_fit import fit_step_model
 from green_estimate.errors import GreenEstimateError, MeterUnavailableError, UsageError
 from green_estimate.meters.base import Meter
-from green_estimate.profile import SCHEMA, cpu_fingerprint, profiles_dir, write_profile
+from green_estimate.profile import SCHEMA, cpu_fingerprint
+from green_estimate.profile_store import profiles_dir, write_profile
 
 
 @dataclass
@@ -109,28 +110,15 @@ def calibrate(
 
     import torch
 
-    from green_estimate.counting.precision import check_precision, precision_dtype
+    from green_estimate.counting.precision import precision_dtype
 
-    precision = check_precision(precision)
-    if precision == "tf32" and gpu is None:
-        raise UsageError("--precision tf32 is a GPU tensor-core mode: calibrate a CPU at fp32, bf16 or fp16")
-
-    if gpu is not None and gpu < 0:
-        raise UsageError(f"--gpu {gpu}: give a GPU index from 0 (as `nvidia-smi -L` lists them)")
-    device = "cpu" if gpu is None else f"cuda:{gpu}"
+    precision, device = _checked(gpu, precision)
     info = _device_info(device)
     own_meter = meter is None
     meter = meter or _open_meter(device, gpu, watts, meter_kind)
     try:
         suite = load_suite(suite_path, quick=quick, gpu=device != "cpu")
-        s = suite.settings
-        settings = settings or RunSettings(
-            warmup_s=float(s.get("warmup_s", 0.03)), window_s=float(s.get("window_s", 0.05)),
-            repeats=int(s.get("quick_repeats" if quick else "repeats", 3 if quick else 5)),
-            idle_s=float(s.get("idle_s", 2.0)), min_window_resolutions=float(s.get("min_window_resolutions", 10.0)),
-            max_step_flops=float(s.get("quick_max_step_flops" if quick else "max_step_flops", 2e9)),
-        )
-        settings = dataclasses.replace(settings, precision=precision)
+        settings = dataclasses.replace(settings or _run_settings(suite.settings, quick), precision=precision)
         name = name or (("cpu-" if device == "cpu" else "gpu-") + _slug(info["name"]) + ("-quick" if quick else "")
                         + ("" if precision == "fp32" else f"-{precision}"))
         profile_path = Path(out) if out else profiles_dir() / f"{name}.json"
@@ -139,16 +127,7 @@ def calibrate(
                   "settings": {k: getattr(settings, k) for k in ("warmup_s", "window_s", "repeats", "max_step_flops")},
                   "provenance": meter.provenance, "torch_version": torch.__version__,
                   "dtype": precision_dtype(precision), "precision": precision, "quick": quick, "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        old_header, _ = read_samples(samples_path) if resume else (None, [])
-        if old_header and "idle_power_w" in old_header:
-            header["idle_power_w"] = old_header["idle_power_w"]
-        elif meter.provenance == "measured" and device != "cpu":
-            from green_estimate.meters.probe import measure_idle_power_w
-
-            torch.cuda.synchronize(device)
-            header["idle_power_w"] = measure_idle_power_w(meter, settings.idle_s)
-        else:
-            header["idle_power_w"] = None
+        header["idle_power_w"] = _idle_power_w(samples_path, resume, meter, device, settings.idle_s)
         t0 = time.perf_counter()
         before = len(read_samples(samples_path)[1]) if resume else 0
         samples = run_suite(suite.cases, meter, samples_path, header, device=device, settings=settings,
@@ -164,16 +143,56 @@ def calibrate(
 
         profile["probe"] = run_probe()
     profile.update({
-        "name": name, "device": info,
-        "meter": {"name": meter.name, "device": meter.device, **({"power_w": meter.power_w} if hasattr(meter, "power_w") else {}),
-                  **({"power_source": meter.power_source} if hasattr(meter, "power_source") else {}),
-                  "passed_over": list(getattr(meter, "passed_over", []))},
-        "dtype": precision_dtype(precision), "precision": precision,
+        "name": name, "device": info, "meter": _meter_entry(meter), "dtype": precision_dtype(precision), "precision": precision,
         "provenance": meter.provenance, "idle_power_w": header["idle_power_w"], "suite": "quick" if quick else "full",
         "calibration_time_s": elapsed,
     })
     write_profile(profile, profile_path)
     return CalibrationResult(profile, profile_path, samples_path, elapsed, len(samples) - before, noise)
+
+
+def _checked(gpu: int | None, precision: str) -> tuple[str, str]:
+    """The precision (checked) and the device (``cpu`` or ``cuda:N``) of a calibration."""
+    from green_estimate.counting.precision import check_precision
+
+    precision = check_precision(precision)
+    if precision == "tf32" and gpu is None:
+        raise UsageError("--precision tf32 is a GPU tensor-core mode: calibrate a CPU at fp32, bf16 or fp16")
+    if gpu is not None and gpu < 0:
+        raise UsageError(f"--gpu {gpu}: give a GPU index from 0 (as `nvidia-smi -L` lists them)")
+    return precision, "cpu" if gpu is None else f"cuda:{gpu}"
+
+
+def _meter_entry(meter: Meter) -> dict:
+    """The profile's ``meter``: its name and device, stated watts, and the better meters passed over."""
+    return {"name": meter.name, "device": meter.device, **({"power_w": meter.power_w} if hasattr(meter, "power_w") else {}),
+            **({"power_source": meter.power_source} if hasattr(meter, "power_source") else {}),
+            "passed_over": list(getattr(meter, "passed_over", []))}
+
+
+def _run_settings(s: dict, quick: bool) -> RunSettings:
+    """Warm-up, windows, repeats and the largest step of the suite file's ``[settings]``."""
+    return RunSettings(
+        warmup_s=float(s.get("warmup_s", 0.03)), window_s=float(s.get("window_s", 0.05)),
+        repeats=int(s.get("quick_repeats" if quick else "repeats", 3 if quick else 5)),
+        idle_s=float(s.get("idle_s", 2.0)), min_window_resolutions=float(s.get("min_window_resolutions", 10.0)),
+        max_step_flops=float(s.get("quick_max_step_flops" if quick else "max_step_flops", 2e9)),
+    )
+
+
+def _idle_power_w(samples_path: Path, resume: bool, meter: Meter, device: str, idle_s: float) -> float | None:
+    """The idle power of a resumed run as it was measured, else a GPU's measured now (None otherwise)."""
+    import torch
+
+    old_header, _ = read_samples(samples_path) if resume else (None, [])
+    if old_header and "idle_power_w" in old_header:
+        return old_header["idle_power_w"]
+    if meter.provenance == "measured" and device != "cpu":
+        from green_estimate.meters.probe import measure_idle_power_w
+
+        torch.cuda.synchronize(device)
+        return measure_idle_power_w(meter, idle_s)
+    return None
 
 
 def fit_profile(samples: list[dict], folds: int = 5) -> dict:

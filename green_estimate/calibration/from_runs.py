@@ -114,7 +114,7 @@ def configurations(runs: list[Run], base: Any, idle0_w: float,
     """
     from green_estimate.counting.counter import count_model
     from green_estimate.errors import ModelLoadError
-    from green_estimate.predict import price_step
+    from green_estimate.pricing import price_step
 
     groups: dict[str, list[Run]] = {}
     for r in runs:
@@ -273,8 +273,7 @@ def calibrate_from_runs(
         UsageError: runs of several devices in one file.
         ProfileError: an unusable prior.
     """
-    from green_estimate.predict import resolve_profile
-    from green_estimate.profile import profiles_dir, write_profile
+    from green_estimate.profile_store import profiles_dir, resolve_profile, write_profile
     from green_estimate.runs.importers import load_runs
 
     runs_path = Path(runs_path)

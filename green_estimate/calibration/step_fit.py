@@ -31,8 +31,9 @@ from typing import Any
 from green_estimate.calibration.fit import Row, refit_params, wls
 from green_estimate.calibration.incontext import op_record
 from green_estimate.counting.regions import SCALE_GROUPS, scale_group
-from green_estimate.features import fresh_bytes, model_mean
+from green_estimate.features import fresh_bytes
 from green_estimate.intervals import FUSED, local_block, make_up
+from green_estimate.profile import ClassModel
 
 STEP_FEATURES = tuple(f"{g}_time_s" for g in SCALE_GROUPS) + ("const", "dispatches", "param_tensors", "fresh_bytes")
 N_SCALES = len(SCALE_GROUPS)
@@ -52,9 +53,8 @@ def class_times(sample: dict, classes: dict[str, dict], default: str, params: di
     out: Times = {g: {} for g in SCALE_GROUPS}
     for (group, cls), ops in groups.items():
         used = cls if cls in classes else default
-        m = classes[used]["time_s"]
-        p = params.get(used, m["params"]) if params else m["params"]
-        out[group][cls] = model_mean(m, ops, p)
+        p = params.get(used) if params else None
+        out[group][cls] = ClassModel.from_dict(classes[used]["time_s"]).mean(ops, p)
     return out
 
 

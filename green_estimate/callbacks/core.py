@@ -80,7 +80,7 @@ class FitPlan:
     devices: int = 1
 
     def training_plan(self) -> Any:
-        from green_estimate.predict import TrainingPlan
+        from green_estimate.training_plan import TrainingPlan
 
         return TrainingPlan(batch_size=self.batch_size, epochs=max(self.epochs, 1), samples=self.samples,
                             steps_given=self.steps, grad_accum=self.grad_accum, gpus=self.devices)
@@ -132,8 +132,7 @@ def count_fit_step(model: Any, batch: Any, plan: FitPlan, *, name: str, keep: tu
     cannot run on the meta device (a ``.item()`` in its forward, as Hugging Face's masks do) is counted
     on a CPU copy with random weights at batch 1 and 2 and scaled, as ``count`` does for files.
     """
-    from green_estimate.counting.counter import CPU_FALLBACK_MAX_PARAMS, _to_device, count_step, count_workload
-    from green_estimate.counting.counter import _is_meta_limitation as is_meta_limitation
+    from green_estimate.counting.counter import CPU_FALLBACK_MAX_PARAMS, _is_meta_limitation as is_meta_limitation, _to_device, count_step, count_workload
     from green_estimate.errors import ModelLoadError
     from green_estimate.loading import Workload
 
@@ -287,7 +286,8 @@ class RunTracker:
         return self.prediction
 
     def _predict(self, model: Any, batch: Any, plan: FitPlan, name: str, keep: tuple, kind: str) -> dict | None:
-        from green_estimate.predict import count_settings, predict_report, resolve_profile
+        from green_estimate.predict import count_settings, predict_report
+        from green_estimate.profile_store import resolve_profile
 
         try:
             prof = resolve_profile(self.profile, "cuda" if kind == "cuda" else "cpu", plan.precision)

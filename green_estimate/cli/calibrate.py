@@ -9,7 +9,6 @@ import typer
 
 from green_estimate.cli.common import cli_errors, echo_json, stderr_console, stdout_console
 from green_estimate.cli.render import pct, si
-from green_estimate.errors import UsageError
 
 
 @cli_errors
@@ -44,61 +43,69 @@ def calibrate(
     Example: green-estimate calibrate --cpu --quick --precision bf16
     Example: green-estimate calibrate --from-runs calibration/runs/yarally-cain2023-gtx1080.csv --prior datasheet:gtx-1080 --out p.json
     """
-    if from_runs is not None:
-        if gpu is not None or cpu or quick or resume or watts is not None or precision != "fp32":
-            raise UsageError("--from-runs fits measured runs: it takes no --gpu/--cpu/--quick/--resume/--watts/--precision")
-        _calibrate_from_runs(from_runs, prior, runs_map, out, name, json_out, keep_contended)
-        return
-    if prior is not None or runs_map is not None or keep_contended:
-        raise UsageError("--prior, --runs-map and --keep-contended go with --from-runs RUNS_FILE")
-    from green_estimate.calibration.calibrator import calibrate as run
+    from green_estimate.calibration.session import calibrate as run
 
-    if (gpu is None) == (not cpu):
-        raise UsageError("choose one device: --cpu, or --gpu N (e.g. --gpu 0)")
-    from green_estimate.meters.probe import KINDS
-
-    if meter not in KINDS:  # before the progress bar starts, so the error is the only line
-        raise UsageError(f"Unknown meter {meter!r}: choose one of {', '.join(KINDS)}.")
-    from green_estimate.counting.precision import check_precision
-
-    precision = check_precision(precision)
-    if precision == "tf32" and cpu:
-        raise UsageError("--precision tf32 is a GPU tensor-core mode: calibrate a CPU at fp32, bf16 or fp16")
-    err = stderr_console()
-    progress_cb, progress = _progress(err, disable=json_out)
-    try:
-        if progress is not None:
-            progress.start()
-        result = run(gpu=gpu, quick=quick, out=out, resume=resume, watts=watts, meter_kind=meter, name=name,
-                     on_progress=progress_cb, precision=precision)
-    except KeyboardInterrupt:
-        if progress is not None:
+    with _Progress(runs=from_runs is not None, disable=json_out) as progress:
+        try:
+            result = run(gpu=gpu, cpu=cpu, quick=quick, out=out, resume=resume, watts=watts, meter=meter, name=name,
+                         precision=precision, from_runs=from_runs, prior=prior, runs_map=runs_map,
+                         keep_contended=keep_contended, on_progress=progress.update)
+        except KeyboardInterrupt:
+            if from_runs is not None:
+                raise
             progress.stop()
-        err.print("Interrupted: every measured case is saved. Run the same command with --resume to continue.")
-        raise typer.Exit(130) from None
-    finally:
-        if progress is not None:
-            progress.stop()
+            stderr_console().print("Interrupted: every measured case is saved. Run the same command with --resume "
+                                   "to continue.")
+            raise typer.Exit(130) from None
     if json_out:
         echo_json(result.to_dict())
-        return
-    _render(result)
+    elif from_runs is not None:
+        _render_runs(result)
+    else:
+        _render(result)
 
 
-def _progress(console, disable: bool):  # noqa: ANN001, ANN202
-    if disable:
-        return None, None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+class _Progress:
+    """The calibration's progress on stderr, started at its first update (an option error is the only line):
+    a bar of measured networks, or a status line of the runs' configurations counted (``runs``)."""
 
-    progress = Progress(TextColumn("calibrating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[case]}"), console=console,
-                        transient=False)
-    task = progress.add_task("suite", total=None, case="")
+    def __init__(self, *, runs: bool, disable: bool) -> None:
+        self._runs, self._disable, self._display, self._task = runs, disable, None, None
 
-    def cb(done: int, total: int, case: str) -> None:
-        progress.update(task, completed=done, total=total, case=case[:40])
+    def __enter__(self) -> _Progress:
+        return self
 
-    return cb, progress
+    def update(self, done: int, total: int, label: str) -> None:
+        if self._disable:
+            return
+        if self._display is None:
+            self._start()
+        if self._runs:
+            self._display.update(f"counting configuration {min(done + 1, total)}/{total} {label[:50]}")
+        else:
+            self._display.update(self._task, completed=done, total=total, case=label[:40])
+
+    def _start(self) -> None:
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+
+        err = stderr_console()
+        if self._runs:
+            self._display = err.status("counting configurations")
+        else:
+            self._display = Progress(TextColumn("calibrating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                     TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[case]}"),
+                                     console=err, transient=False)
+            self._task = self._display.add_task("suite", total=None, case="")
+        self._display.start()
+
+    def stop(self) -> None:
+        if self._display is not None:
+            self._display.stop()
+            self._display = None
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def _render(result) -> None:  # noqa: ANN001
@@ -135,31 +142,6 @@ def _render(result) -> None:  # noqa: ANN001
                   f"(max−min of a network's windows), median abs. deviation {pct(noise.get('median_mad_rel'))}.")
     if p.get("idle_power_w") is not None:
         console.print(f"Idle power: {si(p['idle_power_w'], 'W')} (energies are totals, idle included).")
-
-
-def _calibrate_from_runs(path: Path, prior: Optional[str], runs_map: Optional[Path], out: Optional[Path],
-                         name: Optional[str], json_out: bool, keep_contended: bool) -> None:
-    from green_estimate.calibration.from_runs import calibrate_from_runs
-
-    err = stderr_console()
-    status = None if json_out else err.status("counting configurations")
-
-    def cb(done: int, total: int, label: str) -> None:
-        if status is not None:
-            status.update(f"counting configuration {min(done + 1, total)}/{total} {label[:50]}")
-
-    if status is not None:
-        status.start()
-    try:
-        result = calibrate_from_runs(path, prior=prior, mapping=runs_map, out=out, name=name,
-                                     keep_contended=keep_contended, on_progress=cb)
-    finally:
-        if status is not None:
-            status.stop()
-    if json_out:
-        echo_json(result.to_dict())
-        return
-    _render_runs(result)
 
 
 def _render_runs(result) -> None:  # noqa: ANN001

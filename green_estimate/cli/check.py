@@ -12,7 +12,7 @@ from green_estimate.cli.common import cli_errors, echo_json, parse_shape, stdout
 from green_estimate.cli.render import pct
 
 if TYPE_CHECKING:
-    from green_estimate.budget import Verdict
+    from green_estimate.verdict import Verdict
 
 
 class Format(str, Enum):
@@ -88,20 +88,19 @@ def check(
 
     Example: green-estimate check model.py --max-increase 10% --baseline origin/main --epochs 25 --samples 60000
     """
-    from green_estimate.budget import run_check
-    from green_estimate.project_config import check_request, load_project_config
+    from green_estimate.check import check as run_check
 
     options = {
         "model": model, "budget": budget, "co2_budget": co2_budget, "conservative": conservative,
         "max_increase": max_increase, "baseline": baseline,
         "baseline_json": None if baseline_json is None else str(baseline_json),
         "batch_size": batch_size, "epochs": epochs, "samples": samples, "steps": steps, "optimizer": optimizer,
-        "input_shape": parse_shape(input_shape), "input_dtype": input_dtype, "vocab_size": vocab_size, "profile": profile, "confidence": confidence,
-        "grad_accum": grad_accum, "gpus": gpus, "nodes": nodes, "interconnect": interconnect, "fsdp": fsdp,
-        "overlap": overlap,
-        "grid_intensity": grid_intensity, "region": region,
+        "input_shape": parse_shape(input_shape), "input_dtype": input_dtype, "vocab_size": vocab_size,
+        "profile": profile, "confidence": confidence, "grad_accum": grad_accum, "gpus": gpus, "nodes": nodes,
+        "interconnect": interconnect, "fsdp": fsdp, "overlap": overlap, "grid_intensity": grid_intensity,
+        "region": region,
     }
-    verdict = run_check(check_request(options, load_project_config(Path.cwd(), config)))
+    verdict = run_check(options, cwd=Path.cwd(), config=config)
     fmt = Format.json if json_output else output_format
     if fmt is Format.json:
         echo_json(verdict.to_dict())

@@ -32,24 +32,15 @@ def count(
 
     Example: green-estimate count green_estimate/examples/hf_gpt2_lm.py --batch-size 8 --precision bf16
     """
-    from green_estimate.counting.counter import count_workload
-    from green_estimate.loading import load_workload
+    from green_estimate.counting.model_count import count_model
 
-    workload = load_workload(model, input_shape=parse_shape(input_shape), input_dtype=input_dtype, vocab_size=vocab_size)
-    report = count_workload(workload, batch_size=batch_size, optimizer=optimizer, precision=precision,
-                            target=parse_target(target), attention=attention)
-    comparison = None
-    if compare:
-        from green_estimate.compare import compare_counters
-
-        comparison = compare_counters(workload, report)
+    result = count_model(model, batch_size=batch_size, optimizer=optimizer, precision=precision,
+                         target=parse_target(target), attention=attention, input_shape=parse_shape(input_shape),
+                         input_dtype=input_dtype, vocab_size=vocab_size, compare=compare)
     if json_out:
-        data = report.to_dict()
-        if comparison is not None:
-            data["compare"] = comparison.to_dict()
-        echo_json(data)
+        echo_json(result.to_dict())
         return
-    _render(report, comparison, modules)
+    _render(result.report, result.comparison, modules)
 
 
 def _render(report, comparison, modules: int) -> None:  # noqa: ANN001

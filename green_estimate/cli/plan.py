@@ -44,41 +44,19 @@ def plan(
     Example: green-estimate plan sweep.toml --budget 50kWh
     """
     from green_estimate.budget import Budget
-    from green_estimate.project_config import load_project_config, profile_relative_to
-    from green_estimate.sweep import load_sweep
-    from green_estimate.sweep_plan import plan_sweep
+    from green_estimate.sweep_plan import plan_file
 
-    given = {"profile": profile, "confidence": confidence, "grid_intensity": grid_intensity, "region": region}
-    config = load_project_config(Path.cwd())
-    options = config.merged(given)
-    if profile is None and options.get("profile"):  # a .json path in pyproject is relative to that file
-        options["profile"] = profile_relative_to(options["profile"], config.path)
-    result = plan_sweep(
-        load_sweep(sweep),
-        budget=None if budget is None else Budget.parse(budget, conservative=conservative),
-        draws=draws,
-        seed=seed,
-        max_configs=max_configs,
-        **{k: v for k, v in options.items() if v is not None},
-    )
+    result = plan_file(sweep, cwd=Path.cwd(), budget=None if budget is None else Budget.parse(budget, conservative=conservative),
+                       draws=draws, seed=seed, max_configs=max_configs, profile=profile, confidence=confidence,
+                       grid_intensity=grid_intensity, region=region)
     if json_output:
         echo_json(result.to_dict())
     else:
         _text(result, top)
-    if result.verdict == "fail":
-        typer.echo(f"Over budget: the sweep's {_compared(result)}", err=True)
+    verdict = result.budget_verdict
+    if verdict is not None and not verdict.passed:
+        typer.echo("Over budget: " + "; ".join(verdict.lines(exceeded_only=True)), err=True)
         raise typer.Exit(1)
-
-
-def _compared(result: SweepPlan) -> str:
-    from green_estimate.units import format_energy
-
-    assert result.budget is not None and result.budget.energy_j is not None
-    conservative = result.budget.conservative
-    value = result.energy_j_upper if conservative else result.energy_j
-    what = "upper end" if conservative else ("total" if result.exact else "expected total")
-    relation = "is over" if value > result.budget.energy_j else "fits"
-    return f"{what} {format_energy(value)} {relation} the {format_energy(result.budget.energy_j)} budget"
 
 
 def _text(result: SweepPlan, top: int) -> None:
@@ -118,9 +96,10 @@ def _text(result: SweepPlan, top: int) -> None:
         console.print(f"{label}: {escape(_params(row['params']))}, {format_energy(row['energy_j'])} per run")
     for note in result.notes:
         console.print(f"Note: {escape(note.rstrip('.'))}.")
-    if result.verdict is not None:
-        color = "green" if result.verdict == "pass" else "red"
-        console.print(f"[bold {color}]Budget {result.verdict.upper()}[/]: the sweep's {_compared(result)}")
+    verdict = result.budget_verdict
+    if verdict is not None:
+        color = "green" if verdict.passed else "red"
+        console.print(f"[bold {color}]Budget {verdict.verdict.upper()}[/]: {'; '.join(verdict.lines())}")
 
 
 def _params(params: dict) -> str:

@@ -43,21 +43,19 @@ def predict(
     Example: green-estimate predict green_estimate/examples/gpt2_1p3b.py --profile datasheet:h100-sxm --batch-size 8 --grad-accum 4 --gpus 64 --nodes 8 --interconnect nvlink4,ib-ndr --steps 1000
     Example: green-estimate predict green_estimate/examples/hf_gpt2_lm.py --precision bf16 --profile datasheet:h100-sxm --steps 1000
     """
-    from green_estimate.predict import predict as run
+    from green_estimate.predict import PredictSettings, predict_models
+    from green_estimate.training_plan import TrainingPlan
 
-    shape = parse_shape(input_shape)
-    results = [run(m, batch_size=batch_size, epochs=epochs, samples=samples, steps=steps, optimizer=optimizer,
-                   input_shape=shape, input_dtype=input_dtype, vocab_size=vocab_size, profile=profile, confidence=confidence, grid_intensity=grid_intensity,
-                   region=region, grad_accum=grad_accum, gpus=gpus, nodes=nodes, interconnect=interconnect, fsdp=fsdp,
-                   overlap=overlap, precision=precision) for m in models]
+    plan = TrainingPlan(batch_size, epochs, samples, steps_given=steps, grad_accum=grad_accum, gpus=gpus)
+    settings = PredictSettings(optimizer=optimizer, profile=profile, precision=precision, confidence=confidence,
+                               grid_intensity=grid_intensity, region=region, nodes=nodes, interconnect=interconnect,
+                               fsdp=fsdp, overlap=overlap)
+    result = predict_models(models, plan, settings, input_shape=parse_shape(input_shape), input_dtype=input_dtype,
+                            vocab_size=vocab_size)
     if json_out:
-        if len(results) == 1:
-            echo_json(results[0].to_dict())
-        else:
-            echo_json({"schema": "green-estimate/comparison@1", "predictions": [r.to_dict() for r in results],
-                       "ratios_to_first": _ratios([r.to_dict() for r in results])})
+        echo_json(result.to_dict())
         return
-    dicts = [r.to_dict() for r in results]
+    dicts = result.documents()
     if markdown:
         from green_estimate.report_markdown import prediction_markdown
 
@@ -68,11 +66,6 @@ def predict(
         _render(console, d)
     if len(dicts) > 1:
         _render_comparison(console, dicts)
-
-
-def _ratios(dicts: list[dict]) -> list[float]:
-    base = dicts[0]["total"]["energy_j"]
-    return [d["total"]["energy_j"] / base if base else float("nan") for d in dicts]
 
 
 def _render(console, d: dict) -> None:  # noqa: ANN001
@@ -164,7 +157,9 @@ def _render_comparison(console, dicts: list[dict]) -> None:  # noqa: ANN001
     t = Table(title="Side by side (ratio to the first model)", title_justify="left")
     for col in ("model", "energy", "ratio", "kWh", "time", "conv share", "linear share", "relu share"):
         t.add_column(col, justify="left" if col == "model" else "right")
-    for d, ratio in zip(dicts, _ratios(dicts)):
+    from green_estimate.prediction import ratios_to_first
+
+    for d, ratio in zip(dicts, ratios_to_first(dicts)):
         bc = d["by_class"]
         t.add_row(d["model"], si(d["total"]["energy_j"], "J"), f"{ratio:.3f}×", f"{d['total']['energy_kwh']:.4g}",
                   _duration(d["total"]["time_s"]), *(pct(bc.get(k, {}).get("share", 0.0)) for k in ("conv", "linear", "relu")))

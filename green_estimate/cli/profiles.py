@@ -16,7 +16,7 @@ def profiles(
 
     Example: green-estimate profiles
     """
-    from green_estimate.profile import list_all_profiles, profiles_dir
+    from green_estimate.profile_store import list_all_profiles, profiles_dir
 
     rows = list_all_profiles()
     if json_out:

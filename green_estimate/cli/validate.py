@@ -1,10 +1,9 @@
 """``green-estimate validate``: real, measured tuning runs set beside the predictions made before them."""
 from __future__ import annotations
 
-import dataclasses
-
+import contextlib
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -47,36 +46,14 @@ def validate(
 
     Example: green-estimate validate --quick --workers 2 --storage sweep.journal --out validation-run
     """
-    from green_estimate.errors import UsageError
-    from green_estimate.validation import preset_config, run_validation
+    from green_estimate.validation.session import validate as run
 
-    if gpu is not None and cpu:
-        raise UsageError("--gpu and --cpu exclude each other: give one of them (or neither to use GPU 0 when present)")
-    device, gpu_index = _device(gpu, cpu)
-    config = preset_config(
-        "quick" if quick else "full", out,
-        trials=trials, epochs=epochs, batch_size=batch_size, strategies=_split(strategies), families=_split(families),
-        five_params=five_params, data=data, data_dir=data_dir, train_samples=train_samples, test_samples=test_samples,
-        storage=storage, seed=seed, device=device, workers=workers,
-    )
-    prof = _choose_profile(profile, device, calibrate=not no_calibrate, quiet=json_out)
-    config = dataclasses.replace(config, predictor=f"{prof.name}@{confidence:g}", profile=_identity(prof, device))
-    _quiet_optuna()
-    meter = _make_meter(gpu_index, watts)
-    try:
-        predict_fn = _make_predictor(prof, confidence, device)
-        factory = _meter_factory(gpu_index, watts) if config.workers > 1 else None
-        if json_out:
-            report = run_validation(config, meter=meter, predict_fn=predict_fn, meter_factory=factory)
-        else:
-            stderr_console().print(f"Meter: [bold]{meter.name}[/bold] ({meter.provenance}) on {meter.device}")
-            for reason in getattr(meter, "passed_over", []):
-                stderr_console().print(f"[yellow]Better meter not used[/yellow] — {reason}")
-            with _ProgressBar() as bar:
-                report = run_validation(config, meter=meter, predict_fn=predict_fn, progress=bar.update,
-                                        meter_factory=factory)
-    finally:
-        meter.close()
+    with _Events() if not json_out else contextlib.nullcontext() as events:
+        report = run("quick" if quick else "full", out, gpu=gpu, cpu=cpu, watts=watts, profile=profile,
+                     calibrate=not no_calibrate, confidence=confidence, events=events, trials=trials, epochs=epochs,
+                     batch_size=batch_size, strategies=_split(strategies), families=_split(families),
+                     five_params=five_params, data=data, data_dir=data_dir, train_samples=train_samples,
+                     test_samples=test_samples, storage=storage, seed=seed, workers=workers)
     if json_out:
         echo_json(report.to_dict())
     else:
@@ -87,101 +64,53 @@ def _split(text: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in text.split(",") if p.strip())
 
 
-def _device(gpu: int | None, cpu: bool) -> tuple[str, int | None]:
-    if gpu is not None:
-        return f"cuda:{gpu}", gpu
-    if cpu:
-        return "cpu", None
-    import torch
+class _Events:
+    """Shows a validation's events (a :class:`~green_estimate.validation.session.ValidationEvents`) on
+    stderr: the calibration and the trials as progress bars, and the meter."""
 
-    return ("cuda:0", 0) if torch.cuda.is_available() else ("cpu", None)
-
-
-def _make_meter(gpu_index: int | None, watts: float | None):
-    from green_estimate.meters.probe import best_meter
-
-    return best_meter(gpu_index=gpu_index, watts=watts)
-
-
-def _meter_factory(gpu_index: int | None, watts: float | None):  # noqa: ANN202
-    """What each worker process calls to open its own meter (picklable: a partial of a module function)."""
-    import functools
-
-    from green_estimate.meters.probe import best_meter
-
-    return functools.partial(best_meter, gpu_index=gpu_index, watts=watts)
-
-
-def _choose_profile(profile: str | None, device: str, *, calibrate: bool, quiet: bool):  # noqa: ANN202
-    from green_estimate.validation.profile_choice import choose_profile
-
-    # chosen once (a bad --profile fails before any trial), for the device the trials train on
-    if quiet:
-        return choose_profile(profile, device, calibrate=calibrate).profile
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    err = stderr_console()
-    progress = Progress(TextColumn("calibrating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err)
-    task = progress.add_task("calibrate", total=None)
-
-    def starting(command: str) -> None:
-        err.print(f"No profile calibrated on this device ({device}): running `{command}` first, so the predictions "
-                  "are the ones a user here would get (--no-calibrate skips this).")
-        progress.start()
-
-    try:
-        choice = choose_profile(profile, device, calibrate=calibrate, on_calibrating=starting,
-                                on_progress=lambda done, total, _: progress.update(task, completed=done, total=total))
-    finally:
-        if progress.live.is_started:
-            progress.stop()
-    if choice.calibrated_now:
-        err.print(f"Calibrated in {choice.calibration.elapsed_s:.0f} s → {choice.calibration.profile_path}")
-    return choice.profile
-
-
-def _identity(prof, device: str) -> dict:  # noqa: ANN001
-    from green_estimate.predict import profile_identity
-    from green_estimate.profile import Profile
-
-    if not isinstance(prof, Profile):  # a stand-in (tests): its name is all there is to say
-        return {"name": getattr(prof, "name", str(prof)), "device": "", "provenance": "", "origin": "",
-                "other_device": None, "note": ""}
-    return profile_identity(prof, device)
-
-
-def _make_predictor(profile, confidence: float, device: str):
-    import functools
-
-    from green_estimate.predict import predict_model
-
-    return functools.partial(predict_model, profile=profile, confidence=confidence, device=device)
-
-
-def _quiet_optuna() -> None:
-    import optuna
-
-    # Optuna logs every trial at INFO and a sampler notice at WARNING; the progress bar says it all.
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-
-
-class _ProgressBar:
-    """A rich progress bar on stderr fed by ``progress(done, total, message)``."""
-
-    def __enter__(self) -> _ProgressBar:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-        self._progress = Progress(TextColumn("trials"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                  TimeRemainingColumn(), TextColumn("{task.description}"), console=stderr_console())
-        self._progress.__enter__()
-        self._task = self._progress.add_task("", total=None)
+    def __enter__(self) -> _Events:
+        self._bars: list = []
         return self
 
-    def update(self, done: int, total: int, message: str) -> None:
-        self._progress.update(self._task, completed=done, total=total, description=message)
+    def _bar(self, label: str, *columns: Any) -> Any:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), *columns,
+                       console=stderr_console())
+        bar.start()
+        self._bars.append(bar)
+        return bar, bar.add_task(label, total=None)
+
+    def calibrating(self, command: str) -> None:
+        stderr_console().print(f"No profile calibrated on this device: running `{command}` first, so the predictions "
+                               "are the ones a user here would get (--no-calibrate skips this).")
+        self._calibration = self._bar("calibrating")
+
+    def calibration_progress(self, done: int, total: int, case: str) -> None:
+        bar, task = self._calibration
+        bar.update(task, completed=done, total=total)
+
+    def calibrated(self, result: Any) -> None:
+        self._calibration[0].stop()
+        stderr_console().print(f"Calibrated in {result.elapsed_s:.0f} s → {result.profile_path}")
+
+    def meter_chosen(self, meter: Any) -> None:
+        from rich.progress import TextColumn, TimeRemainingColumn
+
+        err = stderr_console()
+        err.print(f"Meter: [bold]{meter.name}[/bold] ({meter.provenance}) on {meter.device}")
+        for reason in getattr(meter, "passed_over", []):
+            err.print(f"[yellow]Better meter not used[/yellow] — {reason}")
+        self._trials = self._bar("trials", TimeRemainingColumn(), TextColumn("{task.description}"))
+
+    def trial(self, done: int, total: int, message: str) -> None:
+        bar, task = self._trials
+        bar.update(task, completed=done, total=total, description=message)
 
     def __exit__(self, *exc: object) -> None:
-        self._progress.__exit__(*exc)
+        for bar in self._bars:
+            if bar.live.is_started:
+                bar.stop()
 
 
 def _render(report) -> None:  # noqa: ANN001

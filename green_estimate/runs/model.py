@@ -109,7 +109,7 @@ def apply_runs_model(classes: dict, report: Any, runs_model: dict) -> dict:
     is added as classes ``host_overhead`` (the prior's between-op time included) and ``input_copy``.
     Variances are zero: the interval comes from the runs fit (:func:`log_halfwidth`).
     """
-    from green_estimate.predict import ClassPrice
+    from green_estimate.pricing import ClassPrice
 
     p = runs_model["params"]
     idle0 = float(runs_model["prior"]["idle0_w"])

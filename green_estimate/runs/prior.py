@@ -5,7 +5,6 @@ then the prior: runs add to runs). The table of priors is in docs/calibration.md
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -37,19 +36,16 @@ class Prior:
 def prior_from_profile(profile: Any) -> tuple[Any, Prior]:
     """The profile the runs model starts from (without a runs model of its own) and the parameters'
     prior. A profile already fitted to runs is a prior with its posterior: runs are added, not redone."""
-    from green_estimate.profile import Profile
-
     data = profile.data
-    kind = data.get("device", {}).get("kind", "cpu")
-    if "runs_model" in data:
-        r = data["runs_model"]
-        base = Profile.from_dict({k: v for k, v in copy.deepcopy(data).items() if k != "runs_model"}, profile.origin)
-        base.data["name"] = r["prior"]["profile"]
+    kind = profile.device.get("kind", "cpu")
+    r = profile.runs_model
+    if r is not None:
+        base = profile.replaced(runs_model=None, name=r["prior"]["profile"])
         sd = {k: max(float(v), 1e-12) for k, v in r["param_sd"].items()}
         sigma0 = {t: float(r["interval"][t]["sigma_log"]) for t in ("energy_j", "time_s")}
         return base, Prior(dict(r["params"]), sd, float(r["prior"]["idle0_w"]), sigma0, profile.name,
                            profile.provenance)
-    step = data.get("step_model")
+    step = profile.step
     if data.get("provenance") == "datasheet":
         idle0 = float(data.get("idle_power_w") or 0.0)
         wait0 = float(data.get("datasheet", {}).get("wait_power_w", idle0)) - idle0
@@ -57,20 +53,19 @@ def prior_from_profile(profile: Any) -> tuple[Any, Prior]:
         try:
             from green_estimate.datasheet import get_gpu
 
-            spec_range = get_gpu(data["datasheet"]["gpu"]).idle_power_w_range
+            spec_range = get_gpu(profile.datasheet_gpu).idle_power_w_range
         except Exception:  # noqa: BLE001 - a hand-made datasheet profile may lack its table entry
             pass
         idle_sd = math.log(spec_range[1] / idle0) / 1.645 if spec_range and idle0 > 0 and spec_range[1] > idle0 else 0.5
         scale_sd, sigma0 = math.log(2.0) / 1.645 * 1.5, {"energy_j": DATASHEET_SIGMA0, "time_s": DATASHEET_SIGMA0}
     elif step is not None:
-        rest = float(step["power_w"]["rest_w"])
+        rest = float(step.rest_w)
         idle0 = float(data["idle_power_w"]) if data.get("idle_power_w") is not None else 0.5 * rest
         wait0 = max(rest - idle0, 0.05 * rest)
         idle_sd = 0.5
         from green_estimate.calibration.step_fit import quantile
 
-        iv = step["interval"]
-        sigma0 = {t: max(quantile(iv[t]["abs_log_err"], 0.9) / 1.645, 0.05) for t in ("energy_j", "time_s")}
+        sigma0 = {t: max(quantile(step.abs_log_err(t), 0.9) / 1.645, 0.05) for t in ("energy_j", "time_s")}
         scale_sd = 0.25
     else:
         raise ProfileError(f"profile {profile.name} is neither a datasheet profile nor a calibrated one: "

@@ -34,8 +34,7 @@ def choose_profile(profile: str | None, device: str, *, calibrate: bool = True,
     ``on_calibrating(command)`` is called just before a calibration starts, with the command it
     runs; ``on_progress`` follows the calibration.
     """
-    from green_estimate.predict import resolve_profile
-    from green_estimate.profile import local_profile_for
+    from green_estimate.profile_store import local_profile_for, resolve_profile
 
     if profile is not None:
         return ProfileChoice(resolve_profile(profile, device))
@@ -45,7 +44,7 @@ def choose_profile(profile: str | None, device: str, *, calibrate: bool = True,
     if not calibrate:
         return ProfileChoice(resolve_profile(None, device))
     from green_estimate.calibration.calibrator import calibrate as run_calibration
-    from green_estimate.profile import read_profile
+    from green_estimate.profile_store import read_profile
 
     gpu = int(device.split(":")[1]) if device.startswith("cuda") else None
     if on_calibrating is not None:

@@ -38,8 +38,10 @@ from green_estimate.calibration.incontext import make_step  # noqa: E402
 from green_estimate.counting.counter import count_workload  # noqa: E402
 from green_estimate.examples.simple_cnn import build_model as simple_cnn  # noqa: E402
 from green_estimate.loading import Workload  # noqa: E402
-from green_estimate.predict import TrainingPlan, predict_report  # noqa: E402
-from green_estimate.profile import Profile, read_profile, shipped_profiles  # noqa: E402
+from green_estimate.predict import predict_report
+from green_estimate.profile import Profile
+from green_estimate.profile_store import read_profile, shipped_profiles  # noqa: E402
+from green_estimate.training_plan import TrainingPlan  # noqa: E402
 
 BATCH = 64
 

@@ -29,8 +29,9 @@ def main() -> None:
     from green_estimate.counting.counter import count_model
     from green_estimate.datasheet import datasheet_profile
     from green_estimate.parallel import DEFAULT_OVERLAP, ParallelPlan
-    from green_estimate.predict import TrainingPlan, predict_report
+    from green_estimate.predict import predict_report
     from green_estimate.profile import Profile
+    from green_estimate.training_plan import TrainingPlan
 
     report = count_model(MODEL, batch_size=MICRO_BATCH)
     profile = Profile.from_dict(datasheet_profile("h100-sxm"), origin="datasheet")

@@ -47,7 +47,9 @@ def main() -> None:
 
     from green_estimate.counting.counter import count_workload
     from green_estimate.loading import Workload
-    from green_estimate.predict import count_settings, price_step, resolve_profile
+    from green_estimate.predict import count_settings
+    from green_estimate.pricing import price_step
+    from green_estimate.profile_store import resolve_profile
 
     t0 = time.perf_counter()
     profile = resolve_profile(PROFILE, precision="bf16")

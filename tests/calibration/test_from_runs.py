@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from green_estimate.calibration.from_runs import calibrate_from_runs, configurations, prior_from_profile
-from green_estimate.predict import resolve_profile
+from green_estimate.profile_store import resolve_profile
 from green_estimate.runs.model import step_cost
 from green_estimate.runs.runsfile import read_runs
 

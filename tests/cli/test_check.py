@@ -4,9 +4,7 @@ from __future__ import annotations
 import json
 import math
 import shlex
-import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -15,7 +13,7 @@ from typer.testing import CliRunner
 from green_estimate.cli.app import app
 from tests.gitrepo import MODEL, commit, git, make_repo
 from tests.jsonschemas import assert_valid
-from tests.predictions import fake_prediction, prediction_like, real_prediction
+from tests.predictions import fake_prediction, predict_module, prediction_like, real_prediction
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "ci"
@@ -44,7 +42,7 @@ def calls(monkeypatch):
             + (["Profile other was measured on another device (elsewhere)."] if rest.get("profile") == "other" else []),
         ))
 
-    monkeypatch.setitem(sys.modules, "green_estimate.predict", SimpleNamespace(predict=predict))
+    monkeypatch.setattr(predict_module(), "predict", predict)  # the predictor the library calls by default
     return recorded
 
 

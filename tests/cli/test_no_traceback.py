@@ -85,7 +85,7 @@ def test_parser_errors_have_the_style_of_every_other_error(capsys):
     ({"name": 7}, "name must be a string, not int"),
 ])
 def test_hand_edited_profile_is_named_in_one_line(edit, says, capsys, tmp_path):
-    from green_estimate.profile import _shipped_paths
+    from green_estimate.profile_store import _shipped_paths
 
     data = json.loads(_shipped_paths()[0].read_text())
     data["op_models"] = {"added": "by a newer green-estimate"}  # unknown keys are tolerated

@@ -3,15 +3,13 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
 
 from green_estimate.cli.app import app
-from tests.predictions import fake_prediction, prediction_like, real_prediction
+from tests.predictions import fake_prediction, predict_module, prediction_like, real_prediction
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -50,7 +48,7 @@ def calls(monkeypatch):
             model=model, energy_j=energy, interval=(0.9, 1.1), time_s=2.0,
             plan={"batch_size": batch_size, "epochs": epochs, "samples": samples, "steps": steps}))
 
-    monkeypatch.setitem(sys.modules, "green_estimate.predict", SimpleNamespace(predict=predict))
+    monkeypatch.setattr(predict_module(), "predict", predict)  # the predictor the library calls by default
     return recorded
 
 
@@ -89,7 +87,8 @@ def test_budget_gates_the_whole_sweep(calls, sweep_file):
     assert TOTAL == 4 * 1000 * (1 + 2 + 3) * 3  # 72 kJ
     assert runner.invoke(app, ["plan", str(sweep_file), "--budget", "72kJ"]).exit_code == 0
     over = runner.invoke(app, ["plan", str(sweep_file), "--budget", "70kJ"])
-    assert over.exit_code == 1 and over.stderr == "Over budget: the sweep's total 72 kJ is over the 70 kJ budget\n"
+    assert over.exit_code == 1 and over.stderr == (  # 72 / 70 = 103 %
+        "Over budget: the sweep's total 72 kJ is over the 70 kJ budget by 2 kJ (103% of budget)\n")
     # --conservative: the summed upper ends, 1.1 × 72 kJ = 79.2 kJ
     assert runner.invoke(app, ["plan", str(sweep_file), "--budget", "75kJ", "--conservative"]).exit_code == 1
 

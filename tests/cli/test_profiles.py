@@ -6,7 +6,7 @@ import json
 from typer.testing import CliRunner
 
 from green_estimate.cli.app import app
-from green_estimate.profile import _shipped_paths, profiles_dir
+from green_estimate.profile_store import _shipped_paths, profiles_dir
 
 runner = CliRunner()
 

@@ -8,53 +8,55 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import green_estimate.validation as validation
-from green_estimate.cli import validate as cli_validate
 from green_estimate.cli.app import app
+from green_estimate.profile_store import resolve_profile
 from green_estimate.validation.report import build_report
-from tests.validation.conftest import FakePredictor, TickMeter
+from tests.validation.conftest import TickMeter
 from tests.validation.rows_helper import row
 
 runner = CliRunner()
+SHIPPED = "cpu-reference-2core"
 
 
 @pytest.fixture
 def fakes(monkeypatch):
-    """Replace the meter and predictor factories; record what they were asked for."""
-    seen: dict = {}
+    """Wrap the library's ``validate``: record what the CLI hands it, and wire in a ticking meter and a
+    profile choice (the shipped CPU profile) where production opens the best meter and may calibrate."""
+    from green_estimate.validation import session
+    from green_estimate.validation.profile_choice import ProfileChoice
 
-    def make_meter(gpu_index, watts):
+    seen: dict = {}
+    real = session.validate
+
+    def open_meter(*, gpu_index, watts):
         seen["meter"] = (gpu_index, watts)
         seen["meter_obj"] = TickMeter()
         return seen["meter_obj"]
 
-    def choose_profile(profile, device, *, calibrate, quiet):
-        from types import SimpleNamespace
-
+    def choose_profile(profile, device, *, calibrate, on_calibrating, on_progress):
         seen["choose"] = (profile, device, calibrate)
-        return SimpleNamespace(name=profile)
+        return ProfileChoice(resolve_profile(SHIPPED))
 
-    def make_predictor(profile, confidence, device):
-        seen["predictor"] = (profile.name, confidence)
-        seen["predictor_device"] = device
-        return FakePredictor()
+    def validate(preset, out, **options):
+        seen["options"] = {"preset": preset, "out": out, **options}
+        return real(preset, out, open_meter=open_meter, choose_profile=choose_profile, run=seen.get("run"),
+                    cuda_available=lambda: True, **options)
 
-    monkeypatch.setattr(cli_validate, "_make_meter", make_meter)
-    monkeypatch.setattr(cli_validate, "_make_predictor", make_predictor)
-    monkeypatch.setattr(cli_validate, "_choose_profile", choose_profile)
+    seen["open_meter"] = open_meter
+    monkeypatch.setattr(session, "validate", validate)
     return seen
 
 
 @pytest.fixture
-def captured(monkeypatch, fakes):
-    """Replace run_validation too: capture its arguments, return a small real report."""
-    def fake_run(config, *, meter, predict_fn, progress=None, dataset=None, meter_factory=None):
+def captured(fakes):
+    """Stand in for the study runner too: capture its arguments, return a small real report."""
+    def fake_run(config, *, meter, predict_fn, progress=None, meter_factory=None):
         fakes["config"], fakes["run_meter"], fakes["progress"] = config, meter, progress
-        fakes["meter_factory"] = meter_factory
+        fakes["meter_factory"], fakes["predict_fn"] = meter_factory, predict_fn
         return build_report([row()], config=config.to_dict(), dataset={"name": "digits", "input_shape": [1, 16, 16]},
                             meter={"name": meter.name, "provenance": meter.provenance, "device": meter.device})
 
-    monkeypatch.setattr(validation, "run_validation", fake_run)
+    fakes["run"] = fake_run
     return fakes
 
 
@@ -81,7 +83,11 @@ def test_options_reach_the_library(tmp_path, captured):
     assert c.strategies == ("random", "tpe") and c.families == ("dense_poly",) and c.five_params
     assert (c.storage, c.out_dir, c.seed, c.device, c.train_samples, c.data) == (
         "sqlite:///x.db", tmp_path, 7, "cpu", 100, "digits")
-    assert captured["meter"] == (None, 35.0) and captured["predictor"] == ("laptop", 0.8)
+    assert captured["meter"] == (None, 35.0)
+    assert captured["options"]["profile"] == "laptop" and captured["options"]["confidence"] == 0.8
+    predict_fn = captured["predict_fn"]  # the real predictor, with the chosen profile, for the trials' device
+    assert predict_fn.keywords["confidence"] == 0.8 and predict_fn.keywords["device"] == "cpu"
+    assert predict_fn.keywords["profile"].name == SHIPPED and c.predictor == f"{SHIPPED}@0.8"
     assert captured["run_meter"] is captured["meter_obj"] and captured["meter_obj"].reads == 0
     assert json.loads(result.stdout)["schema"] == "green-estimate/validation@1"
 
@@ -138,15 +144,13 @@ def test_no_calibrate_reaches_the_profile_choice(tmp_path, captured):
 
 
 def test_workers_reach_the_library_with_a_meter_factory(tmp_path, captured):
-    from green_estimate.meters.probe import best_meter
-
     result = runner.invoke(app, ["validate", "--quick", "--workers", "2", "--storage", str(tmp_path / "s.journal"),
                                  "--out", str(tmp_path), "--cpu", "--watts", "12", "--json"])
     assert result.exit_code == 0, result.output
     assert captured["config"].workers == 2
     assert captured["config"].storage_url() == f"journal:{tmp_path / 's.journal'}"
     factory = captured["meter_factory"]
-    assert factory.func is best_meter and factory.keywords == {"gpu_index": None, "watts": 12.0}
+    assert factory.func is captured["open_meter"] and factory.keywords == {"gpu_index": None, "watts": 12.0}
     one = runner.invoke(app, ["validate", "--quick", "--out", str(tmp_path), "--cpu", "--json"])
     assert one.exit_code == 0 and captured["meter_factory"] is None  # one worker measures in this process
 

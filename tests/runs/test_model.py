@@ -25,8 +25,9 @@ def test_step_cost_by_hand():
 def test_at_the_prior_values_a_datasheet_prior_prices_unchanged():
     from green_estimate.calibration.from_runs import prior_from_profile
     from green_estimate.counting.counter import count_model
-    from green_estimate.predict import price_step, resolve_profile
+    from green_estimate.pricing import price_step
     from green_estimate.profile import Profile
+    from green_estimate.profile_store import resolve_profile
 
     prior = resolve_profile("datasheet:gtx-1080")
     _, pri = prior_from_profile(prior)

@@ -1,7 +1,8 @@
 """Fakes for validation tests: a ticking meter and a predictor proportional to parameter count.
 
 Both implement the real interfaces (the Meter protocol, the predict_fn signature and the
-``green-estimate/prediction@1`` dict), so they are wired in exactly like production ones.
+``green-estimate/prediction@1`` dict — the shared real prediction of tests/predictions.py, scaled to
+the fake's totals), so they are wired in exactly like production ones.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 from green_estimate.meters.base import Reading
+from tests.predictions import prediction_like
 
 TICK_J = 2.0  # every read of TickMeter adds this much energy ...
 TICK_S = 0.5  # ... and this much time, so one measured window is exactly one tick
@@ -57,16 +59,15 @@ class FakePredictor:
                            "optimizer": optimizer})
         self.events.append("predict")
         e, t = J_PER_PARAM_STEP * n, S_PER_PARAM_STEP * n
-        return {
-            "schema": "green-estimate/prediction@1",
-            "profile": {"name": "fake", "device": "test", "meter": "tick", "provenance": "estimated"},
-            "per_step": {"energy_j": e, "energy_j_interval": [e * (1 - BAND), e * (1 + BAND)],
-                         "time_s": t, "time_s_interval": [t * (1 - BAND), t * (1 + BAND)]},
-            "total": {"energy_j": e * steps, "energy_j_interval": [e * steps * (1 - BAND), e * steps * (1 + BAND)],
-                      "time_s": t * steps},
-            "by_class": {"conv": {"energy_j_per_step": J_PER_PARAM_STEP * conv, "share": conv / n},
-                         "linear": {"energy_j_per_step": J_PER_PARAM_STEP * (n - conv), "share": 1 - conv / n}},
-        }
+        # the shared full prediction document (tests/predictions.py) at these totals
+        document = prediction_like(model="fake", energy_j=e * steps, time_s=t * steps, interval=(1 - BAND, 1 + BAND),
+                                   plan={"batch_size": batch_size, "epochs": 1, "samples": None, "steps": steps},
+                                   profile={"name": "fake", "device": "test", "meter": "tick", "provenance": "estimated"})
+        document["by_class"] = {
+            "conv": {**document["by_class"]["conv"], "energy_j_per_step": J_PER_PARAM_STEP * conv, "share": conv / n},
+            "linear": {**document["by_class"]["linear"], "energy_j_per_step": J_PER_PARAM_STEP * (n - conv),
+                       "share": 1 - conv / n}}
+        return document
 
 
 @pytest.fixture
