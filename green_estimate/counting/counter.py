@@ -12,9 +12,11 @@ from collections import Counter
 from typing import Any
 
 from green_estimate.counting.classes import class_of, is_free, op_name
-from green_estimate.counting.formulas import gemm_shape, op_bytes, op_flops, output_tensors
+from green_estimate.counting.formulas import op_flops
 from green_estimate.counting.regions import backward_region, fused_regions
 from green_estimate.counting.report import CostReport, OpRecord
+from green_estimate.counting.shapes import gemm_shape
+from green_estimate.counting.tensors import op_bytes, output_tensors
 from green_estimate.errors import ModelLoadError, UsageError
 from green_estimate.loading import Workload, load_workload
 
