@@ -90,10 +90,7 @@ def count_step(
     params, opt, optimizer = _prepare(model, inputs, kwargs, tensors, optimizer, target, notes)
     scaled = precision == "fp16" and opt is not None
     mode, loss_text = _run(model, inputs, kwargs, opt, params, precision, target, attention, scaled)
-    if precision in ("bf16", "fp16"):
-        notes.append(f"Counted under {precision} autocast as torch.autocast('{target}') runs it: the forward pass and "
-                     "loss in mixed precision, float32 weights and optimizer"
-                     + (", plus the gradient scaler's scale, unscale/inf-check and update." if scaled else "."))
+    notes += _precision_notes(precision, target, scaled)
     first = next((t for t in tensors if t.dim() > 0), None)
     return CostReport(
         model=name, batch_size=batch_size if batch_size is not None else (int(first.shape[0]) if first is not None else 1),
@@ -129,6 +126,14 @@ def _prepare(model: Any, inputs: tuple, kwargs: dict, tensors: list, optimizer: 
         opt.step()
         opt.zero_grad(set_to_none=True)
     return params, opt, optimizer
+
+
+def _precision_notes(precision: str, target: str, scaled: bool) -> list[str]:
+    if precision not in ("bf16", "fp16"):
+        return []
+    return [f"Counted under {precision} autocast as torch.autocast('{target}') runs it: the forward pass and "
+            "loss in mixed precision, float32 weights and optimizer"
+            + (", plus the gradient scaler's scale, unscale/inf-check and update." if scaled else ".")]
 
 
 def _run(model: Any, inputs: tuple, kwargs: dict, opt: Any, params: list, precision: str, target: str,
