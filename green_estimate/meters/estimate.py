@@ -55,17 +55,17 @@ CPU_TDP_TABLE: tuple[CpuPower, ...] = (
 
 
 
-def cpu_model_name(cpuinfo: Path = CPUINFO) -> str:
-    """The first ``model name`` in ``cpuinfo``, or ``"unknown CPU"``."""
+def cpu_model_name(cpuinfo: Path = CPUINFO, default: str = "unknown CPU") -> str:
+    """The first ``model name`` in ``cpuinfo`` (the one reader of ``/proc/cpuinfo``), or ``default``."""
     try:
         text = cpuinfo.read_text(errors="replace")
     except OSError:
-        return "unknown CPU"
+        return default
     for line in text.splitlines():
         key, _, value = line.partition(":")
         if key.strip() == "model name" and value.strip():
             return value.strip()
-    return "unknown CPU"
+    return default
 
 
 def logical_cpus_in_use() -> int:
