@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from green_estimate.errors import ConfigError
-from green_estimate.project_config import is_positive_int, model_relative_to, read_toml, unknown_key_error
+from green_estimate.config_files import read_toml, read_yaml
+from green_estimate.project_config import is_positive_int, model_relative_to, unknown_key_error
 
 STRATEGIES = ("grid", "random", "bayes")
 TOP_KEYS = (
@@ -132,7 +133,7 @@ def load_sweep(path: Path) -> Sweep:
     if suffix == ".toml":
         document = read_toml(path)
     elif suffix in (".yaml", ".yml"):
-        document = _read_yaml(path)
+        document = read_yaml(path)
     else:
         raise ConfigError(f"sweep file {path}: give a .toml, .yaml or .yml file")
     return parse_sweep(document, path=path)
@@ -264,20 +265,6 @@ def _parse_parameter(name: str, spec: Any, where: str) -> Parameter:
     if integer and (low != int(low) or high != int(high)):
         raise ConfigError(f"{here}: an int range needs whole-number low and high")
     return Parameter(name, low=low, high=high, log=log, integer=integer)
-
-
-def _read_yaml(path: Path) -> Any:
-    import yaml
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            return yaml.safe_load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot be read ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path} is not valid YAML: {' '.join(str(e).split())}") from None
 
 
 def _optional_positive_int(document: Mapping[str, Any], key: str, where: str) -> int | None:
