@@ -61,7 +61,8 @@ _NCCL_INTER = "assumption: about 5 µs per ring step across a network switch (RD
 _PCIE_LAT = "assumption: about 3 µs per ring step through PCIe (through host bridge or PCIe switch)"
 
 
-def _in_node(key: str, name: str, bandwidth_gb_s: float, latency_s: float, bandwidth: str, latency: str) -> Interconnect:
+def _in_node(key: str, name: str, bandwidth_gb_s: float, latency_s: float, bandwidth: str,
+             latency: str) -> Interconnect:
     """A link inside a node: its draw is part of the GPU board's (0 W added)."""
     return Interconnect(key, name, "intra", bandwidth_gb_s, latency_s, 0.0,
                         {"bandwidth": bandwidth, "latency": latency, "power": _IN_BOARD})

@@ -93,7 +93,8 @@ def count_step(
     notes += _precision_notes(precision, target, scaled)
     first = next((t for t in tensors if t.dim() > 0), None)
     return CostReport(
-        model=name, batch_size=batch_size if batch_size is not None else (int(first.shape[0]) if first is not None else 1),
+        model=name,
+        batch_size=batch_size if batch_size is not None else (int(first.shape[0]) if first is not None else 1),
         optimizer=optimizer, parameters=sum(p.numel() for p in model.parameters()),
         input_shapes=[tuple(t.shape) for t in tensors], ops=mode.ops, ignored_ops=dict(mode.ignored),
         device=tensors[0].device.type if tensors else "meta", notes=notes, loss=loss_text, param_tensors=len(params),
