@@ -171,16 +171,8 @@ def parse_sweep(document: Mapping[str, Any], *, path: Path | None = None) -> Swe
     parameters = _parse_space(document.get("space"), where)
     if ints["batch_size"] is not None and any(p.name == "batch_size" for p in parameters):
         raise ConfigError(f"{where} sets batch_size both at the top and in [space]: keep one")
-    model_kwargs = document.get("model_kwargs", {})
-    if not isinstance(model_kwargs, Mapping):
-        raise ConfigError(f"{where}: model_kwargs must be a table of build_model arguments")
-    shape = document.get("input_shape")
-    if shape is not None and not (isinstance(shape, list) and shape and all(is_positive_int(d) for d in shape)):
-        raise ConfigError(f"{where}: input_shape = {shape!r} must be a list of positive integers, e.g. [3, 32, 32]")
+    model_kwargs, shape, interconnect = _model_and_links(document, where)
     optimizer = document.get("optimizer")
-    interconnect = document.get("interconnect")
-    if interconnect is not None and not (isinstance(interconnect, str) and interconnect.strip()):
-        raise ConfigError(f'{where}: interconnect = {interconnect!r} must be a string, e.g. "nvlink4,ib-ndr"')
     return Sweep(
         model=model_relative_to(model, path) if path else model,
         strategy=strategy,
@@ -200,6 +192,20 @@ def parse_sweep(document: Mapping[str, Any], *, path: Path | None = None) -> Swe
         nodes=ints["nodes"],
         interconnect=interconnect,
     )
+
+
+def _model_and_links(document: Mapping[str, Any], where: str) -> tuple[Mapping[str, Any], Any, Any]:
+    """The checked ``model_kwargs``, ``input_shape`` and ``interconnect`` of a sweep document."""
+    model_kwargs = document.get("model_kwargs", {})
+    if not isinstance(model_kwargs, Mapping):
+        raise ConfigError(f"{where}: model_kwargs must be a table of build_model arguments")
+    shape = document.get("input_shape")
+    if shape is not None and not (isinstance(shape, list) and shape and all(is_positive_int(d) for d in shape)):
+        raise ConfigError(f"{where}: input_shape = {shape!r} must be a list of positive integers, e.g. [3, 32, 32]")
+    interconnect = document.get("interconnect")
+    if interconnect is not None and not (isinstance(interconnect, str) and interconnect.strip()):
+        raise ConfigError(f'{where}: interconnect = {interconnect!r} must be a string, e.g. "nvlink4,ib-ndr"')
+    return model_kwargs, shape, interconnect
 
 
 def _parse_space(space: Any, where: str) -> tuple[Parameter, ...]:
