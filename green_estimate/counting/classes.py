@@ -10,7 +10,6 @@ no declaration fall into ``other``: their bytes are still counted, and they are 
 """
 from __future__ import annotations
 
-from green_estimate.counting import formulas as _formulas  # noqa: F401  (declares every op)
 from green_estimate.counting.registry import CLASSES, base_name, class_of
 
 __all__ = ["CLASSES", "FREE_OPS", "base_name", "class_of", "is_free", "is_in_place", "op_name"]

@@ -108,3 +108,8 @@ def class_of(name: str) -> str:
     if b.endswith("_") and b[:-1] in _OPS:  # in-place twin of a known op
         return _OPS[b[:-1]].cls
     return "other"
+
+
+# The declarations: importing them here means any lookup above sees every op, whichever module was
+# imported first (they import this module's ``op`` and ``declare``, defined above).
+from green_estimate.counting import formulas as _formulas  # noqa: E402,F401

@@ -52,6 +52,12 @@ def test_pytorch_formulas_for_classed_ops_are_used():
         assert OPS[name].priced_by in ("pytorch", "attention") or name == "convolution_backward", name
 
 
+def test_a_datasheet_profile_prices_every_class():
+    from green_estimate.datasheet import CLASSES as PRICED
+
+    assert set(PRICED) == set(CLASSES)
+
+
 def test_free_ops_are_not_declared():
     assert not FREE_OPS & set(OPS)
 
