@@ -25,6 +25,8 @@ from typing import Any
 
 from green_estimate.counting.formulas import data, gemm, layers, pointwise  # noqa: F401  (they declare the ops)
 from green_estimate.counting.registry import spec
+from green_estimate.counting.shapes import gemm_shape  # noqa: F401  (imported from here before the split)
+from green_estimate.counting.tensors import op_bytes, output_tensors, tensor_nbytes  # noqa: F401  (likewise)
 
 
 def op_flops(name: str, func: Any, args: tuple, kwargs: dict, out: Any) -> int | None:
