@@ -13,11 +13,11 @@ import io
 import logging
 from dataclasses import dataclass, field
 
+from green_estimate.counting.counter import CPU_FALLBACK_MAX_PARAMS as MAX_PARAMS  # one limit on CPU weights
 from green_estimate.counting.report import CostReport
 from green_estimate.errors import ModelLoadError
 from green_estimate.loading import Workload
 
-MAX_PARAMS = 200_000_000
 _FVCORE_GEMM = ("conv", "linear", "matmul", "addmm", "bmm", "einsum")
 
 
@@ -92,10 +92,10 @@ def compare_counters(workload: Workload, report: CostReport) -> Comparison:
     gemm = sum(bc[c]["forward"].flops for c in ("conv", "linear", "attention") if c in bc)  # fused SDPA: GEMMs too
     model = workload.build()
     model.eval()  # both tools count inference; eval keeps BatchNorm from updating statistics
-    from green_estimate.counting.counter import _inputs, has_lazy
+    from green_estimate.counting.inputs import has_lazy, model_inputs
 
     with torch.no_grad():  # the counter's own inputs: token ids, dicts and several inputs included
-        inputs, kwargs = _inputs(workload, 1, "cpu", model)
+        inputs, kwargs = model_inputs(workload, 1, "cpu", model)
         if has_lazy(model):
             model(*inputs, **kwargs)  # materialise Lazy layers before the tools trace the model
     if kwargs:  # keyword inputs: fvcore traces positional inputs only; ptflops takes the dict

@@ -14,14 +14,12 @@ and utilisation below is an assumption, not a measurement; docs/datasheet.md lis
 """
 from __future__ import annotations
 
-import difflib
-import json
-import re
-from dataclasses import asdict, dataclass, field
-from importlib import resources
+from dataclasses import dataclass
 from typing import Any
 
-from green_estimate.errors import ProfileError, UsageError
+from green_estimate.errors import UsageError
+from green_estimate.gpus import (  # noqa: F401  (re-exported: callers and tests import them from here)
+    SOURCE_GROUPS, GpuSpec, canonical_dtype, get_gpu, load_gpus, match_gpu, read_table)
 from green_estimate.meters.base import DATASHEET
 
 PROFILE_SCHEMA = "green-estimate/profile@1"
@@ -49,12 +47,6 @@ SYSTEMATIC_REL_SD = 0.35
 #: No fit was made; a large df makes the interval use normal quantiles.
 DF_RESID = 1000
 
-_DTYPES = {alias: canon for canon, aliases in (("float32", ("fp32", "float")), ("float16", ("fp16", "half")),
-                                               ("bfloat16", ("bf16",)))
-           for alias in (canon, f"torch.{canon}", *aliases)}
-_REQUIRED_NUMBERS = ("fp32_tflops", "memory_bandwidth_gb_s", "board_power_w", "idle_power_w", "memory_gb")
-_OPTIONAL_NUMBERS = ("tf32_tensor_tflops", "fp16_tensor_tflops", "bf16_tensor_tflops")
-SOURCE_GROUPS = ("compute", "memory", "power", "idle_power")
 
 
 @dataclass(frozen=True)
@@ -94,139 +86,6 @@ CLASS_ASSUMPTIONS: dict[str, ClassAssumption] = {
     "embedding": ClassAssumption(0.50, None, 0.40, 0.50, "gathers and scatter-adds with poor locality"),
     "other": ClassAssumption(0.50, None, 0.50, 0.60, "unknown kernels: a middle-of-the-road guess"),
 }
-
-
-@dataclass(frozen=True)
-class GpuSpec:
-    """One GPU's vendor figures (SI-free, as vendors state them) and where each came from.
-
-    Attributes:
-        key: short identifier, e.g. ``"h100-sxm"``.
-        name: full product name.
-        fp32_tflops: peak FP32 on CUDA cores (non-tensor), TFLOPS.
-        tf32_tensor_tflops, fp16_tensor_tflops, bf16_tensor_tflops: dense tensor-core peaks
-            (FP16 with FP32 accumulation), TFLOPS; None where the GPU has no such tensor cores.
-        memory_bandwidth_gb_s: peak DRAM bandwidth, 1e9 bytes/s.
-        board_power_w: TDP / TGP.
-        idle_power_w: an *estimate* (vendors publish none); ``idle_power_w_range`` its plausible span.
-        nvml_names: names NVML reports for this board, for :func:`match_gpu`.
-        sources: per figure group (compute, memory, power, idle_power): title, url, year, note.
-    """
-
-    key: str
-    name: str
-    architecture: str
-    year: int
-    memory_gb: float
-    fp32_tflops: float
-    tf32_tensor_tflops: float | None
-    fp16_tensor_tflops: float | None
-    bf16_tensor_tflops: float | None
-    memory_bandwidth_gb_s: float
-    board_power_w: float
-    idle_power_w: float
-    idle_power_w_range: tuple[float, float]
-    nvml_names: tuple[str, ...] = ()
-    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
-    idle_power_is_estimate: bool = True
-
-    def tensor_tflops(self, dtype: str, *, allow_tf32: bool = False) -> float | None:
-        """The tensor-core peak a GEMM of this dtype would use, or None (CUDA cores only)."""
-        dtype = canonical_dtype(dtype)
-        if dtype == "float32":
-            return self.tf32_tensor_tflops if allow_tf32 else None
-        return self.fp16_tensor_tflops if dtype == "float16" else self.bf16_tensor_tflops
-
-    def supported_dtypes(self) -> list[str]:
-        """Dtypes a datasheet profile can price on this GPU."""
-        out = ["float32"]
-        out += [d for d, v in (("float16", self.fp16_tensor_tflops), ("bfloat16", self.bf16_tensor_tflops)) if v]
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["idle_power_w_range"] = list(self.idle_power_w_range)
-        d["nvml_names"] = list(self.nvml_names)
-        return d
-
-
-def canonical_dtype(dtype: str) -> str:
-    """``"fp16"``/``"half"``/``"torch.float16"`` → ``"float16"`` and so on; UsageError if unknown."""
-    try:
-        return _DTYPES[str(dtype).strip().lower()]
-    except KeyError:
-        raise UsageError(f"Unknown dtype {dtype!r}: use float32, float16 or bfloat16.") from None
-
-
-def _parse_gpu(key: str, raw: dict[str, Any]) -> GpuSpec:
-    missing = [k for k in ("name", "architecture", "year", *_REQUIRED_NUMBERS) if raw.get(k) is None]
-    missing += [f"sources.{g}" for g in SOURCE_GROUPS if not (raw.get("sources") or {}).get(g)]
-    if missing:
-        raise ProfileError(f"data/gpus.json entry {key!r} lacks {', '.join(missing)}; "
-                           "fix the package data (every figure needs a value and a source).")
-    for k in _REQUIRED_NUMBERS + _OPTIONAL_NUMBERS:
-        if raw.get(k) is not None and not float(raw[k]) > 0:
-            raise ProfileError(f"data/gpus.json entry {key!r}: {k} must be positive, got {raw[k]!r}.")
-    low, high = raw.get("idle_power_w_range") or (raw["idle_power_w"], raw["idle_power_w"])
-    return GpuSpec(
-        key=key, name=raw["name"], architecture=raw["architecture"], year=int(raw["year"]),
-        memory_gb=float(raw["memory_gb"]), fp32_tflops=float(raw["fp32_tflops"]),
-        **{k: None if raw.get(k) is None else float(raw[k]) for k in _OPTIONAL_NUMBERS},
-        memory_bandwidth_gb_s=float(raw["memory_bandwidth_gb_s"]),
-        board_power_w=float(raw["board_power_w"]), idle_power_w=float(raw["idle_power_w"]),
-        idle_power_w_range=(float(low), float(high)),
-        nvml_names=tuple(raw.get("nvml_names", ())), sources=dict(raw["sources"]),
-        idle_power_is_estimate=bool(raw.get("idle_power_is_estimate", True)),
-    )
-
-
-def _read_table() -> dict[str, Any]:
-    text = resources.files("green_estimate").joinpath("data/gpus.json").read_text(encoding="utf-8")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ProfileError(f"green_estimate/data/gpus.json is not valid JSON ({e}); reinstall the package.") from e
-
-
-def load_gpus() -> dict[str, GpuSpec]:
-    """Every GPU in the package's datasheet table, by key (reads package data each call)."""
-    return {key: _parse_gpu(key, raw) for key, raw in _read_table()["gpus"].items()}
-
-
-_DROP_WORDS = {"nvidia", "geforce", "tesla"}
-
-
-def _normalise(name: str) -> str:
-    words = re.sub(r"[-_/(),]+", " ", name.lower()).split()
-    return " ".join(w for w in words if w not in _DROP_WORDS)
-
-
-def match_gpu(name: str) -> GpuSpec | None:
-    """The datasheet entry for a device name (NVML's, the full name, or the key), else None.
-
-    Matching is exact after normalising case, punctuation and the words NVIDIA/GeForce/Tesla, so
-    ``"NVIDIA H100 80GB HBM3"`` finds ``h100-sxm`` but ``"GeForce GTX 1080 Ti"`` or a MIG slice
-    (``"NVIDIA A100-SXM4-40GB MIG 1g.5gb"``) find nothing: a near miss is a different device.
-    """
-    wanted = _normalise(name)
-    if not wanted:
-        return None
-    for spec in load_gpus().values():
-        if wanted in {_normalise(n) for n in (spec.key, spec.name, *spec.nvml_names)}:
-            return spec
-    return None
-
-
-def get_gpu(key_or_name: str) -> GpuSpec:
-    """The GPU for a key or NVML name; UsageError listing close matches when there is none."""
-    gpus = load_gpus()
-    spec = gpus.get(key_or_name.strip().lower()) or match_gpu(key_or_name)
-    if spec is not None:
-        return spec
-    close = difflib.get_close_matches(key_or_name.strip().lower(), list(gpus), n=3, cutoff=0.4)
-    hint = f" Did you mean {', '.join(close)}?" if close else ""
-    raise UsageError(f"No datasheet entry for GPU {key_or_name!r}.{hint} Known: {', '.join(gpus)}. "
-                     "Calibrate the GPU itself with `green-estimate calibrate --gpu 0` instead.")
 
 
 def class_power_w(spec: GpuSpec, utilisation: float) -> float:
@@ -331,9 +190,38 @@ def datasheet_profile(key: str, *, dtype: str = "float32", allow_tf32: bool = Fa
     if dtype != "float32" and tensor is None:
         raise UsageError(f"{spec.name} has no {tensor_label} tensor cores in its datasheet, so a datasheet "
                          f"profile cannot price {dtype} training on it; use one of {spec.supported_dtypes()}.")
+    wait_power_w = class_power_w(spec, WAIT_UTILISATION)
+    classes, per_class = _class_models(spec, tensor, wait_power_w, systematic_rel_sd)
+    return {
+        "schema": PROFILE_SCHEMA,
+        "name": profile_name(spec.key, dtype, allow_tf32),
+        "created_utc": f"{read_table()['updated']}T00:00:00Z",  # the table's date: reproducible
+        "device": {"kind": "gpu", "name": spec.name,
+                   "fingerprint": {"datasheet_key": spec.key, "architecture": spec.architecture,
+                                   "memory_gb": spec.memory_gb, "nvml_names": list(spec.nvml_names)}},
+        "meter": {"name": "datasheet", "device": spec.name, "power_w": spec.board_power_w,
+                  "power_source": f"board power from {_src(spec, 'power')}; idle power is an estimate"},
+        "provenance": DATASHEET,
+        "time_provenance": DATASHEET,
+        "energy_basis": "total",
+        "idle_power_w": spec.idle_power_w,
+        "torch_version": None,
+        "dtype": dtype,
+        "allow_tf32": bool(allow_tf32 and dtype == "float32"),
+        "precision": profile_precision(dtype, bool(allow_tf32 and dtype == "float32")),
+        "sample_count": 0,
+        "default_class": DEFAULT_CLASS,
+        "classes": classes,
+        "datasheet": _datasheet_section(spec, tensor, tensor_label, wait_power_w, systematic_rel_sd, per_class),
+        "sources": _sources(spec, tensor, tensor_label, wait_power_w),
+    }
+
+
+def _class_models(spec: GpuSpec, tensor: float | None, wait_power_w: float,
+                  systematic_rel_sd: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each class's time and energy models, and the rates and power behind them."""
     vector_flops_s = spec.fp32_tflops * 1e12
     bandwidth_b_s = spec.memory_bandwidth_gb_s * 1e9
-    wait_power_w = class_power_w(spec, WAIT_UTILISATION)
     classes: dict[str, Any] = {}
     per_class: dict[str, Any] = {}
     for cls in CLASSES:
@@ -354,38 +242,22 @@ def datasheet_profile(key: str, *, dtype: str = "float32", allow_tf32: bool = Fa
         }
         per_class[cls] = {"flops_per_s": flops_s, "bytes_per_s": bandwidth_b_s * a.bytes_eff,
                           "power_w": power_w, "tensor_cores": on_tensor}
+    return classes, per_class
+
+
+def _datasheet_section(spec: GpuSpec, tensor: float | None, tensor_label: str, wait_power_w: float,
+                       systematic_rel_sd: float, per_class: dict[str, Any]) -> dict[str, Any]:
+    """The profile's ``datasheet`` block: the model, its assumptions and the per-class rates."""
     return {
-        "schema": PROFILE_SCHEMA,
-        "name": profile_name(spec.key, dtype, allow_tf32),
-        "created_utc": f"{_read_table()['updated']}T00:00:00Z",  # the table's date: reproducible
-        "device": {"kind": "gpu", "name": spec.name,
-                   "fingerprint": {"datasheet_key": spec.key, "architecture": spec.architecture,
-                                   "memory_gb": spec.memory_gb, "nvml_names": list(spec.nvml_names)}},
-        "meter": {"name": "datasheet", "device": spec.name, "power_w": spec.board_power_w,
-                  "power_source": f"board power from {_src(spec, 'power')}; idle power is an estimate"},
-        "provenance": DATASHEET,
-        "time_provenance": DATASHEET,
-        "energy_basis": "total",
-        "idle_power_w": spec.idle_power_w,
-        "torch_version": None,
-        "dtype": dtype,
-        "allow_tf32": bool(allow_tf32 and dtype == "float32"),
-        "precision": profile_precision(dtype, bool(allow_tf32 and dtype == "float32")),
-        "sample_count": 0,
-        "default_class": DEFAULT_CLASS,
-        "classes": classes,
-        "datasheet": {
-            "gpu": spec.key,
-            "model": ("additive roofline: launch overhead + flops/(peak*eff) + bytes/(bandwidth*eff); the sum "
-                      "lies between max(F/peak, B/bw) and twice it, so times lean long; efficiencies, "
-                      "utilisations and idle power are assumptions, not measurements"),
-            "launch_overhead_s": LAUNCH_OVERHEAD_S,
-            "wait_power_w": wait_power_w,
-            "tensor_peak": None if tensor is None else {"format": tensor_label, "tflops": tensor},
-            "systematic_rel_sd": systematic_rel_sd,
-            "classes": per_class,
-        },
-        "sources": _sources(spec, tensor, tensor_label, wait_power_w),
+        "gpu": spec.key,
+        "model": ("additive roofline: launch overhead + flops/(peak*eff) + bytes/(bandwidth*eff); the sum "
+                  "lies between max(F/peak, B/bw) and twice it, so times lean long; efficiencies, "
+                  "utilisations and idle power are assumptions, not measurements"),
+        "launch_overhead_s": LAUNCH_OVERHEAD_S,
+        "wait_power_w": wait_power_w,
+        "tensor_peak": None if tensor is None else {"format": tensor_label, "tflops": tensor},
+        "systematic_rel_sd": systematic_rel_sd,
+        "classes": per_class,
     }
 
 

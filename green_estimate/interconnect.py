@@ -60,29 +60,27 @@ _NCCL_INTRA = "assumption: about 2 µs per ring step inside a node (kernel launc
 _NCCL_INTER = "assumption: about 5 µs per ring step across a network switch (RDMA and switch hops)"
 _PCIE_LAT = "assumption: about 3 µs per ring step through PCIe (through host bridge or PCIe switch)"
 
+
+def _in_node(key: str, name: str, bandwidth_gb_s: float, latency_s: float, bandwidth: str,
+             latency: str) -> Interconnect:
+    """A link inside a node: its draw is part of the GPU board's (0 W added)."""
+    return Interconnect(key, name, "intra", bandwidth_gb_s, latency_s, 0.0,
+                        {"bandwidth": bandwidth, "latency": latency, "power": _IN_BOARD})
+
+
 INTERCONNECTS: dict[str, Interconnect] = {i.key: i for i in (
-    Interconnect(
-        "nvlink3", "NVLink 3 (A100 SXM4, 12 links)", "intra", 300.0, 2e-6, 0.0,
-        {"bandwidth": "spec: 600 GB/s total both directions per GPU, NVIDIA A100 Tensor Core GPU datasheet (2021)",
-         "latency": _NCCL_INTRA, "power": _IN_BOARD}),
-    Interconnect(
-        "nvlink4", "NVLink 4 (H100/H200 SXM5, 18 links)", "intra", 450.0, 2e-6, 0.0,
-        {"bandwidth": "spec: 900 GB/s total both directions per GPU, NVIDIA H100 Tensor Core GPU datasheet (2022)",
-         "latency": _NCCL_INTRA, "power": _IN_BOARD}),
-    Interconnect(
-        "nvlink5", "NVLink 5 (B200)", "intra", 900.0, 2e-6, 0.0,
-        {"bandwidth": "spec: 1.8 TB/s total both directions per GPU, NVIDIA DGX B200 datasheet (2024)",
-         "latency": _NCCL_INTRA, "power": _IN_BOARD}),
-    Interconnect(
-        "pcie4", "PCIe 4.0 x16", "intra", 31.5, 3e-6, 0.0,
-        {"bandwidth": "spec: 16 GT/s × 16 lanes × 128/130 encoding / 8 bits = 31.5 GB/s each way, PCI Express Base "
-                      "Specification 4.0 (PCI-SIG, 2017); NVIDIA datasheets print it as 64 GB/s (both directions)",
-         "latency": _PCIE_LAT, "power": _IN_BOARD}),
-    Interconnect(
-        "pcie5", "PCIe 5.0 x16", "intra", 63.0, 3e-6, 0.0,
-        {"bandwidth": "spec: 32 GT/s × 16 lanes × 128/130 / 8 = 63 GB/s each way, PCI Express Base Specification "
-                      "5.0 (PCI-SIG, 2019); NVIDIA H100 datasheet prints 128 GB/s (both directions)",
-         "latency": _PCIE_LAT, "power": _IN_BOARD}),
+    _in_node("nvlink3", "NVLink 3 (A100 SXM4, 12 links)", 300.0, 2e-6, "spec: 600 GB/s total both directions per "
+             "GPU, NVIDIA A100 Tensor Core GPU datasheet (2021)", _NCCL_INTRA),
+    _in_node("nvlink4", "NVLink 4 (H100/H200 SXM5, 18 links)", 450.0, 2e-6, "spec: 900 GB/s total both directions "
+             "per GPU, NVIDIA H100 Tensor Core GPU datasheet (2022)", _NCCL_INTRA),
+    _in_node("nvlink5", "NVLink 5 (B200)", 900.0, 2e-6, "spec: 1.8 TB/s total both directions per GPU, NVIDIA DGX "
+             "B200 datasheet (2024)", _NCCL_INTRA),
+    _in_node("pcie4", "PCIe 4.0 x16", 31.5, 3e-6, "spec: 16 GT/s × 16 lanes × 128/130 encoding / 8 bits = 31.5 GB/s "
+             "each way, PCI Express Base Specification 4.0 (PCI-SIG, 2017); NVIDIA datasheets print it as 64 GB/s "
+             "(both directions)", _PCIE_LAT),
+    _in_node("pcie5", "PCIe 5.0 x16", 63.0, 3e-6, "spec: 32 GT/s × 16 lanes × 128/130 / 8 = 63 GB/s each way, PCI "
+             "Express Base Specification 5.0 (PCI-SIG, 2019); NVIDIA H100 datasheet prints 128 GB/s (both "
+             "directions)", _PCIE_LAT),
     Interconnect(
         "ib-hdr", "InfiniBand HDR 200 Gb/s (ConnectX-6, Quantum)", "inter", 25.0, 5e-6, 25.0,
         {"bandwidth": "spec: 200 Gb/s per port = 25 GB/s each way, InfiniBand HDR (IBTA; NVIDIA ConnectX-6 "

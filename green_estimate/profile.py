@@ -366,14 +366,9 @@ def cpu_fingerprint() -> dict[str, Any]:
     """What identifies this CPU for choosing a local profile: model name and threads used."""
     import torch
 
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from green_estimate.meters.estimate import cpu_model_name
+
+    model = cpu_model_name(default=platform.processor() or platform.machine())
     return {"kind": "cpu", "cpu_model": model, "threads": torch.get_num_threads(), "machine": platform.machine()}
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -29,6 +28,7 @@ from typing import Any, Iterable, Mapping
 from green_estimate.baseline import BaselineRequest
 from green_estimate.budget import Budget
 from green_estimate.check import PLAN_OPTIONS, CheckRequest
+from green_estimate.config_files import read_toml
 from green_estimate.errors import ConfigError
 from green_estimate.loading import split_spec
 
@@ -102,23 +102,6 @@ class ProjectConfig:
         if self.nearest is not None:
             return f"{self.nearest} has no [tool.green-estimate] section"
         return f"no pyproject.toml with a [tool.green-estimate] section at or above {self.start}"
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    """Read a TOML file; a missing or malformed file is a :class:`ConfigError` naming it."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot be read ({e.strerror})") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path} is not valid TOML: {e}") from None
 
 
 def unknown_key_error(key: str, known: Iterable[str], where: str, *, what: str = "key") -> ConfigError:

@@ -1,16 +1,7 @@
 """Markdown renderings of predictions, for pull-request comments (no rich, no typer)."""
 from __future__ import annotations
 
-
-def _fmt(x: float, unit: str) -> str:
-    for f, p in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= f:
-            return f"{x / f:.3g} {p}{unit}"
-    if 0 < abs(x) < 1:
-        for f, p in ((1e-3, "m"), (1e-6, "µ")):
-            if abs(x) >= f:
-                return f"{x / f:.3g} {p}{unit}"
-    return f"{x:.3g} {unit}"
+from green_estimate.units import si as _fmt  # the one SI formatter
 
 
 def prediction_markdown(dicts: list[dict]) -> str:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from green_estimate.errors import ConfigError
-from green_estimate.project_config import is_positive_int, model_relative_to, read_toml, unknown_key_error
+from green_estimate.config_files import read_toml, read_yaml
+from green_estimate.project_config import is_positive_int, model_relative_to, unknown_key_error
 
 STRATEGIES = ("grid", "random", "bayes")
 TOP_KEYS = (
@@ -132,7 +133,7 @@ def load_sweep(path: Path) -> Sweep:
     if suffix == ".toml":
         document = read_toml(path)
     elif suffix in (".yaml", ".yml"):
-        document = _read_yaml(path)
+        document = read_yaml(path)
     else:
         raise ConfigError(f"sweep file {path}: give a .toml, .yaml or .yml file")
     return parse_sweep(document, path=path)
@@ -170,16 +171,8 @@ def parse_sweep(document: Mapping[str, Any], *, path: Path | None = None) -> Swe
     parameters = _parse_space(document.get("space"), where)
     if ints["batch_size"] is not None and any(p.name == "batch_size" for p in parameters):
         raise ConfigError(f"{where} sets batch_size both at the top and in [space]: keep one")
-    model_kwargs = document.get("model_kwargs", {})
-    if not isinstance(model_kwargs, Mapping):
-        raise ConfigError(f"{where}: model_kwargs must be a table of build_model arguments")
-    shape = document.get("input_shape")
-    if shape is not None and not (isinstance(shape, list) and shape and all(is_positive_int(d) for d in shape)):
-        raise ConfigError(f"{where}: input_shape = {shape!r} must be a list of positive integers, e.g. [3, 32, 32]")
+    model_kwargs, shape, interconnect = _model_and_links(document, where)
     optimizer = document.get("optimizer")
-    interconnect = document.get("interconnect")
-    if interconnect is not None and not (isinstance(interconnect, str) and interconnect.strip()):
-        raise ConfigError(f'{where}: interconnect = {interconnect!r} must be a string, e.g. "nvlink4,ib-ndr"')
     return Sweep(
         model=model_relative_to(model, path) if path else model,
         strategy=strategy,
@@ -199,6 +192,20 @@ def parse_sweep(document: Mapping[str, Any], *, path: Path | None = None) -> Swe
         nodes=ints["nodes"],
         interconnect=interconnect,
     )
+
+
+def _model_and_links(document: Mapping[str, Any], where: str) -> tuple[Mapping[str, Any], Any, Any]:
+    """The checked ``model_kwargs``, ``input_shape`` and ``interconnect`` of a sweep document."""
+    model_kwargs = document.get("model_kwargs", {})
+    if not isinstance(model_kwargs, Mapping):
+        raise ConfigError(f"{where}: model_kwargs must be a table of build_model arguments")
+    shape = document.get("input_shape")
+    if shape is not None and not (isinstance(shape, list) and shape and all(is_positive_int(d) for d in shape)):
+        raise ConfigError(f"{where}: input_shape = {shape!r} must be a list of positive integers, e.g. [3, 32, 32]")
+    interconnect = document.get("interconnect")
+    if interconnect is not None and not (isinstance(interconnect, str) and interconnect.strip()):
+        raise ConfigError(f'{where}: interconnect = {interconnect!r} must be a string, e.g. "nvlink4,ib-ndr"')
+    return model_kwargs, shape, interconnect
 
 
 def _parse_space(space: Any, where: str) -> tuple[Parameter, ...]:
@@ -264,20 +271,6 @@ def _parse_parameter(name: str, spec: Any, where: str) -> Parameter:
     if integer and (low != int(low) or high != int(high)):
         raise ConfigError(f"{here}: an int range needs whole-number low and high")
     return Parameter(name, low=low, high=high, log=log, integer=integer)
-
-
-def _read_yaml(path: Path) -> Any:
-    import yaml
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            return yaml.safe_load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot be read ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path} is not valid YAML: {' '.join(str(e).split())}") from None
 
 
 def _optional_positive_int(document: Mapping[str, Any], key: str, where: str) -> int | None:

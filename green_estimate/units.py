@@ -105,6 +105,22 @@ def format_mass(mass_g: float) -> str:
     return f"{_digits(mass_g / MASS_UNITS_G['t'])} t"
 
 
+def si(value: float | None, unit: str = "", digits: int = 3) -> str:
+    """A number with an SI prefix, the one formatter of reports and tables: ``si(1.5e9, "FLOP")``
+    → ``"1.5 GFLOP"``, ``si(2e-5, "s")`` → ``"20 µs"``, ``si(None)`` → ``"–"``."""
+    if value is None:
+        return "–"
+    v = float(value)
+    for factor, prefix in ((1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= factor:
+            return f"{v / factor:.{digits}g} {prefix}{unit}".strip()
+    if v != 0 and abs(v) < 1:
+        for factor, prefix in ((1e-3, "m"), (1e-6, "µ"), (1e-9, "n")):
+            if abs(v) >= factor:
+                return f"{v / factor:.{digits}g} {prefix}{unit}".strip()
+    return f"{v:.{digits}g} {unit}".strip()
+
+
 def _digits(value: float) -> str:
     """Three significant digits, never in exponent notation (999.7 → "1000", 12345 → "12345")."""
     text = f"{value:.3g}"

@@ -88,3 +88,15 @@ def test_format_mass():
 
 def test_format_energy_in_the_unit_of_another():
     assert format_energy(1.8e6, like=7.2e6) == "0.5 kWh"  # 1.8 MJ / 3.6 MJ per kWh
+
+
+def test_si_is_the_one_formatter_of_tables_and_markdown():
+    from green_estimate.cli.render import si as cli_si
+    from green_estimate.units import si
+
+    assert cli_si is si
+    assert si(1.5e9, "FLOP") == "1.5 GFLOP"  # 1.5e9 / 1e9
+    assert si(2e-5, "s") == "20 µs"  # 2e-5 / 1e-6
+    assert si(3.21e15, "J") == "3.21 PJ"
+    assert si(0.25, "s") == "250 ms"
+    assert si(0, "J") == "0 J" and si(12.0) == "12" and si(None) == "–"

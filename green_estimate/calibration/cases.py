@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import itertools
 import random
-import sys
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from green_estimate.config_files import TOMLDecodeError, parse_toml
 from green_estimate.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 (pyproject allows it)
-    import tomli as tomllib
 
 
 @dataclass(frozen=True)
@@ -52,8 +47,8 @@ def load_suite(path: Path | None = None, *, quick: bool = False, gpu: bool = Fal
     else:
         text = Path(path).read_text()
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
+        data = parse_toml(text)
+    except TOMLDecodeError as e:
         raise ConfigError(f"suite file is not valid TOML: {e}") from e
     settings = dict(data.get("settings", {}))
     rng = random.Random(settings.get("seed", 0))

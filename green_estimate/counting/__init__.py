@@ -1,7 +1,10 @@
 """The static cost counter: one training step on the meta device, op by op.
 
-``count_step`` (in :mod:`.counter`) dispatches a real forward/loss/backward/optimizer step under a
-``TorchDispatchMode`` and records every aten op with its phase, layer class, module, FLOPs and bytes.
+``count_step`` (in :mod:`.step`) dispatches a real forward/loss/backward/optimizer step under a
+``TorchDispatchMode`` (:mod:`.mode`) and records every aten op with its phase, layer class, module,
+FLOPs and bytes; :mod:`.counter` counts a whole workload (a model file or module, its inputs, the CPU
+fallback). Each op's class and FLOP formula are declared together in one registry (:mod:`.registry`,
+declarations in :mod:`.formulas`).
 """
 from __future__ import annotations
 

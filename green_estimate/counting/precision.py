@@ -27,6 +27,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Iterator
 
+from green_estimate.counting.classes import is_in_place
 from green_estimate.errors import UsageError
 
 PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "bf16", "fp16")
@@ -182,7 +183,7 @@ def _make_mode():  # the class needs torch, which this module imports lazily
             kwargs = kwargs or {}
             name = getattr(func, "__name__", "")
             policy = self.policy.get(name)
-            if policy is None or name.endswith("_") and not name.endswith("__"):  # in-place ops are never cast
+            if policy is None or is_in_place(name):  # in-place ops are never cast
                 return func(*args, **kwargs)
             if policy == _LOW:
                 args, kwargs = _map((args, kwargs), self._low)

@@ -29,7 +29,7 @@ class OpRecord:
         min_dim: the smallest dimension of the GEMM a matrix product or convolution runs (the
             implicit GEMM for a convolution); 0 for other ops.
         depthwise: a depthwise convolution (one input channel per group).
-        gemm_mnk: the ``(M, N, K)`` of that GEMM (see :func:`~green_estimate.counting.formulas.gemm_shape`).
+        gemm_mnk: the ``(M, N, K)`` of that GEMM (see :func:`~green_estimate.counting.shapes.gemm_shape`).
         conv_cin: a convolution's input channels per group (0 for other ops): CPU kernels work on
             blocks of 8 or 16 channels, so a channel count off the block runs padded.
         fused: ``attention`` or ``rnn`` when the op belongs to a call that a real device runs as

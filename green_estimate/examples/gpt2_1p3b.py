@@ -7,20 +7,15 @@ d_model 2048, 2048-token context), with GPT-2's vocabulary and 16 heads of 128.
     green-estimate predict green_estimate/examples/gpt2_1p3b.py --profile datasheet:h100-sxm \\
         --batch-size 8 --grad-accum 4 --gpus 64 --nodes 8 --interconnect nvlink4,ib-ndr --steps 1000
 """
-import torch
+from green_estimate.examples.hf_gpt2_lm import gpt2_lm, token_batch
 
 SEQ_LEN = 2048
 VOCAB_SIZE = 50257
 
 
 def build_model():
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    config = GPT2Config(vocab_size=VOCAB_SIZE, n_positions=SEQ_LEN, n_embd=2048, n_layer=24, n_head=16,
-                        bos_token_id=0, eos_token_id=0)
-    return GPT2LMHeadModel(config)
+    return gpt2_lm(VOCAB_SIZE, SEQ_LEN, d_model=2048, layers=24, heads=16)
 
 
 def example_input(batch_size):
-    ids = torch.randint(0, VOCAB_SIZE, (batch_size, SEQ_LEN))
-    return {"input_ids": ids, "labels": ids}
+    return token_batch(batch_size, VOCAB_SIZE, SEQ_LEN)

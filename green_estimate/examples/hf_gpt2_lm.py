@@ -11,15 +11,25 @@ SEQ_LEN = 128
 VOCAB_SIZE = 8000
 
 
-def build_model():
+def gpt2_lm(vocab_size, seq_len, d_model, layers, heads):
+    """A GPT-2 language-model head model of this shape, from a config (no weights downloaded)."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    config = GPT2Config(vocab_size=VOCAB_SIZE, n_positions=SEQ_LEN, n_embd=256, n_layer=4, n_head=4,
+    config = GPT2Config(vocab_size=vocab_size, n_positions=seq_len, n_embd=d_model, n_layer=layers, n_head=heads,
                         bos_token_id=0, eos_token_id=0)
     return GPT2LMHeadModel(config)
 
 
-def example_input(batch_size):
-    ids = torch.randint(0, VOCAB_SIZE, (batch_size, SEQ_LEN))
+def token_batch(batch_size, vocab_size, seq_len):
+    """Random token ids, which are also the labels (the model shifts them for next-token loss)."""
+    ids = torch.randint(0, vocab_size, (batch_size, seq_len))
     # a dict is passed to the model as keywords: model(input_ids=..., labels=...)
     return {"input_ids": ids, "labels": ids}
+
+
+def build_model():
+    return gpt2_lm(VOCAB_SIZE, SEQ_LEN, d_model=256, layers=4, heads=4)
+
+
+def example_input(batch_size):
+    return token_batch(batch_size, VOCAB_SIZE, SEQ_LEN)

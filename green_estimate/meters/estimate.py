@@ -9,10 +9,12 @@ which figures were used and where they come from; ``power_w_range`` is the range
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from green_estimate.errors import UsageError
@@ -35,37 +37,27 @@ class CpuPower:
         return self.tdp_w / self.threads
 
 
-# Vendor datasheet figures: TDP (Intel "TDP" / "Processor Base Power", AMD "Default TDP") and
-# hardware threads; they raise the top of the default's range (a CPU may draw its TDP while boosting). More specific patterns first (e.g. 6248R before 6248).
-CPU_TDP_TABLE: tuple[CpuPower, ...] = (
-    CpuPower(r"Platinum 8480\+", 350, 112, "Intel ARK, Xeon Platinum 8480+: TDP 350 W, 56 cores / 112 threads"),
-    CpuPower(r"Platinum 8380\b", 270, 80, "Intel ARK, Xeon Platinum 8380: TDP 270 W, 40 cores / 80 threads"),
-    CpuPower(r"Platinum 8358\b", 250, 64, "Intel ARK, Xeon Platinum 8358: TDP 250 W, 32 cores / 64 threads"),
-    CpuPower(r"Gold 6338\b", 205, 64, "Intel ARK, Xeon Gold 6338: TDP 205 W, 32 cores / 64 threads"),
-    CpuPower(r"Gold 6248R\b", 205, 48, "Intel ARK, Xeon Gold 6248R: TDP 205 W, 24 cores / 48 threads"),
-    CpuPower(r"Gold 6248\b", 150, 40, "Intel ARK, Xeon Gold 6248: TDP 150 W, 20 cores / 40 threads"),
-    CpuPower(r"i9-13900K\b", 125, 32, "Intel ARK, Core i9-13900K: Processor Base Power 125 W, 24 cores / 32 threads"),
-    CpuPower(r"i7-12700K\b", 125, 20, "Intel ARK, Core i7-12700K: Processor Base Power 125 W, 12 cores / 20 threads"),
-    CpuPower(r"EPYC 9654\b", 360, 192, "AMD product page, EPYC 9654: Default TDP 360 W, 96 cores / 192 threads"),
-    CpuPower(r"EPYC 7763\b", 280, 128, "AMD product page, EPYC 7763: Default TDP 280 W, 64 cores / 128 threads"),
-    CpuPower(r"EPYC 7742\b", 225, 128, "AMD product page, EPYC 7742: Default TDP 225 W, 64 cores / 128 threads"),
-    CpuPower(r"Ryzen 9 7950X\b", 170, 32, "AMD product page, Ryzen 9 7950X: Default TDP 170 W, 16 cores / 32 threads"),
-    CpuPower(r"Ryzen 9 5950X\b", 105, 32, "AMD product page, Ryzen 9 5950X: Default TDP 105 W, 16 cores / 32 threads"),
-)
+def _read_cpu_table() -> tuple[CpuPower, ...]:
+    """Vendor datasheet figures (``data/cpus.json``): TDP and hardware threads, which raise the top of
+    the default's range (a CPU may draw its TDP while boosting). More specific patterns come first."""
+    text = resources.files("green_estimate").joinpath("data/cpus.json").read_text(encoding="utf-8")
+    return tuple(CpuPower(**row) for row in json.loads(text)["cpus"])
 
 
+CPU_TDP_TABLE: tuple[CpuPower, ...] = _read_cpu_table()
 
-def cpu_model_name(cpuinfo: Path = CPUINFO) -> str:
-    """The first ``model name`` in ``cpuinfo``, or ``"unknown CPU"``."""
+
+def cpu_model_name(cpuinfo: Path = CPUINFO, default: str = "unknown CPU") -> str:
+    """The first ``model name`` in ``cpuinfo`` (the one reader of ``/proc/cpuinfo``), or ``default``."""
     try:
         text = cpuinfo.read_text(errors="replace")
     except OSError:
-        return "unknown CPU"
+        return default
     for line in text.splitlines():
         key, _, value = line.partition(":")
         if key.strip() == "model name" and value.strip():
             return value.strip()
-    return "unknown CPU"
+    return default
 
 
 def logical_cpus_in_use() -> int:

@@ -121,14 +121,8 @@ def diagnose_meters(
     return MeterReport(statuses, best)
 
 
-def best_meter(
-    *,
-    gpu_index: int | None = None,
-    watts: float | None = None,
-    rapl_root: Path = DEFAULT_ROOT,
-    pynvml_module: Any = None,
-    env: Mapping[str, str] | None = None,
-) -> Meter:
+def best_meter(*, gpu_index: int | None = None, watts: float | None = None, rapl_root: Path = DEFAULT_ROOT,
+               pynvml_module: Any = None, env: Mapping[str, str] | None = None) -> Meter:
     """The most trustworthy meter here: NVML (if ``gpu_index`` is given and it works), else RAPL, else estimate.
 
     The result may measure a different device than asked for (RAPL reads the CPU) or not measure at
@@ -152,15 +146,8 @@ def best_meter(
     return meter
 
 
-def open_meter(
-    kind: str,
-    *,
-    gpu_index: int | None = None,
-    watts: float | None = None,
-    rapl_root: Path = DEFAULT_ROOT,
-    pynvml_module: Any = None,
-    env: Mapping[str, str] | None = None,
-) -> Meter:
+def open_meter(kind: str, *, gpu_index: int | None = None, watts: float | None = None, rapl_root: Path = DEFAULT_ROOT,
+               pynvml_module: Any = None, env: Mapping[str, str] | None = None) -> Meter:
     """Open the meter named ``kind``: ``nvml``, ``rapl``, ``estimate``, ``fake`` or ``auto`` (:func:`best_meter`).
 
     Raises:

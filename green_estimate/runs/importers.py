@@ -92,11 +92,9 @@ def read_mapping(path: Path | str) -> tuple[dict, dict[str, dict], Path]:
         if path.suffix.lower() == ".json":
             data = json.loads(raw)
         else:
-            try:
-                import tomllib
-            except ModuleNotFoundError:  # Python 3.10
-                import tomli as tomllib  # type: ignore[no-redef]
-            data = tomllib.loads(raw.decode("utf-8"))
+            from green_estimate.config_files import parse_toml
+
+            data = parse_toml(raw.decode("utf-8"))
     except Exception as e:  # noqa: BLE001 - TOML and JSON raise their own types
         raise RunsFileError(f"mapping file {path} cannot be parsed ({type(e).__name__}: {e})") from None
     if not isinstance(data, dict) or not isinstance(data.get("runs", {}), dict):

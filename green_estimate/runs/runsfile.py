@@ -12,7 +12,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from green_estimate.errors import UsageError
 
@@ -82,19 +82,26 @@ def _where(path: Path | str, row: int) -> str:
     return f"{path}, row {row}"
 
 
+def _json_object(text: str, bad_json: Callable[[str], str], not_object: str) -> dict:
+    """``text`` parsed as a JSON object; otherwise a :class:`RunsFileError` saying which was wrong."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise RunsFileError(bad_json(e.msg)) from None
+    if not isinstance(value, dict):
+        raise RunsFileError(not_object)
+    return value
+
+
 def parse_args_text(text: str, where: str) -> dict:
     """``{"C": 3}`` (JSON) or ``family=SimpleCNN;C=3`` (values read as JSON when they parse)."""
     text = (text or "").strip()
     if not text:
         return {}
     if text.startswith("{"):
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise RunsFileError(f"{where}: model_args is not valid JSON ({e.msg}): write {{\"C\": 3}} or C=3;H=32") from None
-        if not isinstance(value, dict):
-            raise RunsFileError(f"{where}: model_args must be an object of variables, e.g. {{\"C\": 3}}")
-        return value
+        return _json_object(text,
+                            lambda msg: f"{where}: model_args is not valid JSON ({msg}): write {{\"C\": 3}} or C=3;H=32",
+                            f"{where}: model_args must be an object of variables, e.g. {{\"C\": 3}}")
     out: dict[str, Any] = {}
     for part in text.split(";"):
         if not part.strip():
@@ -211,12 +218,8 @@ def read_runs(path: Path | str) -> list[Run]:
         for i, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise RunsFileError(f"{_where(path, i)}: not a JSON object ({e.msg})") from None
-            if not isinstance(rec, dict):
-                raise RunsFileError(f"{_where(path, i)}: each line must be a JSON object of runs-file columns")
+            rec = _json_object(line, lambda msg: f"{_where(path, i)}: not a JSON object ({msg})",
+                               f"{_where(path, i)}: each line must be a JSON object of runs-file columns")
             runs.append(run_from_record(rec, _where(path, i), i, base))
     else:
         reader = csv.DictReader(text.splitlines())

@@ -42,6 +42,16 @@ def _figure(width: float = 6.4, height: float = 4.8):
     return fig, fig.subplots()
 
 
+def _save(fig, ax, path: Path, xlabel: str, ylabel: str, title: str) -> bool:  # noqa: ANN001
+    """Label the axes, title and legend, and write the figure to ``path``."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+    fig.savefig(path)
+    return True
+
+
 def _strategies(rows: list[TrialRow]) -> list[str]:
     return list(dict.fromkeys(r.strategy for r in rows))
 
@@ -66,12 +76,8 @@ def plot_predicted_vs_measured(rows: list[TrialRow], path: Path) -> bool:
     ax.set_yscale("log")
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
-    ax.set_xlabel(f"measured energy per trial [J] ({', '.join(sorted({r.provenance for r in pts}))})")
-    ax.set_ylabel("predicted energy per trial [J]")
-    ax.set_title("Predicted (before training) vs measured energy")
-    ax.legend()
-    fig.savefig(path)
-    return True
+    return _save(fig, ax, path, f"measured energy per trial [J] ({', '.join(sorted({r.provenance for r in pts}))})",
+                 "predicted energy per trial [J]", "Predicted (before training) vs measured energy")
 
 
 def plot_accuracy_vs_cumulative_energy(rows: list[TrialRow], path: Path) -> bool:
@@ -85,12 +91,8 @@ def plot_accuracy_vs_cumulative_energy(rows: list[TrialRow], path: Path) -> bool
             xs.append(energy)
             ys.append(best)
         ax.step(xs, ys, where="post", marker="o", ms=3, label=strategy)
-    ax.set_xlabel("cumulative measured energy [J]")
-    ax.set_ylabel("best test accuracy so far")
-    ax.set_title("Search efficiency per strategy")
-    ax.legend()
-    fig.savefig(path)
-    return True
+    return _save(fig, ax, path, "cumulative measured energy [J]", "best test accuracy so far",
+                 "Search efficiency per strategy")
 
 
 def plot_energy_by_class(rows: list[TrialRow], path: Path) -> bool:
@@ -126,9 +128,4 @@ def plot_accuracy_vs_energy(rows: list[TrialRow], path: Path) -> bool:
         mine = [r for r in pts if r.family == family]
         ax.scatter([r.meas_energy_j for r in mine], [r.accuracy for r in mine], s=14, alpha=0.8, label=family)
     ax.set_xscale("log")
-    ax.set_xlabel("measured energy per trial [J]")
-    ax.set_ylabel("test accuracy")
-    ax.set_title("Accuracy vs energy per trial")
-    ax.legend()
-    fig.savefig(path)
-    return True
+    return _save(fig, ax, path, "measured energy per trial [J]", "test accuracy", "Accuracy vs energy per trial")

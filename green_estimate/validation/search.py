@@ -28,19 +28,18 @@ from __future__ import annotations
 import functools
 import math
 import os
-import socket
 import time
-import warnings
-from datetime import datetime
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from green_estimate.errors import UsageError
 from green_estimate.meters.base import Meter
 from green_estimate.validation.config import STRATEGIES, ValidationConfig
 from green_estimate.validation.data import Dataset
 from green_estimate.validation.models import architecture_label, build_model, parameter_count
-from green_estimate.validation.training import AdamParams, evaluate, steps_per_epoch, train_measured
+from green_estimate.validation.storage import (  # noqa: F401  (re-exported: runner, workers and tests import them here)
+    HEARTBEAT_S, PENDING_WAIT_S, claim, completed_trials, open_storage, release_dead_trials, worker_id)
+from green_estimate.validation.training import AdamParams, TrainResult, evaluate, steps_per_epoch, train_measured
 
 PredictFn = Callable[..., dict]
 ProgressFn = Callable[[int, int, str], None]
@@ -55,9 +54,7 @@ FLOAT_RANGES: dict[str, tuple[float, float]] = {
     "eps": (1e-9, 1e-7),
     "weight_decay": (0.0, 0.1),
 }
-HEARTBEAT_S = 60
 WORKER_SEED_STRIDE = 7919  # worker k's sampler seed is seed + k × this (a prime, far from small seeds)
-PENDING_WAIT_S = 30.0  # how long a claim waits for a lower trial, started this recently, to choose its params
 DUPLICATE_STREAK_MAX = 50  # a worker whose sampler only repeats others' points gives up
 
 
@@ -160,124 +157,6 @@ def make_sampler(strategy: str, space: SearchSpace, *, seed: int, trials: int):
     raise UsageError(f"unknown strategy {strategy!r}: choose from {', '.join(STRATEGIES)}")
 
 
-def open_storage(url: str):
-    """An Optuna storage: RDB with heartbeats (trials of a killed process are marked failed), or a journal file.
-
-    ``journal:PATH`` is Optuna's file journal (``JournalStorage`` over ``JournalFileBackend``): several
-    processes (or machines sharing the file over NFS) append to one log; it has no heartbeat, so a
-    killed worker's trial stays "running" and is left out of the report.
-    """
-    import optuna
-
-    if url.startswith("journal:"):
-        return _journal_storage(url[len("journal:"):])
-    if url.startswith("sqlite:///"):
-        from pathlib import Path
-
-        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with warnings.catch_warnings():
-            # Heartbeats are marked experimental in Optuna; they are what marks a killed worker's trial failed.
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=3 * HEARTBEAT_S)
-    except Exception as e:  # sqlalchemy raises many types; each means the URL cannot be used
-        raise UsageError(
-            f"--storage {url!r} cannot be opened ({type(e).__name__}: {e}). Give a file path, "
-            "sqlite:///path/to/file.db, or a database URL whose driver is installed (e.g. postgresql://...)"
-        ) from e
-
-
-def _journal_storage(path: str):
-    import optuna
-    from optuna.storages.journal import JournalFileBackend
-
-    from pathlib import Path
-
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.JournalStorage(JournalFileBackend(path))
-    except OSError as e:
-        raise UsageError(f"--storage {path!r}: the journal file cannot be opened ({e.strerror}): give a writable path") from e
-
-
-def claim(trial, params: dict, target: int) -> str | None:
-    """Whether ``trial`` (an ``optuna.Trial`` that has suggested ``params``) should run.
-
-    Returns None to run it, ``"surplus"`` when ``target`` trials below its number are finished or
-    running, or ``"duplicate of trial N"`` when a lower-numbered finished or running trial has the same
-    parameters. A lower trial started in the last minute that has not yet chosen all its parameters is
-    waited for (up to :data:`PENDING_WAIT_S`): trial numbers are handed out in order, so comparing with
-    lower numbers only leaves no race between two workers.
-    """
-    from optuna.trial import TrialState
-
-    deadline = time.monotonic() + PENDING_WAIT_S
-    while True:
-        lower = [t for t in trial.study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.COMPLETE))
-                 if t.number < trial.number]
-        pending = [t for t in lower if t.state == TrialState.RUNNING and len(t.params) < len(params) and _recent(t)]
-        if not pending or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    if len(lower) >= target:
-        return "surplus"
-    for t in lower:
-        if t.params == params:
-            return f"duplicate of trial {t.number}"
-    return None
-
-
-def _recent(t) -> bool:
-    start = t.datetime_start
-    if start is None:
-        return True
-    now = datetime.now(start.tzinfo) if start.tzinfo else datetime.now()
-    return (now - start).total_seconds() < 60
-
-
-def release_dead_trials(study) -> list[int]:
-    """Mark failed the running trials of worker processes of *this* machine that no longer exist.
-
-    A killed worker leaves its trial "running": RDB storages fail it by heartbeat after a grace period,
-    the journal storage never does, and a running trial counts in every later claim. Trials of other
-    machines are left to their heartbeat. Returns the trial numbers released.
-    """
-    from optuna.trial import TrialState
-
-    host, released = socket.gethostname(), []
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        who = str(t.user_attrs.get("worker", ""))
-        name, _, pid = who.rpartition(":")
-        if name == host and pid.isdigit() and not _alive(int(pid)):
-            study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
-            released.append(t.number)
-    return released
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: alive
-        return True
-    return True
-
-
-def worker_id() -> str:
-    """``host:pid`` of this process, stored with each trial it runs."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def completed_trials(study) -> list:
-    """The study's finished trials (failed or interrupted ones are left out)."""
-    from optuna.trial import TrialState
-
-    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-
-
 def prediction_attrs(prediction: dict, steps: int) -> dict:
     """Flatten a ``prediction@1`` dict into trial user attrs.
 
@@ -320,7 +199,6 @@ def make_objective(
     predict_fn: PredictFn,
 ) -> Callable:
     """The Optuna objective: claim, predict, then train under the meter, then test. Returns accuracy."""
-    import optuna
     import torch
 
     steps = config.epochs * steps_per_epoch(dataset.n_train, config.batch_size)
@@ -329,16 +207,7 @@ def make_objective(
     def objective(trial) -> float:
         trial.set_user_attr("worker", worker_id())  # first: a killed worker's trial can be told apart
         params = space.suggest(trial)
-        reason = claim(trial, params, config.trials)
-        if reason is not None:  # pruned before anything is priced or trained; the report leaves it out
-            trial.set_user_attr("skipped", reason)
-            duplicates[0] = 0 if reason == "surplus" else duplicates[0] + 1
-            if reason == "surplus" or duplicates[0] >= DUPLICATE_STREAK_MAX:
-                trial.study.stop()
-            else:
-                time.sleep(0.05)  # let the worker that holds this point move on
-            raise optuna.TrialPruned(reason)
-        duplicates[0] = 0
+        _skip_if_claimed(trial, claim(trial, params, config.trials), duplicates)
         arch = architecture(params)
         build = functools.partial(build_model, arch["family"], dataset.input_shape, dataset.n_classes,
                                   conv_blocks=arch["conv_blocks"], linear_layers=arch["linear_layers"], relu=arch["relu"])
@@ -358,20 +227,44 @@ def make_objective(
         # Other processes competing for the cores inflate time and energy; the load says if they did.
         load_1m = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         accuracy = evaluate(model, dataset.x_test, dataset.y_test, device=config.device)
-        measured = {
-            "strategy": strategy, "architecture": architecture_label(arch), "arch": arch,
-            "n_params": parameter_count(model), "steps": result.steps, "epochs": config.epochs,
-            "batch_size": config.batch_size, "meas_energy_j": result.energy_j, "meas_time_s": result.time_s,
-            "final_loss": result.final_loss if math.isfinite(result.final_loss) else None,
-            "meter": meter.name, "provenance": meter.provenance, "meter_device": meter.device,
-            "meter_resolution_s": float(getattr(meter, "resolution_s", 0.0)),
-            "load_avg_1m": load_1m, "torch_threads": torch.get_num_threads(), "accuracy": accuracy,
-        }
+        measured = _measured_attrs(config, strategy, arch, model, result, meter, load_1m, accuracy)
         for key, value in measured.items():
             trial.set_user_attr(key, value)
         return accuracy
 
     return objective
+
+
+def _skip_if_claimed(trial: Any, reason: str | None, duplicates: list[int]) -> None:
+    """Prune a surplus or duplicate trial before anything is priced or trained (the report leaves it out)."""
+    import optuna
+
+    if reason is None:
+        duplicates[0] = 0
+        return
+    trial.set_user_attr("skipped", reason)
+    duplicates[0] = 0 if reason == "surplus" else duplicates[0] + 1
+    if reason == "surplus" or duplicates[0] >= DUPLICATE_STREAK_MAX:
+        trial.study.stop()
+    else:
+        time.sleep(0.05)  # let the worker that holds this point move on
+    raise optuna.TrialPruned(reason)
+
+
+def _measured_attrs(config: ValidationConfig, strategy: str, arch: dict, model: Any, result: TrainResult,
+                    meter: Meter, load_1m: float | None, accuracy: float) -> dict:
+    """A trained trial's user attrs: what was trained, what the meter measured, and how loaded the machine was."""
+    import torch
+
+    return {
+        "strategy": strategy, "architecture": architecture_label(arch), "arch": arch,
+        "n_params": parameter_count(model), "steps": result.steps, "epochs": config.epochs,
+        "batch_size": config.batch_size, "meas_energy_j": result.energy_j, "meas_time_s": result.time_s,
+        "final_loss": result.final_loss if math.isfinite(result.final_loss) else None,
+        "meter": meter.name, "provenance": meter.provenance, "meter_device": meter.device,
+        "meter_resolution_s": float(getattr(meter, "resolution_s", 0.0)),
+        "load_avg_1m": load_1m, "torch_threads": torch.get_num_threads(), "accuracy": accuracy,
+    }
 
 
 def run_search(
@@ -397,7 +290,6 @@ def run_search(
     Returns:
         The study name of each strategy, in the storage at ``config.storage_url()``.
     """
-    import optuna
     from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState
 
@@ -410,24 +302,46 @@ def run_search(
         five_params=config.five_params,
         log_lr=config.log_lr,
     )
-    studies = {}
-    for strategy in config.strategies:
-        study = optuna.create_study(
-            storage=storage, study_name=config.study_name(strategy), direction="maximize", load_if_exists=True,
-            sampler=make_sampler(strategy, space, seed=config.seed + worker * WORKER_SEED_STRIDE, trials=config.trials),
-        )
-        release_dead_trials(study)
-        if "experiment" not in study.user_attrs:
-            study.set_user_attr("experiment", config.experiment())
-            study.set_user_attr("strategy", strategy)
-        studies[strategy] = study
+    studies = {strategy: _open_study(config, strategy, space, storage, worker) for strategy in config.strategies}
     remaining = {s: max(0, config.trials - len(completed_trials(st))) for s, st in studies.items()}
     total = sum(remaining.values())
-    done = 0
     if progress is not None:
         progress(0, total, f"{total} trials to run ({sum(config.trials - r for r in remaining.values())} already done)")
+    on_trial = _trial_reporter(progress, total)
+    for strategy, study in studies.items():
+        if remaining[strategy] == 0:
+            continue
+        objective = make_objective(config, strategy, dataset, space, meter, predict_fn)
+        # The claim in the objective stops this worker at the first surplus trial (pruned duplicates do not
+        # count, so no n_trials); MaxTrialsCallback also stops it once the study is full.
+        study.optimize(objective, callbacks=[
+            MaxTrialsCallback(config.trials, states=(TrialState.COMPLETE,)), on_trial,
+        ])
+    return {s: study.study_name for s, study in studies.items()}
 
-    def on_trial(study, frozen) -> None:
+
+def _open_study(config: ValidationConfig, strategy: str, space: SearchSpace, storage: Any, worker: int) -> Any:
+    """The strategy's study in ``storage`` (created, or loaded to resume), dead trials released."""
+    import optuna
+
+    study = optuna.create_study(
+        storage=storage, study_name=config.study_name(strategy), direction="maximize", load_if_exists=True,
+        sampler=make_sampler(strategy, space, seed=config.seed + worker * WORKER_SEED_STRIDE, trials=config.trials),
+    )
+    release_dead_trials(study)
+    if "experiment" not in study.user_attrs:
+        study.set_user_attr("experiment", config.experiment())
+        study.set_user_attr("strategy", strategy)
+    return study
+
+
+def _trial_reporter(progress: ProgressFn | None, total: int) -> Callable:
+    """An Optuna callback that reports each completed trial to ``progress``."""
+    from optuna.trial import TrialState
+
+    done = 0
+
+    def on_trial(study: Any, frozen: Any) -> None:
         nonlocal done
         if frozen.state != TrialState.COMPLETE:  # skipped (surplus, duplicate) or failed: nothing to show
             return
@@ -440,13 +354,4 @@ def run_search(
                 f"{attrs.get('meas_energy_j', float('nan')):.3g} J measured / {attrs.get('pred_energy_j', float('nan')):.3g} J predicted"
             ))
 
-    for strategy, study in studies.items():
-        if remaining[strategy] == 0:
-            continue
-        objective = make_objective(config, strategy, dataset, space, meter, predict_fn)
-        # The claim in the objective stops this worker at the first surplus trial (pruned duplicates do not
-        # count, so no n_trials); MaxTrialsCallback also stops it once the study is full.
-        study.optimize(objective, callbacks=[
-            MaxTrialsCallback(config.trials, states=(TrialState.COMPLETE,)), on_trial,
-        ])
-    return {s: study.study_name for s, study in studies.items()}
+    return on_trial

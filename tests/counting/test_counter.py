@@ -97,3 +97,38 @@ def test_model_that_cannot_run_on_meta_is_counted_on_cpu():
     r = count_workload(Workload(name="dd", build=DataDependent, input_shape=(4,)), batch_size=3, optimizer="none")
     assert r.device == "cpu"
     assert any("real CPU tensors" in n for n in r.notes)
+
+
+PREBUILT_WITH_BUFFER = '''
+import torch
+import torch.nn as nn
+
+
+class Positions(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("position_ids", torch.arange(100, 106), persistent=False)  # as BERT's
+        self.emb = nn.Embedding(106, 4)
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x):
+        if self.position_ids.tolist() != list(range(100, 106)):  # data-dependent: cannot run on meta
+            raise ValueError("the position ids lost their values")
+        return self.head(self.emb(self.position_ids) + x)
+
+
+model = Positions()
+INPUT_SHAPE = (6, 4)
+'''
+
+
+def test_cpu_fallback_of_a_prebuilt_model_keeps_its_buffers(tmp_path):
+    from green_estimate.counting.counter import count_model
+
+    path = tmp_path / "positions.py"
+    path.write_text(PREBUILT_WITH_BUFFER)
+    r = count_model(str(path), batch_size=3, optimizer="sgd")
+    assert any("Counted on real CPU tensors" in n for n in r.notes)
+    head = [o for o in r.ops if o.phase == "forward" and o.cls == "linear"]
+    # the head: 3·6 rows × 4 inputs × 2 outputs, 2 FLOPs per multiply-accumulate
+    assert sum(o.flops for o in head) == 2 * 3 * 6 * 4 * 2

@@ -149,3 +149,24 @@ def test_a_gpu_count_runs_the_optimizers_multi_tensor_update_as_cuda_does():
     # the same arithmetic and traffic either way, in fewer launches
     assert sum(o.flops for o in gpu_opt) == sum(o.flops for o in cpu_opt)
     assert sum(o.nbytes for o in gpu_opt) == pytest.approx(sum(o.nbytes for o in cpu_opt), abs=8)  # a scalar operand apart
+
+
+def test_autocast_uses_the_one_in_place_predicate_and_decides_as_the_old_check():
+    # precision.py used its own check (`endswith("_") and not endswith("__")`): with is_in_place the
+    # emulation must pass through (not cast) exactly the same calls, on every name it can see
+    # (torch's functions and methods, its policy's ops and their in-place twins) and on every
+    # registered aten op
+    import torch.nn.functional as F
+
+    from green_estimate.counting.classes import is_in_place
+    from green_estimate.counting.precision import CPU_POLICY, CUDA_POLICY
+    from green_estimate.counting.registry import declared
+
+    names = {*CPU_POLICY, *CUDA_POLICY, *declared(), *dir(torch), *dir(torch.Tensor), *dir(F), *dir(torch.ops.aten)}
+    names |= {n + "_" for n in (*CPU_POLICY, *CUDA_POLICY)}
+    for policy in (CPU_POLICY, CUDA_POLICY):
+        old = {n for n in names if policy.get(n) is None or n.endswith("_") and not n.endswith("__")}
+        assert {n for n in names if policy.get(n) is None or is_in_place(n)} == old
+    registered = set(declared())
+    assert {n for n in registered if is_in_place(n)} == {n for n in registered if n.endswith("_") and not n.endswith("__")}
+    assert is_in_place("add_") and not is_in_place("__iadd__") and not is_in_place("addmm")

@@ -80,3 +80,16 @@ def test_missing_cpuinfo_is_unknown_cpu(tmp_path):
 def test_non_positive_watts_are_a_usage_error(watts):
     with pytest.raises(UsageError, match="--watts"):
         EstimateMeter(watts)
+
+
+def test_cpu_model_name_is_the_one_cpuinfo_reader(tmp_path):
+    import platform
+
+    from green_estimate import profile
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Gold 6338 CPU\n")
+    assert cpu_model_name(info) == "Intel(R) Xeon(R) Gold 6338 CPU"
+    assert cpu_model_name(tmp_path / "missing", default="x86_64") == "x86_64"
+    # the profile's fingerprint reads this machine's CPU through it
+    assert profile.cpu_fingerprint()["cpu_model"] == cpu_model_name(default=platform.processor() or platform.machine())

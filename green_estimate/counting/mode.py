@@ -1,0 +1,93 @@
+"""The dispatch mode that records every aten op of a step as an :class:`OpRecord`."""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from green_estimate.counting.classes import class_of, is_free, op_name
+from green_estimate.counting.formulas import op_flops
+from green_estimate.counting.regions import backward_region
+from green_estimate.counting.report import OpRecord
+from green_estimate.counting.shapes import gemm_shape
+from green_estimate.counting.tensors import op_bytes, output_tensors
+
+
+def make_mode():  # the class needs torch, which this module imports lazily
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class _CountingMode(TorchDispatchMode):
+        def __init__(self, tracker: Any, root_prefix: str) -> None:
+            super().__init__()
+            self.tracker = tracker
+            self.root_prefix = root_prefix
+            self.phase = "forward"
+            self.ops: list[OpRecord] = []
+            self.ignored: Counter[str] = Counter()
+            self.region = ""  # set by the region mode while a fused call runs (see counting/regions.py)
+            self.region_nodes: dict[int, Any] = {}
+            self.attention = "math"  # SDPA backend: math, or auto/flash/efficient (counting/attention.py)
+            self.low_dtype: Any = None  # the autocast dtype while the forward runs under autocast
+            self.attention_backends: dict[str, int] = {}
+
+        def _module(self) -> str:
+            parents = [p for p in self.tracker.parents if p != "Global"]
+            if not parents:
+                return ""
+            leaf = max(parents, key=lambda p: p.count("."))
+            return leaf[len(self.root_prefix):] if leaf.startswith(self.root_prefix) else leaf
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
+            name = op_name(func)
+            if is_free(name):
+                self.ignored[f"aten.{name}"] += 1
+                return out
+            flops = op_flops(name, func, args, kwargs, out)
+            read, written = op_bytes(name, args, kwargs, out)
+            mnk, depthwise, cin = gemm_shape(name, args, out)
+            region = self.region or (backward_region(self) if self.phase == "backward" else "")
+            self.ops.append(OpRecord(
+                op=f"aten.{name}", cls=class_of(name), phase=self.phase, module=self._module(),
+                flops=flops or 0, bytes_read=read, bytes_written=written, counted=flops is not None,
+                outputs=max(1, len(output_tensors(out))), min_dim=min(mnk), gemm_mnk=mnk, depthwise=depthwise,
+                conv_cin=cin, fused=region, dtype=_compute_dtype(args, out),
+            ))
+            return out
+
+    return _CountingMode
+
+
+def _compute_dtype(args: tuple, out: Any) -> str:
+    """The dtype an op computes in: its first floating-point input, else its first output."""
+    import torch
+
+    def first(obj: Any) -> Any:
+        if isinstance(obj, torch.Tensor):
+            return obj if obj.is_floating_point() else None
+        if isinstance(obj, (list, tuple)):
+            for o in obj:
+                t = first(o)
+                if t is not None:
+                    return t
+        return None
+
+    t = first(args)
+    if t is None:
+        t = first(out)
+    return str(t.dtype).replace("torch.", "") if t is not None else ""
+
+
+class _NoModules:
+    parents = {"Global"}
+
+
+def record_ops(fn: Any) -> tuple[list[OpRecord], dict[str, int]]:
+    """Run ``fn()`` under the counter and return its op records and ignored (free) ops.
+
+    Calibration uses this on each microbenchmark, so its features come from the same counter.
+    """
+    mode = make_mode()(_NoModules(), "")
+    with mode:
+        fn()
+    return mode.ops, dict(mode.ignored)

@@ -1,0 +1,65 @@
+"""Shape descriptors: the GEMM a matrix product or convolution runs, which tells how efficiently it can run."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+_GEMMS = frozenset({"mm", "addmm", "bmm", "baddbmm", "addbmm", "_scaled_mm"})
+_CONVS = frozenset({"convolution", "convolution_backward", "_convolution", "convolution_overrideable",
+                    "convolution_backward_overrideable"})
+_NONE: tuple[tuple[int, int, int], bool, int] = ((0, 0, 0), False, 0)
+
+
+def shape_of(t: Any) -> tuple[int, ...]:
+    """A tensor's shape as plain ints."""
+    return tuple(int(s) for s in t.shape)
+
+
+def gemm_shape(name: str, args: tuple, out: Any) -> tuple[tuple[int, int, int], bool, int]:
+    """The ``(M, N, K)`` of the GEMM a matrix product or convolution runs, whether it is a
+    depthwise convolution, and a convolution's input channels per group (0 for other ops).
+
+    A thin GEMM (a GRU's 64 × 768 × 256 step, a 3-channel first convolution) runs far below the rate
+    of a square one, whatever its FLOPs. ``mm``: ``(M×K) @ (K×N)``; a batched product folds its
+    batch into ``M``. A convolution runs an implicit GEMM: ``M = batch × output pixels``, ``N =
+    output channels per group``, ``K = input channels per group × kernel elements`` (its backward
+    is described by the same forward GEMM). ``((0, 0, 0), False, 0)`` for every other op.
+    """
+    try:
+        if name in _GEMMS:
+            return _matmul_shape(args)
+        if name in _CONVS:
+            return _conv_shape(name, args, out)
+    except (IndexError, TypeError, ValueError, AttributeError):
+        pass
+    return _NONE
+
+
+def _matmul_shape(args: tuple) -> tuple[tuple[int, int, int], bool, int]:
+    import torch
+
+    mats = [a for a in args if isinstance(a, torch.Tensor) and a.dim() >= 2][-2:]
+    if len(mats) < 2:
+        return _NONE
+    a, b = shape_of(mats[0]), shape_of(mats[1])
+    return (max(1, math.prod(a[:-1])), max(1, b[-1]), max(1, a[-1])), False, 0
+
+
+def _conv_shape(name: str, args: tuple, out: Any) -> tuple[tuple[int, int, int], bool, int]:
+    import torch
+
+    backward = "backward" in name
+    x, w = (args[1], args[2]) if backward else (args[0], args[1])
+    transposed = bool(args[7] if backward else args[6])
+    groups = int(args[9] if backward else args[8])
+    ws = shape_of(w)
+    kernel = math.prod(ws[2:])
+    if transposed:  # weight (Cin, Cout/g, k...): the GEMM runs with in/out swapped
+        cin_g, cout_g = ws[0] // groups, ws[1]
+    else:
+        cout_g, cin_g = ws[0] // groups, ws[1]
+    y = args[0] if backward else out
+    y = y[0] if isinstance(y, (tuple, list)) else y
+    pixels = math.prod(shape_of(y)[2:]) * shape_of(x)[0] if isinstance(y, torch.Tensor) else 0
+    depthwise = groups > 1 and cin_g == 1
+    return (max(1, pixels), max(1, cout_g), max(1, cin_g * kernel)), depthwise, max(1, cin_g)
