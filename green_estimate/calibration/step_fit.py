@@ -184,31 +184,24 @@ def quantile(errors: list[float], level: float) -> float:
     return xs[k - 1]
 
 
-def fit_step_model(samples: list[dict], classes: dict[str, dict], rows: dict[str, list[Row]],
-                   default: str) -> dict:
-    """The step model, per-class power and leave-one-family-out intervals from the network samples."""
+def _family_out_errors(samples: list[dict], classes: dict[str, dict], rows: dict[str, list[Row]], default: str,
+                       X: Any, y: Any) -> tuple[dict[str, list[float]], list[str], list[int]]:
+    """Absolute log errors of every network predicted with its family left out of the op models.
+
+    Returns the errors per target (``time_s``, ``energy_j``), each error's family and network index.
+    The step model (and power) leave out only the predicted network: its in-step scales of fused
+    regions are learned from the other networks that have such regions, its family's included.
+    """
     import numpy as np
 
-    y = np.array([s["time_s"] for s in samples], dtype=float)
-    op_times = _class_op_times(samples, classes, default)
-    X = np.array([step_features(s, c) for s, c in zip(samples, op_times)])
-    params, res = fit_step(X, y)
-    scaled = [_scaled(c, params) for c in op_times]
-    power = fit_power(samples, scaled, list(y))
-    cov = np.atleast_2d(res.cov_params()).tolist()  # of the columns fitted (tied scales are one column)
-
-    # leave one family out of the op models; the step model and powers leave out the network
-    families = sorted({s["params"]["family"] for s in samples})
     fam_of = [s["params"]["family"] for s in samples]
     log_err: dict[str, list[float]] = {"time_s": [], "energy_j": []}
     err_family: list[str] = []
     err_index: list[int] = []
-    for fam in families:
-        test = [i for i, f in enumerate(fam_of) if f == fam]
-        train = [i for i, f in enumerate(fam_of) if f != fam]
-        if len(samples) < int((X != 0).any(axis=0).sum()) + 3:
-            break  # too few networks to leave any out (for the step terms they have)
-        train_nets = set(train)
+    if len(samples) < int((X != 0).any(axis=0).sum()) + 3:
+        return log_err, err_family, err_index  # too few networks to leave any out (for the step terms they have)
+    for fam in sorted(set(fam_of)):
+        train_nets = {i for i, f in enumerate(fam_of) if f != fam}
         p_cls = {}
         for cls, entry in classes.items():
             p = refit_params([r for r in rows.get(cls, []) if r.network in train_nets], entry["time_s"]["features"],
@@ -216,9 +209,7 @@ def fit_step_model(samples: list[dict], classes: dict[str, dict], rows: dict[str
             p_cls[cls] = p if p is not None else entry["time_s"]["params"]
         ot = _class_op_times(samples, classes, default, p_cls)
         Xf = np.array([step_features(s, c) for s, c in zip(samples, ot)])
-        for i in test:
-            # the step model (and power) without this network: its in-step scales of fused regions
-            # are learned from the other networks that have such regions, its family's included
+        for i in (i for i, f in enumerate(fam_of) if f == fam):
             rest = [j for j in range(len(samples)) if j != i]
             pf, _ = fit_step(Xf[rest], y[rest])
             sc = [_scaled(c, pf) for c in ot]
@@ -229,6 +220,13 @@ def fit_step_model(samples: list[dict], classes: dict[str, dict], rows: dict[str
             log_err["energy_j"].append(abs(math.log(max(e_pred, 1e-12) / samples[i]["energy_j"])))
             err_family.append(fam)
             err_index.append(i)
+    return log_err, err_family, err_index
+
+
+def _interval_summary(log_err: dict[str, list[float]], err_family: list[str], families: list[str]) -> dict[str, Any]:
+    """The profile's ``interval`` block: the errors, their nested coverage, median and per-family error."""
+    import numpy as np
+
     interval: dict[str, Any] = {"method": "leave-one-family-out", "families": families, "n": len(err_family)}
     for target, errs in log_err.items():
         cover = {}
@@ -246,6 +244,24 @@ def fit_step_model(samples: list[dict], classes: dict[str, dict], rows: dict[str
         if errs:
             per_family[fam] = {"networks": len(errs), "median_ape": float(np.median(errs))}
     interval["time_s"]["per_family"] = per_family
+    return interval
+
+
+def fit_step_model(samples: list[dict], classes: dict[str, dict], rows: dict[str, list[Row]],
+                   default: str) -> dict:
+    """The step model, per-class power and leave-one-family-out intervals from the network samples."""
+    import numpy as np
+
+    y = np.array([s["time_s"] for s in samples], dtype=float)
+    op_times = _class_op_times(samples, classes, default)
+    X = np.array([step_features(s, c) for s, c in zip(samples, op_times)])
+    params, res = fit_step(X, y)
+    scaled = [_scaled(c, params) for c in op_times]
+    power = fit_power(samples, scaled, list(y))
+    cov = np.atleast_2d(res.cov_params()).tolist()  # of the columns fitted (tied scales are one column)
+
+    log_err, err_family, err_index = _family_out_errors(samples, classes, rows, default, X, y)
+    interval = _interval_summary(log_err, err_family, sorted({s["params"]["family"] for s in samples}))
     if err_index:
         kinds = sorted({k for c in scaled for k in c} | set(classes)) + [FUSED]
         shares = [make_up(scaled[i], _fused_time(op_times[i], params), kinds) for i in err_index]
