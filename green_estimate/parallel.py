@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from typing import Any
+from typing import Any, Mapping
 
 from green_estimate.errors import UsageError
 from green_estimate.interconnect import BUS_EFFICIENCY, Interconnect, parse_interconnects
@@ -232,20 +232,18 @@ class Communication:
         }
 
 
-def wait_power_w(profile_data: dict) -> tuple[float, str]:
+def wait_power_w(profile: Any) -> tuple[float, str]:
     """The draw of a GPU waiting for a collective, from the profile, and where it came from."""
-    sheet = profile_data.get("datasheet") or {}
-    if sheet.get("wait_power_w") is not None:
-        return float(sheet["wait_power_w"]), "datasheet waiting power (idle + 10 % of the way to board power)"
-    idle = profile_data.get("idle_power_w")
-    if idle is not None:
-        return float(idle), "the profile's measured idle power"
+    if profile.datasheet_wait_power_w is not None:
+        return profile.datasheet_wait_power_w, "datasheet waiting power (idle + 10 % of the way to board power)"
+    if profile.idle_power_w is not None:
+        return profile.idle_power_w, "the profile's measured idle power"
     return 0.0, "no idle power in the profile: waiting GPUs priced at 0 W"
 
 
-def require_gpu_profile(profile: Any, gpus: int) -> dict:
+def require_gpu_profile(profile: Any, gpus: int) -> Mapping[str, Any]:
     """The profile's device, if it is a GPU; data parallelism is priced on GPU profiles only."""
-    device = profile.data.get("device", {})
+    device = profile.device
     if gpus > 1 and device.get("kind") != "gpu":
         raise UsageError(f"--gpus {gpus}: data parallelism is priced on GPU profiles; profile {profile.name} is of a "
                          f"{device.get('kind', 'unknown')} device: pass --profile datasheet:<gpu> (e.g. "
@@ -269,7 +267,7 @@ def price_communication(plan: ParallelPlan, profile: Any, *, grad_bytes: int, gr
     device = require_gpu_profile(profile, plan.gpus)
     arch = (device.get("fingerprint") or {}).get("architecture", "")
     intra, inter, notes = parse_interconnects(plan.interconnect, gpu_name=profile.device_name, architecture=arch)
-    power_w, power_from = wait_power_w(profile.data)
+    power_w, power_from = wait_power_w(profile)
     items = collectives(plan, grad_bytes=grad_bytes, param_bytes=grad_bytes, grad_accum=grad_accum,
                         intra=intra, inter=inter)
     scheme = "FSDP/ZeRO-3 (all-gathers and reduce-scatters)" if plan.fsdp else "DDP (gradient all-reduce)"

@@ -263,6 +263,18 @@ class Profile:
         return float((self.transfer or {}).get("log_error", 0.0))
 
     @property
+    def idle_power_w(self) -> float | None:
+        """The device's measured (or datasheet) idle draw, if the profile has one."""
+        v = self.data.get("idle_power_w")
+        return None if v is None else float(v)
+
+    @property
+    def datasheet_wait_power_w(self) -> float | None:
+        """A datasheet GPU's draw while it waits for a collective, if the profile has one."""
+        v = (self.data.get("datasheet") or {}).get("wait_power_w")
+        return None if v is None else float(v)
+
+    @property
     def probe(self) -> Mapping[str, Any] | None:
         """The device probe of the machine that made a calibrated CPU profile (green_estimate/device_probe.py)."""
         return self.data.get("probe")
@@ -370,18 +382,3 @@ def cpu_fingerprint() -> dict[str, Any]:
 
     model = cpu_model_name(default=platform.processor() or platform.machine())
     return {"kind": "cpu", "cpu_model": model, "threads": torch.get_num_threads(), "machine": platform.machine()}
-
-
-def _gpu_name(device: str | None) -> str | None:
-    """The name of the GPU ``device`` names (``cuda:N``), or of GPU 0 when ``device`` is None."""
-    try:
-        import torch
-
-        if not torch.cuda.is_available():
-            return None
-        index = int(device.split(":")[1]) if device and ":" in device else 0
-        return torch.cuda.get_device_name(index)
-    except Exception:  # noqa: BLE001 - no usable CUDA means no GPU profile to look for
-        return None
-
-

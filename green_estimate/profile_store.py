@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from green_estimate.errors import ProfileError, UsageError
-from green_estimate.profile import Profile, _gpu_name, check_profile_types, cpu_fingerprint
+from green_estimate.profile import Profile, check_profile_types, cpu_fingerprint
 
 
 def home_dir() -> Path:
@@ -242,3 +242,16 @@ def profile_identity(prof: Profile, device: str | None = None) -> dict:
             f"not on this {here or 'machine'}: calibrate here for predictions of this machine.") if other else ""
     return {"name": prof.name, "device": prof.device_name, "provenance": prof.provenance, "origin": prof.origin,
             "other_device": other, "note": note}
+
+
+def _gpu_name(device: str | None) -> str | None:
+    """The name of the GPU ``device`` names (``cuda:N``), or of GPU 0 when ``device`` is None."""
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            return None
+        index = int(device.split(":")[1]) if device and ":" in device else 0
+        return torch.cuda.get_device_name(index)
+    except Exception:  # noqa: BLE001 - no usable CUDA means no GPU profile to look for
+        return None

@@ -36,7 +36,6 @@ class Prior:
 def prior_from_profile(profile: Any) -> tuple[Any, Prior]:
     """The profile the runs model starts from (without a runs model of its own) and the parameters'
     prior. A profile already fitted to runs is a prior with its posterior: runs are added, not redone."""
-    data = profile.data
     kind = profile.device.get("kind", "cpu")
     r = profile.runs_model
     if r is not None:
@@ -46,9 +45,9 @@ def prior_from_profile(profile: Any) -> tuple[Any, Prior]:
         return base, Prior(dict(r["params"]), sd, float(r["prior"]["idle0_w"]), sigma0, profile.name,
                            profile.provenance)
     step = profile.step
-    if data.get("provenance") == "datasheet":
-        idle0 = float(data.get("idle_power_w") or 0.0)
-        wait0 = float(data.get("datasheet", {}).get("wait_power_w", idle0)) - idle0
+    if profile.provenance == "datasheet":
+        idle0 = profile.idle_power_w or 0.0
+        wait0 = (profile.datasheet_wait_power_w if profile.datasheet_wait_power_w is not None else idle0) - idle0
         spec_range = None
         try:
             from green_estimate.datasheet import get_gpu
@@ -60,7 +59,7 @@ def prior_from_profile(profile: Any) -> tuple[Any, Prior]:
         scale_sd, sigma0 = math.log(2.0) / 1.645 * 1.5, {"energy_j": DATASHEET_SIGMA0, "time_s": DATASHEET_SIGMA0}
     elif step is not None:
         rest = float(step.rest_w)
-        idle0 = float(data["idle_power_w"]) if data.get("idle_power_w") is not None else 0.5 * rest
+        idle0 = profile.idle_power_w if profile.idle_power_w is not None else 0.5 * rest
         wait0 = max(rest - idle0, 0.05 * rest)
         idle_sd = 0.5
         from green_estimate.calibration.step_fit import quantile
