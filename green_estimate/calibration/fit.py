@@ -16,7 +16,7 @@ from typing import Any
 
 from green_estimate.calibration.incontext import TIME, op_record
 from green_estimate.counting.report import OpRecord
-from green_estimate.features import FEATURES, feature_vector
+from green_estimate.features import feature_vector
 
 # The extra cost per FLOP of thin, narrow and medium GEMMs, on top of the rate of every FLOP: a GEMM
 # larger than any in the calibration is priced at the base rate, never below it.
@@ -47,9 +47,10 @@ CANDIDATES: tuple[tuple[str, ...], ...] = (
     ("const", "flops", *_GEMM, "depthwise_flops", "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes"),
     ("const",),
 )
-# Every candidate with bytes also with the cost of fresh pages (see features.FRESH_BYTES): where no
-# calibration op wrote a new tensor that large, the twin is the same fit and is skipped.
-CANDIDATES += tuple(c + ("bytes_fresh",) for c in CANDIDATES if any(f.startswith("bytes") for f in c))
+# No candidate prices fresh pages (new tensors of 32 MiB and more, see features.FRESH_BYTES): that
+# cost is one per byte whatever the op, and only the few wide networks show it, so per class it was
+# fitted from 3–6 networks each — at coefficients 25× apart, the robust fit down-weighting the largest
+# as outliers. The step model carries it with one coefficient (step_fit.STEP_FEATURES' fresh_bytes).
 # GEMM-like classes must be priced by their FLOPs: a bytes-only fit can win cross-validation on the
 # calibration's networks and still be wrong by 10× on a GEMM larger than any of them.
 FLOP_CLASSES = frozenset({"linear", "conv", "attention"})
@@ -211,11 +212,7 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
 
     if len(rows) < MIN_ROWS or len({r.network for r in rows}) < MIN_NETWORKS:
         return None
-    # New tensors of 32 MiB and more take fresh pages in every step: a cost that only a few networks
-    # show (the wide ones), so cross-validation over all networks barely sees it, and a model without
-    # it prices a 64 MB Adam update like a cached one. Where enough networks have such ops, keep it.
-    need_fresh = len({r.network for r in rows if any(FEATURES["bytes_fresh"](o) > 0 for o in r.ops)}) >= MIN_NETWORKS
-    fits: list[tuple[bool, bool, dict, dict]] = []  # (meets FLOP/byte needs, meets all needs, cv, model)
+    fits: list[tuple[bool, dict, dict]] = []  # (meets the FLOP/byte needs, cv, model)
     tried: set[tuple[str, ...]] = set()
     for cand in candidates:
         X, y, groups, step = _design(rows, cand)
@@ -230,16 +227,15 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
         # a FLOP class needs the rate of every FLOP ("flops"): the shape bins alone price a GEMM
         # larger than the bins' largest at zero per FLOP
         meets = (not (need_flops and "flops" not in chosen)
-                 and not (need_bytes and not any("bytes" in f and f != "bytes_fresh" for f in chosen)))
+                 and not (need_bytes and not any("bytes" in f for f in chosen)))
         model = {"form": "linear", "features": list(chosen), "params": [float(p) for p in res.params],
                  "cov": [[float(c) for c in row] for row in np.atleast_2d(res.cov_params())],
                  "resid_rel_sd": cv["median_ape"], "df_resid": int(res.df_resid)}
-        fits.append((meets, meets and not (need_fresh and "bytes_fresh" not in chosen), cv, model))
-    # the best that meets all the class's needs; where none keeps the fresh-page cost (the data give
-    # it a negative coefficient), the best with FLOPs and bytes; only when none has those either (the
-    # data say FLOPs, or bytes, cost nothing) the best of all
-    pool = [f for f in fits if f[1]] or [f for f in fits if f[0]] or fits
-    best = min(pool, key=lambda f: f[2]["mean_step_share_error"])[2:] if pool else None
+        fits.append((meets, cv, model))
+    # the best that meets the class's needs; only when none does (the data say FLOPs, or bytes, cost
+    # nothing) the best of all
+    pool = [f for f in fits if f[0]] or fits
+    best = min(pool, key=lambda f: f[1]["mean_step_share_error"])[1:] if pool else None
     if best is None:
         return None
     return {"n_samples": len(rows), "n_networks": len({r.network for r in rows}), "time_s": best[1],
