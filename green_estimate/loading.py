@@ -146,22 +146,37 @@ def load_workload(
     """
     target, name = split_spec(spec)
     module = import_source(target)
-    kwargs = dict(model_kwargs or {})
+    entry, entry_name = _entry_point(module, target, name)
+    build, prebuilt = _factory(entry, entry_name, target, dict(model_kwargs or {}))
+    example, shape = _example_and_shape(module, spec, target, input_shape)
+    dtype = _input_dtype(module, target, input_dtype)
+    vocab = _vocab_size(module, target, vocab_size)
+    return Workload(name=spec, build=build, example_input=example, input_shape=shape, prebuilt=prebuilt,
+                    input_dtype=dtype, vocab_size=vocab)
+
+
+def _entry_point(module: ModuleType, target: str, name: str | None) -> tuple[Any, str]:
+    """The object that gives the model, and its name: ``name`` if given, else the first of ENTRY_POINTS."""
     if name is not None:
         if not hasattr(module, name):
             raise ModelLoadError(f"{target} has no attribute {name!r}: check the name after the colon")
-        entry, entry_name = getattr(module, name), name
-    else:
-        found = [n for n in ENTRY_POINTS if hasattr(module, n)]
-        if not found:
-            raise ModelLoadError(
-                f"{target} defines none of build_model(), model, get_model(): add a build_model() that "
-                f"returns the torch.nn.Module, or name the object as {target}:NAME"
-            )
-        entry_name = found[0]
-        entry = getattr(module, entry_name)
+        return getattr(module, name), name
+    found = [n for n in ENTRY_POINTS if hasattr(module, n)]
+    if not found:
+        raise ModelLoadError(
+            f"{target} defines none of build_model(), model, get_model(): add a build_model() that "
+            f"returns the torch.nn.Module, or name the object as {target}:NAME"
+        )
+    return getattr(module, found[0]), found[0]
 
-    build, prebuilt = _factory(entry, entry_name, target, kwargs)
+
+def _example_and_shape(
+    module: ModuleType, spec: str, target: str, input_shape: tuple[int, ...] | None,
+) -> tuple[Callable[[int], Any] | None, tuple[int, ...] | None]:
+    """The file's ``example_input`` or the per-sample shape; an explicit ``input_shape`` overrides the file.
+
+    ``INPUT_SHAPE`` is read only when neither ``input_shape`` nor ``example_input`` gives the input.
+    """
     example = getattr(module, "example_input", None)
     shape = input_shape
     if shape is None and example is None:
@@ -180,15 +195,23 @@ def load_workload(
         )
     if example is not None and not callable(example):
         raise ModelLoadError(f"example_input in {target} must be a function of batch_size")
+    return example, shape
+
+
+def _input_dtype(module: ModuleType, target: str, input_dtype: str | None) -> Any:
+    """The torch dtype of the ``INPUT_SHAPE`` input: ``input_dtype``, else the file's ``INPUT_DTYPE``, else None."""
     dtype_value = input_dtype if input_dtype is not None else getattr(module, "INPUT_DTYPE", None)
     dtype_where = "--input-dtype" if input_dtype is not None else f"INPUT_DTYPE in {target}"
-    dtype = None if dtype_value is None else parse_dtype(dtype_value, dtype_where)
+    return None if dtype_value is None else parse_dtype(dtype_value, dtype_where)
+
+
+def _vocab_size(module: ModuleType, target: str, vocab_size: int | None) -> int | None:
+    """Token ids are drawn below this: ``vocab_size``, else ``VOCAB_SIZE``, else None (the smallest embedding)."""
     vocab = vocab_size if vocab_size is not None else getattr(module, "VOCAB_SIZE", None)
     if vocab is not None and (isinstance(vocab, bool) or not isinstance(vocab, int) or vocab < 1):
         where = "--vocab-size" if vocab_size is not None else f"VOCAB_SIZE in {target}"
         raise ModelLoadError(f"{where} must be a positive integer (the number of token ids), got {vocab!r}")
-    return Workload(name=spec, build=build, example_input=example, input_shape=shape, prebuilt=prebuilt,
-                    input_dtype=dtype, vocab_size=vocab)
+    return vocab
 
 
 def _factory(entry: Any, entry_name: str, target: str, kwargs: dict) -> tuple[Callable[[], Any], bool]:

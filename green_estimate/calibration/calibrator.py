@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from green_estimate.calibration.cases import load_suite
+from green_estimate.calibration.cases import Case, load_suite
 from green_estimate.calibration.fit import class_rows, fit_classes, repeat_noise
 from green_estimate.calibration.runner import RunSettings, read_samples, run_suite
 from green_estimate.calibration.step_fit import fit_step_model
@@ -95,60 +95,94 @@ def calibrate(
         resume: continue an interrupted samples file instead of starting over.
         watts: power for the estimate meter.
         meter_kind: ``auto``, ``nvml``, ``rapl``, ``estimate`` or ``fake``.
-        meter: an already open meter (tests inject fakes); overrides ``meter_kind``.
+        meter: an open meter (tests inject fakes); overrides ``meter_kind``.
         name: profile name; default from the device.
         suite_path: another suite file.
         settings: override warm-up/window/repeats.
         on_progress: ``(done, total, case_id)`` callback.
         folds: cross-validation folds.
-        probe: on a CPU, run the device probe (GEMM rate, bandwidth, dispatch cost, reference
-            steps) and store it, so the profile can be rescaled on another CPU.
+        probe: on a CPU, store the device probe (GEMM rate, bandwidth, dispatch cost, reference
+            steps) so the profile can be rescaled on another CPU.
         precision: ``fp32``, ``bf16`` or ``fp16`` (``torch.autocast`` of the device, fp16 with a
             ``GradScaler``), or ``tf32`` on a GPU; the profile prices only this precision.
     """
-    import dataclasses
-
-    import torch
-
-    from green_estimate.counting.precision import precision_dtype
-
     precision, device = _checked(gpu, precision)
     info = _device_info(device)
     own_meter = meter is None
     meter = meter or _open_meter(device, gpu, watts, meter_kind)
     try:
         suite = load_suite(suite_path, quick=quick, gpu=device != "cpu")
-        settings = dataclasses.replace(settings or _run_settings(suite.settings, quick), precision=precision)
-        name = name or (("cpu-" if device == "cpu" else "gpu-") + _slug(info["name"]) + ("-quick" if quick else "")
-                        + ("" if precision == "fp32" else f"-{precision}"))
-        profile_path = Path(out) if out else profiles_dir() / f"{name}.json"
-        samples_path = profile_path.with_name(profile_path.stem + ".samples.jsonl")
-        header = {"device_name": info["name"], "device": info, "meter": meter.name, "meter_device": meter.device,
-                  "settings": {k: getattr(settings, k) for k in ("warmup_s", "window_s", "repeats", "max_step_flops")},
-                  "provenance": meter.provenance, "torch_version": torch.__version__,
-                  "dtype": precision_dtype(precision), "precision": precision, "quick": quick, "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        settings = replace(settings or _run_settings(suite.settings, quick), precision=precision)
+        name = name or _default_name(info["name"], device, quick, precision)
+        profile_path, samples_path = _output_paths(out, name)
+        header = _samples_header(info, meter, settings, precision, quick)
         header["idle_power_w"] = _idle_power_w(samples_path, resume, meter, device, settings.idle_s)
-        t0 = time.perf_counter()
-        before = len(read_samples(samples_path)[1]) if resume else 0
-        samples = run_suite(suite.cases, meter, samples_path, header, device=device, settings=settings,
-                            resume=resume, on_progress=on_progress)
-        elapsed = time.perf_counter() - t0
+        samples, measured_now, elapsed = _timed_suite_run(suite.cases, meter, samples_path, header, device,
+                                                          settings, resume, on_progress)
     finally:
         if own_meter:
             meter.close()
     profile = fit_profile(samples, folds=folds)
-    noise = profile["repeat_noise"]
     if device == "cpu" and probe:
-        from green_estimate.device_probe import run_probe
-
-        profile["probe"] = run_probe()
-    profile.update({
-        "name": name, "device": info, "meter": _meter_entry(meter), "dtype": precision_dtype(precision), "precision": precision,
-        "provenance": meter.provenance, "idle_power_w": header["idle_power_w"], "suite": "quick" if quick else "full",
-        "calibration_time_s": elapsed,
-    })
+        profile["probe"] = _cpu_probe()
+    profile.update(_calibration_entries(name, info, meter, precision, header["idle_power_w"], quick, elapsed))
     write_profile(profile, profile_path)
-    return CalibrationResult(profile, profile_path, samples_path, elapsed, len(samples) - before, noise)
+    return CalibrationResult(profile, profile_path, samples_path, elapsed, measured_now, profile["repeat_noise"])
+
+
+def _default_name(device_name: str, device: str, quick: bool, precision: str) -> str:
+    """``cpu-<model>`` or ``gpu-<model>``, with ``-quick`` and a non-fp32 precision appended."""
+    return (("cpu-" if device == "cpu" else "gpu-") + _slug(device_name) + ("-quick" if quick else "")
+            + ("" if precision == "fp32" else f"-{precision}"))
+
+
+def _output_paths(out: Path | None, name: str) -> tuple[Path, Path]:
+    """The profile path (``out``, else ``<profiles dir>/<name>.json``) and its samples file beside it."""
+    profile_path = Path(out) if out else profiles_dir() / f"{name}.json"
+    return profile_path, profile_path.with_name(profile_path.stem + ".samples.jsonl")
+
+
+def _samples_header(info: dict, meter: Meter, settings: RunSettings, precision: str, quick: bool) -> dict:
+    """The samples file's header: device, meter, run settings and versions, so a resumed run can be checked."""
+    import torch
+
+    from green_estimate.counting.precision import precision_dtype
+
+    return {"device_name": info["name"], "device": info, "meter": meter.name, "meter_device": meter.device,
+            "settings": {k: getattr(settings, k) for k in ("warmup_s", "window_s", "repeats", "max_step_flops")},
+            "provenance": meter.provenance, "torch_version": torch.__version__,
+            "dtype": precision_dtype(precision), "precision": precision, "quick": quick,
+            "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def _timed_suite_run(cases: list[Case], meter: Meter, samples_path: Path, header: dict, device: str,
+                     settings: RunSettings, resume: bool,
+                     on_progress: Callable[[int, int, str], None] | None) -> tuple[list[dict], int, float]:
+    """Run the suite: all samples (resumed ones included), how many were measured now, and seconds taken."""
+    t0 = time.perf_counter()
+    before = len(read_samples(samples_path)[1]) if resume else 0
+    samples = run_suite(cases, meter, samples_path, header, device=device, settings=settings,
+                        resume=resume, on_progress=on_progress)
+    return samples, len(samples) - before, time.perf_counter() - t0
+
+
+def _cpu_probe() -> dict:
+    """The device probe of this CPU, stored so the profile can be rescaled on another CPU."""
+    from green_estimate.device_probe import run_probe
+
+    return run_probe()
+
+
+def _calibration_entries(name: str, info: dict, meter: Meter, precision: str, idle_power_w: float | None,
+                         quick: bool, elapsed_s: float) -> dict:
+    """What the profile says about how it was made: device, meter, precision, idle power, suite, time."""
+    from green_estimate.counting.precision import precision_dtype
+
+    return {
+        "name": name, "device": info, "meter": _meter_entry(meter), "dtype": precision_dtype(precision),
+        "precision": precision, "provenance": meter.provenance, "idle_power_w": idle_power_w,
+        "suite": "quick" if quick else "full", "calibration_time_s": elapsed_s,
+    }
 
 
 def _checked(gpu: int | None, precision: str) -> tuple[str, str]:

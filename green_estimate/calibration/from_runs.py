@@ -273,75 +273,119 @@ def calibrate_from_runs(
         UsageError: runs of several devices in one file.
         ProfileError: an unusable prior.
     """
-    from green_estimate.profile_store import profiles_dir, resolve_profile, write_profile
+    from green_estimate.profile import Profile
+    from green_estimate.profile_store import profiles_dir, write_profile
     from green_estimate.runs.importers import load_runs
 
     runs_path = Path(runs_path)
     runs, fmt, load_notes = load_runs(runs_path, mapping, keep_contended)
-    devices = sorted({r.device for r in runs})
-    if len(devices) > 1:
-        raise UsageError(f"{runs_path}: runs of {len(devices)} devices ({', '.join(devices)}): a profile is one "
-                         "device's; split the file by device")
-    if prior is None:
-        from green_estimate.datasheet import match_gpu
-
-        spec = match_gpu(devices[0])
-        if spec is None:
-            raise UsageError(f"no --prior given and {devices[0]!r} has no datasheet entry: give --prior "
-                             "datasheet:<gpu> or a calibrated profile (see `green-estimate profiles`)")
-        prior = f"datasheet:{spec.key}"
-    prior_profile = resolve_profile(prior)
-    base, pri = prior_from_profile(prior_profile)
-    from green_estimate.transfer import transfer_profile
-
-    # a CPU prior made on another CPU is carried here first, as predict would carry it: the fitted
-    # profile keeps the carried models (and its ``transfer`` entry), so it prices as it was fitted
-    base, _ = transfer_profile(base)
+    devices = _one_device(runs, runs_path)
+    base, pri = _carried_prior(prior, devices[0])
     confs = configurations(runs, base, pri.idle0_w, on_progress)
     result = fit(confs, pri)
     loco = _loco(confs, pri, result.params)
-    interval = _interval(loco, pri)
     has_time = any(c.time is not None for c in confs)
-    if not has_time:  # time was never measured: its interval is the prior's
-        interval["time_s"].update({"sigma_log": pri.sigma0["time_s"], "df": NU0, "configurations": 0})
-    data = copy.deepcopy(base.data)
+    source = _source_entry(runs_path, fmt, runs, len(confs), devices, load_notes)
+    runs_model = _runs_model_entry(result, pri, _intervals(loco, pri, has_time), loco, source)
     name = name or f"{_slug(devices[0])}-{_slug(runs_path.stem)}"
-    meters = sorted({r.meter for r in runs if r.meter})
-    data.update({
-        "name": name,
-        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "provenance": MEASURED_RUNS,
-        "time_provenance": MEASURED_RUNS if has_time else data.get("time_provenance", pri.provenance),
-        "energy_basis": "total",
-        "idle_power_w": result.params["idle_w"],
-        "runs_model": {
-            "form": rm.FORM, "params": result.params, "param_sd": result.sd,
-            "param_sd_note": "log-sd for scales and powers, absolute sd (s, s/B) for host terms",
-            "prior": {"profile": pri.profile, "provenance": pri.provenance, "idle0_w": pri.idle0_w,
-                      "mean": pri.mean, "sd": pri.sd},
-            "interval": interval, "loco": loco,
-            "fit": {"method": "MAP (ridge towards the prior) with scipy least_squares; Laplace covariance",
-                    "sigma_model_log": SIGMA_MODEL, "cost": result.cost, "configurations": len(confs)},
-            "source": {"path": runs_path.name, "sha256": _sha256(runs_path), "format": fmt, "runs": len(runs),
-                       "configurations": len(confs), "devices": devices, "meters": meters,
-                       "description": "fitted to measured whole training runs",
-                       "cited": sorted({r.source.split(" src/")[0] for r in runs if r.source})[:3],
-                       "notes": load_notes},
-        },
-    })
-    data["meter"] = {"name": MEASURED_RUNS, "device": devices[0], "runs_meters": meters,
-                     "power_source": f"fitted to {len(runs)} measured runs in {runs_path.name} "
-                                     f"(prior {pri.profile}, {pri.provenance})"}
-    data.setdefault("sources", [])
-    data["sources"] = list(data["sources"]) + [{
-        "figure": "runs-model parameters", "value": f"{len(runs)} runs, {len(confs)} configurations",
-        "source": f"fitted to measured whole training runs: {runs_path.name} (sha256 {data['runs_model']['source']['sha256'][:12]})"}]
-    from green_estimate.profile import Profile
-
+    data = _fitted_profile_data(base.data, name, pri, has_time, runs_model)
     Profile.from_dict(copy.deepcopy(data), origin="from-runs")  # the result must load
     path = None
     if write:
         path = write_profile(data, Path(out) if out else profiles_dir() / f"{name}.json")
     return FromRunsResult(data, path, [c.to_dict() for c in confs], len(runs), pri.profile)
+
+
+def _one_device(runs: list[Run], runs_path: Path) -> list[str]:
+    """The runs' device, as a one-item list: a profile prices one device, so a mixed file is refused."""
+    devices = sorted({r.device for r in runs})
+    if len(devices) > 1:
+        raise UsageError(f"{runs_path}: runs of {len(devices)} devices ({', '.join(devices)}): a profile is one "
+                         "device's; split the file by device")
+    return devices
+
+
+def _carried_prior(prior: str | Any | None, device: str) -> tuple[Any, Prior]:
+    """The prior profile (``prior``, else ``device``'s datasheet), carried to this machine, and its parameters.
+
+    A CPU prior made on another CPU is carried here first, as predict would carry it: the fitted
+    profile keeps the carried models (and its ``transfer`` entry), so it prices as it was fitted.
+    """
+    from green_estimate.profile_store import resolve_profile
+
+    if prior is None:
+        prior = _datasheet_prior(device)
+    base, pri = prior_from_profile(resolve_profile(prior))
+    from green_estimate.transfer import transfer_profile
+
+    base, _ = transfer_profile(base)
+    return base, pri
+
+
+def _datasheet_prior(device: str) -> str:
+    """``datasheet:<gpu>`` for the runs' device when no prior is given; no datasheet entry is a UsageError."""
+    from green_estimate.datasheet import match_gpu
+
+    spec = match_gpu(device)
+    if spec is None:
+        raise UsageError(f"no --prior given and {device!r} has no datasheet entry: give --prior "
+                         "datasheet:<gpu> or a calibrated profile (see `green-estimate profiles`)")
+    return f"datasheet:{spec.key}"
+
+
+def _intervals(loco: list[dict], prior: Prior, has_time: bool) -> dict:
+    """The energy and time intervals; time never measured keeps the prior's error scale."""
+    interval = _interval(loco, prior)
+    if not has_time:
+        interval["time_s"].update({"sigma_log": prior.sigma0["time_s"], "df": NU0, "configurations": 0})
+    return interval
+
+
+def _source_entry(runs_path: Path, fmt: str, runs: list[Run], n_configurations: int, devices: list[str],
+                  load_notes: list[str]) -> dict:
+    """Where the runs came from: the file (name, sha256, format), what it holds, and what it cites."""
+    return {"path": runs_path.name, "sha256": _sha256(runs_path), "format": fmt, "runs": len(runs),
+            "configurations": n_configurations, "devices": devices,
+            "meters": sorted({r.meter for r in runs if r.meter}),
+            "description": "fitted to measured whole training runs",
+            "cited": sorted({r.source.split(" src/")[0] for r in runs if r.source})[:3],
+            "notes": load_notes}
+
+
+def _runs_model_entry(result: Fit, prior: Prior, interval: dict, loco: list[dict], source: dict) -> dict:
+    """The profile's ``runs_model``: fitted parameters, the prior they started from, intervals, LOCO, source."""
+    return {
+        "form": rm.FORM, "params": result.params, "param_sd": result.sd,
+        "param_sd_note": "log-sd for scales and powers, absolute sd (s, s/B) for host terms",
+        "prior": {"profile": prior.profile, "provenance": prior.provenance, "idle0_w": prior.idle0_w,
+                  "mean": prior.mean, "sd": prior.sd},
+        "interval": interval, "loco": loco,
+        "fit": {"method": "MAP (ridge towards the prior) with scipy least_squares; Laplace covariance",
+                "sigma_model_log": SIGMA_MODEL, "cost": result.cost, "configurations": source["configurations"]},
+        "source": source,
+    }
+
+
+def _fitted_profile_data(base_data: dict, name: str, prior: Prior, has_time: bool, runs_model: dict) -> dict:
+    """A copy of the prior profile's data, marked as fitted to the runs and carrying ``runs_model``."""
+    source = runs_model["source"]
+    data = copy.deepcopy(base_data)
+    data.update({
+        "name": name,
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "provenance": MEASURED_RUNS,
+        "time_provenance": MEASURED_RUNS if has_time else data.get("time_provenance", prior.provenance),
+        "energy_basis": "total",
+        "idle_power_w": runs_model["params"]["idle_w"],
+        "runs_model": runs_model,
+    })
+    data["meter"] = {"name": MEASURED_RUNS, "device": source["devices"][0], "runs_meters": source["meters"],
+                     "power_source": f"fitted to {source['runs']} measured runs in {source['path']} "
+                                     f"(prior {prior.profile}, {prior.provenance})"}
+    data.setdefault("sources", [])
+    data["sources"] = list(data["sources"]) + [{
+        "figure": "runs-model parameters", "value": f"{source['runs']} runs, {source['configurations']} configurations",
+        "source": f"fitted to measured whole training runs: {source['path']} (sha256 {source['sha256'][:12]})"}]
+    return data
 
 
