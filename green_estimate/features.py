@@ -79,8 +79,9 @@ FEATURES: dict[str, Callable[[OpRecord], float]] = {
 def fresh_bytes(ops: Iterable[OpRecord]) -> float:
     """Bytes a step's ops write to new tensors large enough to take fresh pages (see :data:`FRESH_BYTES`).
 
-    Their cost does not end inside the op: the allocator unmaps each such tensor when it is freed —
-    between ops, where no op's time holds it — so the step model prices these bytes too.
+    Their cost does not end inside the op (page faults as it writes them): the allocator unmaps each
+    such tensor when it is freed — between ops, where no op's time holds it. It is one cost per byte
+    whatever the op, so the step model prices these bytes, not the class models.
     """
     fn = FEATURES["bytes_fresh"]
     return float(sum(fn(op) for op in ops))
