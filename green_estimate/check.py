@@ -1,9 +1,9 @@
 """``check``: predict a training run and hold it against its budget (the CI gate).
 
-A :class:`CheckRequest` (model, budget, plan, baseline) comes from the command line merged over the
-``[tool.green-estimate]`` section of pyproject.toml (:mod:`green_estimate.project_config`); the
-predictor is injected (``predict_fn``, default :func:`green_estimate.predict.predict`) and the result
-is a :class:`~green_estimate.verdict.Verdict`.
+A :class:`CheckRequest` (model, budget, plan, baseline) is the command line merged over the
+``[tool.green-estimate]`` section of pyproject.toml (:func:`check_request`; the file is read by
+:mod:`green_estimate.project_config`); the predictor is injected (``predict_fn``, default
+:func:`green_estimate.predict.predict`) and the result is a :class:`~green_estimate.verdict.Verdict`.
 """
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from typing import Any, Callable, Mapping
 
 from green_estimate.baseline import BaselineRequest, compare, load_baseline_json
 from green_estimate.budget import Budget
-from green_estimate.errors import BudgetError
+from green_estimate.errors import BudgetError, ConfigError
+from green_estimate.project_config import ProjectConfig, load_project_config, model_relative_to
 from green_estimate.verdict import NO_INTENSITY, Verdict, evaluate
 
 PredictFn = Callable[..., Any]
@@ -102,6 +103,57 @@ def run_check(request: CheckRequest, predict_fn: PredictFn | None = None) -> Ver
     return evaluate(prediction, request.budget, config_path=request.config_path, comparison=comparison)
 
 
+def check_request(options: Mapping[str, Any], config: ProjectConfig) -> CheckRequest:
+    """Merge command-line options over the project defaults into a :class:`CheckRequest`.
+
+    Args:
+        options: ``model``, ``budget``, ``co2_budget``, ``conservative``, ``max_increase``,
+            ``baseline`` (a git ref), ``baseline_json`` and the :data:`PLAN_OPTIONS`, in snake_case;
+            None means "not given on the command line".
+        config: the project defaults.
+
+    Raises:
+        ConfigError: no model, no budget or no training plan on the command line nor in the file.
+        BudgetError: a budget that cannot be parsed; both a ref and a saved baseline.
+    """
+    names = ("budget", "co2_budget", "conservative", "max_increase", *PLAN_OPTIONS)
+    pick = config.options({name: options.get(name) for name in names}).get
+    model = options.get("model")
+    if model is None and "model" in config.values:
+        model = model_relative_to(config.values["model"], config.path)
+    if model is None:
+        raise ConfigError(
+            f"no MODEL given, and {config.where()}: pass MODEL (e.g. model.py) or set model = \"model.py\" there"
+        )
+    energy, co2e, increase = pick("budget"), pick("co2_budget"), pick("max_increase")
+    if energy is None and co2e is None and increase is None:
+        raise ConfigError(
+            f"no budget given, and {config.where()}: pass --budget (e.g. 2kWh), --co2-budget (e.g. 500g) or "
+            "--max-increase (e.g. 10%), or set budget = \"2kWh\" in [tool.green-estimate]"
+        )
+    budget = Budget.parse(energy, co2e, conservative=bool(pick("conservative")), max_increase=increase)
+    plan = {name: value for name, value in ((n, pick(n)) for n in PLAN_OPTIONS) if value is not None}
+    if "samples" not in plan and "steps" not in plan:
+        # predict prices one step per epoch without them; a gate on that passes anything
+        raise ConfigError(
+            f"no training plan given, and {config.where()}: pass --samples N (the training-set size, with "
+            "--epochs) or --steps N, or set samples or steps in [tool.green-estimate]"
+        )
+    ref, saved = options.get("baseline"), options.get("baseline_json")
+    if ref is None and saved is None:
+        ref = config.values.get("baseline")  # the command line's --baseline-json overrides the file's ref
+    baseline = None if ref is None and saved is None else BaselineRequest(ref=ref, json_path=saved)
+    if "input_shape" in plan:
+        plan["input_shape"] = tuple(plan["input_shape"])
+    return CheckRequest(
+        model=str(model),
+        budget=budget,
+        plan=plan,
+        config_path=None if config.path is None else str(config.path),
+        baseline=baseline,
+    )
+
+
 def check(options: Mapping[str, Any], *, cwd: Path, config: Path | None = None,
           predict_fn: PredictFn | None = None) -> Verdict:
     """What ``green-estimate check`` does: ``options`` (snake_case, None = not given) over the defaults of
@@ -109,8 +161,6 @@ def check(options: Mapping[str, Any], *, cwd: Path, config: Path | None = None,
 
     Raises:
         ConfigError, BudgetError, BaselineError, GreenEstimateError: as :func:`run_check` and
-            :func:`~green_estimate.project_config.check_request`.
+            :func:`check_request`.
     """
-    from green_estimate.project_config import check_request, load_project_config
-
     return run_check(check_request(options, load_project_config(cwd, config)), predict_fn)

@@ -21,8 +21,10 @@ from green_estimate.errors import UsageError
 from green_estimate.gpus import (  # noqa: F401  (re-exported: callers and tests import them from here)
     SOURCE_GROUPS, GpuSpec, canonical_dtype, get_gpu, load_gpus, match_gpu, read_table)
 from green_estimate.meters.base import DATASHEET
+from green_estimate.profile import ClassModel
+from green_estimate.profile_document import DATASHEET as DATASHEET_LAYOUT
+from green_estimate.profile_document import ClassEntry, DeviceEntry, MeterEntry, ProfileDocument
 
-PROFILE_SCHEMA = "green-estimate/profile@1"
 NAME_PREFIX = "datasheet:"
 FEATURES = ("const", "flops", "bytes")
 #: Every layer class the counter emits; a datasheet profile prices each of them.
@@ -100,12 +102,11 @@ def profile_name(key: str, dtype: str = "float32", allow_tf32: bool = False) -> 
     return f"{NAME_PREFIX}{key}{suffix}"
 
 
-def _linear_model(params: list[float], systematic_rel_sd: float) -> dict[str, Any]:
+def _linear_model(params: list[float], systematic_rel_sd: float) -> ClassModel:
     # cov = s² p pᵀ: the whole class is off by one common factor (1 ± s), so a class total gets a
     # relative sd of s however many ops it has; RESID_REL_SD covers op-to-op scatter on top.
     cov = [[systematic_rel_sd**2 * a * b for b in params] for a in params]
-    return {"form": "linear", "features": list(FEATURES), "params": params, "cov": cov,
-            "resid_rel_sd": RESID_REL_SD, "df_resid": DF_RESID}
+    return ClassModel(list(FEATURES), params, cov, RESID_REL_SD, DF_RESID)
 
 
 def _src(spec: GpuSpec, group: str) -> str:
@@ -192,37 +193,29 @@ def datasheet_profile(key: str, *, dtype: str = "float32", allow_tf32: bool = Fa
                          f"profile cannot price {dtype} training on it; use one of {spec.supported_dtypes()}.")
     wait_power_w = class_power_w(spec, WAIT_UTILISATION)
     classes, per_class = _class_models(spec, tensor, wait_power_w, systematic_rel_sd)
-    return {
-        "schema": PROFILE_SCHEMA,
-        "name": profile_name(spec.key, dtype, allow_tf32),
-        "created_utc": f"{read_table()['updated']}T00:00:00Z",  # the table's date: reproducible
-        "device": {"kind": "gpu", "name": spec.name,
-                   "fingerprint": {"datasheet_key": spec.key, "architecture": spec.architecture,
-                                   "memory_gb": spec.memory_gb, "nvml_names": list(spec.nvml_names)}},
-        "meter": {"name": "datasheet", "device": spec.name, "power_w": spec.board_power_w,
-                  "power_source": f"board power from {_src(spec, 'power')}; idle power is an estimate"},
-        "provenance": DATASHEET,
-        "time_provenance": DATASHEET,
-        "energy_basis": "total",
-        "idle_power_w": spec.idle_power_w,
-        "torch_version": None,
-        "dtype": dtype,
-        "allow_tf32": bool(allow_tf32 and dtype == "float32"),
-        "precision": profile_precision(dtype, bool(allow_tf32 and dtype == "float32")),
-        "sample_count": 0,
-        "default_class": DEFAULT_CLASS,
-        "classes": classes,
-        "datasheet": _datasheet_section(spec, tensor, tensor_label, wait_power_w, systematic_rel_sd, per_class),
-        "sources": _sources(spec, tensor, tensor_label, wait_power_w),
-    }
+    tf32 = bool(allow_tf32 and dtype == "float32")
+    return ProfileDocument(
+        name=profile_name(spec.key, dtype, allow_tf32),
+        created_utc=f"{read_table()['updated']}T00:00:00Z",  # the table's date: reproducible
+        device=DeviceEntry("gpu", spec.name, {"datasheet_key": spec.key, "architecture": spec.architecture,
+                                              "memory_gb": spec.memory_gb, "nvml_names": list(spec.nvml_names)}),
+        meter=MeterEntry("datasheet", spec.name, power_w=spec.board_power_w,
+                         power_source=f"board power from {_src(spec, 'power')}; idle power is an estimate"),
+        provenance=DATASHEET, time_provenance=DATASHEET, default_class=DEFAULT_CLASS, classes=classes,
+        extras={"energy_basis": "total", "idle_power_w": spec.idle_power_w, "torch_version": None, "dtype": dtype,
+                "allow_tf32": tf32, "precision": profile_precision(dtype, tf32), "sample_count": 0,
+                "datasheet": _datasheet_section(spec, tensor, tensor_label, wait_power_w, systematic_rel_sd, per_class),
+                "sources": _sources(spec, tensor, tensor_label, wait_power_w)},
+        layout=DATASHEET_LAYOUT,
+    ).to_dict()
 
 
 def _class_models(spec: GpuSpec, tensor: float | None, wait_power_w: float,
-                  systematic_rel_sd: float) -> tuple[dict[str, Any], dict[str, Any]]:
+                  systematic_rel_sd: float) -> tuple[dict[str, ClassEntry], dict[str, Any]]:
     """Each class's time and energy models, and the rates and power behind them."""
     vector_flops_s = spec.fp32_tflops * 1e12
     bandwidth_b_s = spec.memory_bandwidth_gb_s * 1e9
-    classes: dict[str, Any] = {}
+    classes: dict[str, ClassEntry] = {}
     per_class: dict[str, Any] = {}
     for cls in CLASSES:
         a = CLASS_ASSUMPTIONS[cls]
@@ -234,12 +227,9 @@ def _class_models(spec: GpuSpec, tensor: float | None, wait_power_w: float,
         time_params = [LAUNCH_OVERHEAD_S, 1.0 / flops_s, 1.0 / (bandwidth_b_s * a.bytes_eff)]
         power_w = class_power_w(spec, a.utilisation)
         energy_params = [time_params[0] * wait_power_w, time_params[1] * power_w, time_params[2] * power_w]
-        classes[cls] = {
-            "n_samples": 0,
-            "time_s": _linear_model(time_params, systematic_rel_sd),
-            "energy_j": _linear_model(energy_params, systematic_rel_sd),
-            "cv": {"time_s": None, "energy_j": None},
-        }
+        classes[cls] = ClassEntry(_linear_model(time_params, systematic_rel_sd),
+                                  _linear_model(energy_params, systematic_rel_sd), n_samples=0,
+                                  cv={"time_s": None, "energy_j": None})
         per_class[cls] = {"flops_per_s": flops_s, "bytes_per_s": bandwidth_b_s * a.bytes_eff,
                           "power_w": power_w, "tensor_cores": on_tensor}
     return classes, per_class

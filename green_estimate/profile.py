@@ -5,7 +5,8 @@ view. It owns everything that prices: a :class:`ClassModel` per layer class and 
 energy), the in-context :class:`StepModel` of a calibrated profile (op-time scales per scale group,
 the harness terms, power, intervals) and the :class:`HarnessCost` it gives one step. Calibration and
 prediction both price through these types. The JSON is kept as it was read (``Profile.data``) and
-never changed: every constructor returns a new object. Finding, reading and writing profiles is
+never changed: every constructor returns a new object. Building a document from typed parts is
+:mod:`green_estimate.profile_document`; finding, reading and writing profiles is
 :mod:`green_estimate.profile_store`.
 """
 from __future__ import annotations
@@ -53,8 +54,13 @@ class ClassModel:
                    float(d["resid_rel_sd"]), int(d["df_resid"]))
 
     def to_dict(self) -> dict:
-        return {"form": "linear", "features": self.features, "params": self.params, "cov": self.cov,
-                "resid_rel_sd": self.resid_rel_sd, "df_resid": self.df_resid}
+        return {"form": "linear", "features": list(self.features), "params": list(self.params),
+                "cov": [list(row) for row in self.cov], "resid_rel_sd": self.resid_rel_sd, "df_resid": self.df_resid}
+
+    def times(self, factor: float) -> ClassModel:
+        """This model with every coefficient multiplied by ``factor`` (and its covariance by ``factor²``)."""
+        return ClassModel(self.features, [p * factor for p in self.params],
+                          [[c * factor * factor for c in row] for row in self.cov], self.resid_rel_sd, self.df_resid)
 
     def mean(self, ops: list, params: list[float] | None = None) -> float:
         """The mean cost of ``ops``; ``params`` overrides the coefficients (calibration's refits)."""

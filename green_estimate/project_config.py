@@ -25,9 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from green_estimate.baseline import BaselineRequest
-from green_estimate.budget import Budget
-from green_estimate.check import PLAN_OPTIONS, CheckRequest
 from green_estimate.config_files import read_toml
 from green_estimate.errors import ConfigError
 from green_estimate.loading import split_spec
@@ -154,57 +151,6 @@ def load_project_config(start: Path, path: Path | None = None, *, stop: Path | N
     if found is None or section is None:
         return ProjectConfig(start=start, nearest=nearest)
     return ProjectConfig(path=found, values=_validate(section, found), start=start, nearest=nearest)
-
-
-def check_request(options: Mapping[str, Any], config: ProjectConfig) -> CheckRequest:
-    """Merge command-line options over the project defaults into a :class:`CheckRequest`.
-
-    Args:
-        options: ``model``, ``budget``, ``co2_budget``, ``conservative``, ``max_increase``,
-            ``baseline`` (a git ref), ``baseline_json`` and the :data:`PLAN_OPTIONS`, in snake_case;
-            None means "not given on the command line".
-        config: the project defaults.
-
-    Raises:
-        ConfigError: no model, no budget or no training plan on the command line nor in the file.
-        BudgetError: a budget that cannot be parsed; both a ref and a saved baseline.
-    """
-    names = ("budget", "co2_budget", "conservative", "max_increase", *PLAN_OPTIONS)
-    pick = config.options({name: options.get(name) for name in names}).get
-    model = options.get("model")
-    if model is None and "model" in config.values:
-        model = model_relative_to(config.values["model"], config.path)
-    if model is None:
-        raise ConfigError(
-            f"no MODEL given, and {config.where()}: pass MODEL (e.g. model.py) or set model = \"model.py\" there"
-        )
-    energy, co2e, increase = pick("budget"), pick("co2_budget"), pick("max_increase")
-    if energy is None and co2e is None and increase is None:
-        raise ConfigError(
-            f"no budget given, and {config.where()}: pass --budget (e.g. 2kWh), --co2-budget (e.g. 500g) or "
-            "--max-increase (e.g. 10%), or set budget = \"2kWh\" in [tool.green-estimate]"
-        )
-    budget = Budget.parse(energy, co2e, conservative=bool(pick("conservative")), max_increase=increase)
-    plan = {name: value for name, value in ((n, pick(n)) for n in PLAN_OPTIONS) if value is not None}
-    if "samples" not in plan and "steps" not in plan:
-        # predict prices one step per epoch without them; a gate on that passes anything
-        raise ConfigError(
-            f"no training plan given, and {config.where()}: pass --samples N (the training-set size, with "
-            "--epochs) or --steps N, or set samples or steps in [tool.green-estimate]"
-        )
-    ref, saved = options.get("baseline"), options.get("baseline_json")
-    if ref is None and saved is None:
-        ref = config.values.get("baseline")  # the command line's --baseline-json overrides the file's ref
-    baseline = None if ref is None and saved is None else BaselineRequest(ref=ref, json_path=saved)
-    if "input_shape" in plan:
-        plan["input_shape"] = tuple(plan["input_shape"])
-    return CheckRequest(
-        model=str(model),
-        budget=budget,
-        plan=plan,
-        config_path=None if config.path is None else str(config.path),
-        baseline=baseline,
-    )
 
 
 def _section(document: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from green_estimate.errors import BudgetError, ConfigError
+from green_estimate.check import check_request
 from green_estimate.project_config import (
     ProjectConfig,
-    check_request,
     find_pyproject,
     load_project_config,
     model_relative_to,
@@ -146,7 +146,7 @@ def test_merged_fills_only_what_was_not_given(tmp_path):
 
 def test_profile_path_in_pyproject_is_relative_to_it(tmp_path, monkeypatch):
     from green_estimate.check import PLAN_OPTIONS
-    from green_estimate.project_config import check_request, load_project_config
+    from green_estimate.project_config import load_project_config
 
     none = {k: None for k in ("model", "budget", "co2_budget", "conservative", *PLAN_OPTIONS)}
     proj = tmp_path / "proj"

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from green_estimate.calibration.cases import Case, load_suite
 from green_estimate.calibration.fit import class_rows, fit_classes, repeat_noise
@@ -14,7 +14,8 @@ from green_estimate.calibration.runner import RunSettings, read_samples, run_sui
 from green_estimate.calibration.step_fit import fit_step_model
 from green_estimate.errors import GreenEstimateError, MeterUnavailableError, UsageError
 from green_estimate.meters.base import Meter
-from green_estimate.profile import SCHEMA, cpu_fingerprint
+from green_estimate.profile import ClassModel, cpu_fingerprint
+from green_estimate.profile_document import ClassEntry, DeviceEntry, MeterEntry, ProfileDocument
 from green_estimate.profile_store import profiles_dir, write_profile
 
 
@@ -42,21 +43,21 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48]
 
 
-def _device_info(device: str) -> dict[str, Any]:
+def _device_info(device: str) -> DeviceEntry:
     import torch
 
     if device == "cpu":
         fp = cpu_fingerprint()
-        return {"kind": "cpu", "name": f"{fp['cpu_model']} ({fp['threads']} threads)", "fingerprint": fp}
+        return DeviceEntry("cpu", f"{fp['cpu_model']} ({fp['threads']} threads)", fp)
     if not torch.cuda.is_available():
         raise MeterUnavailableError(
             "torch sees no CUDA device: install a CUDA build of torch and check `nvidia-smi`, or calibrate with --cpu"
         )
     idx = int(device.split(":")[1])
     props = torch.cuda.get_device_properties(idx)
-    return {"kind": "gpu", "name": props.name, "fingerprint": {
+    return DeviceEntry("gpu", props.name, {
         "kind": "gpu", "gpu_name": props.name, "memory_bytes": int(props.total_memory),
-        "capability": f"{props.major}.{props.minor}", "cuda": torch.version.cuda}}
+        "capability": f"{props.major}.{props.minor}", "cuda": torch.version.cuda})
 
 
 def _open_meter(device: str, gpu: int | None, watts: float | None, meter_kind: str) -> Meter:
@@ -113,7 +114,7 @@ def calibrate(
     try:
         suite = load_suite(suite_path, quick=quick, gpu=device != "cpu")
         settings = replace(settings or _run_settings(suite.settings, quick), precision=precision)
-        name = name or _default_name(info["name"], device, quick, precision)
+        name = name or _default_name(info.name, device, quick, precision)
         profile_path, samples_path = _output_paths(out, name)
         header = _samples_header(info, meter, settings, precision, quick)
         header["idle_power_w"] = _idle_power_w(samples_path, resume, meter, device, settings.idle_s)
@@ -122,10 +123,10 @@ def calibrate(
     finally:
         if own_meter:
             meter.close()
-    profile = fit_profile(samples, folds=folds)
-    if device == "cpu" and probe:
-        profile["probe"] = _cpu_probe()
-    profile.update(_calibration_entries(name, info, meter, precision, header["idle_power_w"], quick, elapsed))
+    fitted = fit_profile(samples, folds=folds)
+    about = _calibration_entries(precision, header["idle_power_w"], quick, elapsed, probe=device == "cpu" and probe)
+    profile = dict(replace(fitted, name=name, device=info, meter=MeterEntry.of(meter), provenance=meter.provenance,
+                           extras={**fitted.extras, **about}).build().data)
     write_profile(profile, profile_path)
     return CalibrationResult(profile, profile_path, samples_path, elapsed, measured_now, profile["repeat_noise"])
 
@@ -142,13 +143,13 @@ def _output_paths(out: Path | None, name: str) -> tuple[Path, Path]:
     return profile_path, profile_path.with_name(profile_path.stem + ".samples.jsonl")
 
 
-def _samples_header(info: dict, meter: Meter, settings: RunSettings, precision: str, quick: bool) -> dict:
+def _samples_header(info: DeviceEntry, meter: Meter, settings: RunSettings, precision: str, quick: bool) -> dict:
     """The samples file's header: device, meter, run settings and versions, so a resumed run can be checked."""
     import torch
 
     from green_estimate.counting.precision import precision_dtype
 
-    return {"device_name": info["name"], "device": info, "meter": meter.name, "meter_device": meter.device,
+    return {"device_name": info.name, "device": info.to_dict(), "meter": meter.name, "meter_device": meter.device,
             "settings": {k: getattr(settings, k) for k in ("warmup_s", "window_s", "repeats", "max_step_flops")},
             "provenance": meter.provenance, "torch_version": torch.__version__,
             "dtype": precision_dtype(precision), "precision": precision, "quick": quick,
@@ -173,16 +174,14 @@ def _cpu_probe() -> dict:
     return run_probe()
 
 
-def _calibration_entries(name: str, info: dict, meter: Meter, precision: str, idle_power_w: float | None,
-                         quick: bool, elapsed_s: float) -> dict:
-    """What the profile says about how it was made: device, meter, precision, idle power, suite, time."""
+def _calibration_entries(precision: str, idle_power_w: float | None, quick: bool, elapsed_s: float,
+                         probe: bool) -> dict:
+    """What the profile says about how it was made besides device and meter: the CPU's probe (when
+    ``probe``), precision, idle power, suite, time."""
     from green_estimate.counting.precision import precision_dtype
 
-    return {
-        "name": name, "device": info, "meter": _meter_entry(meter), "dtype": precision_dtype(precision),
-        "precision": precision, "provenance": meter.provenance, "idle_power_w": idle_power_w,
-        "suite": "quick" if quick else "full", "calibration_time_s": elapsed_s,
-    }
+    return {**({"probe": _cpu_probe()} if probe else {}), "dtype": precision_dtype(precision), "precision": precision, "idle_power_w": idle_power_w,
+            "suite": "quick" if quick else "full", "calibration_time_s": elapsed_s}
 
 
 def _checked(gpu: int | None, precision: str) -> tuple[str, str]:
@@ -195,13 +194,6 @@ def _checked(gpu: int | None, precision: str) -> tuple[str, str]:
     if gpu is not None and gpu < 0:
         raise UsageError(f"--gpu {gpu}: give a GPU index from 0 (as `nvidia-smi -L` lists them)")
     return precision, "cpu" if gpu is None else f"cuda:{gpu}"
-
-
-def _meter_entry(meter: Meter) -> dict:
-    """The profile's ``meter``: its name and device, stated watts, and the better meters passed over."""
-    return {"name": meter.name, "device": meter.device, **({"power_w": meter.power_w} if hasattr(meter, "power_w") else {}),
-            **({"power_source": meter.power_source} if hasattr(meter, "power_source") else {}),
-            "passed_over": list(getattr(meter, "passed_over", []))}
 
 
 def _run_settings(s: dict, quick: bool) -> RunSettings:
@@ -229,8 +221,10 @@ def _idle_power_w(samples_path: Path, resume: bool, meter: Meter, device: str, i
     return None
 
 
-def fit_profile(samples: list[dict], folds: int = 5) -> dict:
+def fit_profile(samples: list[dict], folds: int = 5) -> ProfileDocument:
     """A profile's models from network samples: op models per class, the step model, powers, intervals.
+
+    The document has no name, device or meter yet: :func:`calibrate` adds them.
 
     Raises:
         GreenEstimateError: too few samples for the classes every step has.
@@ -246,15 +240,15 @@ def fit_profile(samples: list[dict], folds: int = 5) -> dict:
     default = "elementwise"
     step = fit_step_model(samples, classes, rows, default)
     power = step["power_w"]
-    for cls, entry in classes.items():
+    entries = {}
+    for cls, fitted in classes.items():
         w = power["classes"].get(cls, power["rest_w"])
-        t = entry["time_s"]
-        entry["energy_j"] = {**t, "params": [p * w for p in t["params"]], "cov": [[c * w * w for c in row] for row in t["cov"]]}
-        entry["power_w"] = w
-    return {
-        "schema": SCHEMA, "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "time_provenance": "measured", "energy_basis": "total", "torch_version": torch.__version__, "dtype": "float32",
-        "sample_count": len(samples), "repeat_noise": repeat_noise(samples), "method": "in-context",
-        "default_class": default, "uncalibrated_classes_priced_as": default, "classes": classes, "step_model": step,
-    }
+        t = ClassModel.from_dict(fitted["time_s"])
+        entries[cls] = ClassEntry(t, t.times(w), fitted["n_samples"], fitted["cv"], fitted["n_networks"], w)
+    return ProfileDocument(
+        classes=entries, default_class=default, created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        time_provenance="measured", step_model=step,
+        extras={"energy_basis": "total", "torch_version": torch.__version__, "dtype": "float32",
+                "sample_count": len(samples), "repeat_noise": repeat_noise(samples), "method": "in-context",
+                "uncalibrated_classes_priced_as": default})
 

@@ -18,7 +18,6 @@ the prior's ``sigma0`` keep it wide; it narrows only as left-out configurations 
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import math
 import re
@@ -28,6 +27,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from green_estimate.errors import UsageError
+from green_estimate.profile import Profile
+from green_estimate.profile_document import MeterEntry
 from green_estimate.runs import model as rm
 from green_estimate.runs.prior import Prior, prior_from_profile  # noqa: F401 - part of this module's API
 from green_estimate.runs.runsfile import Run
@@ -273,7 +274,6 @@ def calibrate_from_runs(
         UsageError: runs of several devices in one file.
         ProfileError: an unusable prior.
     """
-    from green_estimate.profile import Profile
     from green_estimate.profile_store import profiles_dir, write_profile
     from green_estimate.runs.importers import load_runs
 
@@ -288,8 +288,7 @@ def calibrate_from_runs(
     source = _source_entry(runs_path, fmt, runs, len(confs), devices, load_notes)
     runs_model = _runs_model_entry(result, pri, _intervals(loco, pri, has_time), loco, source)
     name = name or f"{_slug(devices[0])}-{_slug(runs_path.stem)}"
-    data = _fitted_profile_data(base.data, name, pri, has_time, runs_model)
-    Profile.from_dict(copy.deepcopy(data), origin="from-runs")  # the result must load
+    data = dict(_fitted_profile(base, name, pri, has_time, runs_model).data)  # checked: the result loads
     path = None
     if write:
         path = write_profile(data, Path(out) if out else profiles_dir() / f"{name}.json")
@@ -366,26 +365,19 @@ def _runs_model_entry(result: Fit, prior: Prior, interval: dict, loco: list[dict
     }
 
 
-def _fitted_profile_data(base_data: dict, name: str, prior: Prior, has_time: bool, runs_model: dict) -> dict:
-    """A copy of the prior profile's data, marked as fitted to the runs and carrying ``runs_model``."""
+def _fitted_profile(base: Profile, name: str, prior: Prior, has_time: bool, runs_model: dict) -> Profile:
+    """The prior profile with entries replaced: marked as fitted to the runs and carrying ``runs_model``."""
     source = runs_model["source"]
-    data = copy.deepcopy(base_data)
-    data.update({
-        "name": name,
-        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "provenance": MEASURED_RUNS,
-        "time_provenance": MEASURED_RUNS if has_time else data.get("time_provenance", prior.provenance),
-        "energy_basis": "total",
-        "idle_power_w": runs_model["params"]["idle_w"],
-        "runs_model": runs_model,
-    })
-    data["meter"] = {"name": MEASURED_RUNS, "device": source["devices"][0], "runs_meters": source["meters"],
-                     "power_source": f"fitted to {source['runs']} measured runs in {source['path']} "
-                                     f"(prior {prior.profile}, {prior.provenance})"}
-    data.setdefault("sources", [])
-    data["sources"] = list(data["sources"]) + [{
+    meter = MeterEntry(MEASURED_RUNS, source["devices"][0], runs_meters=source["meters"],
+                       power_source=f"fitted to {source['runs']} measured runs in {source['path']} "
+                                    f"(prior {prior.profile}, {prior.provenance})")
+    sources = [*base.data.get("sources", []), {
         "figure": "runs-model parameters", "value": f"{source['runs']} runs, {source['configurations']} configurations",
         "source": f"fitted to measured whole training runs: {source['path']} (sha256 {source['sha256'][:12]})"}]
-    return data
+    return base.replaced(
+        name=name, created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"), provenance=MEASURED_RUNS,
+        time_provenance=MEASURED_RUNS if has_time else base.data.get("time_provenance", prior.provenance),
+        energy_basis="total", idle_power_w=runs_model["params"]["idle_w"], runs_model=runs_model,
+        meter=meter.to_dict(), sources=sources)
 
 

@@ -123,7 +123,7 @@ def synthetic_samples(n: int = 24) -> list[dict]:
 
 
 def test_a_profile_fitted_on_exact_networks_predicts_left_out_families_exactly():
-    prof = fit_profile(synthetic_samples(), folds=3)
+    prof = fit_profile(synthetic_samples(), folds=3).to_dict()
     step = prof["step_model"]
     assert step["time_s"]["params"][0] == pytest.approx(1.1, rel=1e-4)
     assert step["time_s"]["params"][I["const"]] == pytest.approx(2e-4, rel=1e-3)
