@@ -31,6 +31,7 @@ PLAN_OPTIONS = (
     "input_dtype",
     "vocab_size",
     "profile",
+    "precision",
     "confidence",
     "grid_intensity",
     "region",

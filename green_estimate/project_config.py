@@ -48,6 +48,7 @@ KNOWN_KEYS: dict[str, str] = {
     "input-dtype": 'a dtype name as a string, e.g. "int64" for token ids',
     "vocab-size": _POSITIVE_INT,
     "profile": _TEXT,
+    "precision": 'one of "fp32", "tf32", "bf16", "fp16" (bf16/fp16: autocast mixed precision)',
     "confidence": "a number between 0 and 1, e.g. 0.9",
     "grid-intensity": "a positive number of gCO2e per kWh, e.g. 400",
     "region": _TEXT,
@@ -187,6 +188,10 @@ def _valid(key: str, value: Any) -> bool:
         return _number(value) and 0 < value < 1
     if key == "grid-intensity":
         return _number(value) and value > 0
+    if key == "precision":
+        from green_estimate.counting.precision import PRECISIONS
+
+        return value in PRECISIONS
     return isinstance(value, str) and bool(value.strip())
 
 

@@ -64,6 +64,8 @@ def check(
     overlap: Annotated[float | None, typer.Option(
         help="Fraction of overlappable compute hiding communication (default 0.5).")] = None,
     profile: Annotated[str | None, typer.Option(help="Calibration profile (name or path).")] = None,
+    precision: Annotated[str | None, typer.Option(
+        help="fp32, tf32, bf16 or fp16 (default fp32; bf16/fp16: autocast mixed precision); the profile must price it.")] = None,
     confidence: Annotated[float | None, typer.Option(
         help="Prediction-interval confidence (default 0.9).", min=0.0, max=1.0)] = None,
     grid_intensity: Annotated[float | None, typer.Option(help="Grid carbon intensity in gCO2e/kWh.")] = None,
@@ -96,9 +98,9 @@ def check(
         "baseline_json": None if baseline_json is None else str(baseline_json),
         "batch_size": batch_size, "epochs": epochs, "samples": samples, "steps": steps, "optimizer": optimizer,
         "input_shape": parse_shape(input_shape), "input_dtype": input_dtype, "vocab_size": vocab_size,
-        "profile": profile, "confidence": confidence, "grad_accum": grad_accum, "gpus": gpus, "nodes": nodes,
-        "interconnect": interconnect, "fsdp": fsdp, "overlap": overlap, "grid_intensity": grid_intensity,
-        "region": region,
+        "profile": profile, "precision": precision, "confidence": confidence, "grad_accum": grad_accum,
+        "gpus": gpus, "nodes": nodes, "interconnect": interconnect, "fsdp": fsdp, "overlap": overlap,
+        "grid_intensity": grid_intensity, "region": region,
     }
     verdict = run_check(options, cwd=Path.cwd(), config=config)
     fmt = Format.json if json_output else output_format

@@ -110,6 +110,24 @@ def test_grad_accum_and_data_parallel_options_reach_predict(calls):
     assert default.exit_code == 0 and not {"grad_accum", "gpus", "fsdp"} & set(calls[-1][1])  # predict's defaults
 
 
+def test_precision_reaches_predict_from_the_command_line_or_pyproject(calls, tmp_path, monkeypatch):
+    res = runner.invoke(app, ["check", "pkg.models:Net", "--budget", "2kWh", "--steps", "100", "--precision", "bf16"])
+    assert res.exit_code == 0, res.output
+    assert calls[-1][1]["precision"] == "bf16"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.green-estimate]\nmodel = "pkg.models:Net"\nbudget = "2kWh"\n'
+                                             'steps = 100\nprecision = "fp16"\n')
+    res = runner.invoke(app, ["check"])
+    assert res.exit_code == 0, res.output
+    assert calls[-1][1]["precision"] == "fp16"
+    res = runner.invoke(app, ["check", "--precision", "tf32"])  # the command line wins
+    assert calls[-1][1]["precision"] == "tf32"
+    (tmp_path / "pyproject.toml").write_text('[tool.green-estimate]\nmodel = "pkg.models:Net"\nbudget = "2kWh"\n'
+                                             'steps = 100\nprecision = "int8"\n')
+    res = runner.invoke(app, ["check"])
+    assert res.exit_code == 2 and "precision" in res.output and "bf16" in res.output
+
+
 def test_co2_budget(calls):
     # 6400 J = 6400 / 3.6e6 kWh at 400 g/kWh = 0.711 g
     ok = runner.invoke(app, [*ARGS, "--co2-budget", "1g", "--grid-intensity", "400", "--json"])
