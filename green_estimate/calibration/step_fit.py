@@ -58,11 +58,18 @@ def class_times(sample: dict, classes: dict[str, dict], default: str, params: di
     return out
 
 
-def step_features(sample: dict, times: Times) -> list[float]:
+def structure_features(sample: dict) -> list[float]:
+    """The step features no op model changes: const, dispatches, parameter tensors, fresh bytes."""
     st = sample.get("structure", {})
-    return [sum(times[g].values()) for g in SCALE_GROUPS] + [
-        1.0, float(len(sample["ops"]) + st.get("ignored_ops", 0)), float(st.get("param_tensors", 0)),
-        fresh_bytes(op_record(row) for row in sample["ops"])]
+    return [1.0, float(len(sample["ops"]) + st.get("ignored_ops", 0)), float(st.get("param_tensors", 0)),
+            fresh_bytes(op_record(row) for row in sample["ops"])]
+
+
+def step_features(sample: dict, times: Times, structure: list[float] | None = None) -> list[float]:
+    """One network's row of :data:`STEP_FEATURES`; ``structure`` is its :func:`structure_features`,
+    computed once where the same network is priced by many refits."""
+    return [sum(times[g].values()) for g in SCALE_GROUPS] + (structure_features(sample) if structure is None
+                                                             else structure)
 
 
 def _wls(X: Any, y: Any) -> Any:
@@ -185,10 +192,12 @@ def quantile(errors: list[float], level: float) -> float:
 
 
 def _family_out_errors(samples: list[dict], classes: dict[str, dict], rows: dict[str, list[Row]], default: str,
-                       X: Any, y: Any) -> tuple[dict[str, list[float]], list[str], list[int]]:
+                       X: Any, y: Any, structure: list[list[float]]
+                       ) -> tuple[dict[str, list[float]], list[str], list[int]]:
     """Absolute log errors of every network predicted with its family left out of the op models.
 
-    Returns the errors per target (``time_s``, ``energy_j``), each error's family and network index.
+    ``structure`` is each network's :func:`structure_features` (the same in every refit). Returns the
+    errors per target (``time_s``, ``energy_j``), each error's family and network index.
     The step model (and power) leave out only the predicted network: its in-step scales of fused
     regions are learned from the other networks that have such regions, its family's included.
     """
@@ -208,7 +217,7 @@ def _family_out_errors(samples: list[dict], classes: dict[str, dict], rows: dict
                              entry["time_s"]["params"])
             p_cls[cls] = p if p is not None else entry["time_s"]["params"]
         ot = _class_op_times(samples, classes, default, p_cls)
-        Xf = np.array([step_features(s, c) for s, c in zip(samples, ot)])
+        Xf = np.array([step_features(s, c, st) for s, c, st in zip(samples, ot, structure)])
         for i in (i for i, f in enumerate(fam_of) if f == fam):
             rest = [j for j in range(len(samples)) if j != i]
             pf, _ = fit_step(Xf[rest], y[rest])
@@ -254,13 +263,14 @@ def fit_step_model(samples: list[dict], classes: dict[str, dict], rows: dict[str
 
     y = np.array([s["time_s"] for s in samples], dtype=float)
     op_times = _class_op_times(samples, classes, default)
-    X = np.array([step_features(s, c) for s, c in zip(samples, op_times)])
+    structure = [structure_features(s) for s in samples]
+    X = np.array([step_features(s, c, st) for s, c, st in zip(samples, op_times, structure)])
     params, res = fit_step(X, y)
     scaled = [_scaled(c, params) for c in op_times]
     power = fit_power(samples, scaled, list(y))
     cov = np.atleast_2d(res.cov_params()).tolist()  # of the columns fitted (tied scales are one column)
 
-    log_err, err_family, err_index = _family_out_errors(samples, classes, rows, default, X, y)
+    log_err, err_family, err_index = _family_out_errors(samples, classes, rows, default, X, y, structure)
     interval = _interval_summary(log_err, err_family, sorted({s["params"]["family"] for s in samples}))
     if err_index:
         kinds = sorted({k for c in scaled for k in c} | set(classes)) + [FUSED]
