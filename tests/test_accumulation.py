@@ -21,6 +21,17 @@ def tiny():
         return nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 2)), torch.empty(3, 8)
 
 
+TINY_PARAMS = 8 * 4 + 4 + 4 * 2 + 2  # tiny()'s weights and biases: one accumulating add each per extra micro-batch
+
+
+def adam_step_flops():
+    """tiny()'s one-micro-batch Adam step counted, with its forward+backward FLOPs and its optimizer FLOPs."""
+    model, x = tiny()
+    report = count_step(model, (x,), optimizer="adam")
+    return (report, sum(o.flops for o in report.ops if o.phase != "optimizer"),
+            sum(o.flops for o in report.ops if o.phase == "optimizer"))
+
+
 def _signature(ops):
     return Counter((o.op, o.cls, o.flops, o.bytes_read, o.bytes_written) for o in ops)
 
@@ -43,13 +54,9 @@ def test_synthesised_adds_are_what_autograd_runs_on_a_second_micro_batch():
 
 
 def test_an_optimizer_step_of_k_micro_batches_repeats_forward_and_backward_only():
-    model, x = tiny()
-    report = count_step(model, (x,), optimizer="adam")
-    fb = sum(o.flops for o in report.ops if o.phase != "optimizer")
-    opt = sum(o.flops for o in report.ops if o.phase == "optimizer")
-    n_params = 8 * 4 + 4 + 4 * 2 + 2
+    report, fb, opt = adam_step_flops()
     step = optimizer_step(report, 4)
-    assert step.totals().flops == 4 * fb + 3 * n_params + opt
+    assert step.totals().flops == 4 * fb + 3 * TINY_PARAMS + opt
     assert sum(1 for o in step.ops if o.phase == "optimizer") == sum(1 for o in report.ops if o.phase == "optimizer")
     assert optimizer_step(report, 1) is report
     with pytest.raises(UsageError, match="--grad-accum 0"):
@@ -67,11 +74,8 @@ def test_plan_steps_follow_the_global_batch():
 
 
 def test_predicted_energy_is_k_passes_plus_adds_plus_one_update():
-    model, x = tiny()
-    report = count_step(model, (x,), optimizer="adam")
-    fb = sum(o.flops for o in report.ops if o.phase != "optimizer")
-    opt = sum(o.flops for o in report.ops if o.phase == "optimizer")
-    adds = 8 * 4 + 4 + 4 * 2 + 2
+    report, fb, opt = adam_step_flops()
+    adds = TINY_PARAMS
     pred = predict_report(report, plan=TrainingPlan(3, 1, 300, grad_accum=5), profile=per_flop_profile(1e-9, 1e-10),
                           probe=False)
     d = pred.to_dict()

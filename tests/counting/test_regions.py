@@ -15,10 +15,12 @@ def count(model: nn.Module, *shape: int, dtype=torch.float32):
     return count_step(model, (x,), optimizer="sgd")
 
 
-class GRUNet(nn.Module):
-    def __init__(self) -> None:
+class RNNNet(nn.Module):
+    """A recurrent layer (``nn.GRU`` by default) of 4 → 8 and a linear head on its last step."""
+
+    def __init__(self, layer: type = nn.GRU) -> None:
         super().__init__()
-        self.rnn = nn.GRU(4, 8, batch_first=True)
+        self.rnn = layer(4, 8, batch_first=True)
         self.head = nn.Linear(8, 3)
 
     def forward(self, x):
@@ -26,7 +28,7 @@ class GRUNet(nn.Module):
 
 
 def test_a_grus_forward_and_backward_ops_are_marked_rnn_and_the_head_is_not():
-    report = count(GRUNet(), 2, 5, 4)
+    report = count(RNNNet(), 2, 5, 4)
     rnn = [o for o in report.ops if o.fused == "rnn"]
     assert {o.phase for o in rnn} == {"forward", "backward"}
     # the head: one addmm forward, and its backward (two mm) outside the region
@@ -37,16 +39,7 @@ def test_a_grus_forward_and_backward_ops_are_marked_rnn_and_the_head_is_not():
 
 
 def test_an_lstm_is_a_region_of_its_own():
-    class LSTMNet(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.rnn = nn.LSTM(4, 8, batch_first=True)
-            self.head = nn.Linear(8, 3)
-
-        def forward(self, x):
-            return self.head(self.rnn(x)[0][:, -1])
-
-    report = count(LSTMNet(), 2, 5, 4)
+    report = count(RNNNet(nn.LSTM), 2, 5, 4)
     lstm = [o for o in report.ops if o.fused]
     assert lstm and {o.fused for o in lstm} == {"lstm"} and {o.phase for o in lstm} == {"forward", "backward"}
     assert {scale_group(o) for o in lstm} == {"lstm_linear", "lstm_other"}
