@@ -53,6 +53,9 @@ def reference_step_time_s(family: str, seed: int, batch: int, optimizer: str, bu
     from green_estimate.calibration.incontext import make_step
     from green_estimate.calibration.networks import build_network
 
+    from green_estimate.allocator import settle
+
+    settle()  # the allocator state calibration measured in
     net = build_network(family, seed, "cpu")
     step = make_step(net.model, net.inputs(batch, "cpu"), optimizer)
     step()

@@ -70,6 +70,12 @@ FEATURES: dict[str, Callable[[OpRecord], float]] = {
     # group ran at 5–7 GFLOP/s and 8 → 4 at 15–40, where 8 → 8 ran at 80 (measured, 2-vCPU EPYC).
     "conv_narrow_out_flops": lambda op: (float(op.flops) if op.conv_cin > 0 and not op.depthwise
                                          and op.gemm_mnk[1] < 8 else 0.0),
+    # Depthwise convolutions stream their tensors at about one rate (6 GB/s in calibration on a
+    # 2-vCPU EPYC: a 3×3 one forward at 14 GFLOP/s with stride 1 and 5 with stride 2, a 5×5 one at 38
+    # and 14), which ``bytes`` prices — except the backward of kernels wider than 3×3, which
+    # computes at about 5 GFLOP/s where a 3×3 one runs at 16.
+    "depthwise_wide_backward_flops": lambda op: (float(op.flops) if op.depthwise and op.phase == "backward"
+                                                 and op.gemm_mnk[2] > 9 else 0.0),
     # Backward kernels (gradients of input and weight) differ from forward ones in cost per call.
     "backward_const": lambda op: 1.0 if op.phase == "backward" else 0.0,
     "backward_flops": lambda op: float(op.flops) if op.phase == "backward" else 0.0,

@@ -49,6 +49,18 @@ def test_narrow_out_conv_flops_are_grouped_convs_below_eight_output_channels_per
     assert FEATURES["conv_narrow_out_flops"](mm) == 0.0             # a thin GEMM is not a convolution
 
 
+def test_depthwise_wide_backward_flops_are_backward_depthwise_convs_wider_than_3x3():
+    def dw(kernel: int, phase: str, depthwise: bool = True) -> OpRecord:
+        return OpRecord("aten.convolution_backward" if phase == "backward" else "aten.convolution", "conv", phase, "",
+                        1000, 0, 0, gemm_mnk=(4096, 1, kernel * kernel), min_dim=1, depthwise=depthwise, conv_cin=1)
+
+    assert FEATURES["depthwise_wide_backward_flops"](dw(5, "backward")) == 1000.0
+    assert FEATURES["depthwise_wide_backward_flops"](dw(7, "backward")) == 1000.0
+    assert FEATURES["depthwise_wide_backward_flops"](dw(3, "backward")) == 0.0   # 3×3: the fast kernels
+    assert FEATURES["depthwise_wide_backward_flops"](dw(5, "forward")) == 0.0
+    assert FEATURES["depthwise_wide_backward_flops"](dw(5, "backward", depthwise=False)) == 0.0
+
+
 def test_fresh_bytes_of_a_step_sum_the_fresh_feature():
     from green_estimate.features import fresh_bytes
 

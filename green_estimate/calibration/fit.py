@@ -4,7 +4,7 @@ The rows come from the ``network`` samples (:mod:`~green_estimate.calibration.in
 network and class, the features of the ops whose profiler events were matched one to one, summed,
 against their summed in-context time. A class's time is ``params · Σ_ops features(op)``; candidate
 feature sets (per-op fixed cost, FLOPs, bytes, GEMM FLOPs by the GEMM's smallest dimension,
-depthwise FLOPs, backward cost) are fitted by WLS with weights ``1/y²`` — the relative error of a
+depthwise FLOPs, backward cost, the backward of depthwise kernels wider than 3×3) are fitted by WLS with weights ``1/y²`` — the relative error of a
 class's total in a step, which is what a prediction adds up — and compared by cross-validation
 that leaves whole networks out. A feature whose coefficient comes out negative is dropped (it would
 price some unseen op below zero).
@@ -45,6 +45,10 @@ CANDIDATES: tuple[tuple[str, ...], ...] = (
     ("const", "flops", *_GEMM, "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes"),
     ("const", "backward_const", "flops", *_GEMM, "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes"),
     ("const", "flops", *_GEMM, "depthwise_flops", "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes"),
+    ("const", "flops", *_GEMM, "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes",
+     "depthwise_wide_backward_flops"),
+    ("const", "backward_const", "flops", *_GEMM, "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes",
+     "depthwise_wide_backward_flops"),
     ("const",),
 )
 # No candidate prices fresh pages (new tensors of 32 MiB and more, see features.FRESH_BYTES): that

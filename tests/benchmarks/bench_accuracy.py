@@ -34,6 +34,7 @@ import torch.nn as nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from green_estimate.allocator import settle  # noqa: E402
 from green_estimate.calibration.incontext import make_step  # noqa: E402
 from green_estimate.counting.counter import count_workload  # noqa: E402
 from green_estimate.examples.simple_cnn import build_model as simple_cnn  # noqa: E402
@@ -220,7 +221,9 @@ def workload(name: str) -> Workload:
 
 
 def measure_step_s(name: str, repeats: int = 5, window_s: float = 0.3) -> float:
-    """Median seconds per real training step, exactly the step the counter counts."""
+    """Median seconds per real training step, exactly the step the counter counts, in the allocator
+    state calibration measures in (green_estimate/allocator.py)."""
+    settle()
     torch.manual_seed(0)
     w = workload(name)
     model = w.build()
