@@ -16,7 +16,7 @@ those blocks are re-used or faulted in again, page by page, in every step:
 So that calibration and the measurements set beside predictions all run in one defined state,
 they call :func:`settle` before they time a CPU step: it frees one block just under 32 MiB, which
 moves glibc to the state it reaches anyway once a process has freed such a block. Predictions
-price that state (docs/accuracy.md says how to reach it in your own training). Elsewhere (another
+price that state (docs/predict.md says how to reach it in your own training). Elsewhere (another
 C library, macOS, Windows) it is one allocation and does nothing more.
 """
 from __future__ import annotations

@@ -5,10 +5,11 @@ models that the calibration's network generator never builds (a depthwise-separa
 grouped-conv net, a U-Net with transposed convs, GRU and LSTM classifiers, a small ViT, an MLP-Mixer,
 tiny and wide MLPs, LeNet-5, a VGG- and a ResNet-style net, the study's SimpleCNN), count one
 training step (forward, loss, backward, Adam, batch 64) and price it with each profile, then
-measure the same step for real (warm-up, 5 windows of ≥ 0.3 s, median; in one pass over the list
-*before* calibrating and two after, each model's measured time the median of its three passes: on
-a shared VM the machine's speed drifts by tens of percent within minutes, and a calibration takes
-ten; the spread between passes is printed as that drift). Prints each model's error and whether it
+measure the same step for real (glibc's malloc settled as calibration has it, warm-up, 5 windows
+of ≥ 0.3 s, median; in one pass over the list *before* calibrating and two after, each model's
+measured time the median of its three passes: on a shared VM the machine's speed drifts by tens of
+percent within minutes, and a calibration takes ten; the spread between passes is printed as that
+drift). Prints each model's error and whether it
 fell inside the 90 % interval, and per profile the median error, the share within ±15 % and the
 coverage.
 
