@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 PROBE_SCHEMA = "green-estimate/probe@1"
+# How the reference steps were timed: since "settled-allocator", after allocator.settle(), as calibration
+# times its networks. A cached probe timed otherwise is measured again.
+PROBE_METHOD = "settled-allocator"
 REFERENCE_STEPS = (("cnn", 1, 32, "adam"), ("mlp", 3, 64, "adam"), ("transformer", 2, 16, "adam"))
 
 
@@ -80,7 +83,7 @@ def run_probe(budget_s: float = 0.5) -> dict[str, Any]:
     refs = [{"family": f, "seed": s, "batch": bt, "optimizer": o, "time_s": reference_step_time_s(f, s, bt, o)}
             for f, s, bt, o in REFERENCE_STEPS]
     return {
-        "schema": PROBE_SCHEMA, "fingerprint": cpu_fingerprint(), "torch_version": torch.__version__,
+        "schema": PROBE_SCHEMA, "method": PROBE_METHOD, "fingerprint": cpu_fingerprint(), "torch_version": torch.__version__,
         "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "gemm_flops_per_s": 2 * 512**3 / gemm_s, "thin_gemm_flops_per_s": 2 * 64 * 256 * 256 / thin_s,
         "bandwidth_bytes_per_s": 2 * big.numel() * 4 / copy_s, "dispatch_s": add_s, "python_loop_s": py_s,
@@ -96,7 +99,8 @@ def _cache_path(fp: dict, torch_version: str) -> Path:
 
 
 def probe_here() -> dict[str, Any]:
-    """This machine's probe, from the cache when this CPU, thread count and torch were probed before."""
+    """This machine's probe, from the cache when this CPU, thread count and torch were probed before
+    (by this probe's method: one timed another way is measured again)."""
     import torch
 
     from green_estimate.profile import cpu_fingerprint
@@ -105,7 +109,7 @@ def probe_here() -> dict[str, Any]:
     path = _cache_path(cpu_fingerprint(), torch.__version__)
     try:
         data = json.loads(path.read_text())
-        if data.get("schema") == PROBE_SCHEMA:
+        if data.get("schema") == PROBE_SCHEMA and data.get("method") == PROBE_METHOD:
             return {**data, "cached": True}
     except (OSError, ValueError):
         pass

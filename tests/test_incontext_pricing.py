@@ -1,6 +1,7 @@
 """Pricing with an in-context profile: step model arithmetic, fused scales, intervals, transfer to another CPU."""
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -145,3 +146,20 @@ def test_a_profile_made_here_is_not_probed(monkeypatch):
     prof = Profile.from_dict(incontext_profile(probe=PROBE))
     pred = predict_report(report(), plan=TrainingPlan(8, steps_given=1), profile=prof)
     assert "transfer" not in pred.profile.data
+
+
+def test_a_cached_probe_is_reused_only_if_timed_the_current_way(tmp_path, monkeypatch):
+    import green_estimate.device_probe as probe_mod
+
+    monkeypatch.setenv("GREEN_ESTIMATE_HOME", str(tmp_path))
+    runs = []
+    monkeypatch.setattr(probe_mod, "run_probe", lambda: runs.append(1) or {"schema": probe_mod.PROBE_SCHEMA,
+                                                                          "method": probe_mod.PROBE_METHOD, "gemm_flops_per_s": 1.0})
+    first = probe_mod.probe_here()
+    second = probe_mod.probe_here()
+    assert (first["cached"], second["cached"], len(runs)) == (False, True, 1)
+    # a probe cached before the reference steps were timed in a settled allocator: measured again
+    path = next((tmp_path / "probes").glob("*.json"))
+    path.write_text(json.dumps({"schema": probe_mod.PROBE_SCHEMA, "gemm_flops_per_s": 2.0}))
+    third = probe_mod.probe_here()
+    assert (third["cached"], third["gemm_flops_per_s"], len(runs)) == (False, 1.0, 2)
