@@ -192,6 +192,12 @@ def _communication(report: CostReport, step: CostReport, prof: Profile, parallel
                                window_s=window, compute_time_s=sum(c.time_s for c in classes.values()))
 
 
+# A calibrated CPU profile prices steps in a settled process (green_estimate/allocator.py).
+ALLOCATOR_NOTE = ("CPU times are those of a process whose malloc has settled, as calibration measured them; in a "
+                  "fresh process mid-size CNNs trained 16-32% slower until it called "
+                  "green_estimate.allocator.settle() (docs/predict.md).")
+
+
 def _profile_notes(prof: Profile, classes: dict[str, ClassPrice]) -> list[str]:
     notes = []
     if prof.provenance == "measured-runs":
@@ -207,6 +213,8 @@ def _profile_notes(prof: Profile, classes: dict[str, ClassPrice]) -> list[str]:
     if defaulted:
         notes.append(f"Classes without their own calibration, priced as {prof.default_class}: {', '.join(defaulted)}.")
     dev = prof.device
+    if dev.get("kind") == "cpu" and prof.step is not None:
+        notes.append(ALLOCATOR_NOTE)
     if dev.get("kind") == "cpu":
         try:
             if dev.get("fingerprint", {}).get("cpu_model") != cpu_fingerprint()["cpu_model"]:

@@ -203,3 +203,13 @@ def json_copy(d):
     import json
 
     return json.loads(json.dumps(d))
+
+
+def test_a_calibrated_cpu_profile_says_its_times_are_of_a_settled_allocator():
+    from green_estimate.predict import ALLOCATOR_NOTE
+
+    assert ALLOCATOR_NOTE in predict(EXAMPLE, batch_size=64, profile="cpu-reference-2core").to_dict()["notes"]
+    # a CPU profile without an in-context step model (not made by calibrate) and a GPU profile: no such note
+    assert ALLOCATOR_NOTE not in predict(EXAMPLE, batch_size=64, profile=per_flop_profile()).to_dict()["notes"]
+    gpu = predict(EXAMPLE, batch_size=64, profile="gtx-1080-yarally-cain2023")
+    assert ALLOCATOR_NOTE not in gpu.to_dict()["notes"]
