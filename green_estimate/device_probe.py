@@ -53,10 +53,9 @@ def _python_loop() -> None:
 
 def reference_step_time_s(family: str, seed: int, batch: int, optimizer: str, budget_s: float = 0.6) -> float:
     """Seconds per training step of one fixed calibration network on the CPU."""
+    from green_estimate.allocator import settle
     from green_estimate.calibration.incontext import make_step
     from green_estimate.calibration.networks import build_network
-
-    from green_estimate.allocator import settle
 
     settle()  # the allocator state calibration measured in
     net = build_network(family, seed, "cpu")

@@ -4,10 +4,10 @@ The rows come from the ``network`` samples (:mod:`~green_estimate.calibration.in
 network and class, the features of the ops whose profiler events were matched one to one, summed,
 against their summed in-context time. A class's time is ``params · Σ_ops features(op)``; candidate
 feature sets (per-op fixed cost, FLOPs, bytes, GEMM FLOPs by the GEMM's smallest dimension,
-depthwise FLOPs, backward cost, the backward of depthwise kernels wider than 3×3) are fitted by WLS with weights ``1/y²`` — the relative error of a
-class's total in a step, which is what a prediction adds up — and compared by cross-validation
-that leaves whole networks out. A feature whose coefficient comes out negative is dropped (it would
-price some unseen op below zero).
+depthwise FLOPs, backward cost, the backward of depthwise kernels wider than 3×3) are fitted by WLS
+with weights ``1/y²`` — the relative error of a class's total in a step, which is what a prediction
+adds up — and compared by cross-validation that leaves whole networks out. A feature whose
+coefficient comes out negative is dropped (it would price some unseen op below zero).
 """
 from __future__ import annotations
 

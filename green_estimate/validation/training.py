@@ -7,8 +7,9 @@ last. Each step is the predicted one: ``zero_grad(set_to_none=True)``, forward, 
 backward, ``Adam.step()``, at exactly ``batch_size`` samples — an epoch is ``ceil(n / batch_size)``
 steps and its last batch is filled up with samples drawn from a fresh permutation, so no step is
 smaller than the one priced. On a CPU, glibc's malloc is settled first
-(:func:`green_estimate.allocator.settle`): the state calibration measured in. The per-step gather of a batch (``x[idx]``) is inside the window, as it
-is in any training loop; it is a copy of one batch, small beside the step.
+(:func:`green_estimate.allocator.settle`): the state calibration measured in. The per-step gather of
+a batch (``x[idx]``) is inside the window, as it is in any training loop; it is a copy of one batch,
+small beside the step.
 
 Timeline of one trial::
 

@@ -9,9 +9,8 @@ measure the same step for real (glibc's malloc settled as calibration has it, wa
 of ≥ 0.3 s, median; in one pass over the list *before* calibrating and two after, each model's
 measured time the median of its three passes: on a shared VM the machine's speed drifts by tens of
 percent within minutes, and a calibration takes ten; the spread between passes is printed as that
-drift). Prints each model's error and whether it
-fell inside the 90 % interval, and per profile the median error, the share within ±15 % and the
-coverage.
+drift). Prints each model's error and whether it fell inside the 90 % interval, and per profile the
+median error, the share within ±15 % and the coverage.
 
     python tests/benchmarks/bench_accuracy.py                       # calibrate full + quick here, and the shipped default
     python tests/benchmarks/bench_accuracy.py --threads 1 --profiles default   # the shipped profile on a "foreign" CPU
