@@ -11,7 +11,7 @@ those blocks are re-used or faulted in again, page by page, in every step:
   first large network) re-uses its heap: no page faults;
 - a fresh process training a model whose tensors are all well under 32 MiB keeps trimming and
   re-faulting its heap. Measured on a 2-vCPU EPYC VM (``tests/benchmarks/bench_allocator.py``,
-  docs/performance.md): a small ResNet's step took 23 % longer, a depthwise-separable net's 29 %.
+  docs/performance.md): a small ResNet's step took 11 % longer, a depthwise-separable net's 29 %.
 
 So that calibration and the measurements set beside predictions all run in one defined state,
 they call :func:`settle` before they time a CPU step: it frees one block just under 32 MiB, which

@@ -194,7 +194,7 @@ def _communication(report: CostReport, step: CostReport, prof: Profile, parallel
 
 # A calibrated CPU profile prices steps in a settled process (green_estimate/allocator.py).
 ALLOCATOR_NOTE = ("CPU times are those of a process whose malloc has settled, as calibration measured them; in a "
-                  "fresh process mid-size CNNs trained 16-32% slower until it called "
+                  "fresh process mid-size CNNs trained 10-33% slower until it called "
                   "green_estimate.allocator.settle() (docs/predict.md).")
 
 

@@ -1,11 +1,14 @@
 """Benchmark: what glibc's malloc state does to a CPU training step (see green_estimate/allocator.py).
 
-For each model of bench_accuracy.py, two fresh Python processes train it (batch 64, Adam): one as a
-user's script would (``fresh``), one that first calls ``green_estimate.allocator.settle()`` — the
-state calibration and every measurement beside a prediction run in (``settled``). Each warms up for
-0.5 s, then times 5 windows of ≥ 0.3 s (median) and counts the minor page faults per step
-(``getrusage``). The two processes of a model run one after the other, so the VM's drift between
-them is small beside the effect. Prints one row per model and the machine.
+For each model of bench_accuracy.py, three fresh Python processes train it (batch 64, Adam): one as
+a user's script would (``fresh``), one that first calls ``green_estimate.allocator.settle()`` — the
+state calibration and every measurement beside a prediction run in (``settled``) — and one with
+``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_`` at 4 GiB in its environment, so glibc
+serves every tensor, however large, from a heap it never hands back (``heap only``; predictions do
+not price this state). Each warms up for 0.5 s, then times 5 windows of ≥ 0.3 s (median) and counts
+the minor page faults per step (``getrusage``). The three processes of a model take turns, ``--rounds``
+times (default 3), and each kind's figures are the medians over its rounds: on a shared VM one process
+can run 20 % off the next. Prints one row per model and the machine.
 
     python tests/benchmarks/bench_allocator.py
     python tests/benchmarks/bench_allocator.py --models resnet-small,vgg-small
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -21,6 +25,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+HEAP_ONLY_BYTES = 4 << 30  # glibc's mmap and trim thresholds for the "heap only" process
 
 
 def one(name: str, settled: bool) -> dict:
@@ -59,6 +64,7 @@ def one(name: str, settled: bool) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", help="comma-separated names (default: all of bench_accuracy.py)")
+    ap.add_argument("--rounds", type=int, default=3, help="turns of the three processes per model (default 3)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--settled", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -70,17 +76,22 @@ def main() -> None:
 
     names = args.models.split(",") if args.models else list(B.MODELS)
     print(f"machine: {B.machine()}\n")
-    print("| model | fresh process ms | faults/step | settled ms | faults/step | fresh / settled |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| model | fresh process ms | faults/step | settled ms | faults/step | heap only ms | faults/step "
+          "| fresh / settled | heap only / settled |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    heap_env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(HEAP_ONLY_BYTES), "MALLOC_TRIM_THRESHOLD_": str(HEAP_ONLY_BYTES)}
     for name in names:
-        r = {}
-        for settled in (False, True):
-            cmd = [sys.executable, __file__, "--one", name] + (["--settled"] if settled else [])
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
-            r[settled] = json.loads(out.strip().splitlines()[-1])
-        f, s = r[False], r[True]
+        runs: dict[str, list[dict]] = {"fresh": [], "settled": [], "heap": []}
+        for _ in range(args.rounds):
+            for kind, extra, env in (("fresh", [], None), ("settled", ["--settled"], None), ("heap", [], heap_env)):
+                cmd = [sys.executable, __file__, "--one", name, *extra]
+                out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT, env=env).stdout
+                runs[kind].append(json.loads(out.strip().splitlines()[-1]))
+        f, s, h = ({k: statistics.median(r[k] for r in runs[kind]) for k in ("step_s", "faults_per_step")}
+                   for kind in ("fresh", "settled", "heap"))
         print(f"| {name} | {f['step_s'] * 1e3:.2f} | {f['faults_per_step']:.0f} | {s['step_s'] * 1e3:.2f} | "
-              f"{s['faults_per_step']:.0f} | {f['step_s'] / s['step_s']:.2f} |", flush=True)
+              f"{s['faults_per_step']:.0f} | {h['step_s'] * 1e3:.2f} | {h['faults_per_step']:.0f} | "
+              f"{f['step_s'] / s['step_s']:.2f} | {h['step_s'] / s['step_s']:.2f} |", flush=True)
 
 
 if __name__ == "__main__":
