@@ -3,12 +3,13 @@
 Op models (:mod:`~green_estimate.calibration.fit`) price what the profiler saw inside ops. A step
 also holds the Python work between them — module calls, the autograd engine, the optimizer's loop
 over parameters — and the profiler's own cost per op. The step model, fitted on the *unprofiled*
-step times of the calibration networks (WLS, weights ``1/y²``), is
+step times of the calibration networks (robust, on relative errors, every coefficient bounded at
+zero: :func:`fit_step`), is
 
     time_s = a · Σ_ops op_time + Σ_regions a_r · Σ_(its ops) op_time + b + c · dispatches + d · param_tensors
 
-(``dispatches``: every aten call, free views included; a coefficient that comes out negative is
-dropped and the rest refitted). Energy: every class draws its own power while it runs,
+(``dispatches``: every aten call, free views included). Energy: every class draws its own power
+while it runs,
 
     energy_j = Σ_c power_c · time_c + power_rest · (time between ops)
 
@@ -28,7 +29,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from green_estimate.calibration.fit import Row, refit_params, wls
+from green_estimate.calibration.fit import Fit, Row, refit_params, wls
 from green_estimate.calibration.incontext import op_record
 from green_estimate.counting.regions import SCALE_GROUPS, scale_group
 from green_estimate.features import fresh_bytes
@@ -72,62 +73,53 @@ def step_features(sample: dict, times: Times, structure: list[float] | None = No
                                                              else structure)
 
 
+HUBER_T = 1.345  # Huber's threshold in robust standard deviations (statsmodels' HuberT default)
+
+
 def _wls(X: Any, y: Any) -> Any:
     return wls(X, y)  # whole steps: relative error (weights 1/y²)
 
 
-def _sibling(g: int) -> int | None:
-    """The other half of a recurrent region's scale (``rnn_linear`` ↔ ``rnn_other``), or ``None``."""
-    name = SCALE_GROUPS[g]
-    for a, b in (("_linear", "_other"), ("_other", "_linear")):
-        if name.endswith(a):
-            return SCALE_GROUPS.index(name[: -len(a)] + b)
-    return None
+def fit_step(X: Any, y: Any) -> tuple[list[float], Fit]:
+    """Step coefficients in :data:`STEP_FEATURES` order, and the fit.
 
-
-def fit_step(X: Any, y: Any) -> tuple[list[float], Any]:
-    """Step coefficients in :data:`STEP_FEATURES` order, and the final fit.
-
-    The op-time scale must be positive. A fused group's scale too: where it is not (too few
-    networks to tell, or the region's GEMMs and other ops in the same proportion in every network),
-    the group shares its region's other scale (an LSTM gets one scale for all its ops), and failing
-    that the op-time scale. A between-op term that comes out negative is dropped and the rest
-    refitted.
+    One robust fit with every coefficient bounded at zero: an op's in-step time and the work between
+    ops can only add to a step. It minimises Huber's loss of the relative errors (weights ``1/y``),
+    its threshold 1.345 robust standard deviations (1.4826 × the median absolute relative error of
+    the fit before) — the M-estimator the op models use, with the bounds inside the fit instead of
+    dropping or merging terms after it. A scale that the bound holds at zero prices its ops at
+    nothing beyond what the other terms carry: an LSTM whose GEMM and other ops move together in
+    every network gets all of its scale on one half. A scale group that no network has is priced at
+    the op-time scale; an op-time scale held at zero (no data for it) at 1.
     """
     import numpy as np
+    from scipy.optimize import least_squares
 
-    owner = {g: (g if (X[:, g] > 0).any() else 0) for g in range(N_SCALES)}  # the column g's time joins
-    owner[0] = 0
-    keep = list(range(N_SCALES, X.shape[1]))
-    while True:
-        free = sorted({o for o in owner.values() if o})
-        cols = [sum((X[:, g] for g in owner if owner[g] == c), np.zeros(len(y))) for c in [0, *free]]
-        res = _wls(np.column_stack(cols + [X[:, k] for k in keep]), y)
-        p = np.asarray(res.params)
-        bad = [c for c, v in zip(free, p[1:1 + len(free)]) if v <= 0]
-        if bad:
-            members = [g for g in owner if owner[g] == bad[0]]
-            sib = _sibling(bad[0])
-            target = sib if sib is not None and len(members) == 1 and owner[sib] == sib else 0
-            for g in members:
-                owner[g] = target
-            continue
-        neg = [k for k, v in zip(keep, p[1 + len(free):]) if v < 0]
-        if neg:
-            keep = [k for k in keep if k != neg[0]]
-            continue
-        break
-    col_param = dict(zip([0, *free], (float(v) for v in p[:1 + len(free)])))
+    used = [j for j in range(X.shape[1]) if (X[:, j] != 0).any()]
+    A = X[:, used] / y[:, None]  # relative errors: each row divided by its step time
+    col = np.abs(A).max(axis=0)
+    A = A / col  # unit columns: FLOP-sized and per-step terms in one system
+    b = np.ones(len(y))
+    x = least_squares(lambda p: A @ p - b, np.linalg.lstsq(A, b, rcond=None)[0].clip(0), bounds=(0, np.inf)).x
+    for _ in range(2):  # Huber's threshold from the residuals of the fit before (MAD scale)
+        sigma = max(1.4826 * float(np.median(np.abs(A @ x - b))), 1e-9)
+        fit = least_squares(lambda p: A @ p - b, x, bounds=(0, np.inf), loss="huber", f_scale=HUBER_T * sigma)
+        x = np.where(fit.active_mask == -1, 0.0, fit.x)  # held at the bound: exactly zero
     full = [0.0] * X.shape[1]
+    for j, v in zip(used, x / col):
+        full[j] = float(v)
+    if full[0] <= 0:  # not physical: price ops as profiled, with the other terms as fitted
+        full[0] = 1.0
     for g in range(N_SCALES):
-        full[g] = col_param[owner[g]]
-    for k, v in zip(keep, p[1 + len(free):]):
-        full[k] = float(v)
-    if full[0] <= 0:  # not physical: price ops as profiled, with the between-op terms as fitted
-        for g in range(N_SCALES):
-            if owner[g] == 0:
-                full[g] = 1.0
-    return full, res
+        if g not in used:
+            full[g] = full[0]  # no network had such a region: its ops at the op-time scale
+    resid = X @ np.array(full) / y - 1
+    scale = float(np.mean(resid**2))
+    J = fit.jac
+    cov_used = scale * np.linalg.pinv(J.T @ J) / np.outer(col, col)
+    cov = np.zeros((X.shape[1], X.shape[1]))
+    cov[np.ix_(used, used)] = cov_used
+    return full, Fit(np.array(full), cov, scale, len(y) - len(used))
 
 
 def _class_op_times(samples: list[dict], classes: dict, default: str, params: dict | None = None) -> list[tuple]:
