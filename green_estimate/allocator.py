@@ -27,12 +27,15 @@ from __future__ import annotations
 SETTLE_BYTES = (32 << 20) - (1 << 16)
 
 
-def settle() -> None:
+def settle(device: str = "cpu") -> None:
     """Put glibc's malloc thresholds where a long-lived PyTorch process has them (see the module doc).
 
     Allocates and frees one block of :data:`SETTLE_BYTES` without touching its pages: it costs an
-    ``mmap`` and a ``munmap``, and calling it again changes nothing.
+    ``mmap`` and a ``munmap``, and calling it again changes nothing. For a step timed on another
+    ``device`` than ``cpu`` (its tensors are not malloc's) it does nothing.
     """
+    if device != "cpu":
+        return
     import torch
 
     block = torch.empty(SETTLE_BYTES, dtype=torch.uint8)

@@ -213,9 +213,9 @@ def _profile_notes(prof: Profile, classes: dict[str, ClassPrice]) -> list[str]:
     if defaulted:
         notes.append(f"Classes without their own calibration, priced as {prof.default_class}: {', '.join(defaulted)}.")
     dev = prof.device
-    if dev.get("kind") == "cpu" and prof.step is not None:
-        notes.append(ALLOCATOR_NOTE)
     if dev.get("kind") == "cpu":
+        if prof.step is not None:
+            notes.append(ALLOCATOR_NOTE)
         try:
             if dev.get("fingerprint", {}).get("cpu_model") != cpu_fingerprint()["cpu_model"]:
                 notes.append(f"Profile {prof.name} was measured on another device ({prof.device_name}).")

@@ -98,6 +98,7 @@ class Prediction:
         by_class = self._by_class(e)
         n, comm, prof = self.gpus, self.parallel, self.profile
         is_gpu = prof.is_gpu
+        totals = self.report.totals()
         return {
             "schema": "green-estimate/prediction@1",
             "model": self.model,
@@ -118,9 +119,8 @@ class Prediction:
             "grid_intensity": None if self.carbon is None else self.carbon.to_dict(),
             "by_class": by_class,
             "parallel": None if comm is None else comm.to_dict(e),
-            "step": {"flops": self.report.totals().flops, "bytes": self.report.totals().bytes,
-                     "ops": self.report.totals().ops, "parameters": self.report.parameters,
-                     "optimizer": self.report.optimizer, "loss": self.report.loss},
+            "step": {"flops": totals.flops, "bytes": totals.bytes, "ops": totals.ops,
+                     "parameters": self.report.parameters, "optimizer": self.report.optimizer, "loss": self.report.loss},
             "uncounted_ops": self.report.uncounted_ops(),
             "interval": self.interval_basis(),
             "notes": self.notes,

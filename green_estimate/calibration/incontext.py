@@ -217,10 +217,9 @@ def measure_network(params: dict, meter: Meter, device: str, *, warmup_s: float,
     batch, ops, ignored, structure = count_network(params["family"], params["seed"], params["batch"],
                                                    params["optimizer"], max_step_flops, precision,
                                                    "cuda" if device.startswith("cuda") else "cpu")
-    if device == "cpu":
-        from green_estimate.allocator import settle
+    from green_estimate.allocator import settle
 
-        settle()  # every network in the one allocator state predictions price (green_estimate/allocator.py)
+    settle(device)  # every CPU network in the one allocator state predictions price (green_estimate/allocator.py)
     net = build_network(params["family"], params["seed"], device)
     step = make_step(net.model, net.inputs(batch, device), params["optimizer"], precision, device)
     sync = _sync(device)

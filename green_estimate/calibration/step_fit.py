@@ -260,7 +260,7 @@ def fit_step_model(samples: list[dict], classes: dict[str, dict], rows: dict[str
     params, res = fit_step(X, y)
     scaled = [_scaled(c, params) for c in op_times]
     power = fit_power(samples, scaled, list(y))
-    cov = np.atleast_2d(res.cov_params()).tolist()  # of the columns fitted (tied scales are one column)
+    cov = np.atleast_2d(res.cov_params()).tolist()  # every step feature's (zero where no network has it)
 
     log_err, err_family, err_index = _family_out_errors(samples, classes, rows, default, X, y, structure)
     interval = _interval_summary(log_err, err_family, sorted({s["params"]["family"] for s in samples}))

@@ -130,10 +130,9 @@ def train_measured(
     generator = torch.Generator().manual_seed(seed)
     order = batch_order(len(y), batch_size, epochs, generator).to(device)
     model.train()
-    if device == "cpu":
-        from green_estimate.allocator import settle
+    from green_estimate.allocator import settle
 
-        settle()  # the allocator state calibration measured in (green_estimate/allocator.py)
+    settle(device)  # on a CPU, the allocator state calibration measured in (green_estimate/allocator.py)
     if warmup_steps > 0:
         _warm_up(model, adam, x, y, order, warmup_steps)
     optimizer = adam.make(model.parameters())
