@@ -23,6 +23,26 @@ FRESH_BYTES = 32 * 2**20
 # Bins of a GEMM's (or a convolution's implicit GEMM's) smallest dimension: a thin GEMM (a GRU's
 # 64 × 768 × 256 step, a 3-channel first convolution) runs far below the rate of a square one.
 MIN_DIM_BINS = (16, 64, 256)
+# Pointwise ops whose per-element work is far above a load, an add and a store. Drawing random
+# numbers (dropout's ``bernoulli_``) streamed at 0.6 GB/s in calibration where an ``add_`` ran at 40,
+# and ``sqrt``, ``div`` and ``tanh`` — functions and long-latency divisions, "transcendental" below —
+# at 5–12 GB/s (2-vCPU EPYC, in-context; their FLOP formulas count one to three FLOPs per element,
+# like an add's).
+RNG_OPS = frozenset({"bernoulli", "uniform", "normal", "random", "exponential", "geometric", "cauchy", "log_normal",
+                     "native_dropout", "rand", "rand_like", "randn", "randn_like", "randint", "randint_like",
+                     "randperm", "multinomial", "rrelu_with_noise"})
+TRANSCENDENTAL_OPS = frozenset({"sqrt", "rsqrt", "div", "reciprocal", "exp", "exp2", "expm1", "log", "log2",
+                                "log10", "log1p", "pow", "tanh", "sigmoid", "erf", "erfc", "erfinv", "sin", "cos",
+                                "tan", "atan", "asin", "acos", "sinh", "cosh", "atan2"})
+
+
+def pointwise_kind(op: OpRecord) -> str:
+    """``rng``, ``transcendental`` or ``""`` for an op's base name (``_foreach_`` and ``_`` stripped)."""
+    name = op.op.rsplit(".", 1)[-1]
+    if name.startswith("_foreach_"):
+        name = name[len("_foreach_"):]
+    name = name.rstrip("_") if not name.startswith("_") else name
+    return "rng" if name in RNG_OPS else "transcendental" if name in TRANSCENDENTAL_OPS else ""
 
 
 def _unaligned(op: OpRecord, block: int) -> float:
@@ -52,6 +72,11 @@ FEATURES: dict[str, Callable[[OpRecord], float]] = {
     # bytes a new (not in-place) output of at least FRESH_BYTES takes from fresh pages
     "bytes_fresh": lambda op: (float(op.bytes_written)
                                if op.bytes_written >= FRESH_BYTES and not is_in_place(op.op.rsplit(".", 1)[-1]) else 0.0),
+    # the extra cost per byte of pointwise ops that draw random numbers or evaluate a costly function
+    "rng_bytes": lambda op: float(op.nbytes) if pointwise_kind(op) == "rng" else 0.0,
+    "transcendental_bytes": lambda op: float(op.nbytes) if pointwise_kind(op) == "transcendental" else 0.0,
+    # bytes an op writes to a tensor it allocates (not in place): the stores miss the caches
+    "new_bytes": lambda op: float(op.bytes_written) if not is_in_place(op.op.rsplit(".", 1)[-1]) else 0.0,
     # Kernels an op runs: a backward op computing input, weight and bias gradients runs three.
     "outputs": lambda op: float(op.outputs),
     # GEMM and convolution FLOPs by the GEMM's smallest dimension, and depthwise convolutions apart.

@@ -67,3 +67,23 @@ def test_fresh_bytes_of_a_step_sum_the_fresh_feature():
     big = 64 * MB
     assert fresh_bytes([rec("sqrt", big, big), rec("mul_", big, big), rec("div", 2 * big, big)]) == 3 * big
     assert fresh_bytes([]) == 0.0
+
+
+def test_pointwise_kinds_by_base_name_in_every_spelling():
+    from green_estimate.features import pointwise_kind
+
+    assert pointwise_kind(rec("bernoulli_", 400, 0)) == "rng"               # dropout's mask
+    assert pointwise_kind(rec("native_dropout", 400, 400)) == "rng"
+    for name in ("sqrt", "sqrt_", "_foreach_sqrt", "_foreach_sqrt_", "div", "tanh", "exp"):
+        assert pointwise_kind(rec(name, 400, 400)) == "transcendental", name
+    for name in ("add", "add_", "_foreach_add_", "lerp_", "mul", "_softmax", "__and__"):
+        assert pointwise_kind(rec(name, 400, 400)) == "", name
+
+
+def test_kind_bytes_and_new_bytes_against_hand_sums():
+    ops = [rec("bernoulli_", 100, 0), rec("sqrt", 200, 200), rec("div_", 300, 300), rec("add", 50, 100),
+           rec("add_", 70, 140)]
+    # rng: the bernoulli's 100 bytes; costly math: sqrt 400 + div_ 600; new outputs: sqrt 200 + add 50
+    # (bernoulli_, div_ and add_ write in place)
+    assert feature_vector(ops, ["rng_bytes", "transcendental_bytes", "new_bytes", "bytes"]) == [
+        100.0, 1000.0, 250.0, 100 + 400 + 600 + 150 + 210]

@@ -4,7 +4,8 @@ The rows come from the ``network`` samples (:mod:`~green_estimate.calibration.in
 network and class, the features of the ops whose profiler events were matched one to one, summed,
 against their summed in-context time. A class's time is ``params · Σ_ops features(op)``; candidate
 feature sets (per-op fixed cost, FLOPs, bytes, GEMM FLOPs by the GEMM's smallest dimension,
-depthwise FLOPs, backward cost, the backward of depthwise kernels wider than 3×3) are fitted by WLS
+depthwise FLOPs, backward cost, the backward of depthwise kernels wider than 3×3, pointwise ops that
+draw random numbers or evaluate costly functions, new outputs) are fitted by WLS
 with weights ``1/y²`` — the relative error of a class's total in a step, which is what a prediction
 adds up — and compared by cross-validation that leaves whole networks out. A feature whose
 coefficient comes out negative is dropped (it would price some unseen op below zero).
@@ -21,6 +22,7 @@ from green_estimate.features import feature_vector
 # The extra cost per FLOP of thin, narrow and medium GEMMs, on top of the rate of every FLOP: a GEMM
 # larger than any in the calibration is priced at the base rate, never below it.
 _GEMM = ("gemm_flops_thin", "gemm_flops_narrow", "gemm_flops_medium")
+_KINDS = ("rng_bytes", "transcendental_bytes", "new_bytes")
 CANDIDATES: tuple[tuple[str, ...], ...] = (
     ("const", "bytes"),
     ("const", "flops", "bytes"),
@@ -49,6 +51,12 @@ CANDIDATES: tuple[tuple[str, ...], ...] = (
      "depthwise_wide_backward_flops"),
     ("const", "backward_const", "flops", *_GEMM, "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes",
      "depthwise_wide_backward_flops"),
+    # pointwise ops by kind: random numbers, costly functions, new outputs (features.RNG_OPS)
+    ("const", "bytes", *_KINDS),
+    ("const", "flops", "bytes", *_KINDS),
+    ("const", "bytes", "sqrt_bytes", *_KINDS),
+    ("const", "bytes", "bytes_large", "bytes_dram", *_KINDS),
+    ("const", "flops_small", "flops_medium", "bytes", "bytes_large", "bytes_dram", *_KINDS),
     ("const",),
 )
 # No candidate prices fresh pages (new tensors of 32 MiB and more, see features.FRESH_BYTES): that

@@ -99,3 +99,30 @@ def test_a_byte_class_leaves_the_fresh_page_cost_to_the_step_model():
     rows = fresh_rows(0.0)
     big = [o for r in rows for o in r.ops if o.op == "aten.sqrt"]
     assert fresh_bytes(o for r in rows for o in r.ops) == sum(o.bytes_written for o in big) > 0
+
+
+def kind_rows(n_networks: int = 16, seed: int = 3) -> list[Row]:
+    """Pointwise ops at 2 µs + 1e-10 s/byte, where dropout's ``bernoulli_`` costs 2e-9 s/byte more
+    and ``sqrt``/``div_`` 3e-10 s/byte more (drawing random numbers, long-latency instructions); an
+    out-of-place ``add`` costs what an in-place ``mul_`` does."""
+    rng = random.Random(seed)
+    extra = {"aten.bernoulli_": 2e-9, "aten.sqrt": 3e-10, "aten.div_": 3e-10, "aten.add": 0.0, "aten.mul_": 0.0}
+    rows = []
+    for n in range(n_networks):
+        ops, times = [], []
+        for _ in range(rng.randint(3, 8)):
+            name = rng.choice(sorted(extra))
+            b = rng.randint(10**4, 10**6)
+            ops.append(OpRecord(name, "elementwise", "forward", "", b // 8, b // 2, b // 2))
+            times.append(2e-6 + (1e-10 + extra[name]) * b)
+        rows.append(Row(ops, sum(times), n, "mlp", times, 2 * sum(times)))
+    return rows
+
+
+def test_random_numbers_and_costly_math_get_their_own_cost_per_byte():
+    m = fit_class(kind_rows(), folds=4, need_bytes=True)["time_s"]
+    assert {"rng_bytes", "transcendental_bytes"} <= set(m["features"])
+    p = dict(zip(m["features"], m["params"]))
+    assert p["rng_bytes"] == pytest.approx(2e-9, rel=1e-3) and p["transcendental_bytes"] == pytest.approx(3e-10, rel=1e-3)
+    for r in kind_rows(4, seed=11):  # unseen networks
+        assert model_mean(m, r.ops) == pytest.approx(r.time_s, rel=1e-5)

@@ -153,3 +153,11 @@ def test_optimizer_phase_flops(name, per_element):
         # AdamW adds the decoupled weight decay param·(1 − lr·wd) (1); +1 per tensor for the step count
         assert sum(o.flops for o in opt) == per_element * 18 + 2
     assert all(o.cls == "elementwise" for o in opt)
+
+
+def test_embedding_bag_backward_is_an_embedding_op_of_one_add_per_index_and_column():
+    bag = nn.Sequential(nn.EmbeddingBag(100, 6, mode="mean"), nn.Linear(6, 2))
+    x = torch.zeros(4, 5, dtype=torch.long)
+    r = one(ops(bag, x.to("meta"), optimizer="sgd", phase="backward"), "aten._embedding_bag_backward")
+    assert r.cls == "embedding"          # not "other": priced with the gathers and scatters
+    assert r.flops == 4 * 5 * 6          # 20 looked-up indices, 6 columns each

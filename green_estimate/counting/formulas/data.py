@@ -23,6 +23,12 @@ def _embedding_backward(args: tuple, kwargs: dict, out: Any) -> int:
     return first_numel(args[:1])  # one add per element of grad_output
 
 
+@op("embedding", "_embedding_bag_backward", "_embedding_bag_dense_backward", "_embedding_bag_sparse_backward")
+def _embedding_bag_backward(args: tuple, kwargs: dict, out: Any) -> int:
+    # (grad, indices, ...): one add per looked-up index and embedding column
+    return first_numel(args[1:2]) * int(args[0].shape[-1])
+
+
 @op("embedding", "index_add", "scatter_add")
 def _index_add(args: tuple, kwargs: dict, out: Any) -> int:
     return first_numel(args[3:4])  # (self, dim, index, source): one add per source element
