@@ -89,6 +89,35 @@ def test_a_term_whose_own_coefficient_would_be_negative_is_held_at_zero():
     assert len(fit.params) == len(STEP_FEATURES) and np.shape(fit.cov_params()) == (len(STEP_FEATURES),) * 2
 
 
+def test_a_region_few_networks_have_gets_one_scale_for_both_halves():
+    # 5 GRU networks whose halves cost 0.2 and 1.4: too few networks to trust a split (on a real
+    # machine their noise decides it), so one scale prices the region, at about its average
+    from green_estimate.calibration.step_fit import MIN_REGION_NETWORKS
+
+    rng = np.random.default_rng(4)
+    n = 30
+    X = _design(n, rng)
+    gru = np.arange(n) < 5
+    assert gru.sum() < MIN_REGION_NETWORKS
+    X[:, I["rnn_linear_time_s"]] = np.where(gru, rng.uniform(1e-2, 3e-2, n), 0.0)
+    X[:, I["rnn_other_time_s"]] = np.where(gru, rng.uniform(5e-3, 1e-2, n), 0.0)
+    region = X[:, I["rnn_linear_time_s"]] + X[:, I["rnn_other_time_s"]]
+    y = 1.1 * X[:, 0] + 0.2 * X[:, I["rnn_linear_time_s"]] + 1.4 * X[:, I["rnn_other_time_s"]] + 2e-4
+    params, _ = fit_step(X, y)
+    a, b = params[I["rnn_linear_time_s"]], params[I["rnn_other_time_s"]]
+    assert a == b > 0
+    true_share = (0.2 * X[gru, I["rnn_linear_time_s"]] + 1.4 * X[gru, I["rnn_other_time_s"]]).sum() / region[gru].sum()
+    assert a == pytest.approx(true_share, rel=0.15)
+    # with as many networks as the threshold, each half keeps its own scale
+    many = np.arange(n) < MIN_REGION_NETWORKS
+    X[:, I["rnn_linear_time_s"]] = np.where(many, rng.uniform(1e-2, 3e-2, n), 0.0)
+    X[:, I["rnn_other_time_s"]] = np.where(many, rng.uniform(5e-3, 1e-2, n), 0.0)
+    y = 1.1 * X[:, 0] + 0.2 * X[:, I["rnn_linear_time_s"]] + 1.4 * X[:, I["rnn_other_time_s"]] + 2e-4
+    params, _ = fit_step(X, y)
+    assert params[I["rnn_linear_time_s"]] == pytest.approx(0.2, rel=1e-3)
+    assert params[I["rnn_other_time_s"]] == pytest.approx(1.4, rel=1e-3)
+
+
 def test_fit_power_recovers_each_class_power():
     rng = random.Random(2)
     scaled, times, samples = [], [], []
