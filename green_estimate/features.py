@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Callable, Iterable
 
-from green_estimate.counting.classes import is_in_place
+from green_estimate.counting.classes import base_name, is_in_place
 from green_estimate.counting.report import OpRecord
 
 FLOPS_MEDIUM, FLOPS_LARGE = 1e6, 3e7   # bins of the piecewise-throughput features
@@ -36,12 +36,16 @@ TRANSCENDENTAL_OPS = frozenset({"sqrt", "rsqrt", "div", "reciprocal", "exp", "ex
                                 "tan", "atan", "asin", "acos", "sinh", "cosh", "atan2"})
 
 
+def _short(op: OpRecord) -> str:
+    """``aten.add_`` → ``add_``."""
+    return op.op.rsplit(".", 1)[-1]
+
+
 def pointwise_kind(op: OpRecord) -> str:
     """``rng``, ``transcendental`` or ``""`` for an op's base name (``_foreach_`` and ``_`` stripped)."""
-    name = op.op.rsplit(".", 1)[-1]
-    if name.startswith("_foreach_"):
-        name = name[len("_foreach_"):]
-    name = name.rstrip("_") if not name.startswith("_") else name
+    name = base_name(_short(op))
+    if is_in_place(name):
+        name = name[:-1]
     return "rng" if name in RNG_OPS else "transcendental" if name in TRANSCENDENTAL_OPS else ""
 
 
@@ -71,12 +75,12 @@ FEATURES: dict[str, Callable[[OpRecord], float]] = {
     "bytes_dram": lambda op: float(op.nbytes) if op.nbytes >= BYTES_DRAM else 0.0,
     # bytes a new (not in-place) output of at least FRESH_BYTES takes from fresh pages
     "bytes_fresh": lambda op: (float(op.bytes_written)
-                               if op.bytes_written >= FRESH_BYTES and not is_in_place(op.op.rsplit(".", 1)[-1]) else 0.0),
+                               if op.bytes_written >= FRESH_BYTES and not is_in_place(_short(op)) else 0.0),
     # the extra cost per byte of pointwise ops that draw random numbers or evaluate a costly function
     "rng_bytes": lambda op: float(op.nbytes) if pointwise_kind(op) == "rng" else 0.0,
     "transcendental_bytes": lambda op: float(op.nbytes) if pointwise_kind(op) == "transcendental" else 0.0,
     # bytes an op writes to a tensor it allocates (not in place): the stores miss the caches
-    "new_bytes": lambda op: float(op.bytes_written) if not is_in_place(op.op.rsplit(".", 1)[-1]) else 0.0,
+    "new_bytes": lambda op: float(op.bytes_written) if not is_in_place(_short(op)) else 0.0,
     # Kernels an op runs: a backward op computing input, weight and bias gradients runs three.
     "outputs": lambda op: float(op.outputs),
     # GEMM and convolution FLOPs by the GEMM's smallest dimension, and depthwise convolutions apart.
