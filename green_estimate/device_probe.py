@@ -1,8 +1,10 @@
 """The device probe: a few seconds of measurements that carry a CPU profile to another CPU.
 
 A profile is a property of the machine that made it. The probe measures what decides how the same
-step runs elsewhere — a square GEMM's rate, a thin GEMM's rate, memory bandwidth, the cost of one
-aten call, plain Python speed — and two fixed reference training steps. Calibration stores the
+step runs elsewhere — a square GEMM's rate, a thin GEMM's rate, a 3×3 convolution's rate (forward
+and backward: convolutions run in another library than GEMMs, whose speed relative to the GEMM's
+differs from CPU to CPU), memory bandwidth, the cost of one aten call, plain Python speed — and
+three fixed reference training steps. Calibration stores the
 probe of the calibrating machine in the profile; on another CPU ``predict`` probes this machine
 (once: the result is cached per CPU model, thread count and torch version), rescales each
 coefficient by the ratio of the rate it stands for, corrects by the reference steps' remaining
@@ -23,6 +25,9 @@ PROBE_SCHEMA = "green-estimate/probe@1"
 # How the reference steps were timed: since "settled-allocator", after allocator.settle(), as calibration
 # times its networks. A cached probe timed otherwise is measured again.
 PROBE_METHOD = "settled-allocator"
+# What a probe measures: a cached probe without one of them (made by an older probe) is measured again.
+RATE_KEYS = ("gemm_flops_per_s", "thin_gemm_flops_per_s", "conv_flops_per_s", "bandwidth_bytes_per_s", "dispatch_s",
+             "python_loop_s")
 REFERENCE_STEPS = (("cnn", 1, 32, "adam"), ("mlp", 3, 64, "adam"), ("transformer", 2, 16, "adam"))
 
 
@@ -74,7 +79,14 @@ def run_probe(budget_s: float = 0.5) -> dict[str, Any]:
     thin_a, thin_b = torch.randn(64, 256), torch.randn(256, 256)
     big, dst = torch.randn(8 * 1024 * 1024), torch.empty(8 * 1024 * 1024)
     x, y = torch.randn(1), torch.randn(1)
+    conv = torch.nn.Conv2d(32, 32, 3, padding=1, bias=False)
+    image = torch.randn(8, 32, 32, 32)
+
+    def conv_step() -> None:
+        conv(image).sum().backward()
+
     gemm_s = _rate(lambda: torch.mm(a, b), budget_s)
+    conv_s = _rate(conv_step, budget_s)
     thin_s = _rate(lambda: torch.mm(thin_a, thin_b), budget_s)
     copy_s = _rate(lambda: dst.copy_(big), budget_s)
     add_s = _rate(lambda: torch.add(x, y), budget_s)
@@ -85,6 +97,8 @@ def run_probe(budget_s: float = 0.5) -> dict[str, Any]:
         "schema": PROBE_SCHEMA, "method": PROBE_METHOD, "fingerprint": cpu_fingerprint(), "torch_version": torch.__version__,
         "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "gemm_flops_per_s": 2 * 512**3 / gemm_s, "thin_gemm_flops_per_s": 2 * 64 * 256 * 256 / thin_s,
+        # forward, input gradient and weight gradient: three times the forward's 2·N·Cout·H·W·Cin·9
+        "conv_flops_per_s": 3 * 2 * 8 * 32 * 32 * 32 * 32 * 9 / conv_s,
         "bandwidth_bytes_per_s": 2 * big.numel() * 4 / copy_s, "dispatch_s": add_s, "python_loop_s": py_s,
         "reference_steps": refs,
     }
@@ -93,22 +107,27 @@ def run_probe(budget_s: float = 0.5) -> dict[str, Any]:
 def _cache_path(fp: dict, torch_version: str) -> Path:
     from green_estimate.profile_store import home_dir
 
-    slug = re.sub(r"[^a-z0-9]+", "-", f"{fp.get('cpu_model')}-{fp.get('threads')}t-{torch_version}".lower()).strip("-")
-    return home_dir() / "probes" / f"{slug[:96]}.json"
+    ident = "-".join(str(fp[k]) for k in ("cpu_id", "isa") if fp.get(k))
+    slug = re.sub(r"[^a-z0-9]+", "-", f"{fp.get('cpu_model')}-{ident}-{fp.get('threads')}t-{torch_version}".lower())
+    return home_dir() / "probes" / f"{slug.strip('-')[:120]}.json"
 
 
 def probe_here() -> dict[str, Any]:
-    """This machine's probe, from the cache when this CPU, thread count and torch were probed before
-    (by this probe's method: one timed another way is measured again)."""
+    """This machine's probe, from the cache when this CPU (name, identity numbers, vector instructions),
+    thread count and torch were probed before
+    (by this probe's method and with every rate it measures: one timed another way, or by an older probe,
+    is measured again)."""
     import torch
 
-    from green_estimate.profile import cpu_fingerprint
+    from green_estimate.profile import cpu_fingerprint, same_cpu
     from green_estimate.profile_store import write_profile
 
-    path = _cache_path(cpu_fingerprint(), torch.__version__)
+    here = cpu_fingerprint()
+    path = _cache_path(here, torch.__version__)
     try:
         data = json.loads(path.read_text())
-        if data.get("schema") == PROBE_SCHEMA and data.get("method") == PROBE_METHOD:
+        if data.get("schema") == PROBE_SCHEMA and data.get("method") == PROBE_METHOD \
+                and same_cpu(data.get("fingerprint", {}), here) and all(k in data for k in RATE_KEYS):
             return {**data, "cached": True}
     except (OSError, ValueError):
         pass
@@ -121,8 +140,12 @@ def probe_here() -> dict[str, Any]:
 
 
 def ratios(made: dict, here: dict) -> dict[str, float]:
-    """Time multipliers from the profile's machine to this one, per kind of coefficient."""
+    """Time multipliers from the profile's machine to this one, per kind of coefficient (``conv_flops``
+    only when both probes timed a convolution: a profile probed before that prices conv FLOPs by GEMMs)."""
+    conv = {"conv_flops": made["conv_flops_per_s"] / here["conv_flops_per_s"]} \
+        if made.get("conv_flops_per_s") and here.get("conv_flops_per_s") else {}
     return {
+        **conv,
         "flops": made["gemm_flops_per_s"] / here["gemm_flops_per_s"],
         "thin_flops": made["thin_gemm_flops_per_s"] / here["thin_gemm_flops_per_s"],
         "bytes": made["bandwidth_bytes_per_s"] / here["bandwidth_bytes_per_s"],
@@ -131,8 +154,11 @@ def ratios(made: dict, here: dict) -> dict[str, float]:
     }
 
 
-def feature_ratio(feature: str, r: dict[str, float]) -> float:
-    """The multiplier of one coefficient: FLOP rates for FLOP features, bandwidth for bytes, dispatch otherwise."""
+def feature_ratio(feature: str, r: dict[str, float], cls: str = "") -> float:
+    """The multiplier of one coefficient of layer class ``cls``: FLOP rates for FLOP features (the
+    convolution's for the conv class's, where probed), bandwidth for bytes, dispatch otherwise."""
+    if cls == "conv" and "flops" in feature and "conv_flops" in r:
+        return r["conv_flops"]
     if feature in ("gemm_flops_thin", "gemm_flops_narrow", "depthwise_flops", "flops_small", "sqrt_flops"):
         return r["thin_flops"]
     if "flops" in feature:

@@ -211,13 +211,13 @@ class Profile:
         data = {k: v for k, v in data.items() if not (k in entries and v is None)}
         return Profile.from_dict(data, origin=self.origin)
 
-    def rescaled(self, class_factor: Callable[[str], float], step_factor: Callable[[str], float]) -> Profile:
+    def rescaled(self, class_factor: Callable[[str, str], float], step_factor: Callable[[str], float]) -> Profile:
         """A new profile with each class-model coefficient (and its covariance) multiplied by
-        ``class_factor(feature)`` and each step-model coefficient by ``step_factor(feature)``."""
+        ``class_factor(layer_class, feature)`` and each step-model coefficient by ``step_factor(feature)``."""
         data = copy.deepcopy(dict(self.data))
-        for entry in data["classes"].values():
+        for cls, entry in data["classes"].items():
             for target in TARGETS:
-                entry[target] = _scaled_model(entry[target], [class_factor(f) for f in entry[target]["features"]])
+                entry[target] = _scaled_model(entry[target], [class_factor(cls, f) for f in entry[target]["features"]])
         step = data["step_model"]
         step["time_s"]["params"] = [p * step_factor(f) for p, f in zip(step["time_s"]["params"], step["features"])]
         return Profile.from_dict(data, origin=self.origin)
@@ -381,10 +381,36 @@ def check_profile_types(data: dict, where: str = "") -> None:
 
 
 def cpu_fingerprint() -> dict[str, Any]:
-    """What identifies this CPU for choosing a local profile: model name and threads used."""
+    """What identifies this CPU for choosing a local profile: model name, threads used, and where
+    known the CPU's identity numbers (``cpu_id``) and the vector instructions torch's kernels use
+    (``isa``: AVX512, AVX2, DEFAULT ...)."""
     import torch
 
-    from green_estimate.meters.estimate import cpu_model_name
+    from green_estimate.meters.estimate import cpu_identity, cpu_model_name
 
     model = cpu_model_name(default=platform.processor() or platform.machine())
-    return {"kind": "cpu", "cpu_model": model, "threads": torch.get_num_threads(), "machine": platform.machine()}
+    fp: dict[str, Any] = {"kind": "cpu", "cpu_model": model, "threads": torch.get_num_threads(),
+                          "machine": platform.machine()}
+    ident = cpu_identity()
+    if ident:
+        fp["cpu_id"] = ident
+    try:
+        fp["isa"] = str(torch.backends.cpu.get_cpu_capability())
+    except (AttributeError, RuntimeError):  # an older torch
+        pass
+    return fp
+
+
+# Fingerprint keys that must match for a CPU profile to be this CPU's, when both fingerprints have them
+# (profiles made before ``cpu_id`` and ``isa`` were recorded compare by name and threads alone).
+SAME_CPU_KEYS = ("cpu_model", "threads")
+SAME_CPU_KEYS_IF_KNOWN = ("cpu_id", "isa")
+
+
+def same_cpu(fingerprint: Mapping[str, Any], here: Mapping[str, Any], threads: bool = True) -> bool:
+    """Whether a profile's CPU ``fingerprint`` is the CPU of fingerprint ``here`` (at the same thread
+    count unless ``threads`` is False)."""
+    keys = [k for k in SAME_CPU_KEYS if threads or k != "threads"]
+    if any(fingerprint.get(k) != here.get(k) for k in keys):
+        return False
+    return all(fingerprint[k] == here[k] for k in SAME_CPU_KEYS_IF_KNOWN if k in fingerprint and k in here)

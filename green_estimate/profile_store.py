@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from green_estimate.errors import ProfileError, UsageError
-from green_estimate.profile import Profile, check_profile_types, cpu_fingerprint
+from green_estimate.profile import Profile, check_profile_types, cpu_fingerprint, same_cpu
 
 
 def home_dir() -> Path:
@@ -121,8 +121,7 @@ def local_profile_for(device: str | None = None, precision: str | None = None) -
     fp = cpu_fingerprint()
     for prof in candidates:
         dev = prof.device
-        if dev.get("kind") == "cpu" and dev.get("fingerprint", {}).get("cpu_model") == fp["cpu_model"] \
-                and dev.get("fingerprint", {}).get("threads") == fp["threads"]:
+        if dev.get("kind") == "cpu" and same_cpu(dev.get("fingerprint", {}), fp):
             return prof
     return None
 
@@ -234,8 +233,9 @@ def profile_identity(prof: Profile, device: str | None = None) -> dict:
                 theirs = fp.get("gpu_name") or dev.get("name")
                 other = dev.get("kind") != "gpu" or theirs != here
         else:
-            here = cpu_fingerprint()["cpu_model"]
-            other = dev.get("kind") != "cpu" or fp.get("cpu_model") != here
+            mine = cpu_fingerprint()
+            here = mine["cpu_model"]
+            other = dev.get("kind") != "cpu" or not same_cpu(fp, mine, threads=False)
     except Exception:  # noqa: BLE001 - identifying the machine must never stop a run
         other = None
     note = (f"Predictions were priced by profile {prof.name}, measured on another device ({prof.device_name}), "

@@ -1,11 +1,12 @@
 """Carrying a CPU profile to the CPU it is used on: rescale by the device probe, say so in numbers.
 
-Only calibrated CPU profiles that carry a probe are rescaled, and only when this CPU (model or
-thread count) is not the one that made them. The rescaled profile records what was done in its
+Only calibrated CPU profiles that carry a probe are rescaled, and only when this CPU (model name, identity
+numbers, vector instructions or thread count) is not the one that made them. The rescaled profile records what was done in its
 ``transfer`` entry, which every prediction prints:
 
 1. each op-model coefficient is multiplied by the ratio of the rate it stands for (square- or
-   thin-GEMM FLOP rate, memory bandwidth, aten dispatch cost), the step model's between-op terms
+   thin-GEMM FLOP rate, the convolution's FLOP rate for the conv class, memory bandwidth, aten
+   dispatch cost), the step model's between-op terms
    by this machine's Python and dispatch speed;
 2. the profile's reference steps (fixed calibration networks) are predicted with the rescaled
    profile and compared with their time measured here, relative to how well the profile predicted
@@ -19,15 +20,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from green_estimate.profile import Profile, cpu_fingerprint
+from green_estimate.profile import Profile, cpu_fingerprint, same_cpu
 
 
 def _foreign(profile: Profile) -> bool:
     dev = profile.device
     if dev.get("kind") != "cpu" or profile.probe is None or profile.transfer is not None:
         return False
-    fp, here = dev.get("fingerprint", {}), cpu_fingerprint()
-    return fp.get("cpu_model") != here["cpu_model"] or fp.get("threads") != here["threads"]
+    return not same_cpu(dev.get("fingerprint", {}), cpu_fingerprint())
 
 
 def rescaled(profile: Profile, r: dict[str, float], correction: float = 1.0) -> Profile:
@@ -35,7 +35,7 @@ def rescaled(profile: Profile, r: dict[str, float], correction: float = 1.0) -> 
     (the step model's op-time scales only by the ratios: the ops they scale are corrected already)."""
     from green_estimate.device_probe import feature_ratio, step_feature_ratio
 
-    return profile.rescaled(class_factor=lambda f: feature_ratio(f, r) * correction,
+    return profile.rescaled(class_factor=lambda cls, f: feature_ratio(f, r, cls) * correction,
                             step_factor=lambda f: step_feature_ratio(f, r) * (1.0 if f.endswith("_time_s") else correction))
 
 
@@ -84,8 +84,9 @@ def transfer_profile(profile: Profile) -> tuple[Profile, list[str]]:
         "log_error": abs(log_k) + residual, "probe_cached": here.get("cached", False),
         "probe_measured_utc": here.get("measured_utc"),
     })
+    conv = f"convolution ×{r['conv_flops']:.2f}, " if "conv_flops" in r else ""
     notes = [f"Profile {profile.name} was made on {profile.device_name}; rescaled to this CPU by a device probe "
-             f"(GEMM ×{r['flops']:.2f}, bandwidth ×{r['bytes']:.2f}, dispatch ×{r['dispatch']:.2f}, reference steps "
+             f"(GEMM ×{r['flops']:.2f}, {conv}bandwidth ×{r['bytes']:.2f}, dispatch ×{r['dispatch']:.2f}, reference steps "
              f"×{math.exp(log_k):.2f}); the interval is widened by the measured transfer error "
              f"({math.exp(abs(log_k) + residual) - 1:.0%}). Calibrate here for a tighter one: "
              "`green-estimate calibrate --cpu --quick`."]

@@ -153,8 +153,9 @@ def test_a_cached_probe_is_reused_only_if_timed_the_current_way(tmp_path, monkey
 
     monkeypatch.setenv("GREEN_ESTIMATE_HOME", str(tmp_path))
     runs = []
-    monkeypatch.setattr(probe_mod, "run_probe", lambda: runs.append(1) or {"schema": probe_mod.PROBE_SCHEMA,
-                                                                          "method": probe_mod.PROBE_METHOD, "gemm_flops_per_s": 1.0})
+    monkeypatch.setattr(probe_mod, "run_probe", lambda: runs.append(1) or {
+        "schema": probe_mod.PROBE_SCHEMA, "method": probe_mod.PROBE_METHOD, **dict.fromkeys(probe_mod.RATE_KEYS, 1.0),
+        "fingerprint": cpu_fingerprint()})
     first = probe_mod.probe_here()
     second = probe_mod.probe_here()
     assert (first["cached"], second["cached"], len(runs)) == (False, True, 1)
@@ -163,3 +164,41 @@ def test_a_cached_probe_is_reused_only_if_timed_the_current_way(tmp_path, monkey
     path.write_text(json.dumps({"schema": probe_mod.PROBE_SCHEMA, "gemm_flops_per_s": 2.0}))
     third = probe_mod.probe_here()
     assert (third["cached"], third["gemm_flops_per_s"], len(runs)) == (False, 1.0, 2)
+    # a probe of another CPU under this CPU's file name (a CPU of the same name, other instructions): again
+    other = {"schema": probe_mod.PROBE_SCHEMA, "method": probe_mod.PROBE_METHOD, **dict.fromkeys(probe_mod.RATE_KEYS, 3.0)}
+    path.write_text(json.dumps({**other, "fingerprint": {**cpu_fingerprint(), "isa": "SSE-only"}}))
+    fourth = probe_mod.probe_here()
+    assert (fourth["cached"], fourth["gemm_flops_per_s"], len(runs)) == (False, 1.0, 3)
+    # a probe of this CPU by an older probe that timed no convolution: measured again
+    older = {**other, "fingerprint": cpu_fingerprint()}
+    del older["conv_flops_per_s"]
+    path.write_text(json.dumps(older))
+    fifth = probe_mod.probe_here()
+    assert (fifth["cached"], fifth["gemm_flops_per_s"], len(runs)) == (False, 1.0, 4)
+
+
+def test_the_probe_cache_is_per_cpu_identity_and_instructions(tmp_path, monkeypatch):
+    import green_estimate.device_probe as probe_mod
+
+    monkeypatch.setenv("GREEN_ESTIMATE_HOME", str(tmp_path))
+    fp = {"cpu_model": "AMD EPYC", "threads": 2}
+    paths = {probe_mod._cache_path(f, "2.13.0") for f in (fp, {**fp, "cpu_id": "25/1/1", "isa": "AVX2"},
+                                                          {**fp, "cpu_id": "25/17/1", "isa": "AVX2"},
+                                                          {**fp, "cpu_id": "25/17/1", "isa": "AVX512"})}
+    assert len(paths) == 4
+
+
+def test_conv_coefficients_follow_the_probed_convolution_rate():
+    import green_estimate.device_probe as probe_mod
+
+    here = {**PROBE, "gemm_flops_per_s": 5e10, "conv_flops_per_s": 1e10}
+    made = {**PROBE, "conv_flops_per_s": 4e10}
+    r = probe_mod.ratios(made, here)
+    assert r["conv_flops"] == pytest.approx(4.0) and r["flops"] == pytest.approx(2.0)
+    assert probe_mod.feature_ratio("flops", r, "conv") == pytest.approx(4.0)
+    assert probe_mod.feature_ratio("backward_flops", r, "conv") == pytest.approx(4.0)
+    assert probe_mod.feature_ratio("flops", r, "linear") == pytest.approx(2.0)
+    assert probe_mod.feature_ratio("bytes", r, "conv") == pytest.approx(r["bytes"])
+    # a profile probed before convolutions were timed: its conv FLOPs follow the GEMM rate
+    old = probe_mod.ratios(PROBE, here)
+    assert "conv_flops" not in old and probe_mod.feature_ratio("flops", old, "conv") == pytest.approx(2.0)

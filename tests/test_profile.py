@@ -48,7 +48,7 @@ def test_constructors_do_not_change_their_input():
     before = copy.deepcopy(data)
     prof = Profile.from_dict(data)
     assert data == before and prof.default_class == "elementwise"
-    rescaled = prof.rescaled(class_factor=lambda f: 2.0, step_factor=lambda f: 3.0)
+    rescaled = prof.rescaled(class_factor=lambda cls, f: 2.0, step_factor=lambda f: 3.0)
     renamed = prof.replaced(name="other", step_model=None)
     assert data == before and prof.data == before
     assert rescaled.models["linear"]["time_s"].params == [2e-5, 2e-11]

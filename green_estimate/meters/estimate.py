@@ -60,6 +60,23 @@ def cpu_model_name(cpuinfo: Path = CPUINFO, default: str = "unknown CPU") -> str
     return default
 
 
+def cpu_identity(cpuinfo: Path = CPUINFO) -> str | None:
+    """What tells CPUs of one marketing name apart: x86's ``cpu family/model/stepping`` (cloud VMs
+    name Zen 2, 3 and 4 all "AMD EPYC"), or ARM's ``CPU implementer/part``; None when unreadable."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return None
+    first: dict[str, str] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        first.setdefault(key.strip(), value.strip())
+    for keys in (("cpu family", "model", "stepping"), ("CPU implementer", "CPU part", "CPU variant")):
+        if all(first.get(k) for k in keys):
+            return "/".join(first[k] for k in keys)
+    return None
+
+
 def logical_cpus_in_use() -> int:
     """Logical CPUs this process may run on (its affinity mask; ``os.cpu_count()`` elsewhere)."""
     if hasattr(os, "sched_getaffinity"):

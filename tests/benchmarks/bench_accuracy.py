@@ -15,6 +15,9 @@ median error, the share within ±15 % and the coverage.
     python tests/benchmarks/bench_accuracy.py                       # calibrate full + quick here, and the shipped default
     python tests/benchmarks/bench_accuracy.py --threads 1 --profiles default   # the shipped profile on a "foreign" CPU
     python tests/benchmarks/bench_accuracy.py --profiles quick --json out.json
+    ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41 MKL_ENABLE_INSTRUCTIONS=SSE4_2 \
+        python tests/benchmarks/bench_accuracy.py --threads 1 --profiles default --passes-before 0
+                                    # the shipped profile on a CPU whose kernels have no AVX (and 1 thread)
 
 Every figure in docs/performance.md's accuracy table comes from one run of this script.
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -45,6 +49,9 @@ from green_estimate.profile_store import read_profile, shipped_profiles  # noqa:
 from green_estimate.training_plan import TrainingPlan  # noqa: E402
 
 BATCH = 64
+# Environment variables that make torch's kernels use fewer vector instructions: a CPU other than this
+# one, for the shipped profile's transfer (docs/performance.md, run D)
+ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
 
 
 def lenet() -> nn.Module:
@@ -250,7 +257,13 @@ def machine() -> str:
                      if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return f"{model}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, Python {platform.python_version()}"
+    from green_estimate.profile import cpu_fingerprint
+
+    fp = cpu_fingerprint()
+    overrides = " ".join(f"{k}={os.environ[k]}" for k in ISA_VARIABLES if os.environ.get(k))
+    return (f"{model} (cpu family/model/stepping {fp.get('cpu_id', '?')}, torch kernels {fp.get('isa', '?')}"
+            f"{', set by ' + overrides if overrides else ''}), {torch.get_num_threads()} torch threads, "
+            f"torch {torch.__version__}, Python {platform.python_version()}")
 
 
 def calibrate_here(quick: bool, folder: Path) -> tuple[Profile, float]:

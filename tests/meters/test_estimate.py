@@ -8,7 +8,7 @@ import pytest
 from green_estimate.errors import UsageError
 from green_estimate.meters.base import ESTIMATED, Meter
 from green_estimate.meters.cpu_power import CCF_WATTS_PER_VCPU, cpu_family
-from green_estimate.meters.estimate import CPU_TDP_TABLE, EstimateMeter, cpu_model_name, default_cpu_power
+from green_estimate.meters.estimate import CPU_TDP_TABLE, EstimateMeter, cpu_identity, cpu_model_name, default_cpu_power
 from green_estimate.meters.fake import FakeClock
 
 
@@ -93,3 +93,30 @@ def test_cpu_model_name_is_the_one_cpuinfo_reader(tmp_path):
     assert cpu_model_name(tmp_path / "missing", default="x86_64") == "x86_64"
     # the profile's fingerprint reads this machine's CPU through it
     assert profile.cpu_fingerprint()["cpu_model"] == cpu_model_name(default=platform.processor() or platform.machine())
+
+
+def test_cpu_identity_tells_apart_cpus_of_one_name(tmp_path):
+    zen3, zen4, arm = tmp_path / "zen3", tmp_path / "zen4", tmp_path / "arm"
+    head = "processor\t: 0\nvendor_id\t: AuthenticAMD\n"
+    zen3.write_text(head + "cpu family\t: 25\nmodel\t\t: 1\nmodel name\t: AMD EPYC\nstepping\t: 1\n"
+                    "processor\t: 1\ncpu family\t: 99\nmodel\t\t: 99\nstepping\t: 9\n")  # the first CPU's counts
+    zen4.write_text(head + "cpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC\nstepping\t: 1\n")
+    arm.write_text("processor\t: 0\nBogoMIPS\t: 50.00\nCPU implementer\t: 0x41\nCPU architecture: 8\n"
+                   "CPU variant\t: 0x1\nCPU part\t: 0xd0c\n")
+    assert cpu_model_name(zen3) == cpu_model_name(zen4) == "AMD EPYC"
+    assert (cpu_identity(zen3), cpu_identity(zen4)) == ("25/1/1", "25/17/1")
+    assert cpu_identity(arm) == "0x41/0xd0c/0x1"
+    assert cpu_identity(tmp_path / "missing") is None
+
+
+def test_same_cpu_compares_identity_and_isa_only_where_both_know_them():
+    from green_estimate.profile import same_cpu
+
+    old = {"cpu_model": "AMD EPYC", "threads": 2}  # a profile made before cpu_id and isa were recorded
+    zen4 = {**old, "cpu_id": "25/17/1", "isa": "AVX512"}
+    assert same_cpu(old, zen4) and same_cpu(zen4, old)
+    assert not same_cpu(zen4, {**zen4, "cpu_id": "25/1/1"})  # another CPU of the same name
+    assert not same_cpu(zen4, {**zen4, "isa": "AVX2"})        # torch's kernels use other instructions
+    assert not same_cpu(zen4, {**zen4, "threads": 1})
+    assert same_cpu(zen4, {**zen4, "threads": 1}, threads=False)
+    assert not same_cpu(zen4, {**zen4, "cpu_model": "Intel Xeon"}, threads=False)

@@ -37,8 +37,11 @@ def test_this_devices_own_profile_is_used(no_calibration):
     assert choice.profile.name == "mine" and not choice.calibrated_now
 
 
-def test_a_profile_of_another_cpu_is_not_this_devices(monkeypatch):
-    write_local_profile("elsewhere", {**cpu_fingerprint(), "cpu_model": "another CPU"})
+@pytest.mark.parametrize("other", [{"cpu_model": "another CPU"},
+                                   {"cpu_id": "another family/model/stepping"},  # a CPU of this one's name
+                                   {"isa": "another instruction set"}])
+def test_a_profile_of_another_cpu_is_not_this_devices(monkeypatch, other):
+    write_local_profile("elsewhere", {**cpu_fingerprint(), **other})
     calls = []
 
     def fake_calibrate(**kw):
