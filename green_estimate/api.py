@@ -185,7 +185,8 @@ def _workload(model: ModelLike, example_input: Any, input_shape: tuple[int, ...]
         # prebuilt: the counter's CPU fallback re-materialises the meta copy with to_empty(); a copy with
         # uninitialised Lazy parameters is instead treated as built, and the counter materialises it on meta
         workload = Workload(name=name or type(model).__name__, build=lambda: meta_copy(model), example_input=example,
-                            input_shape=shape, prebuilt=not has_lazy(model), input_dtype=dtype, vocab_size=vocab_size)
+                            input_shape=shape, prebuilt=not has_lazy(model), input_dtype=dtype, vocab_size=vocab_size,
+                            buffers_from=model)
     elif callable(model):
         workload = Workload(name=name or getattr(model, "__name__", type(model).__name__), build=_checked(model),
                             example_input=example, input_shape=shape, input_dtype=dtype, vocab_size=vocab_size)

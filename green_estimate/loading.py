@@ -32,6 +32,8 @@ class Workload:
         input_shape: per-sample shape used when ``example_input`` is ``None``.
         prebuilt: True when the file built the model at import (a module-level ``model``), so the
             parameters already exist on the CPU.
+        buffers_from: the model object whose buffer values (position ids, running statistics) the
+            counter's CPU fallback puts back, when ``build`` returns a meta copy of it (``count(module)``).
     """
 
     name: str
@@ -42,6 +44,7 @@ class Workload:
     notes: list[str] = field(default_factory=list)
     input_dtype: Any = None  # a torch.dtype for the INPUT_SHAPE input (None: float32)
     vocab_size: int | None = None  # random token ids are drawn below this (None: the smallest embedding)
+    buffers_from: Any = None
 
 
 # What INPUT_DTYPE / --input-dtype accept, and the torch dtype each names.

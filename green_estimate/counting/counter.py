@@ -146,7 +146,10 @@ def _build(workload: Workload, device: str, notes: list[str]) -> tuple[Any, dict
             args, kwargs = model_inputs(workload, 1, "cpu", model)
             with torch.no_grad():
                 run_forward(model, args, kwargs)
-        buffers = {n: b.detach().clone() for n, b in model.named_buffers() if b.device.type != "meta"}
+        if workload.buffers_from is not None:  # a meta copy: the values are the original's (read, not changed)
+            buffers = {n: b.detach() for n, b in workload.buffers_from.named_buffers() if b.device.type != "meta"}
+        else:  # .to() below moves this very model: keep copies
+            buffers = {n: b.detach().clone() for n, b in model.named_buffers() if b.device.type != "meta"}
         return model.to(device), buffers
     if device != "meta":
         with torch.device(device):

@@ -132,3 +132,18 @@ def test_cpu_fallback_of_a_prebuilt_model_keeps_its_buffers(tmp_path):
     head = [o for o in r.ops if o.phase == "forward" and o.cls == "linear"]
     # the head: 3·6 rows × 4 inputs × 2 outputs, 2 FLOPs per multiply-accumulate
     assert sum(o.flops for o in head) == 2 * 3 * 6 * 4 * 2
+
+
+def test_cpu_fallback_of_a_module_object_keeps_its_buffers(tmp_path):
+    import green_estimate as ge
+
+    path = tmp_path / "positions.py"
+    path.write_text(PREBUILT_WITH_BUFFER)
+    namespace: dict = {}
+    exec(compile(PREBUILT_WITH_BUFFER, str(path), "exec"), namespace)
+    model = namespace["model"]
+    r = ge.count(model, batch_size=3, input_shape=(6, 4), optimizer="sgd")
+    assert any("Counted on real CPU tensors" in n for n in r.notes)
+    head = [o for o in r.ops if o.phase == "forward" and o.cls == "linear"]
+    assert sum(o.flops for o in head) == 2 * 3 * 6 * 4 * 2
+    assert model.position_ids.tolist() == list(range(100, 106))  # the user's model is not changed
