@@ -202,3 +202,40 @@ def test_conv_coefficients_follow_the_probed_convolution_rate():
     # a profile probed before convolutions were timed: its conv FLOPs follow the GEMM rate
     old = probe_mod.ratios(PROBE, here)
     assert "conv_flops" not in old and probe_mod.feature_ratio("flops", old, "conv") == pytest.approx(2.0)
+
+
+def test_the_probe_takes_each_figure_as_the_median_of_interleaved_rounds(monkeypatch):
+    import green_estimate.device_probe as probe_mod
+
+    # every timing of every kernel and reference step, in the order taken: round 2 of all is 10× slow
+    calls: list[str] = []
+
+    def fake_rate(fn, budget_s):
+        calls.append(getattr(fn, "probe_name", "kernel"))
+        n = len(calls)
+        per_round = len(calls_per_round)
+        slow = per_round and (n - 1) // per_round == 1
+        return (10.0 if slow else 1.0) * 1e-3
+
+    steps = []
+
+    def fake_step(family, seed, batch, optimizer):
+        def step():
+            pass
+        step.probe_name = f"ref-{family}"
+        steps.append(step)
+        return step
+
+    calls_per_round = [None] * (6 + len(probe_mod.REFERENCE_STEPS))
+    monkeypatch.setattr(probe_mod, "_rate", fake_rate)
+    monkeypatch.setattr(probe_mod, "reference_step", fake_step)
+    p = probe_mod.run_probe()
+    assert len(calls) == probe_mod.PROBE_ROUNDS * len(calls_per_round)
+    # interleaved: each round times every kernel, then every reference step
+    assert calls[6:9] == [f"ref-{f}" for f, *_ in probe_mod.REFERENCE_STEPS]
+    # the slow round is out-voted: 1 ms per call everywhere
+    assert p["gemm_flops_per_s"] == pytest.approx(2 * 512**3 / 1e-3)
+    assert p["conv_flops_per_s"] == pytest.approx(3 * 2 * 8 * 32 * 32 * 32 * 32 * 9 / 1e-3)
+    assert p["bandwidth_bytes_per_s"] == pytest.approx(2 * 8 * 1024 * 1024 * 4 / 1e-3)
+    assert [r["time_s"] for r in p["reference_steps"]] == pytest.approx([1e-3] * len(probe_mod.REFERENCE_STEPS))
+    assert p["method"] == probe_mod.PROBE_METHOD and set(probe_mod.RATE_KEYS) <= set(p)

@@ -73,8 +73,8 @@ def _report() -> CostReport:
 # cafe855 with the features added since — depthwise_wide_backward_flops, rng_bytes, transcendental_bytes,
 # new_bytes — defined as in features.py).
 PINNED = {
-    "cpu-reference-2core.json": (0.06185785449726282, 0.008836836356751835, 0.040960946298523836,
-                                 0.09341566806386097),
+    "cpu-reference-2core.json": (0.05193925678988986, 0.0074198938271271275, 0.039397205883222805,
+                                 0.06847405381697189),
     "gtx-1080-yarally-cain2023.json": (0.07873874751285265, 0.0009691344465890402, 0.04255886735375714,
                                        0.14567564283041087),
 }

@@ -102,7 +102,7 @@ def calibrate(
         settings: override warm-up/window/repeats.
         on_progress: ``(done, total, case_id)`` callback.
         folds: cross-validation folds.
-        probe: on a CPU, store the device probe (GEMM rate, bandwidth, dispatch cost, reference
+        probe: on a CPU, store the device probe (GEMM and convolution rates, bandwidth, dispatch cost, reference
             steps) so the profile can be rescaled on another CPU.
         precision: ``fp32``, ``bf16`` or ``fp16`` (``torch.autocast`` of the device, fp16 with a
             ``GradScaler``), or ``tf32`` on a GPU; the profile prices only this precision.
@@ -168,7 +168,7 @@ def _timed_suite_run(cases: list[Case], meter: Meter, samples_path: Path, header
 
 
 def _cpu_probe() -> dict:
-    """The device probe of this CPU, stored so the profile can be rescaled on another CPU."""
+    """The device probe of this CPU (about 12 s), stored so the profile can be rescaled on another CPU."""
     from green_estimate.device_probe import run_probe
 
     return run_probe()
