@@ -15,7 +15,7 @@ from green_estimate.errors import UsageError
 from green_estimate.loading import Workload
 from green_estimate.prediction import Prediction, PredictionSet
 from green_estimate.pricing import ClassPrice, phase_time_s, price_step
-from green_estimate.profile import Profile, cpu_fingerprint, same_cpu
+from green_estimate.profile import Profile, cpu_fingerprint, describe_cpu, same_cpu
 from green_estimate.profile_store import check_precision_matches, resolve_profile
 from green_estimate.training_plan import TrainingPlan
 
@@ -217,8 +217,10 @@ def _profile_notes(prof: Profile, classes: dict[str, ClassPrice]) -> list[str]:
         if prof.step is not None:
             notes.append(ALLOCATOR_NOTE)
         try:
-            if not same_cpu(dev.get("fingerprint", {}), cpu_fingerprint(), threads=False):
-                notes.append(f"Profile {prof.name} was measured on another device ({prof.device_name}).")
+            fp = dev.get("fingerprint") or {}
+            if not same_cpu(fp, cpu_fingerprint(), threads=False):
+                made_on = describe_cpu(fp) if fp.get("cpu_model") else prof.device_name
+                notes.append(f"Profile {prof.name} was measured on another device ({made_on}).")
         except Exception:  # noqa: BLE001 - a note must never break a prediction
             pass
     return notes

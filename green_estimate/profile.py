@@ -407,6 +407,16 @@ SAME_CPU_KEYS = ("cpu_model", "threads")
 SAME_CPU_KEYS_IF_KNOWN = ("cpu_id", "isa")
 
 
+def describe_cpu(fingerprint: Mapping[str, Any]) -> str:
+    """``AMD EPYC (2 threads, cpu 25/17/1, AVX512)``: what tells one CPU fingerprint from another."""
+    parts = [f"{fingerprint.get('threads')} threads"]
+    if fingerprint.get("cpu_id"):
+        parts.append(f"cpu {fingerprint['cpu_id']}")
+    if fingerprint.get("isa"):
+        parts.append(str(fingerprint["isa"]))
+    return f"{fingerprint.get('cpu_model', 'unknown CPU')} ({', '.join(parts)})"
+
+
 def same_cpu(fingerprint: Mapping[str, Any], here: Mapping[str, Any], threads: bool = True) -> bool:
     """Whether a profile's CPU ``fingerprint`` is the CPU of fingerprint ``here`` (at the same thread
     count unless ``threads`` is False)."""

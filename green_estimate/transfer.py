@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from green_estimate.profile import Profile, cpu_fingerprint, same_cpu
+from green_estimate.profile import Profile, cpu_fingerprint, describe_cpu, same_cpu
 
 
 def _foreign(profile: Profile) -> bool:
@@ -78,14 +78,17 @@ def transfer_profile(profile: Profile) -> tuple[Profile, list[str]]:
         logs.append(math.log(meas / _step_time_s(scaled, report)) - home)
     log_k = sum(logs) / len(logs) if logs else 0.0
     residual = max((abs(x - log_k) for x in logs), default=0.0)
+    made_on = describe_cpu(profile.device.get("fingerprint") or {}) if profile.device.get("fingerprint") \
+        else profile.device_name
     final = rescaled(profile, r, math.exp(log_k)).replaced(transfer={
-        "from": profile.device_name, "to": f"{here['fingerprint']['cpu_model']} ({here['fingerprint']['threads']} threads)",
+        "from": made_on, "to": describe_cpu(here["fingerprint"]),
         "ratios": r, "reference_correction": math.exp(log_k), "reference_log_errors": logs,
         "log_error": abs(log_k) + residual, "probe_cached": here.get("cached", False),
         "probe_measured_utc": here.get("measured_utc"),
     })
     conv = f"convolution ×{r['conv_flops']:.2f}, " if "conv_flops" in r else ""
-    notes = [f"Profile {profile.name} was made on {profile.device_name}; rescaled to this CPU by a device probe "
+    notes = [f"Profile {profile.name} was made on {made_on}; rescaled to this CPU, {describe_cpu(here['fingerprint'])}, "
+             "by a device probe "
              f"(GEMM ×{r['flops']:.2f}, {conv}bandwidth ×{r['bytes']:.2f}, dispatch ×{r['dispatch']:.2f}, reference steps "
              f"×{math.exp(log_k):.2f}); the interval is widened by the measured transfer error "
              f"({math.exp(abs(log_k) + residual) - 1:.0%}). Calibrate here for a tighter one: "

@@ -1,6 +1,7 @@
 """Pricing with an in-context profile: step model arithmetic, fused scales, intervals, transfer to another CPU."""
 from __future__ import annotations
 
+import inspect
 import json
 import math
 
@@ -130,7 +131,8 @@ def test_a_profile_from_another_cpu_is_rescaled_corrected_and_widened(monkeypatc
     t = final.data["transfer"]
     assert t["reference_correction"] == pytest.approx(k) and t["log_error"] == pytest.approx(abs(math.log(k)))
     assert final.data["classes"]["linear"]["time_s"]["params"] == pytest.approx([2e-5 * k, 2e-11 * k])
-    assert "rescaled to this CPU" in notes[0]
+    assert t["from"] == "elsewhere (2 threads)" and t["to"] == "here (2 threads)"
+    assert "made on elsewhere (2 threads); rescaled to this CPU, here (2 threads)" in notes[0]
     pred = predict_report(report(), plan=TrainingPlan(8, steps_given=1), profile=foreign)
     lo, hi = pred.time_interval()
     assert hi / pred.time_s == pytest.approx(math.exp(0.19 + abs(math.log(k))))
@@ -229,7 +231,7 @@ def test_the_probe_takes_each_figure_as_the_median_of_interleaved_rounds(monkeyp
     calls_per_round = [None] * (6 + len(probe_mod.REFERENCE_STEPS))
     monkeypatch.setattr(probe_mod, "_rate", fake_rate)
     monkeypatch.setattr(probe_mod, "reference_step", fake_step)
-    p = probe_mod.run_probe()
+    p = inspect.unwrap(probe_mod.run_probe)()  # the probe itself, not the test session's cache of it
     assert len(calls) == probe_mod.PROBE_ROUNDS * len(calls_per_round)
     # interleaved: each round times every kernel, then every reference step
     assert calls[6:9] == [f"ref-{f}" for f, *_ in probe_mod.REFERENCE_STEPS]

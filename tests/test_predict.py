@@ -182,21 +182,30 @@ def test_by_class_always_has_conv_linear_relu(tmp_path):
         p: {"flops": 0, "bytes": 0, "ops": 0} for p in ("forward", "backward", "optimizer")}}
 
 
-def test_profile_identity_says_whether_the_profile_was_measured_here():
+def test_profile_identity_says_whether_the_profile_was_measured_here(monkeypatch):
     from green_estimate.profile import Profile, cpu_fingerprint
     from green_estimate.profile_store import profile_identity
     from green_estimate.profile_store import shipped_profiles
 
     shipped = shipped_profiles()[0]
     here = json_copy(shipped.data)
-    here["device"] = {**here["device"], "kind": "cpu", "fingerprint": {**here["device"].get("fingerprint", {}),
-                                                                        "cpu_model": cpu_fingerprint()["cpu_model"]}}
+    import green_estimate.profile_store as store
+
+    mine = {**cpu_fingerprint(), "cpu_id": "25/17/1", "isa": "AVX512"}  # as a Linux x86 machine knows itself
+    monkeypatch.setattr(store, "cpu_fingerprint", lambda: mine)
+    here["device"] = {**here["device"], "kind": "cpu", "fingerprint": mine}
     there = json_copy(here)
     there["device"]["fingerprint"]["cpu_model"] = "Some Other CPU 9000"
     there["device"]["name"] = "Some Other CPU 9000"
     assert profile_identity(Profile.from_dict(here, origin="local"), "cpu")["other_device"] is False
     other = profile_identity(Profile.from_dict(there, origin="local"), "cpu")
-    assert other["other_device"] is True and "another device (Some Other CPU 9000)" in other["note"]
+    assert other["other_device"] is True and "another device (Some Other CPU 9000 (" in other["note"]
+    # a CPU of this one's name but another identity (cloud VMs name Zen 2, 3 and 4 all "AMD EPYC"): named apart
+    twin = json_copy(here)
+    twin["device"]["fingerprint"] = {**mine, "cpu_id": "1/2/3", "isa": "AVX2"}
+    other = profile_identity(Profile.from_dict(twin, origin="local"), "cpu")
+    assert other["other_device"] is True
+    assert f"another device ({mine['cpu_model']} ({mine['threads']} threads, cpu 1/2/3, AVX2))" in other["note"]
 
 
 def json_copy(d):

@@ -120,3 +120,11 @@ def test_same_cpu_compares_identity_and_isa_only_where_both_know_them():
     assert not same_cpu(zen4, {**zen4, "threads": 1})
     assert same_cpu(zen4, {**zen4, "threads": 1}, threads=False)
     assert not same_cpu(zen4, {**zen4, "cpu_model": "Intel Xeon"}, threads=False)
+
+
+def test_a_cpu_is_described_by_what_tells_it_apart():
+    from green_estimate.profile import describe_cpu
+
+    assert describe_cpu({"cpu_model": "AMD EPYC", "threads": 2, "cpu_id": "25/17/1", "isa": "AVX512"}) == \
+        "AMD EPYC (2 threads, cpu 25/17/1, AVX512)"
+    assert describe_cpu({"cpu_model": "AMD EPYC", "threads": 1}) == "AMD EPYC (1 threads)"

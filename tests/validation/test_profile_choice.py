@@ -41,12 +41,16 @@ def test_this_devices_own_profile_is_used(no_calibration):
                                    {"cpu_id": "another family/model/stepping"},  # a CPU of this one's name
                                    {"isa": "another instruction set"}])
 def test_a_profile_of_another_cpu_is_not_this_devices(monkeypatch, other):
-    write_local_profile("elsewhere", {**cpu_fingerprint(), **other})
+    import green_estimate.profile_store as store
+
+    mine = {**cpu_fingerprint(), "cpu_id": "25/17/1", "isa": "AVX512"}  # as a Linux x86 machine knows itself
+    monkeypatch.setattr(store, "cpu_fingerprint", lambda: mine)
+    write_local_profile("elsewhere", {**mine, **other})
     calls = []
 
     def fake_calibrate(**kw):
         calls.append(kw)
-        write_local_profile("fresh", cpu_fingerprint())
+        write_local_profile("fresh", mine)
         return SimpleNamespace(profile_path=profiles_dir() / "fresh.json", elapsed_s=1.0)
 
     monkeypatch.setattr(calibrator, "calibrate", fake_calibrate)
