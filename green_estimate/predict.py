@@ -218,7 +218,8 @@ def _profile_notes(prof: Profile, classes: dict[str, ClassPrice]) -> list[str]:
             notes.append(ALLOCATOR_NOTE)
         try:
             fp = dev.get("fingerprint") or {}
-            if not same_cpu(fp, cpu_fingerprint(), threads=False):
+            # a profile carried here by the device probe says so in its own note, with the figures
+            if prof.transfer is None and not same_cpu(fp, cpu_fingerprint(), threads=False):
                 made_on = describe_cpu(fp) if fp.get("cpu_model") else prof.device_name
                 notes.append(f"Profile {prof.name} was measured on another device ({made_on}).")
         except Exception:  # noqa: BLE001 - a note must never break a prediction

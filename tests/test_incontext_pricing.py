@@ -134,6 +134,9 @@ def test_a_profile_from_another_cpu_is_rescaled_corrected_and_widened(monkeypatc
     assert t["from"] == "elsewhere (2 threads)" and t["to"] == "here (2 threads)"
     assert "made on elsewhere (2 threads); rescaled to this CPU, here (2 threads)" in notes[0]
     pred = predict_report(report(), plan=TrainingPlan(8, steps_given=1), profile=foreign)
+    # one note says where the profile came from and what carrying it here did; not a second, bare one
+    assert sum("rescaled to this CPU" in n for n in pred.notes) == 1
+    assert not any("measured on another device" in n for n in pred.notes)
     lo, hi = pred.time_interval()
     assert hi / pred.time_s == pytest.approx(math.exp(0.19 + abs(math.log(k))))
     # a second prediction with the same profile object reuses the carried profile: no second probe
