@@ -1,12 +1,12 @@
-"""The device probe: a few seconds of measurements that carry a CPU profile to another CPU.
+"""The device probe: about 12 s of measurements that carry a CPU profile to another CPU.
 
-A profile is a property of the machine that made it. The probe (about 12 s) measures what decides how the same
+A profile is a property of the machine that made it. The probe measures what decides how the same
 step runs elsewhere — a square GEMM's rate, a thin GEMM's rate, a 3×3 convolution's rate (forward
 and backward: convolutions run in another library than GEMMs, whose speed relative to the GEMM's
 differs from CPU to CPU), memory bandwidth, the cost of one aten call, plain Python speed — and
-three fixed reference training steps. Calibration stores the
-probe of the calibrating machine in the profile; on another CPU ``predict`` probes this machine
-(once: the result is cached per CPU model, thread count and torch version), rescales each
+three fixed reference training steps. Calibration stores the probe of the calibrating machine in
+the profile; on another CPU ``predict`` probes this machine (once: the result is cached per CPU
+name, identity numbers and vector instructions, thread count and torch version), rescales each
 coefficient by the ratio of the rate it stands for, corrects by the reference steps' remaining
 error, and widens the interval by that error: the *measured* transfer error. Every figure is
 measured, none is a datasheet value.
@@ -134,9 +134,8 @@ def _cache_path(fp: dict, torch_version: str) -> Path:
 
 def probe_here() -> dict[str, Any]:
     """This machine's probe, from the cache when this CPU (name, identity numbers, vector instructions),
-    thread count and torch were probed before
-    (by this probe's method and with every rate it measures: one timed another way, or by an older probe,
-    is measured again)."""
+    thread count and torch were probed before by this probe's method and with every rate it measures
+    (one timed another way, or made by an older probe, is measured again)."""
     import torch
 
     from green_estimate.profile import cpu_fingerprint, same_cpu

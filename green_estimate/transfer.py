@@ -1,13 +1,12 @@
 """Carrying a CPU profile to the CPU it is used on: rescale by the device probe, say so in numbers.
 
-Only calibrated CPU profiles that carry a probe are rescaled, and only when this CPU (model name, identity
-numbers, vector instructions or thread count) is not the one that made them. The rescaled profile records what was done in its
-``transfer`` entry, which every prediction prints:
+Only calibrated CPU profiles that carry a probe are rescaled, and only when this CPU (model name,
+identity numbers, vector instructions or thread count) is not the one that made them. The rescaled
+profile records what was done in its ``transfer`` entry, which every prediction prints:
 
 1. each op-model coefficient is multiplied by the ratio of the rate it stands for (square- or
    thin-GEMM FLOP rate, the convolution's FLOP rate for the conv class, memory bandwidth, aten
-   dispatch cost), the step model's between-op terms
-   by this machine's Python and dispatch speed;
+   dispatch cost), the step model's between-op terms by this machine's Python and dispatch speed;
 2. the profile's reference steps (fixed calibration networks) are predicted with the rescaled
    profile and compared with their time measured here, relative to how well the profile predicted
    them on its own machine (so the profile's own error is not taken for a transfer error); their

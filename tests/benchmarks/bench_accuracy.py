@@ -50,7 +50,7 @@ from green_estimate.training_plan import TrainingPlan  # noqa: E402
 
 BATCH = 64
 # Environment variables that make torch's kernels use fewer vector instructions: a CPU other than this
-# one, for the shipped profile's transfer (docs/performance.md, run D)
+# one, for the shipped profile's transfer (docs/performance.md, run F)
 ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
 
 
