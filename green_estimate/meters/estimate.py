@@ -61,8 +61,9 @@ def cpu_model_name(cpuinfo: Path = CPUINFO, default: str = "unknown CPU") -> str
 
 
 def cpu_identity(cpuinfo: Path = CPUINFO) -> str | None:
-    """What tells CPUs of one marketing name apart: x86's ``cpu family/model/stepping`` (cloud VMs
-    name Zen 2, 3 and 4 all "AMD EPYC"), or ARM's ``CPU implementer/part``; None when unreadable."""
+    """What tells CPUs of one marketing name apart: x86's ``cpu family/model/stepping`` (some cloud
+    VMs name every EPYC generation just "AMD EPYC"), or ARM's ``CPU implementer/part/variant``; None
+    when unreadable."""
     try:
         text = cpuinfo.read_text(errors="replace")
     except OSError:
