@@ -86,7 +86,7 @@ def run_probe(budget_s: float = 0.35, step_budget_s: float = 0.5) -> dict[str, A
     import torch
 
     from green_estimate.allocator import settle
-    from green_estimate.profile import cpu_fingerprint
+    from green_estimate.fingerprint import cpu_fingerprint
 
     settle()  # the convolution's step allocates: time it in the allocator state calibration runs in
     a, b = torch.randn(512, 512), torch.randn(512, 512)
@@ -138,7 +138,7 @@ def probe_here() -> dict[str, Any]:
     (one timed another way, or made by an older probe, is measured again)."""
     import torch
 
-    from green_estimate.profile import cpu_fingerprint, same_cpu
+    from green_estimate.fingerprint import cpu_fingerprint, same_cpu
     from green_estimate.profile_store import write_profile
 
     here = cpu_fingerprint()

@@ -12,10 +12,11 @@ from typing import Any, Callable
 
 from green_estimate.counting.report import CostReport
 from green_estimate.errors import UsageError
+from green_estimate.fingerprint import cpu_fingerprint, same_cpu
 from green_estimate.loading import Workload
 from green_estimate.prediction import Prediction, PredictionSet
 from green_estimate.pricing import ClassPrice, phase_time_s, price_step
-from green_estimate.profile import Profile, cpu_fingerprint, describe_cpu, same_cpu
+from green_estimate.profile import Profile
 from green_estimate.profile_store import check_precision_matches, resolve_profile
 from green_estimate.training_plan import TrainingPlan
 
@@ -217,11 +218,9 @@ def _profile_notes(prof: Profile, classes: dict[str, ClassPrice]) -> list[str]:
         if prof.step is not None:
             notes.append(ALLOCATOR_NOTE)
         try:
-            fp = dev.get("fingerprint") or {}
             # a profile carried here by the device probe says so in its own note, with the figures
-            if prof.transfer is None and not same_cpu(fp, cpu_fingerprint(), threads=False):
-                made_on = describe_cpu(fp) if fp.get("cpu_model") else prof.device_name
-                notes.append(f"Profile {prof.name} was measured on another device ({made_on}).")
+            if prof.transfer is None and not same_cpu(dev.get("fingerprint") or {}, cpu_fingerprint(), threads=False):
+                notes.append(f"Profile {prof.name} was measured on another device ({prof.made_on}).")
         except Exception:  # noqa: BLE001 - a note must never break a prediction
             pass
     return notes

@@ -12,7 +12,8 @@ from importlib import resources
 from pathlib import Path
 
 from green_estimate.errors import ProfileError, UsageError
-from green_estimate.profile import Profile, check_profile_types, cpu_fingerprint, describe_cpu, same_cpu
+from green_estimate.fingerprint import cpu_fingerprint, describe_cpu, same_cpu
+from green_estimate.profile import Profile, check_profile_types
 
 
 def home_dir() -> Path:
@@ -226,7 +227,6 @@ def profile_identity(prof: Profile, device: str | None = None) -> dict:
     fp = dev.get("fingerprint", {}) or {}
     other: bool | None = None
     here = None
-    made_on = describe_cpu(fp) if dev.get("kind") == "cpu" and fp.get("cpu_model") else prof.device_name
     try:
         if device and device.startswith("cuda"):
             here = _gpu_name(device)
@@ -239,7 +239,7 @@ def profile_identity(prof: Profile, device: str | None = None) -> dict:
             other = dev.get("kind") != "cpu" or not same_cpu(fp, mine, threads=False)
     except Exception:  # noqa: BLE001 - identifying the machine must never stop a run
         other = None
-    note = (f"Predictions were priced by profile {prof.name}, measured on another device ({made_on}), "
+    note = (f"Predictions were priced by profile {prof.name}, measured on another device ({prof.made_on}), "
             f"not on this {here or 'machine'}: calibrate here for predictions of this machine.") if other else ""
     return {"name": prof.name, "device": prof.device_name, "provenance": prof.provenance, "origin": prof.origin,
             "other_device": other, "note": note}

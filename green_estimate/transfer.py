@@ -19,7 +19,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from green_estimate.profile import Profile, cpu_fingerprint, describe_cpu, same_cpu
+from green_estimate.fingerprint import cpu_fingerprint, describe_cpu, same_cpu
+from green_estimate.profile import Profile
 
 
 def _foreign(profile: Profile) -> bool:
@@ -77,16 +78,15 @@ def transfer_profile(profile: Profile) -> tuple[Profile, list[str]]:
         logs.append(math.log(meas / _step_time_s(scaled, report)) - home)
     log_k = sum(logs) / len(logs) if logs else 0.0
     residual = max((abs(x - log_k) for x in logs), default=0.0)
-    made_on = describe_cpu(profile.device.get("fingerprint") or {}) if profile.device.get("fingerprint") \
-        else profile.device_name
+    to = describe_cpu(here["fingerprint"])
     final = rescaled(profile, r, math.exp(log_k)).replaced(transfer={
-        "from": made_on, "to": describe_cpu(here["fingerprint"]),
+        "from": profile.made_on, "to": to,
         "ratios": r, "reference_correction": math.exp(log_k), "reference_log_errors": logs,
         "log_error": abs(log_k) + residual, "probe_cached": here.get("cached", False),
         "probe_measured_utc": here.get("measured_utc"),
     })
     conv = f"convolution ×{r['conv_flops']:.2f}, " if "conv_flops" in r else ""
-    notes = [f"Profile {profile.name} was made on {made_on}; rescaled to this CPU, {describe_cpu(here['fingerprint'])}, "
+    notes = [f"Profile {profile.name} was made on {profile.made_on}; rescaled to this CPU, {to}, "
              "by a device probe "
              f"(GEMM ×{r['flops']:.2f}, {conv}bandwidth ×{r['bytes']:.2f}, dispatch ×{r['dispatch']:.2f}, reference steps "
              f"×{math.exp(log_k):.2f}); the interval is widened by the measured transfer error "

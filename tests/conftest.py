@@ -25,7 +25,7 @@ def _one_device_probe_per_cpu(monkeypatch):
     import json
 
     import green_estimate.device_probe as device_probe
-    from green_estimate.profile import cpu_fingerprint
+    from green_estimate.fingerprint import cpu_fingerprint
 
     real = device_probe.run_probe
 

@@ -9,9 +9,10 @@ import pytest
 
 from green_estimate.counting.report import CostReport, OpRecord
 from green_estimate.errors import ProfileError
+from green_estimate.fingerprint import cpu_fingerprint
 from green_estimate.predict import predict_report
 from green_estimate.pricing import price_step
-from green_estimate.profile import Profile, cpu_fingerprint
+from green_estimate.profile import Profile
 from green_estimate.training_plan import TrainingPlan
 
 ABS_LOG_ERR = [0.01 * i for i in range(1, 21)]  # 20 left-out networks: 1 %, 2 %, ..., 20 % in log

@@ -12,9 +12,10 @@ from typer.testing import CliRunner
 from green_estimate.cli.app import app
 from green_estimate.counting.counter import count_step
 from green_estimate.errors import ProfileError, UsageError
+from green_estimate.fingerprint import cpu_fingerprint
 from green_estimate.predict import predict, predict_report
 from green_estimate.pricing import lognormal_interval
-from green_estimate.profile import Profile, cpu_fingerprint
+from green_estimate.profile import Profile
 from green_estimate.profile_store import write_profile
 from green_estimate.training_plan import TrainingPlan
 
@@ -183,9 +184,9 @@ def test_by_class_always_has_conv_linear_relu(tmp_path):
 
 
 def test_profile_identity_says_whether_the_profile_was_measured_here(monkeypatch):
-    from green_estimate.profile import Profile, cpu_fingerprint
-    from green_estimate.profile_store import profile_identity
-    from green_estimate.profile_store import shipped_profiles
+    from green_estimate.fingerprint import cpu_fingerprint
+    from green_estimate.profile import Profile
+    from green_estimate.profile_store import profile_identity, shipped_profiles
 
     shipped = shipped_profiles()[0]
     here = json_copy(shipped.data)

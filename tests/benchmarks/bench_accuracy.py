@@ -257,7 +257,7 @@ def machine() -> str:
                      if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    from green_estimate.profile import cpu_fingerprint
+    from green_estimate.fingerprint import cpu_fingerprint
 
     fp = cpu_fingerprint()
     overrides = " ".join(f"{k}={os.environ[k]}" for k in ISA_VARIABLES if os.environ.get(k))

@@ -85,14 +85,14 @@ def test_non_positive_watts_are_a_usage_error(watts):
 def test_cpu_model_name_is_the_one_cpuinfo_reader(tmp_path):
     import platform
 
-    from green_estimate import profile
+    from green_estimate import fingerprint
 
     info = tmp_path / "cpuinfo"
     info.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Gold 6338 CPU\n")
     assert cpu_model_name(info) == "Intel(R) Xeon(R) Gold 6338 CPU"
     assert cpu_model_name(tmp_path / "missing", default="x86_64") == "x86_64"
     # the profile's fingerprint reads this machine's CPU through it
-    assert profile.cpu_fingerprint()["cpu_model"] == cpu_model_name(default=platform.processor() or platform.machine())
+    assert fingerprint.cpu_fingerprint()["cpu_model"] == cpu_model_name(default=platform.processor() or platform.machine())
 
 
 def test_cpu_identity_tells_apart_cpus_of_one_name(tmp_path):
@@ -110,7 +110,7 @@ def test_cpu_identity_tells_apart_cpus_of_one_name(tmp_path):
 
 
 def test_same_cpu_compares_identity_and_isa_only_where_both_know_them():
-    from green_estimate.profile import same_cpu
+    from green_estimate.fingerprint import same_cpu
 
     old = {"cpu_model": "AMD EPYC", "threads": 2}  # a profile made before cpu_id and isa were recorded
     zen4 = {**old, "cpu_id": "25/17/1", "isa": "AVX512"}
@@ -123,7 +123,7 @@ def test_same_cpu_compares_identity_and_isa_only_where_both_know_them():
 
 
 def test_a_cpu_is_described_by_what_tells_it_apart():
-    from green_estimate.profile import describe_cpu
+    from green_estimate.fingerprint import describe_cpu
 
     assert describe_cpu({"cpu_model": "AMD EPYC", "threads": 2, "cpu_id": "25/17/1", "isa": "AVX512"}) == \
         "AMD EPYC (2 threads, cpu 25/17/1, AVX512)"

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 import green_estimate.calibration.calibrator as calibrator
-from green_estimate.profile import cpu_fingerprint
+from green_estimate.fingerprint import cpu_fingerprint
 from green_estimate.profile_store import profiles_dir
 from green_estimate.validation.profile_choice import choose_profile
 
