@@ -30,7 +30,7 @@ class Layout:
 CALIBRATED = Layout(
     top=("schema", "created_utc", "time_provenance", "energy_basis", "torch_version", "dtype", "sample_count",
          "repeat_noise", "method", "default_class", "uncalibrated_classes_priced_as", "classes", "step_model",
-         "probe", "name", "device", "meter", "precision", "provenance", "idle_power_w", "suite",
+         "probe", "pace", "name", "device", "meter", "precision", "provenance", "idle_power_w", "suite",
          "calibration_time_s"),
     class_entry=("n_samples", "n_networks", "time_s", "cv", "energy_j", "power_w"),
 )

@@ -87,6 +87,7 @@ def calibrate(
     folds: int = 5,
     probe: bool = True,
     precision: str = "fp32",
+    pace: bool = True,
 ) -> CalibrationResult:
     """Measure the suite on the CPU (``gpu=None``) or GPU ``gpu`` and write a profile.
 
@@ -107,6 +108,8 @@ def calibrate(
             steps) so the profile can be rescaled on another CPU.
         precision: ``fp32``, ``bf16`` or ``fp16`` (``torch.autocast`` of the device, fp16 with a
             ``GradScaler``), or ``tf32`` on a GPU; the profile prices only this precision.
+        pace: on a CPU, time a fixed reference step before each network (0.1 s each) and store the
+            pace the profile was measured at (green_estimate/pace.py).
     """
     precision, device = _checked(gpu, precision)
     info = _device_info(device)
@@ -120,12 +123,16 @@ def calibrate(
         header = _samples_header(info, meter, settings, precision, quick)
         header["idle_power_w"] = _idle_power_w(samples_path, resume, meter, device, settings.idle_s)
         samples, measured_now, elapsed = _timed_suite_run(suite.cases, meter, samples_path, header, device,
-                                                          settings, resume, on_progress)
+                                                          settings, resume, on_progress, pace and device == "cpu")
     finally:
         if own_meter:
             meter.close()
     fitted = fit_profile(samples, folds=folds)
     about = _calibration_entries(precision, header["idle_power_w"], quick, elapsed, probe=device == "cpu" and probe)
+    from green_estimate.pace import pace_summary
+
+    paced = pace_summary(samples)
+    about.update({"pace": paced} if paced else {})
     profile = dict(replace(fitted, name=name, device=info, meter=MeterEntry.of(meter), provenance=meter.provenance,
                            extras={**fitted.extras, **about}).build().data)
     write_profile(profile, profile_path)
@@ -159,12 +166,18 @@ def _samples_header(info: DeviceEntry, meter: Meter, settings: RunSettings, prec
 
 def _timed_suite_run(cases: list[Case], meter: Meter, samples_path: Path, header: dict, device: str,
                      settings: RunSettings, resume: bool,
-                     on_progress: Callable[[int, int, str], None] | None) -> tuple[list[dict], int, float]:
+                     on_progress: Callable[[int, int, str], None] | None,
+                     pace: bool = False) -> tuple[list[dict], int, float]:
     """Run the suite: all samples (resumed ones included), how many were measured now, and seconds taken."""
     t0 = time.perf_counter()
     before = len(read_samples(samples_path)[1]) if resume else 0
+    pace_s = None
+    if pace:
+        from green_estimate.pace import PaceProbe
+
+        pace_s = PaceProbe(1.0).step_s
     samples = run_suite(cases, meter, samples_path, header, device=device, settings=settings,
-                        resume=resume, on_progress=on_progress)
+                        resume=resume, on_progress=on_progress, pace_s=pace_s)
     return samples, len(samples) - before, time.perf_counter() - t0
 
 

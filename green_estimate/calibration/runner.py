@@ -108,6 +108,7 @@ def run_suite(
     settings: RunSettings | None = None,
     resume: bool = False,
     on_progress: Callable[[int, int, str], None] | None = None,
+    pace_s: Callable[[], float] | None = None,
 ) -> list[dict]:
     """Measure every case not yet in ``samples_path``, appending each sample as it is measured.
 
@@ -120,6 +121,8 @@ def run_suite(
         settings: warm-up, window and repeats.
         resume: continue an existing file (same device and meter required).
         on_progress: called as ``(done, total, case_id)`` after each case.
+        pace_s: times the machine's pace before each case (seconds per reference step,
+            :mod:`green_estimate.pace`), stored in its sample as ``pace_s``.
 
     Returns:
         All samples in the file (earlier ones included).
@@ -148,7 +151,10 @@ def run_suite(
         if on_progress:
             on_progress(total - len(todo), total, "")
         for i, case in enumerate(todo):
+            pace = pace_s() if pace_s is not None else None
             rec = measure_case(case, meter, device, settings)
+            if pace is not None:
+                rec["pace_s"] = pace
             _append(fh, rec)
             done.append(rec)
             if on_progress:

@@ -140,6 +140,12 @@ def _render(result) -> None:  # noqa: ANN001
     noise = result.noise
     console.print(f"Repeat noise of this machine: median spread {pct(noise.get('median_spread_rel'))} "
                   f"(max−min of a network's windows), median abs. deviation {pct(noise.get('median_mad_rel'))}.")
+    pace = p.get("pace")
+    if pace:
+        console.print(f"Machine pace: a fixed reference step, timed before each network, took "
+                      f"×{pace['low_s'] / pace['median_s']:.2f}–×{pace['high_s'] / pace['median_s']:.2f} of its median "
+                      f"{si(pace['median_s'], 's')} (a shared machine's speed moves; validate compares each trial's pace "
+                      "with this median).")
     if p.get("idle_power_w") is not None:
         console.print(f"Idle power: {si(p['idle_power_w'], 'W')} (energies are totals, idle included).")
 

@@ -125,16 +125,28 @@ def _render(report) -> None:  # noqa: ANN001
         where = {True: "[yellow]another device[/yellow]", False: "this device", None: "an unknown device"}[prof.get("other_device")]
         console.print(f"Predictions priced by profile [bold]{prof.get('name')}[/bold] ({prof.get('provenance')}), "
                       f"measured on {where}: {prof.get('device')}")
-    qt = Table(title="Prediction quality (each prediction made before its trial trained)", title_justify="left")
-    for col in ("", "energy", "time"):
+    pace = report.pace
+    at = pace.at_pace if pace is not None and pace.off_pace else None
+    qt = Table(title="Prediction quality (each prediction made before its trial trained)", title_justify="left",
+               caption=None if at is None else f"† only the {at.trials} trials at the pace the profile was made at",
+               caption_justify="left")
+    for col in ("", "energy", "time", *(("energy †", "time †") if at is not None else ())):
         qt.add_column(col, justify="left" if not col else "right")
-    qt.add_row("median absolute % error", pct(q.median_ape_energy), pct(q.median_ape_time))
-    qt.add_row("trials within ±10%", pct(q.within_10pct_energy), pct(q.within_10pct_time))
-    qt.add_row("inside the predicted interval", pct(q.interval_coverage_energy), pct(q.interval_coverage_time))
-    qt.add_row("sweep total predicted", si(q.sweep_predicted_energy_j, "J"), si(q.sweep_predicted_time_s, "s"))
-    qt.add_row("sweep total measured", si(q.sweep_measured_energy_j, "J"), si(q.sweep_measured_time_s, "s"))
-    qt.add_row("sweep total error", pct(q.sweep_error_energy), pct(q.sweep_error_time))
+
+    def row(label: str, cells) -> None:  # noqa: ANN001
+        qualities = (q, at) if at is not None else (q,)
+        qt.add_row(label, *(cell(x) for x in qualities for cell in cells))
+
+    row("median absolute % error", (lambda x: pct(x.median_ape_energy), lambda x: pct(x.median_ape_time)))
+    row("trials within ±10%", (lambda x: pct(x.within_10pct_energy), lambda x: pct(x.within_10pct_time)))
+    row("inside the predicted interval", (lambda x: pct(x.interval_coverage_energy), lambda x: pct(x.interval_coverage_time)))
+    row("sweep total predicted", (lambda x: si(x.sweep_predicted_energy_j, "J"), lambda x: si(x.sweep_predicted_time_s, "s")))
+    row("sweep total measured", (lambda x: si(x.sweep_measured_energy_j, "J"), lambda x: si(x.sweep_measured_time_s, "s")))
+    row("sweep total error", (lambda x: pct(x.sweep_error_energy), lambda x: pct(x.sweep_error_time)))
     console.print(qt)
+    if pace is not None:
+        console.print(f"Machine pace before each trial (a reference step's time vs when the profile was made): median ×{pace.median:.2f}, "
+                      f"×{pace.low:.2f}–×{pace.high:.2f}; {pace.off_pace} of {pace.trials} trials beyond ×{pace.limit:g}.")
     st = Table(title="Search strategies", title_justify="left")
     for col in ("strategy", "trials", "best acc.", "energy to best", "energy to within 1 pt", "measured", "predicted"):
         st.add_column(col, justify="left" if col == "strategy" else "right")

@@ -1,7 +1,8 @@
 """The validation report: built from the storage, written as report.json, report.md, trials.csv, PNGs.
 
 ``report.json`` has the schema ``green-estimate/validation@1``: ``config``, ``dataset``, ``meter``,
-``notes``, ``prediction_quality``, ``strategies``, ``claims``, ``trials`` and ``files``.
+``notes``, ``prediction_quality``, ``machine_pace`` (null when no trial timed it), ``strategies``,
+``claims``, ``trials`` and ``files``.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from green_estimate import FLOP_CONVENTION
 from green_estimate.validation.claims import ClaimResult, judge_claims
 from green_estimate.validation.plots import write_plots
 from green_estimate.validation.rows import TrialRow, load_rows, write_csv
-from green_estimate.validation.summary import PredictionQuality, StrategySummary, prediction_quality, summarize_strategies
+from green_estimate.validation.summary import (MachinePace, PredictionQuality, StrategySummary, machine_pace,
+                                               prediction_quality, summarize_strategies)
 
 SCHEMA = "green-estimate/validation@1"
 SHORT_WINDOW_FACTOR = 10  # a window shorter than 10 meter resolutions is mostly quantisation noise
@@ -32,6 +34,7 @@ class ValidationReport:
     claims: list[ClaimResult]
     notes: list[str] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
+    pace: MachinePace | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -42,6 +45,7 @@ class ValidationReport:
             "flop_convention": FLOP_CONVENTION,
             "notes": list(self.notes),
             "prediction_quality": self.quality.to_dict(),
+            "machine_pace": None if self.pace is None else self.pace.to_dict(),
             "strategies": [s.to_dict() for s in self.strategies],
             "claims": [c.to_dict() for c in self.claims],
             "trials": [r.to_dict() for r in self.rows],
@@ -61,7 +65,7 @@ def build_report(
     strategies = summarize_strategies(rows, list(config.get("strategies", [])) or None)
     report = ValidationReport(
         config=config, dataset=dataset, meter=meter, rows=rows, strategies=strategies,
-        quality=prediction_quality(rows), claims=judge_claims(rows, strategies),
+        quality=prediction_quality(rows), claims=judge_claims(rows, strategies), pace=machine_pace(rows),
     )
     report.notes = _notes(report, unfinished or {})
     return report
@@ -100,6 +104,13 @@ def _notes(report: ValidationReport, unfinished: dict[str, int]) -> list[str]:
         notes.append(f"{len(busy)} of {len(rows)} trials ran while other work competed for the CPU (1-minute load "
                      "average above the torch threads + 1): their measured time and energy include that contention. "
                      "Run validation on an otherwise idle machine.")
+    pace = report.pace
+    if pace is not None and pace.off_pace:
+        notes.append(f"{pace.off_pace} of {pace.trials} trials ran while this machine took more than ×{pace.limit:g} "
+                     "(or less than 1/{:g}) its time for a fixed reference step when the profile was made (machine pace ×{:.2f}–×{:.2f}): "
+                     "a shared machine's speed changed, and their errors are the machine's as much as the "
+                     "model's. The prediction quality of the trials at pace is shown beside the overall one.".format(
+                         pace.limit, pace.low, pace.high))
     if any(v for v in unfinished.values()):
         notes.append("Trials that did not finish (failed, interrupted, or running elsewhere) are left out: "
                      + ", ".join(f"{s}: {n}" for s, n in unfinished.items() if n))
@@ -142,6 +153,23 @@ def _profile_line(prof: dict | None) -> list[str]:
             f"{prof.get('device')}"]
 
 
+def _pace_lines(pace: MachinePace | None) -> list[str]:
+    """The machine's pace over the trials and, when some ran off pace, the quality of those at pace."""
+    if pace is None:
+        return []
+    lines = [f"Machine pace before each trial (a fixed reference step's time over its time when the profile "
+             f"was made; above 1: slower): median ×{pace.median:.2f}, ×{pace.low:.2f}–×{pace.high:.2f}; "
+             f"{pace.off_pace} of {pace.trials} trials beyond ×{pace.limit:g} either way.", ""]
+    a = pace.at_pace
+    if pace.off_pace and a is not None:
+        lines += [f"Trials at pace only ({a.trials}):", "", "| | energy | time |", "|---|---|---|",
+                  f"| median absolute % error | {_pct(a.median_ape_energy)} | {_pct(a.median_ape_time)} |",
+                  f"| measured inside the predicted interval | {_pct(a.interval_coverage_energy)} "
+                  f"| {_pct(a.interval_coverage_time)} |",
+                  f"| sweep total error | {_pct(a.sweep_error_energy)} | {_pct(a.sweep_error_time)} |", ""]
+    return lines
+
+
 def _f(x, fmt: str = "{:.3g}") -> str:
     return "–" if x is None else fmt.format(x)
 
@@ -176,6 +204,7 @@ def render_markdown(report: ValidationReport, out_dir: Path | None = None) -> st
         f"| {_f(q.sweep_predicted_time_s)} s / {_f(q.sweep_measured_time_s)} s |",
         f"| sweep total error | {_pct(q.sweep_error_energy)} | {_pct(q.sweep_error_time)} |",
         "", f"{q.trials} trials; the prediction of each was made before it trained.", "",
+        *_pace_lines(report.pace),
         "## Search strategies", "",
         "| strategy | trials | best accuracy | trials / energy to best | trials / energy to within 1 point of overall best "
         "| measured energy | predicted energy |",
@@ -201,5 +230,5 @@ def render_markdown(report: ValidationReport, out_dir: Path | None = None) -> st
     for r in report.rows:
         lines.append(f"| {r.strategy} | {r.trial} | {r.architecture} | {_pct(r.accuracy)} | {_f(r.pred_energy_j)} "
                      f"[{_f(r.pred_energy_j_low)}, {_f(r.pred_energy_j_high)}] | {_f(r.meas_energy_j)} | "
-                     f"{_f(r.pred_time_s)} | {_f(r.meas_time_s)} |")
+                     f"{_f(r.pred_time_s)} | {_f(r.meas_time_s)} | {_f(r.machine_pace, '×{:.2f}')} |")
     return "\n".join(lines) + "\n"

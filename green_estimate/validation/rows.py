@@ -14,7 +14,7 @@ CSV_COLUMNS = (
     "strategy", "trial", "architecture", *PARAM_COLUMNS, "n_params", "epochs", "batch_size", "steps",
     "predicted_energy_j", "predicted_energy_j_low", "predicted_energy_j_high", "measured_energy_j",
     "predicted_time_s", "predicted_time_s_low", "predicted_time_s_high", "measured_time_s",
-    "accuracy", "meter", "provenance", "profile_provenance", "load_avg_1m",
+    "accuracy", "meter", "provenance", "profile_provenance", "load_avg_1m", "machine_pace",
 )
 
 
@@ -47,11 +47,20 @@ class TrialRow:
     pred_by_class_j_per_step: dict = field(default_factory=dict)
     load_avg_1m: float | None = None
     torch_threads: int | None = None
+    machine_pace: float | None = None  # reference step's time before the trial / when the profile was made (pace.py)
 
     @property
     def contended(self) -> bool:
         """Whether other work competed for the CPU: load above this run's threads + 1."""
         return self.load_avg_1m is not None and self.torch_threads is not None and self.load_avg_1m > self.torch_threads + 1
+
+    @property
+    def off_pace(self) -> bool:
+        """Whether the machine ran the reference step beyond ×1.25 of its time when the profile was made, either
+        way, before this trial."""
+        from green_estimate.pace import off_pace
+
+        return off_pace(self.machine_pace)
 
     @property
     def family(self) -> str:
@@ -79,6 +88,7 @@ class TrialRow:
             "provenance": self.provenance,
             "profile_provenance": self.profile_provenance,
             "load_avg_1m": self.load_avg_1m,
+            "machine_pace": self.machine_pace,
         }
         for name in PARAM_COLUMNS:
             value = self.arch.get(name, self.params.get(name, ""))
@@ -121,6 +131,7 @@ def row_from_trial(strategy: str, frozen) -> TrialRow:
         pred_by_class_j_per_step=dict(a.get("pred_by_class_j_per_step", {})),
         load_avg_1m=a.get("load_avg_1m"),
         torch_threads=a.get("torch_threads"),
+        machine_pace=a.get("machine_pace"),
     )
 
 

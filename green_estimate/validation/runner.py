@@ -19,6 +19,7 @@ def run_validation(
     progress: ProgressFn | None = None,
     dataset: Dataset | None = None,
     meter_factory: Callable[[], Meter] | None = None,
+    pace_fn: Callable[[], float] | None = None,
 ) -> ValidationReport:
     """Run (or resume) the tuning studies of ``config`` and write the report into ``config.out_dir``.
 
@@ -31,6 +32,8 @@ def run_validation(
         dataset: the data to use instead of loading ``config.data`` (tests inject small ones).
         meter_factory: with ``config.workers > 1``, makes each worker process its own meter (picklable,
             like ``predict_fn``); ``meter`` then only names the meter in the report.
+        pace_fn: returns the machine's pace (:class:`~green_estimate.pace.PaceProbe`), timed before
+            each trial; None, or several workers (whose own load would set it), records none.
 
     Returns:
         The report of every finished trial in the storage, including those of earlier, interrupted
@@ -49,7 +52,7 @@ def run_validation(
     threads = config.torch_threads()
     torch.set_num_threads(threads)
     try:
-        study_names = run_search(config, data, meter, predict_fn, progress, storage=storage)
+        study_names = run_search(config, data, meter, predict_fn, progress, storage=storage, pace_fn=pace_fn)
     finally:
         torch.set_num_threads(threads_before)
     return generate_report(

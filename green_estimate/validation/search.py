@@ -197,8 +197,10 @@ def make_objective(
     space: SearchSpace,
     meter: Meter,
     predict_fn: PredictFn,
+    pace_fn: Callable[[], float] | None = None,
 ) -> Callable:
-    """The Optuna objective: claim, predict, then train under the meter, then test. Returns accuracy."""
+    """The Optuna objective: claim, predict, time the machine's pace (``pace_fn``, if given), then
+    train under the meter, then test. Returns accuracy."""
     import torch
 
     steps = config.epochs * steps_per_epoch(dataset.n_train, config.batch_size)
@@ -217,6 +219,9 @@ def make_objective(
         for key, value in prediction_attrs(prediction, steps).items():
             trial.set_user_attr(key, value)
         seed = config.seed * 1_000_003 + STRATEGIES.index(strategy) * 10_007 + trial.number
+        # How fast the machine runs a fixed reference step now, against when the profile's machine was
+        # probed: outside the measured window, right before it (green_estimate/pace.py).
+        trial.set_user_attr("machine_pace", float(pace_fn()) if pace_fn is not None else None)
         torch.manual_seed(seed)
         model = build().to(config.device)
         result = train_measured(
@@ -275,6 +280,7 @@ def run_search(
     progress: ProgressFn | None = None,
     storage=None,
     worker: int = 0,
+    pace_fn: Callable[[], float] | None = None,
 ) -> dict[str, str]:
     """Run (or resume) one study per strategy until each holds ``config.trials`` finished trials.
 
@@ -286,6 +292,7 @@ def run_search(
         progress: called as ``progress(done, total, message)`` after each trial.
         storage: an Optuna storage; None opens ``config.storage_url()``.
         worker: this worker's index among several sharing the storage (seeds its samplers apart).
+        pace_fn: times the machine's pace before each trial trains (see :mod:`green_estimate.pace`).
 
     Returns:
         The study name of each strategy, in the storage at ``config.storage_url()``.
@@ -311,7 +318,7 @@ def run_search(
     for strategy, study in studies.items():
         if remaining[strategy] == 0:
             continue
-        objective = make_objective(config, strategy, dataset, space, meter, predict_fn)
+        objective = make_objective(config, strategy, dataset, space, meter, predict_fn, pace_fn)
         # The claim in the objective stops this worker at the first surplus trial (pruned duplicates do not
         # count, so no n_trials); MaxTrialsCallback also stops it once the study is full.
         study.optimize(objective, callbacks=[

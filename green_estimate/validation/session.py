@@ -87,9 +87,15 @@ def validate(preset: str, out: Path, *, gpu: int | None = None, cpu: bool = Fals
         predict_fn = functools.partial(predict_model, profile=prof, confidence=confidence, device=device)
         # each worker process opens its own meter (picklable: a partial of a module function)
         factory = functools.partial(open_meter, gpu_index=gpu_index, watts=watts) if config.workers > 1 else None
+        pace_fn = None
+        if config.workers == 1:
+            from green_estimate.pace import pace_probe_for
+
+            pace_fn = pace_probe_for(prof, device)
         if run is None:
             from green_estimate.validation.runner import run_validation as run
-        return run(config, meter=meter, predict_fn=predict_fn, progress=events.trial, meter_factory=factory)
+        return run(config, meter=meter, predict_fn=predict_fn, progress=events.trial, meter_factory=factory,
+                   pace_fn=pace_fn)
     finally:
         meter.close()
 

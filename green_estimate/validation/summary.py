@@ -71,6 +71,47 @@ class PredictionQuality:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class MachinePace:
+    """How fast the machine ran before each trial, against when the profile's machine was probed
+    (:mod:`green_estimate.pace`; above 1: slower).
+
+    Attributes:
+        trials: trials with a pace measured.
+        median, low, high: the median, smallest and largest pace.
+        limit: a trial beyond ×limit either way is *off pace*.
+        off_pace: trials off pace.
+        at_pace: prediction quality over the trials at pace (None when every trial was off pace).
+    """
+
+    trials: int
+    median: float
+    low: float
+    high: float
+    limit: float
+    off_pace: int
+    at_pace: PredictionQuality | None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["at_pace"] = None if self.at_pace is None else self.at_pace.to_dict()
+        return d
+
+
+def machine_pace(rows: list[TrialRow]) -> MachinePace | None:
+    """The pace over the trials that measured one, and the prediction quality of those at pace
+    (None when no trial measured a pace: a GPU, several workers, or trials from before the pace)."""
+    from green_estimate.pace import OFF_PACE
+
+    paced = [r for r in rows if r.machine_pace is not None]
+    if not paced:
+        return None
+    paces = [float(r.machine_pace) for r in paced]
+    at = [r for r in paced if not r.off_pace]
+    return MachinePace(trials=len(paced), median=statistics.median(paces), low=min(paces), high=max(paces),
+                       limit=OFF_PACE, off_pace=len(paced) - len(at), at_pace=prediction_quality(at) if at else None)
+
+
 def summarize_strategies(rows: list[TrialRow], strategies: list[str] | None = None) -> list[StrategySummary]:
     """One :class:`StrategySummary` per strategy that has trials (in ``strategies`` order if given)."""
     if not rows:

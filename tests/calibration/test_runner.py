@@ -132,3 +132,40 @@ def test_calibrate_writes_an_in_context_profile(suite_file, tmp_path):
     for entry in prof["classes"].values():
         assert entry["power_w"] == pytest.approx(20.0, rel=1e-3)
     assert res.samples_path.exists() and res.samples_path.name == "p.samples.jsonl"
+
+
+def test_the_pace_is_timed_before_each_network_and_summarised_in_the_profile(suite_file, tmp_path):
+    from green_estimate.pace import PACE_REFERENCE, pace_summary
+
+    cases = load_suite(suite_file).cases[:3]
+    order, paces = [], iter([0.002, 0.001, 0.004])
+
+    class OrderMeter(FakeMeter):
+        def read(self):
+            order.append("read")
+            return super().read()
+
+    def pace_s() -> float:
+        order.append("pace")
+        return next(paces)
+
+    samples = run_suite(cases, OrderMeter(), tmp_path / "s.jsonl", {"device_name": "cpu", "meter": "fake"},
+                        settings=FAST, pace_s=pace_s)
+    assert [s["pace_s"] for s in samples] == [0.002, 0.001, 0.004]
+    assert order[0] == "pace" and order.count("pace") == 3 and order[-1] == "read"   # before each network
+    assert [s["pace_s"] for s in read_samples(tmp_path / "s.jsonl")[1]] == [0.002, 0.001, 0.004]   # written too
+    assert pace_summary(samples) == {"reference": list(PACE_REFERENCE), "median_s": 0.002, "low_s": 0.001,
+                                     "high_s": 0.004, "networks": 3}
+    assert pace_summary([{"time_s": 1.0}]) is None
+
+
+def test_a_cpu_calibration_stores_the_pace_it_measured_at(suite_file, tmp_path):
+    out = tmp_path / "p.json"
+    calibrate(out=out, meter=FakeMeter(power_w=20.0), suite_path=suite_file, settings=FAST, folds=3, probe=False)
+    pace = json.loads(out.read_text())["pace"]
+    samples = read_samples(out.with_name("p.samples.jsonl"))[1]
+    got = sorted(s["pace_s"] for s in samples)   # the real reference step, timed before each of the 11 networks
+    assert pace["networks"] == 11 and pace["median_s"] == got[5] and (pace["low_s"], pace["high_s"]) == (got[0], got[-1])
+    calibrate(out=tmp_path / "q.json", meter=FakeMeter(power_w=20.0), suite_path=suite_file, settings=FAST, folds=3,
+              probe=False, pace=False)
+    assert "pace" not in json.loads((tmp_path / "q.json").read_text())

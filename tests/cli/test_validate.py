@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -50,10 +51,11 @@ def fakes(monkeypatch):
 @pytest.fixture
 def captured(fakes):
     """Stand in for the study runner too: capture its arguments, return a small real report."""
-    def fake_run(config, *, meter, predict_fn, progress=None, meter_factory=None):
+    def fake_run(config, *, meter, predict_fn, progress=None, meter_factory=None, pace_fn=None):
         fakes["config"], fakes["run_meter"], fakes["progress"] = config, meter, progress
-        fakes["meter_factory"], fakes["predict_fn"] = meter_factory, predict_fn
-        return build_report([row()], config=config.to_dict(), dataset={"name": "digits", "input_shape": [1, 16, 16]},
+        fakes["meter_factory"], fakes["predict_fn"], fakes["pace_fn"] = meter_factory, predict_fn, pace_fn
+        return build_report(fakes.get("rows", [row()]), config=config.to_dict(),
+                            dataset={"name": "digits", "input_shape": [1, 16, 16]},
                             meter={"name": meter.name, "provenance": meter.provenance, "device": meter.device})
 
     fakes["run"] = fake_run
@@ -89,7 +91,20 @@ def test_options_reach_the_library(tmp_path, captured):
     assert predict_fn.keywords["confidence"] == 0.8 and predict_fn.keywords["device"] == "cpu"
     assert predict_fn.keywords["profile"].name == SHIPPED and c.predictor == f"{SHIPPED}@0.8"
     assert captured["run_meter"] is captured["meter_obj"] and captured["meter_obj"].reads == 0
+    assert captured["pace_fn"].baseline_s > 0   # one process on a CPU: the machine's pace is timed per trial
     assert json.loads(result.stdout)["schema"] == "green-estimate/validation@1"
+
+
+def test_trials_off_pace_get_columns_of_their_own(tmp_path, captured):
+    captured["rows"] = [row(trial=0, pace=1.0), row(trial=1, pace=1.02, pred_s=0.5), row(trial=2, pace=1.6, meas_s=2.0)]
+    result = runner.invoke(app, ["validate", "--quick", "--cpu", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())   # the console wraps long lines
+    assert "time †" in text and "only the 2 trials at the pace the profile was made at" in text
+    assert "median ×1.02, ×1.00–×1.60; 1 of 3 trials beyond ×1.25" in text
+    # energy is exact in all three; time errors 0, 0.5, 0.5 (median 50.0%); the two at pace: 0 and 0.5 (25.0%)
+    line = next(x for x in result.stdout.splitlines() if "median absolute" in x)
+    assert re.findall(r"[\d.]+%", line) == ["0.0%", "50.0%", "0.0%", "25.0%"]
 
 
 def test_full_preset_and_gpu_by_default(tmp_path, captured):
@@ -127,9 +142,11 @@ def test_tiny_real_run_through_the_cli(tmp_path, fakes):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "Prediction quality" in result.stdout and "claims" in result.stdout
+    assert "Machine pace before each trial" in result.stdout   # the real reference step, timed before each trial
     with open(out / "trials.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 2 and all(float(r["measured_energy_j"]) == 2.0 for r in rows)
+    assert all(float(r["machine_pace"]) > 0 for r in rows)
     assert Path(out / "report.md").exists() and len(list((out / "plots").glob("*.png"))) >= 2
     # Rerun: nothing missing, same two trials reported as JSON.
     again = runner.invoke(app, [*args, "--json"])

@@ -58,3 +58,20 @@ def test_report_names_the_pricing_profile_and_a_foreign_device():
                         dataset=DATASET, meter=METER)
     assert not any("another device" in n for n in same.notes)
     assert "measured on this device: NVIDIA A100" in render_markdown(same)
+
+
+def test_machine_pace_in_notes_json_and_markdown():
+    rows = [row("grid", 0, pace=1.05), row("grid", 1, pace=1.5, meas_s=2.0), row("random", 0, pace=0.98)]
+    report = build_report(rows, config=CONFIG, dataset=DATASET, meter=METER)
+    text = " ".join(report.notes)
+    assert "1 of 3 trials ran while this machine took more than ×1.25" in text and "×0.98–×1.50" in text
+    doc = report.to_dict()
+    assert doc["machine_pace"]["off_pace"] == 1 and doc["machine_pace"]["at_pace"]["trials"] == 2
+    assert doc["machine_pace"]["at_pace"]["median_ape_time"] == 0.0   # the two at pace were exact
+    assert [t["machine_pace"] for t in doc["trials"]] == [1.05, 1.5, 0.98]
+    md = render_markdown(report)
+    assert "median ×1.05, ×0.98–×1.50; 1 of 3 trials beyond ×1.25" in md and "Trials at pace only (2):" in md
+    assert "| ×1.50 |" in md
+    steady = build_report(_rows(), config=CONFIG, dataset=DATASET, meter=METER)   # no pace measured
+    assert steady.to_dict()["machine_pace"] is None and "Machine pace" not in render_markdown(steady)
+    assert not any("reference step" in n for n in steady.notes)

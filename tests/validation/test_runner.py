@@ -121,3 +121,19 @@ def test_changed_settings_start_new_studies_beside_the_old(tmp_path, small_digit
     assert len(predictor.calls) == TRIALS and all(r.epochs == 2 for r in report.rows)
     names = optuna.get_all_study_names(storage=config.storage_url())
     assert sorted(names) == sorted([config.study_name("random"), longer.study_name("random")])
+
+
+def test_machine_pace_is_timed_after_the_prediction_and_before_the_window(tmp_path, small_digits, events):
+    paces = iter([1.0, 1.1, 1.6, 0.9, 1.0, 1.3, 1.0, 1.0, 0.7])
+
+    def pace() -> float:
+        events.append("pace")
+        return next(paces)
+
+    report = run_validation(_config(tmp_path), meter=TickMeter(events), predict_fn=FakePredictor(events),
+                            dataset=small_digits, pace_fn=pace)
+    assert events == ["predict", "pace", "read", "read"] * (3 * TRIALS)
+    with open(tmp_path / "out" / "trials.csv") as f:
+        got = [float(r["machine_pace"]) for r in csv.DictReader(f)]
+    assert got == [1.0, 1.1, 1.6, 0.9, 1.0, 1.3, 1.0, 1.0, 0.7]   # strategies ran grid, random, bayes in turn
+    assert (report.pace.trials, report.pace.off_pace) == (9, 3)   # 1.6, 1.3 and 0.7 are beyond ×1.25

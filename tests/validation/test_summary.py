@@ -47,3 +47,25 @@ def test_no_rows_no_numbers():
     assert summarize_strategies([]) == []
     q = prediction_quality([])
     assert q.median_ape_energy is None and q.interval_coverage_energy is None and q.sweep_error_energy is None
+
+
+def test_machine_pace_and_the_quality_of_trials_at_pace_by_hand():
+    from green_estimate.validation.summary import machine_pace
+
+    rows = [
+        row(trial=0, pred_s=1.0, meas_s=1.0, pace=1.0),    # at pace, exact
+        row(trial=1, pred_s=0.9, meas_s=1.0, pace=1.2),    # at pace (×1.2 < ×1.25), APE 0.10
+        row(trial=2, pred_s=1.0, meas_s=2.0, pace=1.6),    # off pace (slower), APE 0.50, outside ±20 %
+        row(trial=3, pred_s=1.0, meas_s=0.7, pace=0.75),   # off pace (faster: 1/0.75 = 1.33)
+        row(trial=4, pred_s=1.0, meas_s=1.3, pace=None),   # not measured: neither counted nor at pace
+    ]
+    p = machine_pace(rows)
+    assert (p.trials, p.off_pace, p.limit) == (4, 2, 1.25)
+    assert (p.median, p.low, p.high) == (pytest.approx((1.0 + 1.2) / 2), 0.75, 1.6)
+    a = p.at_pace
+    assert a.trials == 2
+    assert a.median_ape_time == pytest.approx((0.0 + 0.1) / 2)
+    assert a.interval_coverage_time == 1.0
+    assert a.sweep_error_time == pytest.approx((1.9 - 2.0) / 2.0)
+    assert machine_pace([row(pace=None)]) is None
+    assert machine_pace([row(pace=2.0)]).at_pace is None   # every trial off pace
