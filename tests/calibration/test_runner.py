@@ -159,13 +159,19 @@ def test_the_pace_is_timed_before_each_network_and_summarised_in_the_profile(sui
     assert pace_summary([{"time_s": 1.0}]) is None
 
 
-def test_a_cpu_calibration_stores_the_pace_it_measured_at(suite_file, tmp_path):
+def test_a_cpu_calibration_stores_the_pace_it_measured_at(suite_file, tmp_path, capsys):
+    from green_estimate.cli.calibrate import _render
+
     out = tmp_path / "p.json"
-    calibrate(out=out, meter=FakeMeter(power_w=20.0), suite_path=suite_file, settings=FAST, folds=3, probe=False)
+    result = calibrate(out=out, meter=FakeMeter(power_w=20.0), suite_path=suite_file, settings=FAST, folds=3,
+                       probe=False)
     pace = json.loads(out.read_text())["pace"]
     samples = read_samples(out.with_name("p.samples.jsonl"))[1]
     got = sorted(s["pace_s"] for s in samples)   # the real reference step, timed before each of the 11 networks
     assert pace["networks"] == 11 and pace["median_s"] == got[5] and (pace["low_s"], pace["high_s"]) == (got[0], got[-1])
+    _render(result)   # calibrate's output says how far the machine's pace moved
+    printed = " ".join(capsys.readouterr().out.split())
+    assert f"took ×{got[0] / got[5]:.2f}–×{got[-1] / got[5]:.2f} of its median" in printed
     calibrate(out=tmp_path / "q.json", meter=FakeMeter(power_w=20.0), suite_path=suite_file, settings=FAST, folds=3,
               probe=False, pace=False)
     assert "pace" not in json.loads((tmp_path / "q.json").read_text())
