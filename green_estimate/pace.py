@@ -1,4 +1,4 @@
-"""Machine pace: how long a fixed reference step takes on this CPU now, against when it was probed.
+"""Machine pace: how long a fixed reference step takes on this CPU now, against when the profile was made.
 
 A shared machine does not run at one speed. On a 2-vCPU cloud VM (AMD EPYC, KVM) the same small
 training step ran 1.4–1.5× slower for 30–80 s at a time, while a 512² GEMM kept its rate: other
@@ -59,7 +59,8 @@ class PaceProbe:
     """Times the reference step and returns its time over the baseline (call it: ``probe()``).
 
     Args:
-        baseline_s: the reference step's seconds when the profile's machine was probed.
+        baseline_s: the reference step's seconds when the profile was made (the median of its
+            calibration's timings, or a device probe's).
         step: the step to time; None builds the reference step on first use (so the object pickles
             cheaply to validation workers).
         budget_s: seconds of stepping per measurement, split into :data:`PACE_WINDOWS` windows whose

@@ -39,8 +39,10 @@ def validate(
     """Run real tuning studies (grid, random, Bayesian search), each trial measured, against predictions.
 
     Every trial is priced before it trains, trained under the best energy meter here, and tested on
-    held-out data. Writes trials.csv, report.json, report.md and PNG plots, and judges the four
-    claims of the study green-estimate reproduces. Rerun with the same --storage to resume.
+    held-out data. On a CPU each trial first times a fixed reference step (0.1 s): the machine's pace
+    against when the profile was made; trials on a machine running off pace are reported apart.
+    Writes trials.csv, report.json, report.md and PNG plots, and judges the four claims of the study
+    green-estimate reproduces. Rerun with the same --storage to resume.
 
     Example: green-estimate validate --quick --out validation-run
 

@@ -219,8 +219,8 @@ def make_objective(
         for key, value in prediction_attrs(prediction, steps).items():
             trial.set_user_attr(key, value)
         seed = config.seed * 1_000_003 + STRATEGIES.index(strategy) * 10_007 + trial.number
-        # How fast the machine runs a fixed reference step now, against when the profile's machine was
-        # probed: outside the measured window, right before it (green_estimate/pace.py).
+        # How fast the machine runs a fixed reference step now, against when the profile was made:
+        # outside the measured window, right before it (green_estimate/pace.py).
         trial.set_user_attr("machine_pace", float(pace_fn()) if pace_fn is not None else None)
         torch.manual_seed(seed)
         model = build().to(config.device)

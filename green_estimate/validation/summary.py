@@ -73,7 +73,7 @@ class PredictionQuality:
 
 @dataclass(frozen=True)
 class MachinePace:
-    """How fast the machine ran before each trial, against when the profile's machine was probed
+    """How fast the machine ran before each trial, against when the profile was made
     (:mod:`green_estimate.pace`; above 1: slower).
 
     Attributes:
