@@ -47,31 +47,31 @@ def _read_cpu_table() -> tuple[CpuPower, ...]:
 CPU_TDP_TABLE: tuple[CpuPower, ...] = _read_cpu_table()
 
 
-def cpu_model_name(cpuinfo: Path = CPUINFO, default: str = "unknown CPU") -> str:
-    """The first ``model name`` in ``cpuinfo`` (the one reader of ``/proc/cpuinfo``), or ``default``."""
+def _cpuinfo_fields(cpuinfo: Path) -> dict[str, str]:
+    """The first non-empty value of each key in ``cpuinfo`` (the one reader of ``/proc/cpuinfo``;
+    empty when unreadable)."""
     try:
         text = cpuinfo.read_text(errors="replace")
     except OSError:
-        return default
+        return {}
+    first: dict[str, str] = {}
     for line in text.splitlines():
         key, _, value = line.partition(":")
-        if key.strip() == "model name" and value.strip():
-            return value.strip()
-    return default
+        if value.strip():
+            first.setdefault(key.strip(), value.strip())
+    return first
+
+
+def cpu_model_name(cpuinfo: Path = CPUINFO, default: str = "unknown CPU") -> str:
+    """The first ``model name`` in ``cpuinfo``, or ``default``."""
+    return _cpuinfo_fields(cpuinfo).get("model name", default)
 
 
 def cpu_identity(cpuinfo: Path = CPUINFO) -> str | None:
     """What tells CPUs of one marketing name apart: x86's ``cpu family/model/stepping`` (some cloud
     VMs name every EPYC generation just "AMD EPYC"), or ARM's ``CPU implementer/part/variant``; None
     when unreadable."""
-    try:
-        text = cpuinfo.read_text(errors="replace")
-    except OSError:
-        return None
-    first: dict[str, str] = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        first.setdefault(key.strip(), value.strip())
+    first = _cpuinfo_fields(cpuinfo)
     for keys in (("cpu family", "model", "stepping"), ("CPU implementer", "CPU part", "CPU variant")):
         if all(first.get(k) for k in keys):
             return "/".join(first[k] for k in keys)

@@ -107,10 +107,10 @@ def _notes(report: ValidationReport, unfinished: dict[str, int]) -> list[str]:
     pace = report.pace
     if pace is not None and pace.off_pace:
         notes.append(f"{pace.off_pace} of {pace.trials} trials ran while this machine took more than ×{pace.limit:g} "
-                     "(or less than 1/{:g}) its time for a fixed reference step when the profile was made (machine pace ×{:.2f}–×{:.2f}): "
-                     "a shared machine's speed changed, and their errors are the machine's as much as the "
-                     "model's. The prediction quality of the trials at pace is shown beside the overall one.".format(
-                         pace.limit, pace.low, pace.high))
+                     f"(or less than 1/{pace.limit:g}) its time for a fixed reference step when the profile was made "
+                     f"(machine pace ×{pace.low:.2f}–×{pace.high:.2f}): a shared machine's speed changed, and their "
+                     "errors are the machine's as much as the model's. The prediction quality of the trials at pace "
+                     "is shown beside the overall one.")
     if any(v for v in unfinished.values()):
         notes.append("Trials that did not finish (failed, interrupted, or running elsewhere) are left out: "
                      + ", ".join(f"{s}: {n}" for s, n in unfinished.items() if n))

@@ -251,17 +251,11 @@ def measure_step_s(name: str, repeats: int = 5, window_s: float = 0.3) -> float:
 
 
 def machine() -> str:
-    model = platform.processor()
-    try:
-        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     from green_estimate.fingerprint import cpu_fingerprint
 
-    fp = cpu_fingerprint()
+    fp = cpu_fingerprint()  # the CPU's name as /proc/cpuinfo gives it, its identity and torch's instructions
     overrides = " ".join(f"{k}={os.environ[k]}" for k in ISA_VARIABLES if os.environ.get(k))
-    return (f"{model} (cpu family/model/stepping {fp.get('cpu_id', '?')}, torch kernels {fp.get('isa', '?')}"
+    return (f"{fp['cpu_model']} (cpu family/model/stepping {fp.get('cpu_id', '?')}, torch kernels {fp.get('isa', '?')}"
             f"{', set by ' + overrides if overrides else ''}), {torch.get_num_threads()} torch threads, "
             f"torch {torch.__version__}, Python {platform.python_version()}")
 
