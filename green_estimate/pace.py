@@ -55,12 +55,10 @@ def off_pace(pace: float | None, limit: float = OFF_PACE) -> bool:
     return pace is not None and abs(math.log(pace)) > math.log(limit)
 
 
-class PaceProbe:
-    """Times the reference step and returns its time over the baseline (call it: ``probe()``).
+class ReferenceTimer:
+    """Times the reference step: seconds per step now (call it: ``timer()``).
 
     Args:
-        baseline_s: the reference step's seconds when the profile was made (the median of its
-            calibration's timings, or a device probe's).
         step: the step to time; None builds the reference step on first use (so the object pickles
             cheaply to validation workers).
         budget_s: seconds of stepping per measurement, split into :data:`PACE_WINDOWS` windows whose
@@ -68,11 +66,8 @@ class PaceProbe:
         clock: the time source.
     """
 
-    def __init__(self, baseline_s: float, step: Callable[[], None] | None = None, *, budget_s: float = PACE_BUDGET_S,
+    def __init__(self, step: Callable[[], None] | None = None, *, budget_s: float = PACE_BUDGET_S,
                  clock: Callable[[], float] = time.perf_counter) -> None:
-        if not baseline_s > 0:
-            raise ValueError(f"baseline_s must be positive, got {baseline_s}")
-        self.baseline_s = float(baseline_s)
         self.budget_s = budget_s
         self.clock = clock
         self._step = step
@@ -82,7 +77,7 @@ class PaceProbe:
         state["_step"] = None  # a built torch step stays in its process; a worker builds its own
         return state
 
-    def step_s(self) -> float:
+    def __call__(self) -> float:
         """Seconds per reference step now: the median of :data:`PACE_WINDOWS` windows after one warm step."""
         if self._step is None:
             from green_estimate.device_probe import reference_step
@@ -100,9 +95,26 @@ class PaceProbe:
             times.append((self.clock() - t0) / n)
         return statistics.median(times)
 
+
+class PaceProbe:
+    """Times the reference step and returns its time over the baseline (call it: ``probe()``).
+
+    Args:
+        baseline_s: the reference step's seconds when the profile was made (the median of its
+            calibration's timings, or a device probe's).
+        step, budget_s, clock: as :class:`ReferenceTimer`'s.
+    """
+
+    def __init__(self, baseline_s: float, step: Callable[[], None] | None = None, *, budget_s: float = PACE_BUDGET_S,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        if not baseline_s > 0:
+            raise ValueError(f"baseline_s must be positive, got {baseline_s}")
+        self.baseline_s = float(baseline_s)
+        self.timer = ReferenceTimer(step, budget_s=budget_s, clock=clock)
+
     def __call__(self) -> float:
         """The pace now: seconds per reference step over the baseline (above 1: slower than then)."""
-        return self.step_s() / self.baseline_s
+        return self.timer() / self.baseline_s
 
 
 def pace_probe_for(profile: Any, device: str) -> PaceProbe | None:

@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 import green_estimate.device_probe as device_probe
-from green_estimate.pace import OFF_PACE, PACE_REFERENCE, PACE_WINDOWS, PaceProbe, baseline_s, off_pace, pace_probe_for
+from green_estimate.pace import OFF_PACE, PACE_REFERENCE, PACE_WINDOWS, PaceProbe, ReferenceTimer, baseline_s, off_pace, pace_probe_for
 
 
 def _probe(mlp_s: float | None, fingerprint: dict | None = None) -> dict:
@@ -65,12 +65,13 @@ def test_a_step_longer_than_the_window_still_counts_once():
         clock.t += 0.5
 
     assert PaceProbe(0.25, step, budget_s=0.03, clock=clock)() == pytest.approx(2.0)
+    assert ReferenceTimer(step, budget_s=0.03, clock=clock)() == pytest.approx(0.5)  # the bare seconds per step
 
 
 def test_pickles_without_its_built_step():
     probe = PaceProbe(0.001, lambda: None)
     again = pickle.loads(pickle.dumps(probe))
-    assert again._step is None and again.baseline_s == 0.001
+    assert again.timer._step is None and again.baseline_s == 0.001
     with pytest.raises(ValueError, match="positive"):
         PaceProbe(0.0)
 
@@ -78,7 +79,7 @@ def test_pickles_without_its_built_step():
 def test_the_real_reference_step_gives_a_finite_pace():
     probe = PaceProbe(0.001, budget_s=0.03)
     pace = probe()
-    assert math.isfinite(pace) and pace > 0 and probe._step is not None
+    assert math.isfinite(pace) and pace > 0 and probe.timer._step is not None
 
 
 class _Prof:

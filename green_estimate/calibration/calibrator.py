@@ -173,9 +173,9 @@ def _timed_suite_run(cases: list[Case], meter: Meter, samples_path: Path, header
     before = len(read_samples(samples_path)[1]) if resume else 0
     pace_s = None
     if pace:
-        from green_estimate.pace import PaceProbe
+        from green_estimate.pace import ReferenceTimer
 
-        pace_s = PaceProbe(1.0).step_s
+        pace_s = ReferenceTimer()
     samples = run_suite(cases, meter, samples_path, header, device=device, settings=settings,
                         resume=resume, on_progress=on_progress, pace_s=pace_s)
     return samples, len(samples) - before, time.perf_counter() - t0

@@ -26,7 +26,7 @@ def calibrate(
     from_runs: Annotated[Optional[Path], typer.Option("--from-runs", help="Fit to measured whole runs instead: a runs file (.csv/.jsonl), validate's trials.csv, CodeCarbon's emissions.csv or a Zeus log.")] = None,
     prior: Annotated[Optional[str], typer.Option("--prior", help="With --from-runs: the profile to start from (datasheet:<gpu>, a name or a path; default: the runs' GPU's datasheet profile).")] = None,
     runs_map: Annotated[Optional[Path], typer.Option("--runs-map", help="With --from-runs: mapping file (TOML/JSON) joining CodeCarbon or Zeus rows to models and plans.")] = None,
-    keep_contended: Annotated[bool, typer.Option("--keep-contended", help="With --from-runs on validate's trials.csv: keep trials measured while other work loaded the CPU.")] = False,
+    keep_contended: Annotated[bool, typer.Option("--keep-contended", help="With --from-runs on validate's trials.csv: keep trials measured while other work loaded the CPU or the machine ran off pace.")] = False,
 ) -> None:
     """Time every op inside real training steps of seeded random networks and fit a profile.
 

@@ -186,9 +186,14 @@ def from_validate_trials(path: Path | str, mapping: Path | str | None = None,
 
     Trials measured while other work competed for the CPU (1-minute load above the run's torch
     threads + 1, as validate's report flags them) are left out: on a shared machine such a trial
-    can take 10-100× its time, which says nothing about the model. ``notes`` gets a line saying how
-    many were left out (``keep_contended`` keeps them).
+    can take 10-100× its time, which says nothing about the model. So are trials run off pace (the
+    ``machine_pace`` column beyond ×1.25 either way, :mod:`green_estimate.pace`): the machine ran a
+    fixed reference step that much slower or faster than when the profile was made, so their times
+    are the machine's as much as the model's. ``notes`` gets a line for each reason saying how many
+    were left out (``keep_contended`` keeps both).
     """
+    from green_estimate.pace import OFF_PACE, off_pace
+
     path = Path(path)
     defaults: dict[str, Any] = read_mapping(mapping)[0] if mapping else {}
     report = path.with_name("report.json")
@@ -207,12 +212,19 @@ def from_validate_trials(path: Path | str, mapping: Path | str | None = None,
         raise RunsFileError(f"{path}: no report.json beside it to say the input shape: keep the validate output "
                             "folder whole, or give a mapping file with input_shape in [defaults]")
     runs = []
-    contended = 0
+    contended = paced_out = 0
     for i, rec in enumerate(_rows(path), start=2):
         where = f"{path}, row {i}"
         load = rec.get("load_avg_1m")
         if threads and load and float(load) > int(threads) + 1 and not keep_contended:
             contended += 1
+            continue
+        try:
+            pace = float(rec["machine_pace"]) if rec.get("machine_pace") not in (None, "") else None
+        except ValueError:
+            raise RunsFileError(f"{where}: machine_pace {rec['machine_pace']!r} is not a number") from None
+        if off_pace(pace) and not keep_contended:
+            paced_out += 1
             continue
         try:
             arch = {"family": rec["family"], "conv_blocks": int(float(rec["conv_blocks"] or 0)),
@@ -229,10 +241,15 @@ def from_validate_trials(path: Path | str, mapping: Path | str | None = None,
             "device": defaults.get("device") or "unknown", "energy_j": rec["measured_energy_j"],
             "time_s": rec["measured_time_s"], "meter": f"{rec.get('meter', '')} ({rec.get('provenance', '')})",
             "idle_included": True, "source": f"validate {path}"}, where, i))
+    total = contended + paced_out + len(runs)
     if contended and notes is not None:
-        notes.append(f"{contended} of {contended + len(runs)} trials left out: measured while other work competed "
+        notes.append(f"{contended} of {total} trials left out: measured while other work competed "
                      f"for the CPU (1-minute load above {threads} torch threads + 1)")
+    if paced_out and notes is not None:
+        notes.append(f"{paced_out} of {total} trials left out: run off pace (the machine took beyond ×{OFF_PACE:g} "
+                     "either way its time for a fixed reference step when the profile was made)")
     if not runs:
-        raise RunsFileError(f"{path} has no trials" + (" measured without contention: rerun validate on an idle "
-                                                       "machine, or pass --keep-contended" if contended else ""))
+        raise RunsFileError(f"{path} has no trials" + (" measured without contention and at pace: rerun validate on "
+                                                       "an idle machine, or pass --keep-contended"
+                                                       if contended or paced_out else ""))
     return runs

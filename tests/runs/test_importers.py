@@ -103,3 +103,44 @@ def test_validate_trials_with_their_report(tmp_path):
 
     report = count_model(run.model, batch_size=8, model_kwargs=run.model_args, input_shape=run.input_shape)
     assert report.by_class()["conv"].flops > 0  # the model the trial trained is rebuilt from its row
+
+
+def _validate_folder(tmp_path, rows):
+    import csv
+
+    from green_estimate.validation.rows import CSV_COLUMNS
+
+    base = dict.fromkeys(CSV_COLUMNS, "")
+    base.update({"strategy": "grid", "family": "dense_linear", "conv_blocks": 0, "linear_layers": 2, "relu": True,
+                 "epochs": 1, "batch_size": 64, "steps": 30, "measured_energy_j": 1.0, "measured_time_s": 0.2,
+                 "meter": "estimate", "provenance": "estimated"})
+    with open(tmp_path / "trials.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(CSV_COLUMNS))
+        w.writeheader()
+        for i, extra in enumerate(rows):
+            w.writerow({**base, "trial": i, **extra})
+    (tmp_path / "report.json").write_text(json.dumps({"dataset": {"input_shape": [64]}, "config": {
+        "torch_threads": 2, "device": "cpu", "profile": {"device": "AMD EPYC (2 threads)", "other_device": False}}}))
+    return tmp_path / "trials.csv"
+
+
+def test_validate_trials_run_off_pace_are_left_out_unless_kept(tmp_path):
+    # ×1.25 either way is the limit: 1.24 and 1/1.24 stay, 1.3 (slower) and 0.7 (faster) go; no pace (a GPU run) stays
+    path = _validate_folder(tmp_path, [{"machine_pace": 1.24}, {"machine_pace": 1 / 1.24}, {"machine_pace": 1.3},
+                                       {"machine_pace": 0.7}, {"machine_pace": ""},
+                                       {"machine_pace": 1.0, "load_avg_1m": 3.5}])
+    runs, _, notes = load_runs(path)
+    assert [r.run for r in runs] == ["grid-0", "grid-1", "grid-4"]
+    assert notes == ["1 of 6 trials left out: measured while other work competed for the CPU (1-minute load above "
+                     "2 torch threads + 1)",
+                     "2 of 6 trials left out: run off pace (the machine took beyond ×1.25 either way its time for a "
+                     "fixed reference step when the profile was made)"]
+    kept, _, notes = load_runs(path, keep_contended=True)
+    assert len(kept) == 6 and notes == []
+
+
+def test_validate_trials_all_off_pace_or_a_bad_pace_say_what_to_do(tmp_path):
+    with pytest.raises(RunsFileError, match="at pace: rerun validate on an idle machine, or pass --keep-contended"):
+        load_runs(_validate_folder(tmp_path, [{"machine_pace": 2.0}]))
+    with pytest.raises(RunsFileError, match=r"row 2: machine_pace 'fast' is not a number"):
+        load_runs(_validate_folder(tmp_path, [{"machine_pace": "fast"}]))
