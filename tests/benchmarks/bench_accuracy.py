@@ -9,8 +9,12 @@ measure the same step for real (glibc's malloc settled as calibration has it, wa
 of ≥ 0.3 s, median; in one pass over the list *before* calibrating and two after, each model's
 measured time the median of its three passes: on a shared VM the machine's speed drifts by tens of
 percent within minutes, and a calibration takes ten; the spread between passes is printed as that
-drift). Prints each model's error and whether it fell inside the 90 % interval, and per profile the
-median error, the share within ±15 % and the coverage.
+drift). Before each measurement it times the machine's pace (green_estimate/pace.py: a fixed 1 ms
+reference step, 0.1 s); a model's pace against a profile is the median over its passes of that time
+over the profile's baseline (for a profile calibrated in this run, its calibration's median pace).
+Prints each model's error, whether it fell inside the 90 % interval and its pace, and per profile
+the median error, the share within ±15 % and the coverage — of all models, and of those measured at
+pace (within ×1.25), a diagnostic that tells the machine's moods from the method's errors.
 
     python tests/benchmarks/bench_accuracy.py                       # calibrate full + quick here, and the shipped default
     python tests/benchmarks/bench_accuracy.py --threads 1 --profiles default   # the shipped profile on a "foreign" CPU
@@ -43,6 +47,7 @@ from green_estimate.calibration.incontext import make_step  # noqa: E402
 from green_estimate.counting.counter import count_workload  # noqa: E402
 from green_estimate.examples.simple_cnn import build_model as simple_cnn  # noqa: E402
 from green_estimate.loading import Workload  # noqa: E402
+from green_estimate.pace import OFF_PACE, ReferenceTimer, off_pace, pace_probe_for  # noqa: E402
 from green_estimate.predict import predict_report
 from green_estimate.profile import Profile
 from green_estimate.profile_store import read_profile, shipped_profiles  # noqa: E402
@@ -250,6 +255,12 @@ def measure_step_s(name: str, repeats: int = 5, window_s: float = 0.3) -> float:
     return statistics.median(times)
 
 
+def _quality(rows: list[dict]) -> dict:
+    apes = [abs(r["error"]) for r in rows]
+    return {"median_ape": statistics.median(apes), "within_15pct": sum(a <= 0.15 for a in apes), "models": len(rows),
+            "coverage_90": sum(r["inside"] for r in rows) / len(rows)}
+
+
 def machine() -> str:
     from green_estimate.fingerprint import cpu_fingerprint
 
@@ -290,9 +301,16 @@ def main() -> None:
     profiles: dict[str, Profile] = {}
     calib_s: dict[str, float] = {}
     passes: dict[str, list[float]] = {name: [] for name in MODELS}
-    for _ in range(args.passes_before):
+    reference_s: dict[str, list[float]] = {name: [] for name in MODELS}  # the pace step's seconds before each pass
+    timer = ReferenceTimer()
+
+    def measure_pass() -> None:
         for name in MODELS:
+            reference_s[name].append(timer())
             passes[name].append(measure_step_s(name))
+
+    for _ in range(args.passes_before):
+        measure_pass()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.keep) if args.keep else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -313,8 +331,7 @@ def main() -> None:
                 preds[pname][name] = predict_report(report, plan=TrainingPlan(batch_size=BATCH, steps_given=1),
                                                     profile=prof)
         for _ in range(args.passes):
-            for name in MODELS:
-                passes[name].append(measure_step_s(name))
+            measure_pass()
         measured = {name: statistics.median(v) for name, v in passes.items()}
     drift = {name: (max(v) - min(v)) / statistics.median(v) for name, v in passes.items()}
     n_passes = args.passes_before + args.passes
@@ -325,30 +342,44 @@ def main() -> None:
                                   for v in passes.values())
         print(f"after calibrating, steps took a median {shift:.2f}× their time before it")
     out: dict = {"machine": machine(), "calibration_s": calib_s, "profiles": {}, "passes_s": passes,
-                 "passes_before": args.passes_before,
+                 "passes_before": args.passes_before, "pace_reference_s": reference_s,
+                 "median_pace_reference_s": statistics.median(t for v in reference_s.values() for t in v),
                  "median_pass_drift": statistics.median(drift.values())}
+    print(f"pace: the reference step took {1e3 * min(min(v) for v in reference_s.values()):.2f}–"
+          f"{1e3 * max(max(v) for v in reference_s.values()):.2f} ms before the measurements "
+          f"(median {1e3 * out['median_pace_reference_s']:.2f} ms)")
     for pname in profiles:
         rows = []
-        print(f"\nprofile {pname}: {profiles[pname].name} (made on {profiles[pname].device_name})")
+        probe = pace_probe_for(profiles[pname], "cpu")  # None only where no probe holds the reference step
+        baseline = probe.baseline_s if probe else None
+        print(f"\nprofile {pname}: {profiles[pname].name} (made on {profiles[pname].device_name}"
+              + (f"; pace baseline {1e3 * baseline:.2f} ms)" if baseline else ")"))
         for name in MODELS:
             pr = preds[pname][name]
             lo, hi = pr.time_interval()
             m = measured[name]
             err = (pr.time_s - m) / m
+            pace = statistics.median(t / baseline for t in reference_s[name]) if baseline else None
             rows.append({"model": name, "predicted_s": pr.time_s, "interval_s": [lo, hi], "measured_s": m,
-                         "error": err, "inside": lo <= m <= hi})
+                         "error": err, "inside": lo <= m <= hi, "pace": pace})
             print(f"  {name:26s} pred {pr.time_s * 1e3:8.2f} ms [{lo * 1e3:8.2f}, {hi * 1e3:8.2f}]  measured "
-                  f"{m * 1e3:8.2f} ms  err {100 * err:+6.1f}%  {'in' if lo <= m <= hi else 'OUT'}")
-        apes = [abs(r["error"]) for r in rows]
+                  f"{m * 1e3:8.2f} ms  err {100 * err:+6.1f}%  {'in ' if lo <= m <= hi else 'OUT'}"
+                  + (f"  pace ×{pace:.2f}" if pace else ""))
         transfer = preds[pname][next(iter(MODELS))].profile.data.get("transfer")
-        summary = {"median_ape": statistics.median(apes), "within_15pct": sum(a <= 0.15 for a in apes),
-                   "models": len(rows), "coverage_90": sum(r["inside"] for r in rows) / len(rows),
+        summary = {**_quality(rows), "pace_baseline_s": baseline,
                    "transfer": None if not transfer else {k: transfer[k] for k in ("from", "to", "reference_correction",
                                                                                    "log_error")}}
+        at_pace = [r for r in rows if baseline and not off_pace(r["pace"])]
+        summary["at_pace"] = _quality(at_pace) if at_pace else None
         print(f"  → median error {100 * summary['median_ape']:.1f}%, {summary['within_15pct']}/{len(rows)} within ±15%, "
               f"90% interval covers {100 * summary['coverage_90']:.0f}%"
               + (f"; transferred from {transfer['from']} (reference correction ×{transfer['reference_correction']:.2f})"
                  if transfer else ""))
+        if at_pace and len(at_pace) < len(rows):
+            a = summary["at_pace"]
+            print(f"    at pace (×{1 / OFF_PACE:.2f}–×{OFF_PACE:.2f}; {len(at_pace)} of {len(rows)} models): median error "
+                  f"{100 * a['median_ape']:.1f}%, {a['within_15pct']}/{a['models']} within ±15%, "
+                  f"covers {100 * a['coverage_90']:.0f}%")
         step = profiles[pname].data.get("step_model")
         out["profiles"][pname] = {"name": profiles[pname].name, "summary": summary, "rows": rows,
                                   "leave_family_out": None if not step else {
