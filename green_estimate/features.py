@@ -105,6 +105,10 @@ FEATURES: dict[str, Callable[[OpRecord], float]] = {
     # computes at about 5 GFLOP/s where a 3×3 one runs at 16.
     "depthwise_wide_backward_flops": lambda op: (float(op.flops) if op.depthwise and op.phase == "backward"
                                                  and op.gemm_mnk[2] > 9 else 0.0),
+    # Indices an embedding op looks up: on a CPU the backward of an embedding or a bag took a time
+    # that follows the indices, not the bytes (see counting.shapes.lookup_indices). Every lookup's backward looks up the same indices, so one
+    # feature carries both directions' cost (a backward-only twin would be collinear with it).
+    "indices": lambda op: float(op.indices),
     # Backward kernels (gradients of input and weight) differ from forward ones in cost per call.
     "backward_const": lambda op: 1.0 if op.phase == "backward" else 0.0,
     "backward_flops": lambda op: float(op.flops) if op.phase == "backward" else 0.0,

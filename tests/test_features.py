@@ -87,3 +87,10 @@ def test_kind_bytes_and_new_bytes_against_hand_sums():
     # (bernoulli_, div_ and add_ write in place)
     assert feature_vector(ops, ["rng_bytes", "transcendental_bytes", "new_bytes", "bytes"]) == [
         100.0, 1000.0, 250.0, 100 + 400 + 600 + 150 + 210]
+
+
+def test_indices_sum_the_lookups_of_embedding_ops_in_both_directions():
+    fwd = OpRecord("aten.embedding", "embedding", "forward", "", 0, 100, 200, indices=300)
+    bwd = OpRecord("aten._embedding_bag_backward", "embedding", "backward", "", 0, 100, 200, indices=70)
+    other = OpRecord("aten.add_", "elementwise", "backward", "", 10, 100, 200)
+    assert feature_vector([fwd, bwd, other], ["indices", "bytes"]) == [370.0, 900.0]

@@ -10,6 +10,7 @@ from typing import Callable
 
 from green_estimate.calibration.cases import Case, load_suite
 from green_estimate.calibration.fit import class_rows, fit_classes, repeat_noise
+from green_estimate.calibration.incontext import OP_FIELDS
 from green_estimate.calibration.runner import RunSettings, read_samples, run_suite
 from green_estimate.calibration.step_fit import fit_step_model
 from green_estimate.errors import GreenEstimateError, MeterUnavailableError, UsageError
@@ -161,6 +162,7 @@ def _samples_header(info: DeviceEntry, meter: Meter, settings: RunSettings, prec
             "settings": {k: getattr(settings, k) for k in ("warmup_s", "window_s", "repeats", "max_step_flops")},
             "provenance": meter.provenance, "torch_version": torch.__version__,
             "dtype": precision_dtype(precision), "precision": precision, "quick": quick,
+            "op_fields": list(OP_FIELDS),  # what an op row records: a resumed file must record the same
             "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 

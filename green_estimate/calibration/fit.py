@@ -5,7 +5,7 @@ network and class, the features of the ops whose profiler events were matched on
 against their summed in-context time. A class's time is ``params · Σ_ops features(op)``; candidate
 feature sets (per-op fixed cost, FLOPs, bytes, GEMM FLOPs by the GEMM's smallest dimension,
 depthwise FLOPs, backward cost, the backward of depthwise kernels wider than 3×3, pointwise ops that
-draw random numbers or evaluate costly functions, new outputs) are fitted by WLS
+draw random numbers or evaluate costly functions, new outputs, the indices an embedding looks up) are fitted by WLS
 with weights ``1/y²`` — the relative error of a class's total in a step, which is what a prediction
 adds up — and compared by cross-validation that leaves whole networks out. A feature whose
 coefficient comes out negative is dropped (it would price some unseen op below zero).
@@ -57,6 +57,10 @@ CANDIDATES: tuple[tuple[str, ...], ...] = (
     ("const", "bytes", "sqrt_bytes", *_KINDS),
     ("const", "bytes", "bytes_large", "bytes_dram", *_KINDS),
     ("const", "flops_small", "flops_medium", "bytes", "bytes_large", "bytes_dram", *_KINDS),
+    # embedding lookups by the indices they look up (features.FEATURES' "indices")
+    ("const", "bytes", "indices"),
+    ("const", "backward_const", "bytes", "indices"),
+    ("const", "bytes", "bytes_large", "indices"),
     ("const",),
 )
 # No candidate prices fresh pages (new tensors of 32 MiB and more, see features.FRESH_BYTES): that

@@ -34,22 +34,26 @@ MIN_BATCH = 2
 # Op records as stored in a samples file: one list per op, in this order (compact: thousands per file).
 # Fields after ``time_s`` came later (samples files written before them lack them: read as 0).
 OP_FIELDS = ("op", "cls", "phase", "flops", "bytes", "outputs", "gemm_m", "gemm_n", "gemm_k", "depthwise", "fused",
-             "time_s", "bytes_written", "conv_cin")
+             "time_s", "bytes_written", "conv_cin", "indices")
 TIME = OP_FIELDS.index("time_s")
 
 
 def op_record(row: list) -> OpRecord:
-    """An :class:`OpRecord` from one stored op row (``bytes`` split into read and written)."""
+    """An :class:`OpRecord` from one stored op row (``bytes`` split into read and written).
+
+    Rows of older samples files lack the trailing fields (``bytes_written``, ``conv_cin``,
+    ``indices``): they read as 0.
+    """
     op, cls, phase, flops, nbytes, outputs, m, n, k, depthwise, fused = row[:TIME]
-    written, cin = (int(v) for v in (list(row[TIME + 1:TIME + 3]) + [0, 0])[:2])
+    written, cin, indices = (int(v) for v in (list(row[TIME + 1:TIME + 4]) + [0, 0, 0])[:3])
     mnk = (int(m), int(n), int(k))
     return OpRecord(op, cls, phase, "", int(flops), int(nbytes) - written, written, True, int(outputs), min(mnk),
-                    bool(depthwise), str(fused), mnk, cin)
+                    bool(depthwise), str(fused), mnk, cin, indices=indices)
 
 
 def _row(op: OpRecord, time_s: float | None) -> list:
     return [op.op, op.cls, op.phase, op.flops, op.nbytes, op.outputs, *op.gemm_mnk, int(op.depthwise), op.fused, time_s,
-            op.bytes_written, op.conv_cin]
+            op.bytes_written, op.conv_cin, op.indices]
 
 
 def match_key(name: str) -> str:

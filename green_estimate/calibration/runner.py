@@ -131,6 +131,12 @@ def run_suite(
     samples_path = Path(samples_path)
     old_header, done = read_samples(samples_path) if resume else (None, [])
     if resume and old_header is not None:
+        if old_header.get("op_fields") != header.get("op_fields"):
+            lacking = [f for f in header.get("op_fields") or [] if f not in (old_header.get("op_fields") or [])]
+            raise GreenEstimateError(
+                f"cannot resume {samples_path}: another version of green-estimate wrote it (its op rows "
+                f"{'lack ' + ', '.join(lacking) if lacking else 'record other fields'}); use another --out or drop --resume"
+            )
         for key in ("device_name", "meter", "quick", "torch_version", "dtype"):
             if old_header.get(key) != header.get(key):
                 raise GreenEstimateError(

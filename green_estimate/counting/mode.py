@@ -8,7 +8,7 @@ from green_estimate.counting.classes import class_of, is_free, op_name
 from green_estimate.counting.formulas import op_flops
 from green_estimate.counting.regions import backward_region
 from green_estimate.counting.report import OpRecord
-from green_estimate.counting.shapes import gemm_shape
+from green_estimate.counting.shapes import gemm_shape, lookup_indices
 from green_estimate.counting.tensors import op_bytes, output_tensors
 
 
@@ -51,7 +51,7 @@ def make_mode():  # the class needs torch, which this module imports lazily
                 op=f"aten.{name}", cls=class_of(name), phase=self.phase, module=self._module(),
                 flops=flops or 0, bytes_read=read, bytes_written=written, counted=flops is not None,
                 outputs=max(1, len(output_tensors(out))), min_dim=min(mnk), gemm_mnk=mnk, depthwise=depthwise,
-                conv_cin=cin, fused=region, dtype=_compute_dtype(args, out),
+                conv_cin=cin, fused=region, dtype=_compute_dtype(args, out), indices=lookup_indices(name, args),
             ))
             return out
 

@@ -36,6 +36,8 @@ class OpRecord:
             fused kernels (see :mod:`green_estimate.counting.regions`); ``""`` otherwise.
         dtype: the dtype the op computes in (its first floating-point input, else its output), e.g.
             ``bfloat16`` for a GEMM under bf16 autocast; ``""`` for ops without floating tensors.
+        indices: the indices an embedding or embedding-bag op (or its backward) looks up; 0 for
+            other ops (see :func:`~green_estimate.counting.shapes.lookup_indices`).
     """
 
     op: str
@@ -53,6 +55,7 @@ class OpRecord:
     gemm_mnk: tuple[int, int, int] = (0, 0, 0)
     conv_cin: int = 0
     dtype: str = ""
+    indices: int = 0
 
     @property
     def nbytes(self) -> int:

@@ -3,7 +3,8 @@
 In one process: print the machine; calibrate it (full, then quick suite, each timed); then, for
 models that the calibration's network generator never builds (a depthwise-separable net, a
 grouped-conv net, a U-Net with transposed convs, GRU and LSTM classifiers, a small ViT, an MLP-Mixer,
-tiny and wide MLPs, LeNet-5, a VGG- and a ResNet-style net, the study's SimpleCNN), count one
+tiny and wide MLPs, LeNet-5, a VGG- and a ResNet-style net, the study's SimpleCNN, a recommender's
+embedding bags and a fastText classifier with hashed bigrams), count one
 training step (forward, loss, backward, Adam, batch 64) and price it with each profile, then
 measure the same step for real (glibc's malloc settled as calibration has it, warm-up, 5 windows
 of ≥ 0.3 s, median; in one pass over the list *before* calibrating and two after, each model's
@@ -193,6 +194,34 @@ def mixer() -> nn.Module:
     return Mixer()
 
 
+class SparseTables(nn.Module):
+    """A recommender's sparse side (as DLRM's): 8 categorical features, 4 ids each, summed per table by
+    its own embedding bag, concatenated into a small MLP."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        rows = [1000, 5000, 20000, 100000, 1000, 50000, 200000, 10000]
+        self.tables = nn.ModuleList(nn.EmbeddingBag(n, 32, mode="sum") for n in rows)
+        self.top = nn.Sequential(nn.Linear(8 * 32, 128), nn.ReLU(), nn.Linear(128, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.top(torch.cat([t(x[:, i]) for i, t in enumerate(self.tables)], dim=1))
+
+
+class FastTextBigrams(nn.Module):
+    """fastText's classifier: the mean of word embeddings and of hashed bigram embeddings, one linear layer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.words = nn.EmbeddingBag(20000, 64, mode="mean")
+        self.bigrams = nn.EmbeddingBag(200000, 64, mode="mean")
+        self.head = nn.Linear(128, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pairs = (x[:, :-1] * 20000 + x[:, 1:]) % 200000
+        return self.head(torch.cat([self.words(x), self.bigrams(pairs)], dim=1))
+
+
 def mlp(widths: list[int]) -> nn.Module:
     layers: list[nn.Module] = [nn.Flatten()]
     for a, b in zip(widths, widths[1:]):
@@ -202,6 +231,14 @@ def mlp(widths: list[int]) -> nn.Module:
 
 def _tokens(batch: int) -> torch.Tensor:
     return torch.randint(0, 20000, (batch, 48))
+
+
+def _categorical(batch: int) -> torch.Tensor:
+    return torch.randint(0, 1000, (batch, 8, 4))
+
+
+def _document(batch: int) -> torch.Tensor:
+    return torch.randint(0, 20000, (batch, 256))
 
 
 def _seq(batch: int) -> torch.Tensor:
@@ -222,6 +259,8 @@ MODELS: dict[str, tuple] = {  # name → (build, per-sample input shape or examp
     "vgg-small": (vgg_small, (3, 32, 32)),
     "resnet-small": (resnet_small, (3, 32, 32)),
     "simplecnn-4conv-3lin": (lambda: simple_cnn(4, 3), (1, 28, 28)),
+    "sparse-8-tables": (SparseTables, _categorical),
+    "fasttext-bigrams-seq256": (FastTextBigrams, _document),
 }
 
 

@@ -126,3 +126,31 @@ def test_random_numbers_and_costly_math_get_their_own_cost_per_byte():
     assert p["rng_bytes"] == pytest.approx(2e-9, rel=1e-3) and p["transcendental_bytes"] == pytest.approx(3e-10, rel=1e-3)
     for r in kind_rows(4, seed=11):  # unseen networks
         assert model_mean(m, r.ops) == pytest.approx(r.time_s, rel=1e-5)
+
+
+def lookup_rows(n_networks: int = 16, seed: int = 5) -> list[Row]:
+    """Embedding lookups and their backward at 50 µs + 1e-10 s/byte + 4e-8 s per looked-up index (a CPU
+    embedding backward's time follows its indices), bytes and indices drawn apart."""
+    rng = random.Random(seed)
+    rows = []
+    for n in range(n_networks):
+        ops, times = [], []
+        for _ in range(rng.randint(1, 3)):
+            idx, b = rng.randint(100, 100_000), rng.randint(10**4, 10**7)
+            for name, phase in (("aten.embedding", "forward"), ("aten.embedding_dense_backward", "backward")):
+                ops.append(OpRecord(name, "embedding", phase, "", 0, b // 2, b // 2, indices=idx))
+                times.append(5e-5 + 1e-10 * b + 4e-8 * idx)
+        rows.append(Row(ops, sum(times), n, "embed", times, 2 * sum(times)))
+    return rows
+
+
+def test_embedding_lookups_are_priced_by_their_indices():
+    m = fit_class(lookup_rows(), folds=4, need_bytes=True)["time_s"]
+    p = dict(zip(m["features"], m["params"]))
+    assert p.get("indices") == pytest.approx(4e-8, rel=1e-3) and p["bytes"] == pytest.approx(1e-10, rel=1e-3)
+    for r in lookup_rows(4, seed=13):  # unseen networks, with other index counts
+        assert model_mean(m, r.ops) == pytest.approx(r.time_s, rel=1e-5)
+    # without the indices the same rows are priced far off: the bytes say nothing of them
+    bytes_only = fit_class(lookup_rows(), folds=4, need_bytes=True,
+                           candidates=(("const", "bytes"), ("const", "bytes", "bytes_large")))["time_s"]
+    assert max(abs(model_mean(bytes_only, r.ops) / r.time_s - 1) for r in lookup_rows(4, seed=13)) > 0.2

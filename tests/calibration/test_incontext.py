@@ -76,9 +76,14 @@ def test_stored_rows_round_trip():
     assert (back.op, back.cls, back.phase, back.flops, back.nbytes, back.bytes_written, back.outputs, back.min_dim,
             back.depthwise, back.fused, back.gemm_mnk, back.conv_cin) == (
         "aten.convolution", "conv", "backward", 123, 534, 78, 3, 8, True, "", (512, 8, 72), 8)
+    e = OpRecord("aten.embedding_dense_backward", "embedding", "backward", "", 64, 10, 20, indices=4096)
+    assert op_record(_row(e, 1e-3)).indices == 4096
 
 
 def test_rows_of_older_samples_files_read_with_zero_for_later_fields():
     row = ["aten.mm", "linear", "forward", 10, 20, 1, 2, 3, 4, 0, "", 1e-3]  # written before bytes_written existed
     back = op_record(row)
-    assert back.nbytes == 20 and back.bytes_written == 0 and back.conv_cin == 0
+    assert back.nbytes == 20 and back.bytes_written == 0 and back.conv_cin == 0 and back.indices == 0
+    before_indices = [*row, 5, 8]  # bytes_written and conv_cin, written before indices existed
+    back = op_record(before_indices)
+    assert (back.bytes_written, back.conv_cin, back.indices) == (5, 8, 0)

@@ -115,6 +115,16 @@ def test_resume_refuses_another_meter(suite_file, tmp_path):
         run_suite(cases, FakeMeter(), path, {"device_name": "cpu", "meter": "rapl"}, settings=FAST, resume=True)
 
 
+def test_resume_refuses_a_file_whose_op_rows_lack_this_versions_fields(suite_file, tmp_path):
+    cases = load_suite(suite_file).cases[:1]
+    path = tmp_path / "s.jsonl"
+    older = list(OP_FIELDS[:-1])  # written before the last field existed
+    run_suite(cases, FakeMeter(), path, {"device_name": "cpu", "meter": "fake", "op_fields": older}, settings=FAST)
+    with pytest.raises(GreenEstimateError, match=f"op rows lack {OP_FIELDS[-1]}\\); use another --out or drop --resume"):
+        run_suite(cases, FakeMeter(), path, {"device_name": "cpu", "meter": "fake", "op_fields": list(OP_FIELDS)},
+                  settings=FAST, resume=True)
+
+
 def test_calibrate_writes_an_in_context_profile(suite_file, tmp_path):
     out = tmp_path / "p.json"
     res = calibrate(out=out, meter=FakeMeter(power_w=20.0), suite_path=suite_file, settings=FAST, folds=3, probe=False)

@@ -147,3 +147,31 @@ def test_cpu_fallback_of_a_module_object_keeps_its_buffers(tmp_path):
     head = [o for o in r.ops if o.phase == "forward" and o.cls == "linear"]
     assert sum(o.flops for o in head) == 2 * 3 * 6 * 4 * 2
     assert model.position_ids.tolist() == list(range(100, 106))  # the user's model is not changed
+
+
+class _Lookups(nn.Module):
+    """A word embedding (mean over the sequence) beside a bag of the same ids, as a text classifier."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(50, 8)
+        self.bag = nn.EmbeddingBag(50, 8, mode="mean")
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.cat([self.emb(x).mean(1), self.bag(x)], dim=1))
+
+
+def test_embedding_ops_record_the_indices_they_look_up_forward_and_backward():
+    batch, seq = 5, 7
+    for device, x in (("meta", torch.empty(batch, seq, dtype=torch.long, device="meta")),
+                      ("cpu", torch.randint(0, 50, (batch, seq)))):
+        model = _Lookups().to(device) if device == "meta" else _Lookups()
+        r = count_step(model, (x,), optimizer="sgd")
+        lookups = {(o.op, o.phase): o.indices for o in r.ops if o.indices}
+        # every id of the (batch, seq) input is looked up once by each table, in each direction
+        assert lookups == {("aten.embedding", "forward"): batch * seq,
+                           ("aten.embedding_dense_backward", "backward"): batch * seq,
+                           ("aten._embedding_bag", "forward"): batch * seq,
+                           ("aten._embedding_bag_backward", "backward"): batch * seq}, device
+        assert all(o.indices == 0 for o in r.ops if o.cls != "embedding")
