@@ -303,8 +303,8 @@ def _transformer(rng: random.Random) -> Network:
 def _embed(rng: random.Random) -> Network:
     import torch.nn as nn
 
-    # a 200,000-row table (13–100 MB) outgrows every cache, and its dense gradient and Adam's
-    # temporaries are new tensors large enough to take fresh pages each step (features.FRESH_BYTES)
+    # a 200,000-row table (13–100 MB) outgrows every cache; from 32 MiB its dense gradient and Adam's
+    # temporaries are new tensors that take fresh pages each step (features.FRESH_BYTES)
     vocab, seq = rng.choice([1000, 10000, 50000, 200000]), rng.choice([16, 64, 256])
     dim = rng.choice([16, 32, 64, 128])
 
