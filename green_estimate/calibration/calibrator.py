@@ -173,13 +173,13 @@ def _timed_suite_run(cases: list[Case], meter: Meter, samples_path: Path, header
     """Run the suite: all samples (resumed ones included), how many were measured now, and seconds taken."""
     t0 = time.perf_counter()
     before = len(read_samples(samples_path)[1]) if resume else 0
-    pace_s = None
+    pace_timer = None
     if pace:
         from green_estimate.pace import ReferenceTimer
 
-        pace_s = ReferenceTimer()
+        pace_timer = ReferenceTimer()
     samples = run_suite(cases, meter, samples_path, header, device=device, settings=settings,
-                        resume=resume, on_progress=on_progress, pace_s=pace_s)
+                        resume=resume, on_progress=on_progress, pace_timer=pace_timer)
     return samples, len(samples) - before, time.perf_counter() - t0
 
 

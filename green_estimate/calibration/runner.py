@@ -108,7 +108,7 @@ def run_suite(
     settings: RunSettings | None = None,
     resume: bool = False,
     on_progress: Callable[[int, int, str], None] | None = None,
-    pace_s: Callable[[], float] | None = None,
+    pace_timer: Callable[[], float] | None = None,
 ) -> list[dict]:
     """Measure every case not yet in ``samples_path``, appending each sample as it is measured.
 
@@ -121,7 +121,7 @@ def run_suite(
         settings: warm-up, window and repeats.
         resume: continue an existing file (same device and meter required).
         on_progress: called as ``(done, total, case_id)`` after each case.
-        pace_s: times the machine's pace before each case (seconds per reference step,
+        pace_timer: times the machine's pace before each case (seconds per reference step,
             :mod:`green_estimate.pace`), stored in its sample as ``pace_s``.
 
     Returns:
@@ -157,7 +157,7 @@ def run_suite(
         if on_progress:
             on_progress(total - len(todo), total, "")
         for i, case in enumerate(todo):
-            pace = pace_s() if pace_s is not None else None
+            pace = pace_timer() if pace_timer is not None else None
             rec = measure_case(case, meter, device, settings)
             if pace is not None:
                 rec["pace_s"] = pace

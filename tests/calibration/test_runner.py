@@ -155,12 +155,12 @@ def test_the_pace_is_timed_before_each_network_and_summarised_in_the_profile(sui
             order.append("read")
             return super().read()
 
-    def pace_s() -> float:
+    def pace_timer() -> float:
         order.append("pace")
         return next(paces)
 
     samples = run_suite(cases, OrderMeter(), tmp_path / "s.jsonl", {"device_name": "cpu", "meter": "fake"},
-                        settings=FAST, pace_s=pace_s)
+                        settings=FAST, pace_timer=pace_timer)
     assert [s["pace_s"] for s in samples] == [0.002, 0.001, 0.004]
     assert order[0] == "pace" and order.count("pace") == 3 and order[-1] == "read"   # before each network
     assert [s["pace_s"] for s in read_samples(tmp_path / "s.jsonl")[1]] == [0.002, 0.001, 0.004]   # written too
