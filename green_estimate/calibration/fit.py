@@ -230,8 +230,17 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
         return None
     fits: list[tuple[bool, dict, dict]] = []  # (meets the FLOP/byte needs, cv, model)
     tried: set[tuple[str, ...]] = set()
+    names = list(dict.fromkeys(f for cand in candidates for f in cand))
+    X_all, y, groups, step = _design(rows, tuple(names))  # every feature once; candidates take columns
+    column = {f: j for j, f in enumerate(names)}
+    present = {f for f in names if (X_all[:, column[f]] != 0).any()}
+    inputs: set[tuple[str, ...]] = set()
     for cand in candidates:
-        X, y, groups, step = _design(rows, cand)
+        used = tuple(f for f in cand if f in present)
+        if used in inputs:
+            continue  # the same columns as a candidate fitted already (features this class never has)
+        inputs.add(used)
+        X = X_all[:, [column[f] for f in cand]]
         res, keep = _nonneg_wls(X, y, step)
         chosen = tuple(cand[k] for k in keep)
         if res is None or chosen in tried or len(y) <= len(keep) + 2:

@@ -24,7 +24,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from green_estimate.runs.runsfile import Run, RunsFileError, _number, read_runs, run_from_record
+from green_estimate.runs.runsfile import Run, RunsFileError, parse_number, read_runs, run_from_record
 
 J_PER_KWH = 3.6e6
 CODECARBON_REQUIRED = ("duration", "energy_consumed")
@@ -219,7 +219,7 @@ def from_validate_trials(path: Path | str, mapping: Path | str | None = None,
         if threads and load and float(load) > int(threads) + 1 and not keep_contended:
             contended += 1
             continue
-        if off_pace(_number(rec.get("machine_pace"), "machine_pace", where)) and not keep_contended:
+        if off_pace(parse_number(rec.get("machine_pace"), "machine_pace", where)) and not keep_contended:
             paced_out += 1
             continue
         try:

@@ -116,7 +116,10 @@ def parse_args_text(text: str, where: str) -> dict:
     return out
 
 
-def _number(raw: Any, name: str, where: str, *, integer: bool = False, positive: bool = True) -> Any:
+def parse_number(raw: Any, name: str, where: str, *, integer: bool = False, positive: bool = True) -> Any:
+    """A runs file's number field ``name`` (from a CSV cell or a JSON value): ``None`` when empty, an
+    ``int`` when ``integer``; a :class:`RunsFileError` naming ``where`` for anything that is not a
+    finite number above zero (or at least zero when not ``positive``)."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
     try:
@@ -177,20 +180,20 @@ def run_from_record(rec: dict[str, Any], where: str, row: int, base: Path | None
                             "to the runs file's folder")
     args = rec.get("model_args")
     args = dict(args) if isinstance(args, dict) else parse_args_text(str(args or ""), where)
-    batch = _number(rec.get("batch_size"), "batch_size", where, integer=True)
-    epochs = _number(rec.get("epochs"), "epochs", where, integer=True)
-    samples = _number(rec.get("samples"), "samples", where, integer=True)
-    steps = _number(rec.get("steps"), "steps", where, integer=True)
+    batch = parse_number(rec.get("batch_size"), "batch_size", where, integer=True)
+    epochs = parse_number(rec.get("epochs"), "epochs", where, integer=True)
+    samples = parse_number(rec.get("samples"), "samples", where, integer=True)
+    steps = parse_number(rec.get("steps"), "steps", where, integer=True)
     if steps is None:
         if epochs is None or samples is None:
             raise RunsFileError(f"{where}: no steps, and no epochs and samples to count them: give steps (optimizer "
                                 "steps in the measured window) or epochs and samples")
         steps = math.ceil(samples / batch) * epochs
-    energy = _number(rec.get("energy_j"), "energy_j", where)
-    time_s = _number(rec.get("time_s"), "time_s", where)
+    energy = parse_number(rec.get("energy_j"), "energy_j", where)
+    time_s = parse_number(rec.get("time_s"), "time_s", where)
     if energy is None and time_s is None:
         raise RunsFileError(f"{where}: neither energy_j nor time_s: a run must say what was measured")
-    reps = _number(rec.get("repetitions"), "repetitions", where, integer=True) or 1
+    reps = parse_number(rec.get("repetitions"), "repetitions", where, integer=True) or 1
     return Run(row=row, run=str(rec.get("run") or row), model=model, model_args=args,
                input_shape=_shape(rec.get("input_shape"), where), batch_size=batch, steps=steps, epochs=epochs,
                samples=samples, optimizer=str(rec.get("optimizer") or "adam").strip().lower(),

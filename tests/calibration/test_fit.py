@@ -154,3 +154,24 @@ def test_embedding_lookups_are_priced_by_their_indices():
     bytes_only = fit_class(lookup_rows(), folds=4, need_bytes=True,
                            candidates=(("const", "bytes"), ("const", "bytes", "bytes_large")))["time_s"]
     assert max(abs(model_mean(bytes_only, r.ops) / r.time_s - 1) for r in lookup_rows(4, seed=13)) > 0.2
+
+
+def test_candidates_that_differ_only_in_features_the_class_never_has_are_fitted_once(monkeypatch):
+    # linear rows have no indices, no random numbers, no depthwise ops: the candidates that add only
+    # such features to one already fitted would fit the same columns again
+    import green_estimate.calibration.fit as fit_mod
+
+    designs: list[tuple] = []  # which columns each fit had
+    real = fit_mod._nonneg_wls
+
+    def counting(X, y, step):
+        designs.append(tuple((X != 0).any(axis=0)))
+        return real(X, y, step)
+
+    monkeypatch.setattr(fit_mod, "_nonneg_wls", counting)
+    cands = (("const", "flops", "bytes"), ("const", "flops", "bytes", "indices"), ("const", "bytes", "indices"),
+             ("const", "bytes"), ("const", "flops", "depthwise_flops", "bytes"))
+    fit = fit_class(linear_rows(), folds=4, candidates=cands, need_flops=True)
+    assert len(designs) == 2  # the columns of (const, flops, bytes) and of (const, bytes), once each
+    assert fit["time_s"]["features"] == ["const", "flops", "bytes"]
+    assert fit["cv"]["time_s"]["median_ape"] < 1e-6
