@@ -93,9 +93,7 @@ class MachinePace:
     at_pace: PredictionQuality | None
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["at_pace"] = None if self.at_pace is None else self.at_pace.to_dict()
-        return d
+        return asdict(self)  # at_pace too: asdict converts nested dataclasses
 
 
 def machine_pace(rows: list[TrialRow]) -> MachinePace | None:
