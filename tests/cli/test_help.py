@@ -28,3 +28,12 @@ def test_help_has_an_example(command):
 @pytest.mark.parametrize("command", COMMANDS)
 def test_command_is_documented(command):
     assert f"## `green-estimate {command}" in DOCS.read_text()
+
+
+def test_calibrate_help_counts_the_suites_networks():
+    """The --quick help says how many networks each suite draws; the shipped suite file decides."""
+    from green_estimate.calibration.cases import load_suite
+
+    res = CliRunner().invoke(app, ["calibrate", "--help"], env={"COLUMNS": "400"})
+    quick, full = len(load_suite(quick=True).cases), len(load_suite().cases)
+    assert f"{quick} networks instead of {full}" in " ".join(res.stdout.split())
