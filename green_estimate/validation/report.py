@@ -225,8 +225,8 @@ def render_markdown(report: ValidationReport, out_dir: Path | None = None) -> st
             rel = Path(path).relative_to(out_dir) if out_dir is not None else Path(path)
             lines.append(f"![{name}]({rel.as_posix()})")
         lines.append("")
-    lines += ["## Trials", "", "| strategy | # | architecture | accuracy | predicted J [interval] | measured J | predicted s | measured s |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += ["## Trials", "", "| strategy | # | architecture | accuracy | predicted J [interval] | measured J | predicted s "
+              "| measured s | machine pace |", "|---|---|---|---|---|---|---|---|---|"]
     for r in report.rows:
         lines.append(f"| {r.strategy} | {r.trial} | {r.architecture} | {_pct(r.accuracy)} | {_f(r.pred_energy_j)} "
                      f"[{_f(r.pred_energy_j_low)}, {_f(r.pred_energy_j_high)}] | {_f(r.meas_energy_j)} | "

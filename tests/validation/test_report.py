@@ -72,6 +72,10 @@ def test_machine_pace_in_notes_json_and_markdown():
     md = render_markdown(report)
     assert "median ×1.05, ×0.98–×1.50; 1 of 3 trials beyond ×1.25" in md and "Trials at pace only (2):" in md
     assert "| ×1.50 |" in md
+    table = md.split("## Trials")[1].strip().splitlines()   # header, separator, one line per trial
+    assert "machine pace |" in table[0] and len(table) == 2 + len(rows)
+    assert {line.count(" | ") for line in table if not line.startswith("|---")} == {table[0].count(" | ")}
+    assert table[1].count("---") == table[0].count(" | ") + 1
     steady = build_report(_rows(), config=CONFIG, dataset=DATASET, meter=METER)   # no pace measured
     assert steady.to_dict()["machine_pace"] is None and "Machine pace" not in render_markdown(steady)
     assert not any("reference step" in n for n in steady.notes)
