@@ -63,7 +63,6 @@ class BenchModels:
     def __init__(self, bench_json: Path, base_profile: dict):
         import bench_accuracy as B  # noqa: E402  (torch; only with --bench)
 
-        from green_estimate.counting.counter import count_workload
         from green_estimate.predict import predict_report
         from green_estimate.training_plan import TrainingPlan
 
@@ -71,23 +70,23 @@ class BenchModels:
         self.machine = data.get("machine", "?")
         self.measured = {n: statistics.median(v) for n, v in data["passes_s"].items() if v}
         self.names = [n for n in B.MODELS if n in self.measured]
-        self.reports = {n: count_workload(B.workload(n), batch_size=B.BATCH, optimizer="adam") for n in self.names}
+        self.reports = {n: B.count_workload(B.workload(n), batch_size=B.BATCH, optimizer="adam") for n in self.names}
         self.plan = TrainingPlan(batch_size=B.BATCH, steps_given=1)
         self.base = base_profile
         self._predict = predict_report
+        self._quality = B._quality  # the summary bench_accuracy prints: median error, within ±15 %, coverage
 
     def score(self, doc: dict) -> dict:
         prof = Profile.from_dict({**self.base, **doc}, origin="bench_quick_draws")
-        errs, inside = {}, 0
+        rows = []
         for n in self.names:
             pr = self._predict(self.reports[n], plan=self.plan, profile=prof)
             lo, hi = pr.time_interval()
             m = self.measured[n]
-            errs[n] = pr.time_s / m - 1
-            inside += lo <= m <= hi
-        apes = [abs(e) for e in errs.values()]
-        return {"median_ape": statistics.median(apes), "within_15pct": sum(a <= 0.15 for a in apes),
-                "inside": inside, "models": len(apes), "errors": errs}
+            rows.append({"error": pr.time_s / m - 1, "inside": lo <= m <= hi})
+        q = self._quality(rows)
+        return {**q, "inside": round(q["coverage_90"] * q["models"]),
+                "errors": {n: r["error"] for n, r in zip(self.names, rows)}}
 
 
 def main() -> None:
