@@ -136,7 +136,12 @@ def feature_vector(ops: Iterable[OpRecord], names: list[str]) -> list[float]:
     return total
 
 
-def model_mean(model: dict, ops: list[OpRecord], params: list[float] | None = None) -> float:
-    """A class model's (a profile's model dict) cost of ``ops``; ``params`` overrides its coefficients."""
+def model_mean(model: dict, ops: list[OpRecord], params: list[float] | None = None, terms: str | None = None) -> float:
+    """A class model's (a profile's model dict) cost of ``ops``; ``params`` overrides its coefficients;
+    ``terms`` keeps only the per-op (``"fixed"``) or the other (``"var"``) terms
+    (:func:`green_estimate.counting.regions.scale_parts`)."""
+    from green_estimate.counting.regions import in_terms
+
     p = params if params is not None else model["params"]
-    return sum(a * x for a, x in zip(p, feature_vector(ops, model["features"])))
+    names = model["features"]
+    return sum(a * x for f, a, x in zip(names, p, feature_vector(ops, names)) if in_terms(f, terms))

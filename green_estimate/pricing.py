@@ -31,26 +31,26 @@ class ClassPrice:
     fused_time_s: float = 0.0  # of time_s, the ops of fused regions (recurrent layers, attention)
 
 
-def _price(ops: list[OpRecord], profile: Profile, cls: str, target: str) -> tuple[float, float, float, str]:
-    """Mean, coefficient variance and residual variance of one class's ops under its class model."""
+def _price(ops: list[OpRecord], profile: Profile, cls: str, target: str, terms: str | None = None
+           ) -> tuple[float, float, float, str]:
+    """Mean, coefficient variance and residual variance of one class's ops under its class model
+    (``terms``: only the per-op or the other terms, see :func:`~green_estimate.counting.regions.scale_parts`)."""
     model, used = profile.model_for(cls, target)
-    mean, coef_var = model.price(ops)
+    mean, coef_var = model.price(ops, terms)
     return mean, coef_var, (model.resid_rel_sd * mean) ** 2, used
 
 
 def _price_class(cls: str, ops: list[OpRecord], profile: Profile) -> ClassPrice:
     """One class's ops, each scale group's scaled by the step model's in-step factor (1 without one)."""
-    from green_estimate.counting.regions import SCALE_GROUPS, scale_group
+    from green_estimate.counting.regions import scale_parts
 
     step = profile.step
     price = ClassPrice(0.0, 0.0, 0.0, 0.0, cls, sum(o.flops for o in ops), sum(o.nbytes for o in ops), len(ops))
-    for group in SCALE_GROUPS:  # ops of fused regions (attention, RNNs) have in-step scales of their own
-        part = [o for o in ops if scale_group(o) == group]
-        if not part:
-            continue
+    # ops of fused regions (attention, RNNs) have in-step scales of their own
+    for group, part, terms in scale_parts(ops, split_by_class=step.split_by_class if step else True):
         k = step.scale(group) if step else 1.0
-        e, ecv, erv, used = _price(part, profile, cls, "energy_j")
-        t, tcv, trv, _ = _price(part, profile, cls, "time_s")
+        e, ecv, erv, used = _price(part, profile, cls, "energy_j", terms)
+        t, tcv, trv, _ = _price(part, profile, cls, "time_s", terms)
         if step:  # the step's interval comes from whole-step cross-validation, not per-class residuals
             erv = trv = 0.0
         price.energy_j += k * e

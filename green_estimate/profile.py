@@ -62,18 +62,20 @@ class ClassModel:
         return ClassModel(self.features, [p * factor for p in self.params],
                           [[c * factor * factor for c in row] for row in self.cov], self.resid_rel_sd, self.df_resid)
 
-    def mean(self, ops: list, params: list[float] | None = None) -> float:
-        """The mean cost of ``ops``; ``params`` overrides the coefficients (calibration's refits)."""
+    def mean(self, ops: list, params: list[float] | None = None, terms: str | None = None) -> float:
+        """The mean cost of ``ops``; ``params`` overrides the coefficients (calibration's refits);
+        ``terms`` keeps only the per-op (``"fixed"``) or the other (``"var"``) terms."""
         from green_estimate.features import model_mean
 
-        return model_mean({"features": self.features, "params": self.params}, ops, params)
+        return model_mean({"features": self.features, "params": self.params}, ops, params, terms)
 
-    def price(self, ops: list) -> tuple[float, float]:
+    def price(self, ops: list, terms: str | None = None) -> tuple[float, float]:
         """The mean cost of ``ops`` (``x = Σ features``, mean ``β·x``) and its variance from the
-        coefficients' covariance (``xᵀΣx``)."""
+        coefficients' covariance (``xᵀΣx``); ``terms`` as in :meth:`mean` (the other terms' x are 0)."""
+        from green_estimate.counting.regions import in_terms
         from green_estimate.features import feature_vector
 
-        x = feature_vector(ops, self.features)
+        x = [xi if in_terms(f, terms) else 0.0 for f, xi in zip(self.features, feature_vector(ops, self.features))]
         mean = sum(p * xi for p, xi in zip(self.params, x))
         n = len(x)
         var = sum(x[i] * self.cov[i][j] * x[j] for i in range(n) for j in range(n))
@@ -119,8 +121,14 @@ class StepModel:
         except (KeyError, TypeError) as e:
             raise ProfileError(f"profile {name} has a damaged step model ({type(e).__name__}: {e}): recalibrate") from e
 
+    @property
+    def split_by_class(self) -> bool:
+        """Whether this profile scales a recurrent region's linear and other ops (made before the
+        per-op/rest split, :data:`~green_estimate.counting.regions.CLASS_SPLIT_GROUPS`)."""
+        return not any(f"{r}_{part}_time_s" in self.terms for r in ("rnn", "lstm") for part in ("var", "fixed"))
+
     def scale(self, group: str) -> float:
-        """The in-step factor of op time of one scale group (``op``, ``rnn_linear``, ..., ``attention``)."""
+        """The in-step factor of op time of one scale group (``op``, ``rnn_var``, ..., ``attention``)."""
         from green_estimate.counting.regions import SCALE_FALLBACK
 
         return self.terms.get(f"{group}_time_s", self.terms.get(f"{SCALE_FALLBACK.get(group, group)}_time_s", 1.0))

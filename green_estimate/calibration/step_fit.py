@@ -6,9 +6,11 @@ over parameters — and the profiler's own cost per op. The step model, fitted o
 step times of the calibration networks (robust, on relative errors, every coefficient bounded at
 zero: :func:`fit_step`), is
 
-    time_s = a · Σ_ops op_time + Σ_regions a_r · Σ_(its ops) op_time + b + c · dispatches + d · param_tensors
+    time_s = a · Σ_ops op_time + Σ_groups a_g · Σ_(its ops) op_time + b + c · dispatches + d · param_tensors
 
-(``dispatches``: every aten call, free views included). Energy: every class draws its own power
+with a scale per group of fused regions' ops (:data:`~green_estimate.counting.regions.SCALE_GROUPS`:
+attention; of a GRU's or an LSTM's ops, the per-op terms of their priced time and the rest).
+``dispatches`` counts every aten call, free views included. Energy: every class draws its own power
 while it runs,
 
     energy_j = Σ_c power_c · time_c + power_rest · (time between ops)
@@ -31,7 +33,7 @@ from typing import Any
 
 from green_estimate.calibration.fit import Fit, Row, refit_params, wls
 from green_estimate.calibration.incontext import op_record
-from green_estimate.counting.regions import SCALE_GROUPS, scale_group
+from green_estimate.counting.regions import SCALE_GROUPS, scale_parts
 from green_estimate.features import fresh_bytes
 from green_estimate.intervals import FUSED, local_block, make_up
 from green_estimate.profile import ClassModel
@@ -47,15 +49,17 @@ def class_times(sample: dict, classes: dict[str, dict], default: str, params: di
                 ) -> Times:
     """Predicted op time per scale group and class of one network sample (``params`` overrides
     fitted coefficients)."""
-    groups: dict[tuple[str, str], list] = {}
+    by_class: dict[str, list] = {}
     for row in sample["ops"]:
         op = op_record(row)
-        groups.setdefault((scale_group(op), op.cls), []).append(op)
+        by_class.setdefault(op.cls, []).append(op)
     out: Times = {g: {} for g in SCALE_GROUPS}
-    for (group, cls), ops in groups.items():
+    for cls, ops in by_class.items():
         used = cls if cls in classes else default
         p = params.get(used) if params else None
-        out[group][cls] = ClassModel.from_dict(classes[used]["time_s"]).mean(ops, p)
+        model = ClassModel.from_dict(classes[used]["time_s"])
+        for group, part, terms in scale_parts(ops):
+            out[group][cls] = model.mean(part, p, terms)
     return out
 
 
@@ -74,11 +78,12 @@ def step_features(sample: dict, times: Times, structure: list[float] | None = No
 
 
 HUBER_T = 1.345  # Huber's threshold in robust standard deviations (statsmodels' HuberT default)
-# A recurrent region's two scales (its GEMMs, its other ops) from fewer networks than this are one
-# scale: the quick suite's 3 GRUs split theirs 0.05 / 2.0, and their family's error with the family
-# left out fell from 38–75% to 25–39% with the halves tied (five runs' quick samples, 2-vCPU EPYC).
+# A recurrent region's two scales (the rest of its priced time, its per-op part) from fewer networks
+# than this are one scale: with the scales then split by class, the quick suite's 3 GRUs split theirs
+# 0.05 / 2.0, and their family's error with the family left out fell from 38–75% to 25–39% with the
+# halves tied (five runs' quick samples, 2-vCPU EPYC).
 MIN_REGION_NETWORKS = 8
-_REGION_HALVES = tuple((SCALE_GROUPS.index(f"{r}_linear"), SCALE_GROUPS.index(f"{r}_other")) for r in ("rnn", "lstm"))
+_REGION_HALVES = tuple((SCALE_GROUPS.index(f"{r}_var"), SCALE_GROUPS.index(f"{r}_fixed")) for r in ("rnn", "lstm"))
 
 
 def _wls(X: Any, y: Any) -> Any:
@@ -93,8 +98,8 @@ def fit_step(X: Any, y: Any) -> tuple[list[float], Fit]:
     its threshold 1.345 robust standard deviations (1.4826 × the median absolute relative error of
     the fit before) — the M-estimator the op models use, with the bounds inside the fit instead of
     dropping or merging terms after it. A scale that the bound holds at zero prices its ops at
-    nothing beyond what the other terms carry: an LSTM whose GEMM and other ops move together in
-    every network gets all of its scale on one half; a region fewer than :data:`MIN_REGION_NETWORKS`
+    nothing beyond what the other terms carry: an LSTM whose per-op costs the fused kernel does not
+    pay gets (near) zero on that half; a region fewer than :data:`MIN_REGION_NETWORKS`
     networks have gets one scale for both halves. A scale group that no network has is priced at the
     op-time scale; an op-time scale held at zero (no data for it) at 1.
     """

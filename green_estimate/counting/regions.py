@@ -11,7 +11,7 @@ calibration can leave them out of the per-op fits and give them an in-context sc
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 RNN_FUNCTIONS = ("gru", "lstm", "rnn_tanh", "rnn_relu")  # what nn.GRU, nn.LSTM and nn.RNN call in torch._VF
 
@@ -121,17 +121,53 @@ def backward_region(counting: Any) -> str:
     return hit[1] if hit is not None and hit[0] is node else ""
 
 
-# The groups a calibrated step model gives an in-step scale each: ops outside fused regions, the
-# GEMMs and the other ops of recurrent layers (GRU and plain RNN; LSTM), and attention's math.
-SCALE_GROUPS = ("op", "rnn_linear", "rnn_other", "lstm_linear", "lstm_other", "attention")
+# The groups a calibrated step model gives an in-step scale each: ops outside fused regions; of the
+# ops of recurrent layers (GRU and plain RNN; LSTM), the part of their priced time that their class
+# models charge per op (the ``const`` and ``backward_const`` terms) and the rest; attention's math.
+# On a CPU an LSTM layer runs as one oneDNN kernel each way, so the per-op costs of the cell ops the
+# meta device counts are not paid, while its GEMMs and bytes are: one scale for both parts cannot
+# hold for LSTMs of few large steps and of many small ones alike (docs/calibration.md).
+SCALE_GROUPS = ("op", "rnn_var", "rnn_fixed", "lstm_var", "lstm_fixed", "attention")
+# Profiles fitted before that split scale a recurrent region's GEMMs and its other ops instead.
+CLASS_SPLIT_GROUPS = ("op", "rnn_linear", "rnn_other", "lstm_linear", "lstm_other", "attention")
 # A profile fitted before a group existed prices that group's ops with the scale of this one.
 SCALE_FALLBACK = {"lstm_linear": "rnn_linear", "lstm_other": "rnn_other"}
+FIXED_FEATURES = frozenset({"const", "backward_const"})  # the per-op terms of a class model
 
 
-def scale_group(op: Any) -> str:
-    """Which of :data:`SCALE_GROUPS` an :class:`~green_estimate.counting.report.OpRecord` belongs to."""
+def region(op: Any) -> str:
+    """The scale region of an :class:`~green_estimate.counting.report.OpRecord`: ``op`` (no fused
+    region), ``rnn``, ``lstm`` or ``attention``."""
     if not op.fused:
         return "op"
-    if op.fused in ("rnn", "lstm"):
-        return f"{op.fused}_{'linear' if op.cls == 'linear' else 'other'}"
-    return "attention"
+    return op.fused if op.fused in ("rnn", "lstm") else "attention"
+
+
+def scale_parts(ops: Iterable[Any], split_by_class: bool = False) -> list[tuple[str, list, str | None]]:
+    """``ops`` split into the scale groups that price them: ``(group, its ops, terms)``.
+
+    ``terms`` says which terms of the ops' class model the group's scale multiplies: ``None`` all,
+    ``"fixed"`` those of :data:`FIXED_FEATURES`, ``"var"`` the others. A recurrent region's ops are in
+    two groups, one per part of their terms (:data:`SCALE_GROUPS`); with ``split_by_class`` (profiles
+    made before that split, :data:`CLASS_SPLIT_GROUPS`) its linear ops are one group and the rest another.
+    """
+    by: dict[str, list] = {}
+    for op in ops:
+        by.setdefault(region(op), []).append(op)
+    out: list[tuple[str, list, str | None]] = []
+    for reg, part in by.items():
+        if reg not in ("rnn", "lstm"):
+            out.append((reg, part, None))
+        elif split_by_class:
+            for half in ("linear", "other"):
+                sub = [o for o in part if (o.cls == "linear") == (half == "linear")]
+                if sub:
+                    out.append((f"{reg}_{half}", sub, None))
+        else:
+            out += [(f"{reg}_var", part, "var"), (f"{reg}_fixed", part, "fixed")]
+    return out
+
+
+def in_terms(feature: str, terms: str | None) -> bool:
+    """Whether a class model's ``feature`` is among ``terms`` (see :func:`scale_parts`)."""
+    return terms is None or (feature in FIXED_FEATURES) == (terms == "fixed")

@@ -37,7 +37,7 @@ def test_fit_step_recovers_scales_and_prices_an_absent_region_at_the_op_scale():
     y = 1.2 * X[:, 0] + 2.5 * X[:, I["attention_time_s"]] + 1e-4 + 2e-6 * X[:, I["dispatches"]] + 1e-5 * X[:, I["param_tensors"]]
     params, _ = fit_step(X, y)
     assert params[0] == pytest.approx(1.2, rel=1e-6) and params[I["attention_time_s"]] == pytest.approx(2.5, rel=1e-6)
-    for g in ("rnn_linear", "rnn_other", "lstm_linear", "lstm_other"):  # no network had an RNN: the op scale
+    for g in ("rnn_var", "rnn_fixed", "lstm_var", "lstm_fixed"):  # no network had an RNN: the op scale
         assert params[I[f"{g}_time_s"]] == params[0]
     assert [params[I[k]] for k in ("const", "dispatches", "param_tensors")] == pytest.approx([1e-4, 2e-6, 1e-5], rel=1e-5)
 
@@ -54,20 +54,20 @@ def test_fit_step_recovers_the_cost_of_fresh_pages_between_ops():
 
 
 def test_a_region_whose_two_halves_move_together_is_priced_whole():
-    # every LSTM's GEMM time is 3× its other ops' time: the two scales cannot be told apart, and an
+    # every LSTM's per-op time is a third of its other time: the two scales cannot be told apart, and an
     # unbounded fit may drive one below zero; bounded at zero, the region is still priced right
     rng = np.random.default_rng(1)
     n = 40
     X = _design(n, rng)
     lstm = np.where(np.arange(n) % 2 == 0, rng.uniform(1e-2, 5e-2, n), 0.0)
-    X[:, I["lstm_linear_time_s"]] = 0.75 * lstm
-    X[:, I["lstm_other_time_s"]] = 0.25 * lstm
+    X[:, I["lstm_var_time_s"]] = 0.75 * lstm
+    X[:, I["lstm_fixed_time_s"]] = 0.25 * lstm
     y = 1.1 * X[:, 0] + 0.3 * lstm + 2e-4 + 1e-6 * X[:, I["dispatches"]]
     y = y * (1 + 0.01 * rng.standard_normal(n))  # noise lets the split scales wander
     params, _ = fit_step(X, y)
-    a, b = params[I["lstm_linear_time_s"]], params[I["lstm_other_time_s"]]
+    a, b = params[I["lstm_var_time_s"]], params[I["lstm_fixed_time_s"]]
     assert a >= 0 and b >= 0 and a + b > 0
-    assert float(np.median((a * X[:, I["lstm_linear_time_s"]] + b * X[:, I["lstm_other_time_s"]])[lstm > 0] / lstm[lstm > 0])) \
+    assert float(np.median((a * X[:, I["lstm_var_time_s"]] + b * X[:, I["lstm_fixed_time_s"]])[lstm > 0] / lstm[lstm > 0])) \
         == pytest.approx(0.3, rel=0.1)
 
 
@@ -76,16 +76,16 @@ def test_a_term_whose_own_coefficient_would_be_negative_is_held_at_zero():
     n = 40
     X = _design(n, rng)
     lstm = np.where(np.arange(n) % 2 == 0, rng.uniform(1e-2, 5e-2, n), 0.0)
-    X[:, I["lstm_linear_time_s"]] = 0.75 * lstm
-    X[:, I["lstm_other_time_s"]] = 0.25 * lstm * rng.uniform(0.9, 1.1, n)
-    # the other half's time *lowers* the step: unbounded, its scale would be negative
-    y = 1.1 * X[:, 0] + 0.4 * X[:, I["lstm_linear_time_s"]] - 0.5 * X[:, I["lstm_other_time_s"]] + 2e-4
+    X[:, I["lstm_var_time_s"]] = 0.75 * lstm
+    X[:, I["lstm_fixed_time_s"]] = 0.25 * lstm * rng.uniform(0.9, 1.1, n)
+    # the per-op half's time *lowers* the step: unbounded, its scale would be negative
+    y = 1.1 * X[:, 0] + 0.4 * X[:, I["lstm_var_time_s"]] - 0.5 * X[:, I["lstm_fixed_time_s"]] + 2e-4
     cols = [j for j in range(X.shape[1]) if X[:, j].any()]
     unbounded = np.linalg.lstsq(X[:, cols] / y[:, None], np.ones(n), rcond=None)[0]
-    assert unbounded[cols.index(I["lstm_other_time_s"])] < 0  # the data do ask for a negative scale
+    assert unbounded[cols.index(I["lstm_fixed_time_s"])] < 0  # the data do ask for a negative scale
     params, fit = fit_step(X, y)
-    assert params[I["lstm_other_time_s"]] == 0.0
-    assert min(params) >= 0 and params[I["lstm_linear_time_s"]] > 0 and params[0] == pytest.approx(1.1, rel=0.05)
+    assert params[I["lstm_fixed_time_s"]] == 0.0
+    assert min(params) >= 0 and params[I["lstm_var_time_s"]] > 0 and params[0] == pytest.approx(1.1, rel=0.05)
     assert len(fit.params) == len(STEP_FEATURES) and np.shape(fit.cov_params()) == (len(STEP_FEATURES),) * 2
 
 
@@ -99,23 +99,23 @@ def test_a_region_few_networks_have_gets_one_scale_for_both_halves():
     X = _design(n, rng)
     gru = np.arange(n) < 5
     assert gru.sum() < MIN_REGION_NETWORKS
-    X[:, I["rnn_linear_time_s"]] = np.where(gru, rng.uniform(1e-2, 3e-2, n), 0.0)
-    X[:, I["rnn_other_time_s"]] = np.where(gru, rng.uniform(5e-3, 1e-2, n), 0.0)
-    region = X[:, I["rnn_linear_time_s"]] + X[:, I["rnn_other_time_s"]]
-    y = 1.1 * X[:, 0] + 0.2 * X[:, I["rnn_linear_time_s"]] + 1.4 * X[:, I["rnn_other_time_s"]] + 2e-4
+    X[:, I["rnn_var_time_s"]] = np.where(gru, rng.uniform(1e-2, 3e-2, n), 0.0)
+    X[:, I["rnn_fixed_time_s"]] = np.where(gru, rng.uniform(5e-3, 1e-2, n), 0.0)
+    region = X[:, I["rnn_var_time_s"]] + X[:, I["rnn_fixed_time_s"]]
+    y = 1.1 * X[:, 0] + 0.2 * X[:, I["rnn_var_time_s"]] + 1.4 * X[:, I["rnn_fixed_time_s"]] + 2e-4
     params, _ = fit_step(X, y)
-    a, b = params[I["rnn_linear_time_s"]], params[I["rnn_other_time_s"]]
+    a, b = params[I["rnn_var_time_s"]], params[I["rnn_fixed_time_s"]]
     assert a == b > 0
-    true_share = (0.2 * X[gru, I["rnn_linear_time_s"]] + 1.4 * X[gru, I["rnn_other_time_s"]]).sum() / region[gru].sum()
+    true_share = (0.2 * X[gru, I["rnn_var_time_s"]] + 1.4 * X[gru, I["rnn_fixed_time_s"]]).sum() / region[gru].sum()
     assert a == pytest.approx(true_share, rel=0.15)
     # with as many networks as the threshold, each half keeps its own scale
     many = np.arange(n) < MIN_REGION_NETWORKS
-    X[:, I["rnn_linear_time_s"]] = np.where(many, rng.uniform(1e-2, 3e-2, n), 0.0)
-    X[:, I["rnn_other_time_s"]] = np.where(many, rng.uniform(5e-3, 1e-2, n), 0.0)
-    y = 1.1 * X[:, 0] + 0.2 * X[:, I["rnn_linear_time_s"]] + 1.4 * X[:, I["rnn_other_time_s"]] + 2e-4
+    X[:, I["rnn_var_time_s"]] = np.where(many, rng.uniform(1e-2, 3e-2, n), 0.0)
+    X[:, I["rnn_fixed_time_s"]] = np.where(many, rng.uniform(5e-3, 1e-2, n), 0.0)
+    y = 1.1 * X[:, 0] + 0.2 * X[:, I["rnn_var_time_s"]] + 1.4 * X[:, I["rnn_fixed_time_s"]] + 2e-4
     params, _ = fit_step(X, y)
-    assert params[I["rnn_linear_time_s"]] == pytest.approx(0.2, rel=1e-3)
-    assert params[I["rnn_other_time_s"]] == pytest.approx(1.4, rel=1e-3)
+    assert params[I["rnn_var_time_s"]] == pytest.approx(0.2, rel=1e-3)
+    assert params[I["rnn_fixed_time_s"]] == pytest.approx(1.4, rel=1e-3)
 
 
 def test_fit_power_recovers_each_class_power():

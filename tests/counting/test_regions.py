@@ -6,7 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from green_estimate.counting.counter import count_step
-from green_estimate.counting.regions import scale_group
+from green_estimate.counting.regions import scale_parts
 
 
 def count(model: nn.Module, *shape: int, dtype=torch.float32):
@@ -35,14 +35,22 @@ def test_a_grus_forward_and_backward_ops_are_marked_rnn_and_the_head_is_not():
     head = [o for o in report.ops if not o.fused and o.cls == "linear"]
     assert [o.op for o in head].count("aten.addmm") == 1
     assert all(o.fused == "" for o in report.ops if o.phase == "optimizer")
-    assert {scale_group(o) for o in rnn} == {"rnn_linear", "rnn_other"}
+    # the region's ops are priced twice over: the per-op terms of their models and the rest
+    assert [(g, len(part), terms) for g, part, terms in scale_parts(rnn)] == [("rnn_var", len(rnn), "var"),
+                                                                            ("rnn_fixed", len(rnn), "fixed")]
+    # a profile made before that split scales the region's linear ops and its other ops
+    by_class = {g: part for g, part, _ in scale_parts(rnn, split_by_class=True)}
+    assert set(by_class) == {"rnn_linear", "rnn_other"}
+    assert {o.cls for o in by_class["rnn_linear"]} == {"linear"} and "linear" not in {o.cls for o in by_class["rnn_other"]}
+    assert len(by_class["rnn_linear"]) + len(by_class["rnn_other"]) == len(rnn)
 
 
 def test_an_lstm_is_a_region_of_its_own():
     report = count(RNNNet(nn.LSTM), 2, 5, 4)
     lstm = [o for o in report.ops if o.fused]
     assert lstm and {o.fused for o in lstm} == {"lstm"} and {o.phase for o in lstm} == {"forward", "backward"}
-    assert {scale_group(o) for o in lstm} == {"lstm_linear", "lstm_other"}
+    assert [g for g, _, _ in scale_parts(lstm)] == ["lstm_var", "lstm_fixed"]
+    assert {g for g, _, _ in scale_parts(lstm, split_by_class=True)} == {"lstm_linear", "lstm_other"}
 
 
 def test_attention_math_is_marked_but_not_the_projections():
