@@ -118,6 +118,30 @@ def test_a_region_few_networks_have_gets_one_scale_for_both_halves():
     assert params[I["rnn_fixed_time_s"]] == pytest.approx(1.4, rel=1e-3)
 
 
+def test_a_recurrent_regions_priced_time_is_split_into_its_per_op_terms_and_the_rest():
+    from green_estimate.calibration.step_fit import class_times, step_features
+
+    def model(features, params):
+        return {"time_s": {"form": "linear", "features": features, "params": params,
+                           "cov": [[0.0] * len(params) for _ in params], "resid_rel_sd": 0.0, "df_resid": 5}}
+
+    classes = {"linear": model(["const", "backward_const", "flops"], [4e-6, 3e-6, 1e-11]),
+               "elementwise": model(["const", "bytes"], [2e-6, 1e-10])}
+    ops = [["aten.mm", "linear", "forward", 10**7, 10**5, 1, 8, 64, 256, 0, "lstm", None],
+           ["aten.mm", "linear", "backward", 2 * 10**7, 10**5, 1, 8, 64, 256, 0, "lstm", None],
+           ["aten.sigmoid", "elementwise", "forward", 0, 10**4, 1, 0, 0, 0, 0, "lstm", None],
+           ["aten.add", "elementwise", "forward", 0, 10**6, 1, 0, 0, 0, 0, "", None]]
+    sample = {"ops": ops, "structure": {"param_tensors": 3, "ignored_ops": 2}}
+    t = class_times(sample, classes, "elementwise")
+    # per-op terms: two mm (4 µs each, one backward +3 µs) and a sigmoid (2 µs); the rest: FLOPs and bytes
+    assert t["lstm_fixed"] == pytest.approx({"linear": 2 * 4e-6 + 3e-6, "elementwise": 2e-6})
+    assert t["lstm_var"] == pytest.approx({"linear": 1e-11 * 3 * 10**7, "elementwise": 1e-10 * 10**4})
+    assert t["op"] == pytest.approx({"elementwise": 2e-6 + 1e-10 * 10**6})
+    x = step_features(sample, t)
+    assert x[I["lstm_fixed_time_s"]] == pytest.approx(13e-6) and x[I["lstm_var_time_s"]] == pytest.approx(3e-4 + 1e-6)
+    assert x[I["rnn_var_time_s"]] == x[I["rnn_fixed_time_s"]] == 0
+
+
 def test_fit_power_recovers_each_class_power():
     rng = random.Random(2)
     scaled, times, samples = [], [], []
