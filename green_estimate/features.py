@@ -115,6 +115,10 @@ FEATURES: dict[str, Callable[[OpRecord], float]] = {
 }
 
 
+# The terms that price FLOPs (what an LSTM region's scale multiplies: counting/regions.py).
+FLOP_FEATURES = frozenset(name for name in FEATURES if "flops" in name)
+
+
 def fresh_bytes(ops: Iterable[OpRecord]) -> float:
     """Bytes a step's ops write to new tensors large enough to take fresh pages (see :data:`FRESH_BYTES`).
 

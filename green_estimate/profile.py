@@ -123,12 +123,12 @@ class StepModel:
 
     @property
     def split_by_class(self) -> bool:
-        """Whether this profile scales a recurrent region's linear and other ops (made before the
-        per-op/rest split, :data:`~green_estimate.counting.regions.CLASS_SPLIT_GROUPS`)."""
-        return not any(f"{r}_{part}_time_s" in self.terms for r in ("rnn", "lstm") for part in ("var", "fixed"))
+        """Whether this profile scales a recurrent region's linear and other ops (made before its
+        terms were split, :data:`~green_estimate.counting.regions.CLASS_SPLIT_GROUPS`)."""
+        return not any(f"{g}_time_s" in self.terms for g in ("rnn_var", "rnn_fixed", "lstm_flops"))
 
     def scale(self, group: str) -> float:
-        """The in-step factor of op time of one scale group (``op``, ``rnn_var``, ..., ``attention``)."""
+        """The in-step factor of op time of one scale group (``op``, ``rnn_var``, ``lstm_flops``, ...)."""
         from green_estimate.counting.regions import SCALE_FALLBACK
 
         return self.terms.get(f"{group}_time_s", self.terms.get(f"{SCALE_FALLBACK.get(group, group)}_time_s", 1.0))

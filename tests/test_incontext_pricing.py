@@ -67,26 +67,33 @@ def test_step_model_arithmetic_by_hand():
     assert classes["overhead"].energy_j == pytest.approx(10 * overhead)
 
 
-def test_a_recurrent_regions_per_op_terms_and_the_rest_have_scales_of_their_own():
+def test_a_grus_per_op_terms_and_the_rest_have_scales_of_their_own_and_an_lstms_flops_one():
     data = incontext_profile()
     step = data["step_model"]
     step["features"][1:3] = ["rnn_var_time_s", "rnn_fixed_time_s"]
     step["time_s"]["params"][1:3] = [0.5, 0.1]
+    step["features"].insert(3, "lstm_flops_time_s")
+    step["time_s"]["params"].insert(3, 0.8)
     rep = report()
-    cell = OpRecord("aten.sigmoid", "elementwise", "forward", "", 0, 10**4, 0, fused="rnn")
-    rep = CostReport("m", 8, "adam", 1000, [], rep.ops + [cell], {"aten.view": 6}, param_tensors=4)
+    cells = [OpRecord("aten.sigmoid", "elementwise", "forward", "", 0, 10**4, 0, fused="rnn"),
+             OpRecord("aten.mm", "linear", "forward", "", 10**6, 10**5, 0, min_dim=8, fused="lstm"),
+             OpRecord("aten.sigmoid", "elementwise", "forward", "", 0, 10**4, 0, fused="lstm")]
+    rep = CostReport("m", 8, "adam", 1000, [], rep.ops + cells, {"aten.view": 6}, param_tensors=4)
     classes = price_step(rep, Profile.from_dict(data))
     mm, bmm, add = 1e-5 + 1e-11 * 10**8, 1e-5 + 1e-11 * 10**7, 2e-6 + 1e-10 * 10**5
     rnn_mm = 0.5 * 1e-11 * 10**8 + 0.1 * 1e-5       # the rest of its price × 0.5, its const × 0.1
     rnn_cell = 0.5 * 1e-10 * 10**4 + 0.1 * 2e-6
-    assert classes["linear"].time_s == pytest.approx(1.2 * mm + rnn_mm + 2.0 * bmm)
-    assert classes["linear"].fused_time_s == pytest.approx(rnn_mm + 2.0 * bmm)
+    lstm_mm = 0.8 * 1e-11 * 10**6                    # an LSTM's ops: their FLOP term × 0.8, nothing else
+    assert classes["linear"].time_s == pytest.approx(1.2 * mm + rnn_mm + lstm_mm + 2.0 * bmm)
+    assert classes["linear"].fused_time_s == pytest.approx(rnn_mm + lstm_mm + 2.0 * bmm)
     assert classes["elementwise"].time_s == pytest.approx(1.2 * add + rnn_cell)
     assert classes["elementwise"].energy_j == pytest.approx(10 * classes["elementwise"].time_s)
-    # a profile made before the split prices the region's linear ops at 0.5 and its other ops at 0.3, whole
+    # a profile made before the split prices a region's linear ops at 0.5 and its other ops at 0.3,
+    # every term (an LSTM with the GRU's scales: that profile has none of its own)
     old = price_step(rep, Profile.from_dict(incontext_profile()))
-    assert old["linear"].time_s == pytest.approx(1.2 * mm + 0.5 * mm + 2.0 * bmm)
-    assert old["elementwise"].time_s == pytest.approx(1.2 * add + 0.3 * (2e-6 + 1e-10 * 10**4))
+    lstm_mm_whole = 1e-5 + 1e-11 * 10**6
+    assert old["linear"].time_s == pytest.approx(1.2 * mm + 0.5 * mm + 0.5 * lstm_mm_whole + 2.0 * bmm)
+    assert old["elementwise"].time_s == pytest.approx(1.2 * add + 0.3 * 2 * (2e-6 + 1e-10 * 10**4))
 
 
 def test_fresh_bytes_are_priced_between_ops_by_the_step_model():

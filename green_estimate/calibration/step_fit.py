@@ -9,7 +9,8 @@ zero: :func:`fit_step`), is
     time_s = a · Σ_ops op_time + Σ_groups a_g · Σ_(its ops) op_time + b + c · dispatches + d · param_tensors
 
 with a scale per group of fused regions' ops (:data:`~green_estimate.counting.regions.SCALE_GROUPS`:
-attention; of a GRU's or an LSTM's ops, the per-op terms of their priced time and the rest).
+attention; of a GRU's ops, the per-op terms of their priced time and the rest; of an LSTM's, the
+FLOP terms alone).
 ``dispatches`` counts every aten call, free views included. Energy: every class draws its own power
 while it runs,
 
@@ -78,12 +79,12 @@ def step_features(sample: dict, times: Times, structure: list[float] | None = No
 
 
 HUBER_T = 1.345  # Huber's threshold in robust standard deviations (statsmodels' HuberT default)
-# A recurrent region's two scales (the rest of its priced time, its per-op part) from fewer networks
-# than this are one scale: with the scales then split by class, the quick suite's 3 GRUs split theirs
+# A GRU region's two scales (the rest of its priced time, its per-op part) from fewer networks than
+# this are one scale: with the scales then split by class, the quick suite's 3 GRUs split theirs
 # 0.05 / 2.0, and their family's error with the family left out fell from 38–75% to 25–39% with the
 # halves tied (five runs' quick samples, 2-vCPU EPYC).
 MIN_REGION_NETWORKS = 8
-_REGION_HALVES = tuple((SCALE_GROUPS.index(f"{r}_var"), SCALE_GROUPS.index(f"{r}_fixed")) for r in ("rnn", "lstm"))
+_REGION_HALVES = ((SCALE_GROUPS.index("rnn_var"), SCALE_GROUPS.index("rnn_fixed")),)
 
 
 def _wls(X: Any, y: Any) -> Any:
@@ -98,8 +99,7 @@ def fit_step(X: Any, y: Any) -> tuple[list[float], Fit]:
     its threshold 1.345 robust standard deviations (1.4826 × the median absolute relative error of
     the fit before) — the M-estimator the op models use, with the bounds inside the fit instead of
     dropping or merging terms after it. A scale that the bound holds at zero prices its ops at
-    nothing beyond what the other terms carry: an LSTM whose per-op costs the fused kernel does not
-    pay gets (near) zero on that half; a region fewer than :data:`MIN_REGION_NETWORKS`
+    nothing beyond what the other terms carry; a GRU region fewer than :data:`MIN_REGION_NETWORKS`
     networks have gets one scale for both halves. A scale group that no network has is priced at the
     op-time scale; an op-time scale held at zero (no data for it) at 1.
     """

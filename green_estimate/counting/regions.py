@@ -122,12 +122,12 @@ def backward_region(counting: Any) -> str:
 
 
 # The groups a calibrated step model gives an in-step scale each: ops outside fused regions; of the
-# ops of recurrent layers (GRU and plain RNN; LSTM), the part of their priced time that their class
-# models charge per op (the ``const`` and ``backward_const`` terms) and the rest; attention's math.
-# On a CPU an LSTM layer runs as one oneDNN kernel each way, so the per-op costs of the cell ops the
-# meta device counts are not paid, while its GEMMs and bytes are: one scale for both parts cannot
-# hold for LSTMs of few large steps and of many small ones alike (docs/calibration.md).
-SCALE_GROUPS = ("op", "rnn_var", "rnn_fixed", "lstm_var", "lstm_fixed", "attention")
+# ops of GRUs and plain RNNs, the part of their priced time that their class models charge per op
+# (the ``const`` and ``backward_const`` terms) and the rest; of an LSTM's ops, the FLOP terms of
+# their price alone; attention's math. On a CPU an LSTM layer runs as one oneDNN kernel each way:
+# the per-op and per-byte costs of the cell ops the meta device counts per time step are not paid,
+# and what is left scales with the GEMMs' FLOPs (docs/calibration.md). A GRU runs as separate ops.
+SCALE_GROUPS = ("op", "rnn_var", "rnn_fixed", "lstm_flops", "attention")
 # Profiles fitted before that split scale a recurrent region's GEMMs and its other ops instead.
 CLASS_SPLIT_GROUPS = ("op", "rnn_linear", "rnn_other", "lstm_linear", "lstm_other", "attention")
 # A profile fitted before a group existed prices that group's ops with the scale of this one.
@@ -147,9 +147,11 @@ def scale_parts(ops: Iterable[Any], split_by_class: bool = False) -> list[tuple[
     """``ops`` split into the scale groups that price them: ``(group, its ops, terms)``.
 
     ``terms`` says which terms of the ops' class model the group's scale multiplies: ``None`` all,
-    ``"fixed"`` those of :data:`FIXED_FEATURES`, ``"var"`` the others. A recurrent region's ops are in
-    two groups, one per part of their terms (:data:`SCALE_GROUPS`); with ``split_by_class`` (profiles
-    made before that split, :data:`CLASS_SPLIT_GROUPS`) its linear ops are one group and the rest another.
+    ``"fixed"`` those of :data:`FIXED_FEATURES`, ``"var"`` the others, ``"flops"`` the FLOP terms
+    (:data:`~green_estimate.features.FLOP_FEATURES`). A GRU's ops are in two groups, one per part of
+    their terms; an LSTM's in one, its FLOP terms (:data:`SCALE_GROUPS`). With ``split_by_class``
+    (profiles made before, :data:`CLASS_SPLIT_GROUPS`) a region's linear ops are one group and the
+    rest another, every term priced.
     """
     by: dict[str, list] = {}
     for op in ops:
@@ -163,11 +165,19 @@ def scale_parts(ops: Iterable[Any], split_by_class: bool = False) -> list[tuple[
                 sub = [o for o in part if (o.cls == "linear") == (half == "linear")]
                 if sub:
                     out.append((f"{reg}_{half}", sub, None))
+        elif reg == "lstm":
+            out.append(("lstm_flops", part, "flops"))
         else:
-            out += [(f"{reg}_var", part, "var"), (f"{reg}_fixed", part, "fixed")]
+            out += [("rnn_var", part, "var"), ("rnn_fixed", part, "fixed")]
     return out
 
 
 def in_terms(feature: str, terms: str | None) -> bool:
     """Whether a class model's ``feature`` is among ``terms`` (see :func:`scale_parts`)."""
-    return terms is None or (feature in FIXED_FEATURES) == (terms == "fixed")
+    if terms is None:
+        return True
+    if terms == "flops":
+        from green_estimate.features import FLOP_FEATURES
+
+        return feature in FLOP_FEATURES
+    return (feature in FIXED_FEATURES) == (terms == "fixed")

@@ -37,7 +37,7 @@ def test_fit_step_recovers_scales_and_prices_an_absent_region_at_the_op_scale():
     y = 1.2 * X[:, 0] + 2.5 * X[:, I["attention_time_s"]] + 1e-4 + 2e-6 * X[:, I["dispatches"]] + 1e-5 * X[:, I["param_tensors"]]
     params, _ = fit_step(X, y)
     assert params[0] == pytest.approx(1.2, rel=1e-6) and params[I["attention_time_s"]] == pytest.approx(2.5, rel=1e-6)
-    for g in ("rnn_var", "rnn_fixed", "lstm_var", "lstm_fixed"):  # no network had an RNN: the op scale
+    for g in ("rnn_var", "rnn_fixed", "lstm_flops"):  # no network had an RNN: the op scale
         assert params[I[f"{g}_time_s"]] == params[0]
     assert [params[I[k]] for k in ("const", "dispatches", "param_tensors")] == pytest.approx([1e-4, 2e-6, 1e-5], rel=1e-5)
 
@@ -54,20 +54,20 @@ def test_fit_step_recovers_the_cost_of_fresh_pages_between_ops():
 
 
 def test_a_region_whose_two_halves_move_together_is_priced_whole():
-    # every LSTM's per-op time is a third of its other time: the two scales cannot be told apart, and an
+    # every GRU's per-op time is a third of its other time: the two scales cannot be told apart, and an
     # unbounded fit may drive one below zero; bounded at zero, the region is still priced right
     rng = np.random.default_rng(1)
     n = 40
     X = _design(n, rng)
-    lstm = np.where(np.arange(n) % 2 == 0, rng.uniform(1e-2, 5e-2, n), 0.0)
-    X[:, I["lstm_var_time_s"]] = 0.75 * lstm
-    X[:, I["lstm_fixed_time_s"]] = 0.25 * lstm
-    y = 1.1 * X[:, 0] + 0.3 * lstm + 2e-4 + 1e-6 * X[:, I["dispatches"]]
+    gru = np.where(np.arange(n) % 2 == 0, rng.uniform(1e-2, 5e-2, n), 0.0)
+    X[:, I["rnn_var_time_s"]] = 0.75 * gru
+    X[:, I["rnn_fixed_time_s"]] = 0.25 * gru
+    y = 1.1 * X[:, 0] + 0.3 * gru + 2e-4 + 1e-6 * X[:, I["dispatches"]]
     y = y * (1 + 0.01 * rng.standard_normal(n))  # noise lets the split scales wander
     params, _ = fit_step(X, y)
-    a, b = params[I["lstm_var_time_s"]], params[I["lstm_fixed_time_s"]]
+    a, b = params[I["rnn_var_time_s"]], params[I["rnn_fixed_time_s"]]
     assert a >= 0 and b >= 0 and a + b > 0
-    assert float(np.median((a * X[:, I["lstm_var_time_s"]] + b * X[:, I["lstm_fixed_time_s"]])[lstm > 0] / lstm[lstm > 0])) \
+    assert float(np.median((a * X[:, I["rnn_var_time_s"]] + b * X[:, I["rnn_fixed_time_s"]])[gru > 0] / gru[gru > 0])) \
         == pytest.approx(0.3, rel=0.1)
 
 
@@ -75,17 +75,17 @@ def test_a_term_whose_own_coefficient_would_be_negative_is_held_at_zero():
     rng = np.random.default_rng(2)
     n = 40
     X = _design(n, rng)
-    lstm = np.where(np.arange(n) % 2 == 0, rng.uniform(1e-2, 5e-2, n), 0.0)
-    X[:, I["lstm_var_time_s"]] = 0.75 * lstm
-    X[:, I["lstm_fixed_time_s"]] = 0.25 * lstm * rng.uniform(0.9, 1.1, n)
+    gru = np.where(np.arange(n) % 2 == 0, rng.uniform(1e-2, 5e-2, n), 0.0)
+    X[:, I["rnn_var_time_s"]] = 0.75 * gru
+    X[:, I["rnn_fixed_time_s"]] = 0.25 * gru * rng.uniform(0.9, 1.1, n)
     # the per-op half's time *lowers* the step: unbounded, its scale would be negative
-    y = 1.1 * X[:, 0] + 0.4 * X[:, I["lstm_var_time_s"]] - 0.5 * X[:, I["lstm_fixed_time_s"]] + 2e-4
+    y = 1.1 * X[:, 0] + 0.4 * X[:, I["rnn_var_time_s"]] - 0.5 * X[:, I["rnn_fixed_time_s"]] + 2e-4
     cols = [j for j in range(X.shape[1]) if X[:, j].any()]
     unbounded = np.linalg.lstsq(X[:, cols] / y[:, None], np.ones(n), rcond=None)[0]
-    assert unbounded[cols.index(I["lstm_fixed_time_s"])] < 0  # the data do ask for a negative scale
+    assert unbounded[cols.index(I["rnn_fixed_time_s"])] < 0  # the data do ask for a negative scale
     params, fit = fit_step(X, y)
-    assert params[I["lstm_fixed_time_s"]] == 0.0
-    assert min(params) >= 0 and params[I["lstm_var_time_s"]] > 0 and params[0] == pytest.approx(1.1, rel=0.05)
+    assert params[I["rnn_fixed_time_s"]] == 0.0
+    assert min(params) >= 0 and params[I["rnn_var_time_s"]] > 0 and params[0] == pytest.approx(1.1, rel=0.05)
     assert len(fit.params) == len(STEP_FEATURES) and np.shape(fit.cov_params()) == (len(STEP_FEATURES),) * 2
 
 
@@ -118,28 +118,33 @@ def test_a_region_few_networks_have_gets_one_scale_for_both_halves():
     assert params[I["rnn_fixed_time_s"]] == pytest.approx(1.4, rel=1e-3)
 
 
-def test_a_recurrent_regions_priced_time_is_split_into_its_per_op_terms_and_the_rest():
+def test_a_grus_priced_time_is_split_into_per_op_terms_and_the_rest_and_an_lstms_is_its_flop_terms():
     from green_estimate.calibration.step_fit import class_times, step_features
 
     def model(features, params):
         return {"time_s": {"form": "linear", "features": features, "params": params,
                            "cov": [[0.0] * len(params) for _ in params], "resid_rel_sd": 0.0, "df_resid": 5}}
 
-    classes = {"linear": model(["const", "backward_const", "flops"], [4e-6, 3e-6, 1e-11]),
+    classes = {"linear": model(["const", "backward_const", "flops", "bytes"], [4e-6, 3e-6, 1e-11, 1e-10]),
                "elementwise": model(["const", "bytes"], [2e-6, 1e-10])}
-    ops = [["aten.mm", "linear", "forward", 10**7, 10**5, 1, 8, 64, 256, 0, "lstm", None],
-           ["aten.mm", "linear", "backward", 2 * 10**7, 10**5, 1, 8, 64, 256, 0, "lstm", None],
-           ["aten.sigmoid", "elementwise", "forward", 0, 10**4, 1, 0, 0, 0, 0, "lstm", None],
-           ["aten.add", "elementwise", "forward", 0, 10**6, 1, 0, 0, 0, 0, "", None]]
+
+    def cell(region):  # a recurrent cell's ops: a GEMM each way and a gate
+        return [["aten.mm", "linear", "forward", 10**7, 10**5, 1, 8, 64, 256, 0, region, None],
+                ["aten.mm", "linear", "backward", 2 * 10**7, 10**5, 1, 8, 64, 256, 0, region, None],
+                ["aten.sigmoid", "elementwise", "forward", 0, 10**4, 1, 0, 0, 0, 0, region, None]]
+
+    ops = cell("rnn") + cell("lstm") + [["aten.add", "elementwise", "forward", 0, 10**6, 1, 0, 0, 0, 0, "", None]]
     sample = {"ops": ops, "structure": {"param_tensors": 3, "ignored_ops": 2}}
     t = class_times(sample, classes, "elementwise")
-    # per-op terms: two mm (4 µs each, one backward +3 µs) and a sigmoid (2 µs); the rest: FLOPs and bytes
-    assert t["lstm_fixed"] == pytest.approx({"linear": 2 * 4e-6 + 3e-6, "elementwise": 2e-6})
-    assert t["lstm_var"] == pytest.approx({"linear": 1e-11 * 3 * 10**7, "elementwise": 1e-10 * 10**4})
+    # GRU per-op terms: two mm (4 µs each, one backward +3 µs) and a sigmoid (2 µs); the rest: FLOPs and bytes
+    assert t["rnn_fixed"] == pytest.approx({"linear": 2 * 4e-6 + 3e-6, "elementwise": 2e-6})
+    assert t["rnn_var"] == pytest.approx({"linear": 1e-11 * 3 * 10**7 + 1e-10 * 2 * 10**5, "elementwise": 1e-10 * 10**4})
+    # the LSTM's: the FLOP term alone (its gate has none)
+    assert t["lstm_flops"] == pytest.approx({"linear": 1e-11 * 3 * 10**7, "elementwise": 0.0})
     assert t["op"] == pytest.approx({"elementwise": 2e-6 + 1e-10 * 10**6})
     x = step_features(sample, t)
-    assert x[I["lstm_fixed_time_s"]] == pytest.approx(13e-6) and x[I["lstm_var_time_s"]] == pytest.approx(3e-4 + 1e-6)
-    assert x[I["rnn_var_time_s"]] == x[I["rnn_fixed_time_s"]] == 0
+    assert x[I["rnn_fixed_time_s"]] == pytest.approx(13e-6) and x[I["rnn_var_time_s"]] == pytest.approx(3e-4 + 2e-5 + 1e-6)
+    assert x[I["lstm_flops_time_s"]] == pytest.approx(3e-4)
 
 
 def test_fit_power_recovers_each_class_power():

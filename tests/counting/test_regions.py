@@ -49,7 +49,7 @@ def test_an_lstm_is_a_region_of_its_own():
     report = count(RNNNet(nn.LSTM), 2, 5, 4)
     lstm = [o for o in report.ops if o.fused]
     assert lstm and {o.fused for o in lstm} == {"lstm"} and {o.phase for o in lstm} == {"forward", "backward"}
-    assert [g for g, _, _ in scale_parts(lstm)] == ["lstm_var", "lstm_fixed"]
+    assert [(g, len(part), terms) for g, part, terms in scale_parts(lstm)] == [("lstm_flops", len(lstm), "flops")]
     assert {g for g, _, _ in scale_parts(lstm, split_by_class=True)} == {"lstm_linear", "lstm_other"}
 
 
