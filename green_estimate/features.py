@@ -142,8 +142,8 @@ def feature_vector(ops: Iterable[OpRecord], names: list[str]) -> list[float]:
 
 def model_mean(model: dict, ops: list[OpRecord], params: list[float] | None = None, terms: str | None = None) -> float:
     """A class model's (a profile's model dict) cost of ``ops``; ``params`` overrides its coefficients;
-    ``terms`` keeps only the per-op (``"fixed"``) or the other (``"var"``) terms
-    (:func:`green_estimate.counting.regions.scale_parts`)."""
+    ``terms`` keeps only some of its terms: the per-op ones (``"fixed"``), the others (``"var"``) or
+    the FLOP terms (``"flops"``; :func:`green_estimate.counting.regions.scale_parts`)."""
     from green_estimate.counting.regions import in_terms
 
     p = params if params is not None else model["params"]

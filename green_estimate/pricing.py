@@ -34,7 +34,7 @@ class ClassPrice:
 def _price(ops: list[OpRecord], profile: Profile, cls: str, target: str, terms: str | None = None
            ) -> tuple[float, float, float, str]:
     """Mean, coefficient variance and residual variance of one class's ops under its class model
-    (``terms``: only the per-op or the other terms, see :func:`~green_estimate.counting.regions.scale_parts`)."""
+    (``terms``: only some of its terms, see :func:`~green_estimate.counting.regions.scale_parts`)."""
     model, used = profile.model_for(cls, target)
     mean, coef_var = model.price(ops, terms)
     return mean, coef_var, (model.resid_rel_sd * mean) ** 2, used

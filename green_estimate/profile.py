@@ -64,7 +64,8 @@ class ClassModel:
 
     def mean(self, ops: list, params: list[float] | None = None, terms: str | None = None) -> float:
         """The mean cost of ``ops``; ``params`` overrides the coefficients (calibration's refits);
-        ``terms`` keeps only the per-op (``"fixed"``) or the other (``"var"``) terms."""
+        ``terms`` keeps only some terms (``"fixed"``, ``"var"``, ``"flops"``: see
+        :func:`~green_estimate.counting.regions.scale_parts`)."""
         from green_estimate.features import model_mean
 
         return model_mean({"features": self.features, "params": self.params}, ops, params, terms)
