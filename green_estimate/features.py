@@ -144,8 +144,15 @@ def model_mean(model: dict, ops: list[OpRecord], params: list[float] | None = No
     """A class model's (a profile's model dict) cost of ``ops``; ``params`` overrides its coefficients;
     ``terms`` keeps only some of its terms: the per-op ones (``"fixed"``), the others (``"var"``) or
     the FLOP terms (``"flops"``; :func:`green_estimate.counting.regions.scale_parts`)."""
+    return model_means(model, ops, params, (terms,))[0]
+
+
+def model_means(model: dict, ops: list[OpRecord], params: list[float] | None = None,
+                terms_seq: Iterable[str | None] = (None,)) -> list[float]:
+    """:func:`model_mean` for each ``terms`` of ``terms_seq``, from one sum of the ops' features."""
     from green_estimate.counting.regions import in_terms
 
     p = params if params is not None else model["params"]
     names = model["features"]
-    return sum(a * x for f, a, x in zip(names, p, feature_vector(ops, names)) if in_terms(f, terms))
+    x = feature_vector(ops, names)
+    return [sum(a * xi for f, a, xi in zip(names, p, x) if in_terms(f, terms)) for terms in terms_seq]

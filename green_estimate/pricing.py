@@ -31,13 +31,13 @@ class ClassPrice:
     fused_time_s: float = 0.0  # of time_s, the ops of fused regions (recurrent layers, attention)
 
 
-def _price(ops: list[OpRecord], profile: Profile, cls: str, target: str, terms: str | None = None
-           ) -> tuple[float, float, float, str]:
-    """Mean, coefficient variance and residual variance of one class's ops under its class model
-    (``terms``: only some of its terms, see :func:`~green_estimate.counting.regions.scale_parts`)."""
+def _price(ops: list[OpRecord], profile: Profile, cls: str, target: str, terms_seq: list[str | None]
+           ) -> tuple[list[tuple[float, float, float]], str]:
+    """Mean, coefficient variance and residual variance of one class's ops under its class model, for
+    each ``terms`` of ``terms_seq`` (some of its terms, see
+    :func:`~green_estimate.counting.regions.scale_parts`), and the class that priced them."""
     model, used = profile.model_for(cls, target)
-    mean, coef_var = model.price(ops, terms)
-    return mean, coef_var, (model.resid_rel_sd * mean) ** 2, used
+    return [(mean, coef_var, (model.resid_rel_sd * mean) ** 2) for mean, coef_var in model.price_terms(ops, terms_seq)], used
 
 
 def _price_class(cls: str, ops: list[OpRecord], profile: Profile) -> ClassPrice:
@@ -47,18 +47,20 @@ def _price_class(cls: str, ops: list[OpRecord], profile: Profile) -> ClassPrice:
     step = profile.step
     price = ClassPrice(0.0, 0.0, 0.0, 0.0, cls, sum(o.flops for o in ops), sum(o.nbytes for o in ops), len(ops))
     # ops of fused regions (attention, RNNs) have in-step scales of their own
-    for group, part, terms in scale_parts(ops, split_by_class=step.split_by_class if step else True):
-        k = step.scale(group) if step else 1.0
-        e, ecv, erv, used = _price(part, profile, cls, "energy_j", terms)
-        t, tcv, trv, _ = _price(part, profile, cls, "time_s", terms)
-        if step:  # the step's interval comes from whole-step cross-validation, not per-class residuals
-            erv = trv = 0.0
-        price.energy_j += k * e
-        price.energy_var += k * k * (ecv + erv)
-        price.time_s += k * t
-        price.time_var += k * k * (tcv + trv)
-        if group != "op":
-            price.fused_time_s += k * t
+    for part, groups in scale_parts(ops, split_by_class=step.split_by_class if step else True):
+        terms_seq = [terms for _, terms in groups]
+        energy, used = _price(part, profile, cls, "energy_j", terms_seq)
+        time, _ = _price(part, profile, cls, "time_s", terms_seq)
+        for (group, _), (e, ecv, erv), (t, tcv, trv) in zip(groups, energy, time):
+            k = step.scale(group) if step else 1.0
+            if step:  # the step's interval comes from whole-step cross-validation, not per-class residuals
+                erv = trv = 0.0
+            price.energy_j += k * e
+            price.energy_var += k * k * (ecv + erv)
+            price.time_s += k * t
+            price.time_var += k * k * (tcv + trv)
+            if group != "op":
+                price.fused_time_s += k * t
         price.priced_as = used
     return price
 

@@ -70,17 +70,31 @@ class ClassModel:
 
         return model_mean({"features": self.features, "params": self.params}, ops, params, terms)
 
+    def means(self, ops: list, params: list[float] | None, terms_seq: Iterable[str | None]) -> list[float]:
+        """:meth:`mean` for each ``terms`` of ``terms_seq``, summing the ops' features once."""
+        from green_estimate.features import model_means
+
+        return model_means({"features": self.features, "params": self.params}, ops, params, terms_seq)
+
     def price(self, ops: list, terms: str | None = None) -> tuple[float, float]:
         """The mean cost of ``ops`` (``x = Σ features``, mean ``β·x``) and its variance from the
         coefficients' covariance (``xᵀΣx``); ``terms`` as in :meth:`mean` (the other terms' x are 0)."""
+        return self.price_terms(ops, (terms,))[0]
+
+    def price_terms(self, ops: list, terms_seq: Iterable[str | None]) -> list[tuple[float, float]]:
+        """:meth:`price` for each ``terms`` of ``terms_seq``, summing the ops' features once."""
         from green_estimate.counting.regions import in_terms
         from green_estimate.features import feature_vector
 
-        x = [xi if in_terms(f, terms) else 0.0 for f, xi in zip(self.features, feature_vector(ops, self.features))]
-        mean = sum(p * xi for p, xi in zip(self.params, x))
-        n = len(x)
-        var = sum(x[i] * self.cov[i][j] * x[j] for i in range(n) for j in range(n))
-        return mean, max(var, 0.0)
+        x_all = feature_vector(ops, self.features)
+        n = len(x_all)
+        out = []
+        for terms in terms_seq:
+            x = [xi if in_terms(f, terms) else 0.0 for f, xi in zip(self.features, x_all)]
+            mean = sum(p * xi for p, xi in zip(self.params, x))
+            var = sum(x[i] * self.cov[i][j] * x[j] for i in range(n) for j in range(n))
+            out.append((mean, max(var, 0.0)))
+        return out
 
 
 @dataclass(frozen=True)

@@ -59,8 +59,9 @@ def class_times(sample: dict, classes: dict[str, dict], default: str, params: di
         used = cls if cls in classes else default
         p = params.get(used) if params else None
         model = ClassModel.from_dict(classes[used]["time_s"])
-        for group, part, terms in scale_parts(ops):
-            out[group][cls] = model.mean(part, p, terms)
+        for part, groups in scale_parts(ops):
+            for (group, _), time_s in zip(groups, model.means(part, p, [terms for _, terms in groups])):
+                out[group][cls] = time_s
     return out
 
 

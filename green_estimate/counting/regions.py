@@ -143,32 +143,34 @@ def region(op: Any) -> str:
     return op.fused if op.fused in ("rnn", "lstm") else "attention"
 
 
-def scale_parts(ops: Iterable[Any], split_by_class: bool = False) -> list[tuple[str, list, str | None]]:
-    """``ops`` split into the scale groups that price them: ``(group, its ops, terms)``.
+def scale_parts(ops: Iterable[Any], split_by_class: bool = False
+                ) -> list[tuple[list, tuple[tuple[str, str | None], ...]]]:
+    """``ops`` split into parts, each with the scale groups that price it: ``(its ops, ((group, terms), ...))``.
 
     ``terms`` says which terms of the ops' class model the group's scale multiplies: ``None`` all,
     ``"fixed"`` those of :data:`FIXED_FEATURES`, ``"var"`` the others, ``"flops"`` the FLOP terms
-    (:data:`~green_estimate.features.FLOP_FEATURES`). A GRU's ops are in two groups, one per part of
-    their terms; an LSTM's in one, its FLOP terms (:data:`SCALE_GROUPS`). With ``split_by_class``
-    (profiles made before, :data:`CLASS_SPLIT_GROUPS`) a region's linear ops are one group and the
-    rest another, every term priced.
+    (:data:`~green_estimate.features.FLOP_FEATURES`). A GRU's ops are priced by two groups, one per
+    part of their terms; an LSTM's by one, its FLOP terms (:data:`SCALE_GROUPS`). With
+    ``split_by_class`` (profiles made before, whose groups are ``rnn_linear``, ``rnn_other``,
+    ``lstm_linear`` and ``lstm_other``) a region's linear ops are one part and the rest another,
+    every term priced.
     """
     by: dict[str, list] = {}
     for op in ops:
         by.setdefault(region(op), []).append(op)
-    out: list[tuple[str, list, str | None]] = []
+    out: list[tuple[list, tuple[tuple[str, str | None], ...]]] = []
     for reg, part in by.items():
         if reg not in ("rnn", "lstm"):
-            out.append((reg, part, None))
+            out.append((part, ((reg, None),)))
         elif split_by_class:
             for half in ("linear", "other"):
                 sub = [o for o in part if (o.cls == "linear") == (half == "linear")]
                 if sub:
-                    out.append((f"{reg}_{half}", sub, None))
+                    out.append((sub, ((f"{reg}_{half}", None),)))
         elif reg == "lstm":
-            out.append(("lstm_flops", part, "flops"))
+            out.append((part, (("lstm_flops", "flops"),)))
         else:
-            out += [("rnn_var", part, "var"), ("rnn_fixed", part, "fixed")]
+            out.append((part, (("rnn_var", "var"), ("rnn_fixed", "fixed"))))
     return out
 
 

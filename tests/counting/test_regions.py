@@ -36,10 +36,10 @@ def test_a_grus_forward_and_backward_ops_are_marked_rnn_and_the_head_is_not():
     assert [o.op for o in head].count("aten.addmm") == 1
     assert all(o.fused == "" for o in report.ops if o.phase == "optimizer")
     # the region's ops are priced twice over: the per-op terms of their models and the rest
-    assert [(g, len(part), terms) for g, part, terms in scale_parts(rnn)] == [("rnn_var", len(rnn), "var"),
-                                                                            ("rnn_fixed", len(rnn), "fixed")]
+    assert [(len(part), groups) for part, groups in scale_parts(rnn)] == [(len(rnn), (("rnn_var", "var"),
+                                                                                   ("rnn_fixed", "fixed")))]
     # a profile made before that split scales the region's linear ops and its other ops
-    by_class = {g: part for g, part, _ in scale_parts(rnn, split_by_class=True)}
+    by_class = {g: part for part, groups in scale_parts(rnn, split_by_class=True) for g, _ in groups}
     assert set(by_class) == {"rnn_linear", "rnn_other"}
     assert {o.cls for o in by_class["rnn_linear"]} == {"linear"} and "linear" not in {o.cls for o in by_class["rnn_other"]}
     assert len(by_class["rnn_linear"]) + len(by_class["rnn_other"]) == len(rnn)
@@ -49,8 +49,8 @@ def test_an_lstm_is_a_region_of_its_own():
     report = count(RNNNet(nn.LSTM), 2, 5, 4)
     lstm = [o for o in report.ops if o.fused]
     assert lstm and {o.fused for o in lstm} == {"lstm"} and {o.phase for o in lstm} == {"forward", "backward"}
-    assert [(g, len(part), terms) for g, part, terms in scale_parts(lstm)] == [("lstm_flops", len(lstm), "flops")]
-    assert {g for g, _, _ in scale_parts(lstm, split_by_class=True)} == {"lstm_linear", "lstm_other"}
+    assert [(len(part), groups) for part, groups in scale_parts(lstm)] == [(len(lstm), (("lstm_flops", "flops"),))]
+    assert {g for _, groups in scale_parts(lstm, split_by_class=True) for g, _ in groups} == {"lstm_linear", "lstm_other"}
 
 
 def test_attention_math_is_marked_but_not_the_projections():
