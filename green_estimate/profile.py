@@ -139,8 +139,11 @@ class StepModel:
     @property
     def split_by_class(self) -> bool:
         """Whether this profile scales a recurrent region's linear and other ops (made before its
-        terms were split, :data:`~green_estimate.counting.regions.CLASS_SPLIT_GROUPS`)."""
-        return not any(f"{g}_time_s" in self.terms for g in ("rnn_var", "rnn_fixed", "lstm_flops"))
+        terms were split: it has none of the recurrent groups of
+        :data:`~green_estimate.counting.regions.SCALE_GROUPS`)."""
+        from green_estimate.counting.regions import SCALE_GROUPS
+
+        return not any(f"{g}_time_s" in self.terms for g in SCALE_GROUPS if g.startswith(("rnn_", "lstm_")))
 
     def scale(self, group: str) -> float:
         """The in-step factor of op time of one scale group (``op``, ``rnn_var``, ``lstm_flops``, ...)."""

@@ -128,8 +128,8 @@ def backward_region(counting: Any) -> str:
 # the per-op and per-byte costs of the cell ops the meta device counts per time step are not paid,
 # and what is left scales with the GEMMs' FLOPs (docs/calibration.md). A GRU runs as separate ops.
 SCALE_GROUPS = ("op", "rnn_var", "rnn_fixed", "lstm_flops", "attention")
-# Profiles fitted before that split scale a recurrent region's GEMMs and its other ops instead.
-CLASS_SPLIT_GROUPS = ("op", "rnn_linear", "rnn_other", "lstm_linear", "lstm_other", "attention")
+# Profiles fitted before that split scale a recurrent region's GEMMs and its other ops instead
+# (groups rnn_linear, rnn_other, lstm_linear, lstm_other: see scale_parts' ``split_by_class``).
 # A profile fitted before a group existed prices that group's ops with the scale of this one.
 SCALE_FALLBACK = {"lstm_linear": "rnn_linear", "lstm_other": "rnn_other"}
 FIXED_FEATURES = frozenset({"const", "backward_const"})  # the per-op terms of a class model
