@@ -5,6 +5,7 @@ that parses options, calls one library function and renders the result.
 """
 from __future__ import annotations
 
+import inspect
 import sys
 
 import typer
@@ -38,17 +39,35 @@ def _root(
     """Predict the energy of training a PyTorch model before you train it."""
 
 
+def flowed_help(doc: str | None) -> str:
+    r"""A command's docstring as its ``--help`` shows it: each paragraph one line, each example its own.
+
+    Typer's rich help keeps a docstring's single line breaks after the first paragraph, so lines
+    wrapped for the source would print ragged at any terminal width; rich wraps the joined lines.
+
+    Example:
+        >>> flowed_help("Do it.\n\nFirst half\nsecond half.\n\nExample: a\nExample: b")
+        'Do it.\n\nFirst half second half.\n\nExample: a\nExample: b'
+    """
+    paragraphs = []
+    for paragraph in inspect.cleandoc(doc or "").split("\n\n"):
+        lines: list[str] = []
+        for line in paragraph.splitlines():
+            if lines and not line.startswith("Example:"):
+                lines[-1] += " " + line.strip()
+            else:
+                lines.append(line.strip())
+        paragraphs.append("\n".join(lines))
+    return "\n\n".join(paragraphs)
+
+
 def _register() -> None:
     from green_estimate.cli import calibrate, check, count, meters, plan, predict, profiles, validate
 
-    app.command("count")(count.count)
-    app.command("meters")(meters.meters)
-    app.command("calibrate")(calibrate.calibrate)
-    app.command("predict")(predict.predict)
-    app.command("profiles")(profiles.profiles)
-    app.command("validate")(validate.validate)
-    app.command("check")(check.check)
-    app.command("plan")(plan.plan)
+    for name, fn in (("count", count.count), ("meters", meters.meters), ("calibrate", calibrate.calibrate),
+                     ("predict", predict.predict), ("profiles", profiles.profiles), ("validate", validate.validate),
+                     ("check", check.check), ("plan", plan.plan)):
+        app.command(name, help=flowed_help(fn.__doc__))(fn)
 
 
 _register()

@@ -35,8 +35,9 @@ def calibrate(
 
     Each network's step is run under torch.profiler (every op's time in context) and measured whole
     under the energy meter; per-class op models, a step model, per-class power and intervals from
-    leaving whole architecture families out are fitted with statsmodels. Each sample is appended to a samples file beside the profile as it is measured, so Ctrl-C
-    loses nothing; --resume continues where it stopped.
+    leaving whole architecture families out are fitted with statsmodels. Each sample is appended to a
+    samples file beside the profile as it is measured, so Ctrl-C loses nothing; --resume continues
+    where it stopped.
 
     Example: green-estimate calibrate --cpu --quick --out my-cpu.json
 
