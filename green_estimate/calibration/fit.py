@@ -73,6 +73,12 @@ FLOP_CLASSES = frozenset({"linear", "conv", "attention"})
 # ...and memory-bound classes by their bytes: a model without them prices a 100 MB optimizer update
 # like a 100 kB one.
 BYTE_CLASSES = frozenset({"elementwise", "copy", "norm", "relu", "pool", "reduction", "softmax", "embedding", "loss"})
+# Drawing random numbers (dropout's ``bernoulli_``) costs ~80× an add per byte (features.RNG_OPS): a
+# memory-bound class whose calibration drew them in at least MIN_NETWORKS networks must price them,
+# beside the rate of every byte (not instead of it, as a FLOP rate and ``new_bytes`` would).
+# Without this a quick calibration (3 of its 60 networks have dropout) chose a model without them by
+# cross-validation — a fold that held out one of the three fitted their cost from the other two at
+# 30× the rate the whole suite gives — and priced a dropout-heavy transformer 31% low.
 MIN_ROWS = 8
 MIN_NETWORKS = 3
 
@@ -221,8 +227,9 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
 
     Candidates: the feature sets of :data:`CANDIDATES` (``need_flops``: only those with the rate of
     every FLOP, for GEMM-like classes; ``need_bytes``: only those with a bytes feature, for
-    memory-bound classes). The one whose class totals, predicted for networks it did not see, miss
-    by the smallest mean share of those networks' step time wins.
+    memory-bound classes, and with ``rng_bytes`` and ``bytes`` where the rows draw random numbers in
+    at least :data:`MIN_NETWORKS` networks). The one whose class totals, predicted for
+    networks it did not see, miss by the smallest mean share of those networks' step time wins.
     """
     import numpy as np
 
@@ -234,6 +241,8 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
     X_all, y, groups, step = _design(rows, tuple(names))  # every feature once; candidates take columns
     column = {f: j for j, f in enumerate(names)}
     present = {f for f in names if (X_all[:, column[f]] != 0).any()}
+    need_rng = need_bytes and "rng_bytes" in column and len(
+        set(groups[X_all[:, column["rng_bytes"]] != 0].tolist())) >= MIN_NETWORKS
     inputs: set[tuple[str, ...]] = set()
     for cand in candidates:
         used = tuple(f for f in cand if f in present)
@@ -252,7 +261,8 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
         # a FLOP class needs the rate of every FLOP ("flops"): the shape bins alone price a GEMM
         # larger than the bins' largest at zero per FLOP
         meets = (not (need_flops and "flops" not in chosen)
-                 and not (need_bytes and not any("bytes" in f for f in chosen)))
+                 and not (need_bytes and not any("bytes" in f for f in chosen))
+                 and not (need_rng and not {"rng_bytes", "bytes"} <= set(chosen)))
         model = {"form": "linear", "features": list(chosen), "params": [float(p) for p in res.params],
                  "cov": [[float(c) for c in row] for row in np.atleast_2d(res.cov_params())],
                  "resid_rel_sd": cv["median_ape"], "df_resid": int(res.df_resid)}

@@ -128,6 +128,42 @@ def test_random_numbers_and_costly_math_get_their_own_cost_per_byte():
         assert model_mean(m, r.ops) == pytest.approx(r.time_s, rel=1e-5)
 
 
+def dropout_rows(with_dropout: tuple[int, ...] = (3, 17, 29), n_networks: int = 40, seed: int = 3,
+                 noise: float = 0.15) -> list[Row]:
+    """Pointwise ops at 2 µs + 1e-10 s/byte, each measured within ±``noise``; in a few networks (as in
+    a quick calibration) a dropout's ``bernoulli_`` at 100 µs + 2e-9 s/byte: a 10 MB one in the first,
+    10 kB ones in the others, whose fixed cost is most of their time."""
+    rng = random.Random(seed)
+    rows = []
+    for n in range(n_networks):
+        ops, times = [], []
+        for _ in range(rng.randint(3, 8)):
+            b = rng.randint(10**4, 10**6)
+            ops.append(OpRecord(rng.choice(["aten.add", "aten.mul_"]), "elementwise", "forward", "", b // 8, b // 2,
+                                b // 2))
+            times.append((2e-6 + 1e-10 * b) * rng.uniform(1 - noise, 1 + noise))
+        if n in with_dropout:
+            b = 10**7 if n == with_dropout[0] else 10**4
+            ops.append(OpRecord("aten.bernoulli_", "elementwise", "forward", "", b // 8, b // 2, b // 2))
+            times.append((1e-4 + 2e-9 * b) * rng.uniform(1 - noise, 1 + noise))
+        rows.append(Row(ops, sum(times), n, "mlp", times, 2 * sum(times)))
+    return rows
+
+
+def test_a_class_that_drew_random_numbers_in_three_networks_prices_them():
+    # with the large dropout's network held out, the small ones' fixed cost makes a per-byte rate 5×
+    # too high, so cross-validation alone prefers a model without random numbers, which prices a
+    # large dropout like an add
+    m = fit_class(dropout_rows(), folds=5, need_bytes=True)["time_s"]
+    p = dict(zip(m["features"], m["params"]))
+    assert {"rng_bytes", "bytes"} <= set(m["features"]) and p["rng_bytes"] == pytest.approx(2e-9, rel=0.2)
+    big = OpRecord("aten.bernoulli_", "elementwise", "forward", "", 10**6, 4 * 10**6, 4 * 10**6)  # an unseen 8 MB one
+    assert model_mean(m, [big]) == pytest.approx(1e-4 + 2e-9 * 8 * 10**6, rel=0.2)
+    # from two networks that draw random numbers, cross-validation decides alone
+    free = fit_class(dropout_rows(with_dropout=(3, 17)), folds=5, need_bytes=True)["time_s"]
+    assert "rng_bytes" not in free["features"]
+
+
 def lookup_rows(n_networks: int = 16, seed: int = 5) -> list[Row]:
     """Embedding lookups and their backward at 50 µs + 1e-10 s/byte + 4e-8 s per looked-up index (a CPU
     embedding backward's time follows its indices), bytes and indices drawn apart."""
