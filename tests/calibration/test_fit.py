@@ -164,6 +164,21 @@ def test_a_class_that_drew_random_numbers_in_three_networks_prices_them():
     assert "rng_bytes" not in free["features"]
 
 
+def test_a_leave_out_fit_keeps_the_whole_fit_coefficient_of_a_feature_fewer_than_three_networks_have():
+    rows = dropout_rows()
+    m = fit_class(rows, folds=5, need_bytes=True)["time_s"]
+    whole = dict(zip(m["features"], m["params"]))
+    # without the large dropout's network, two small dropouts remain: their fixed cost would set the
+    # per-byte rate; the whole fit's rate is kept and the rest fitted to the time it leaves
+    out = dict(zip(m["features"], refit_params([r for r in rows if r.network != 3], m["features"], m["params"])))
+    assert out["rng_bytes"] == whole["rng_bytes"] and out["bytes"] == pytest.approx(1e-10, rel=0.2)
+    alone = dict(zip(m["features"], refit_params([r for r in rows if r.network != 3], m["features"])))
+    assert alone["rng_bytes"] > 3 * whole["rng_bytes"]   # what those two networks alone say
+    # with three networks that draw random numbers left in, the rows fit it themselves
+    kept = dict(zip(m["features"], refit_params([r for r in rows if r.network != 5], m["features"], m["params"])))
+    assert kept["rng_bytes"] != whole["rng_bytes"] and kept["rng_bytes"] == pytest.approx(2e-9, rel=0.2)
+
+
 def lookup_rows(n_networks: int = 16, seed: int = 5) -> list[Row]:
     """Embedding lookups and their backward at 50 µs + 1e-10 s/byte + 4e-8 s per looked-up index (a CPU
     embedding backward's time follows its indices), bytes and indices drawn apart."""
