@@ -140,16 +140,16 @@ def feature_vector(ops: Iterable[OpRecord], names: list[str]) -> list[float]:
     return total
 
 
-def model_mean(model: dict, ops: list[OpRecord], params: list[float] | None = None, terms: str | None = None) -> float:
-    """A class model's (a profile's model dict) cost of ``ops``; ``params`` overrides its coefficients;
-    ``terms`` keeps only some of its terms: the per-op ones (``"fixed"``), the others (``"var"``) or
-    the FLOP terms (``"flops"``; :func:`green_estimate.counting.regions.scale_parts`)."""
-    return model_means(model, ops, params, (terms,))[0]
+def model_mean(model: dict, ops: list[OpRecord], params: list[float] | None = None) -> float:
+    """A class model's (a profile's model dict) cost of ``ops``; ``params`` overrides its coefficients."""
+    return model_means(model, ops, params)[0]
 
 
 def model_means(model: dict, ops: list[OpRecord], params: list[float] | None = None,
                 terms_seq: Iterable[str | None] = (None,)) -> list[float]:
-    """:func:`model_mean` for each ``terms`` of ``terms_seq``, from one sum of the ops' features."""
+    """:func:`model_mean` for each ``terms`` of ``terms_seq``, from one sum of the ops' features: each
+    keeps only some of the model's terms — all (``None``), the per-op ones (``"fixed"``), the others
+    (``"var"``) or the FLOP terms (``"flops"``; :func:`green_estimate.counting.regions.scale_parts`)."""
     from green_estimate.counting.regions import in_terms
 
     p = params if params is not None else model["params"]

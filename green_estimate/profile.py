@@ -62,27 +62,26 @@ class ClassModel:
         return ClassModel(self.features, [p * factor for p in self.params],
                           [[c * factor * factor for c in row] for row in self.cov], self.resid_rel_sd, self.df_resid)
 
-    def mean(self, ops: list, params: list[float] | None = None, terms: str | None = None) -> float:
-        """The mean cost of ``ops``; ``params`` overrides the coefficients (calibration's refits);
-        ``terms`` keeps only some terms (``"fixed"``, ``"var"``, ``"flops"``: see
-        :func:`~green_estimate.counting.regions.scale_parts`)."""
-        from green_estimate.features import model_mean
-
-        return model_mean({"features": self.features, "params": self.params}, ops, params, terms)
+    def mean(self, ops: list, params: list[float] | None = None) -> float:
+        """The mean cost of ``ops``; ``params`` overrides the coefficients (calibration's refits)."""
+        return self.means(ops, params, (None,))[0]
 
     def means(self, ops: list, params: list[float] | None, terms_seq: Iterable[str | None]) -> list[float]:
-        """:meth:`mean` for each ``terms`` of ``terms_seq``, summing the ops' features once."""
+        """:meth:`mean` for each ``terms`` of ``terms_seq``, summing the ops' features once: each keeps
+        only some terms (``None`` all; ``"fixed"``, ``"var"``, ``"flops"``: see
+        :func:`~green_estimate.counting.regions.scale_parts`)."""
         from green_estimate.features import model_means
 
         return model_means({"features": self.features, "params": self.params}, ops, params, terms_seq)
 
-    def price(self, ops: list, terms: str | None = None) -> tuple[float, float]:
+    def price(self, ops: list) -> tuple[float, float]:
         """The mean cost of ``ops`` (``x = Σ features``, mean ``β·x``) and its variance from the
-        coefficients' covariance (``xᵀΣx``); ``terms`` as in :meth:`mean` (the other terms' x are 0)."""
-        return self.price_terms(ops, (terms,))[0]
+        coefficients' covariance (``xᵀΣx``)."""
+        return self.price_terms(ops, (None,))[0]
 
     def price_terms(self, ops: list, terms_seq: Iterable[str | None]) -> list[tuple[float, float]]:
-        """:meth:`price` for each ``terms`` of ``terms_seq``, summing the ops' features once."""
+        """:meth:`price` for each ``terms`` of ``terms_seq`` (as in :meth:`means`; the other terms' x are
+        0), summing the ops' features once."""
         from green_estimate.counting.regions import in_terms
         from green_estimate.features import feature_vector
 
