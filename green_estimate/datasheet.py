@@ -21,7 +21,7 @@ from green_estimate.errors import UsageError
 from green_estimate.gpus import (  # noqa: F401  (re-exported: callers and tests import them from here)
     SOURCE_GROUPS, GpuSpec, canonical_dtype, get_gpu, load_gpus, match_gpu, read_table)
 from green_estimate.meters.base import DATASHEET
-from green_estimate.profile import ClassModel
+from green_estimate.price_models import ClassModel
 from green_estimate.profile_document import DATASHEET as DATASHEET_LAYOUT
 from green_estimate.profile_document import ClassEntry, DeviceEntry, MeterEntry, ProfileDocument
 

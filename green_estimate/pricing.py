@@ -68,7 +68,7 @@ def _price_class(cls: str, ops: list[OpRecord], profile: Profile) -> ClassPrice:
 def price_step(report: CostReport, profile: Profile) -> dict[str, ClassPrice]:
     """Energy and time of one counted step, per class, with coefficient variances.
 
-    A calibrated profile (with a :class:`~green_estimate.profile.StepModel`) prices each class's ops
+    A calibrated profile (with a :class:`~green_estimate.price_models.StepModel`) prices each class's ops
     with its in-context op model, scales them by the step model's op-time factor (ops of fused regions
     by their own), and adds the harness between ops as class ``overhead``. A datasheet profile prices
     the classes alone; a profile fitted to runs reprices the prior's classes (green_estimate/runs/model.py).

@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from green_estimate.profile import SCHEMA, ClassModel, Profile
+from green_estimate.price_models import ClassModel
+from green_estimate.profile import SCHEMA, Profile
 
 
 @dataclass(frozen=True)

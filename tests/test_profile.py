@@ -9,7 +9,8 @@ import pytest
 
 from green_estimate.counting.report import CostReport, OpRecord
 from green_estimate.errors import ProfileError
-from green_estimate.profile import ClassModel, HarnessCost, Profile, StepModel
+from green_estimate.price_models import ClassModel, HarnessCost, StepModel
+from green_estimate.profile import Profile
 from green_estimate.profile_store import _shipped_paths, read_profile
 from tests.test_incontext_pricing import incontext_profile, linear
 

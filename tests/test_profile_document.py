@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from green_estimate.datasheet import datasheet_profile
-from green_estimate.profile import SCHEMA, ClassModel, Profile
+from green_estimate.price_models import ClassModel
+from green_estimate.profile import SCHEMA, Profile
 from green_estimate.profile_document import (
     DATASHEET, ClassEntry, DeviceEntry, MeterEntry, ProfileDocument)
 

@@ -16,7 +16,7 @@ from green_estimate.calibration.step_fit import fit_step_model
 from green_estimate.errors import GreenEstimateError, MeterUnavailableError, UsageError
 from green_estimate.fingerprint import cpu_fingerprint
 from green_estimate.meters.base import Meter
-from green_estimate.profile import ClassModel
+from green_estimate.price_models import ClassModel
 from green_estimate.profile_document import ClassEntry, DeviceEntry, MeterEntry, ProfileDocument
 from green_estimate.profile_store import profiles_dir, write_profile
 

@@ -37,7 +37,7 @@ from green_estimate.calibration.incontext import op_record
 from green_estimate.counting.regions import SCALE_GROUPS, scale_parts
 from green_estimate.features import fresh_bytes
 from green_estimate.intervals import FUSED, local_block, make_up
-from green_estimate.profile import ClassModel
+from green_estimate.price_models import ClassModel
 
 STEP_FEATURES = tuple(f"{g}_time_s" for g in SCALE_GROUPS) + ("const", "dispatches", "param_tensors", "fresh_bytes")
 N_SCALES = len(SCALE_GROUPS)
