@@ -79,6 +79,13 @@ BYTE_CLASSES = frozenset({"elementwise", "copy", "norm", "relu", "pool", "reduct
 # Without this a quick calibration (3 of its 60 networks have dropout) chose a model without them by
 # cross-validation — a fold that held out one of the three fitted their cost from the other two at
 # 30× the rate the whole suite gives — and priced a dropout-heavy transformer 31% low.
+# Likewise a GEMM-like class whose calibration ran convolutions with fewer than 8 output channels (per
+# group) in at least MIN_NETWORKS networks must price them (features.FEATURES' conv_narrow_out_flops):
+# the full profiles of seven runs all chose that term by cross-validation; the quick profiles of five
+# of twelve runs did not, and priced a 1 -> 3-channel convolution at a wide one's rate.
+# Each such feature of an op kind with a cost of its own, and the base rate it adds to ("bytes": in
+# the memory-bound classes, "flops": in the GEMM-like ones):
+KIND_FEATURES: dict[str, str] = {"rng_bytes": "bytes", "conv_narrow_out_flops": "flops"}
 MIN_ROWS = 8
 MIN_NETWORKS = 3
 
@@ -227,9 +234,10 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
 
     Candidates: the feature sets of :data:`CANDIDATES` (``need_flops``: only those with the rate of
     every FLOP, for GEMM-like classes; ``need_bytes``: only those with a bytes feature, for
-    memory-bound classes, and with ``rng_bytes`` and ``bytes`` where the rows draw random numbers in
-    at least :data:`MIN_NETWORKS` networks). The one whose class totals, predicted for
-    networks it did not see, miss by the smallest mean share of those networks' step time wins.
+    memory-bound classes; and with each feature of :data:`KIND_FEATURES`, and its base rate, that at
+    least :data:`MIN_NETWORKS` of the rows' networks have, such as ``rng_bytes`` and ``bytes`` where
+    they drew random numbers). The one whose class totals, predicted for networks it did not see,
+    miss by the smallest mean share of those networks' step time wins.
     """
     import numpy as np
 
@@ -241,8 +249,11 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
     X_all, y, groups, step = _design(rows, tuple(names))  # every feature once; candidates take columns
     column = {f: j for j, f in enumerate(names)}
     present = {f for f in names if (X_all[:, column[f]] != 0).any()}
-    need_rng = need_bytes and "rng_bytes" in column and len(
-        set(groups[X_all[:, column["rng_bytes"]] != 0].tolist())) >= MIN_NETWORKS
+    needed: set[str] = set()  # kinds of op the rows ran in enough networks, with their base rates
+    for f, base in KIND_FEATURES.items():
+        if ((need_bytes if base == "bytes" else need_flops) and f in column
+                and len(set(groups[X_all[:, column[f]] != 0].tolist())) >= MIN_NETWORKS):
+            needed |= {f, base}
     inputs: set[tuple[str, ...]] = set()
     for cand in candidates:
         used = tuple(f for f in cand if f in present)
@@ -262,7 +273,7 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
         # larger than the bins' largest at zero per FLOP
         meets = (not (need_flops and "flops" not in chosen)
                  and not (need_bytes and not any("bytes" in f for f in chosen))
-                 and not (need_rng and not {"rng_bytes", "bytes"} <= set(chosen)))
+                 and needed <= set(chosen))
         model = {"form": "linear", "features": list(chosen), "params": [float(p) for p in res.params],
                  "cov": [[float(c) for c in row] for row in np.atleast_2d(res.cov_params())],
                  "resid_rel_sd": cv["median_ape"], "df_resid": int(res.df_resid)}

@@ -179,6 +179,50 @@ def test_a_leave_out_fit_keeps_the_whole_fit_coefficient_of_a_feature_fewer_than
     assert kept["rng_bytes"] != whole["rng_bytes"] and kept["rng_bytes"] == pytest.approx(2e-9, rel=0.2)
 
 
+def narrow_conv_rows(with_narrow: tuple[int, ...] = (3, 17, 29), n_networks: int = 40, seed: int = 5,
+                     noise: float = 0.15) -> list[Row]:
+    """Convolutions of 64 output channels at 50 µs + 1e-11 s/FLOP, each measured within ±``noise``; in
+    a few networks a convolution of 3 output channels (off the kernels' 8-channel block) at 50 µs +
+    1e-10 s/FLOP: a 20 MFLOP one in the first, 0.1 MFLOP ones in the others, whose fixed cost is most
+    of their time."""
+    rng = random.Random(seed)
+
+    def conv(flops: int, cout: int) -> OpRecord:
+        m = flops // (2 * cout * 27)
+        b = rng.randint(10**5, 10**6)  # bytes apart from FLOPs (they cost nothing here)
+        return OpRecord("aten.convolution", "conv", "forward", "", flops, b, b // 2,
+                        min_dim=min(m, cout, 27), gemm_mnk=(m, cout, 27), conv_cin=3)
+
+    rows = []
+    for n in range(n_networks):
+        ops, times = [], []
+        for _ in range(rng.randint(2, 6)):
+            f = rng.randint(10**6, 10**8)
+            ops.append(conv(f, 64))
+            times.append((5e-5 + 1e-11 * f) * rng.uniform(1 - noise, 1 + noise))
+        if n in with_narrow:
+            f = 2 * 10**7 if n == with_narrow[0] else 10**5
+            ops.append(conv(f, 3))
+            times.append((5e-5 + 1e-10 * f) * rng.uniform(1 - noise, 1 + noise))
+        rows.append(Row(ops, sum(times), n, "cnn", times, 2 * sum(times)))
+    return rows
+
+
+def test_a_conv_class_with_narrow_output_convolutions_in_three_networks_prices_them():
+    # as with random numbers: with the large one's network held out, two small ones are left, whose
+    # fixed cost is most of their time, so cross-validation alone prices a narrow convolution like a
+    # wide one (the code before this rule chose const, flops, bytes here)
+    cands = (("const", "flops", "bytes"), ("const", "flops", "conv_narrow_out_flops", "bytes"))
+    m = fit_class(narrow_conv_rows(), folds=5, need_flops=True, candidates=cands)["time_s"]
+    assert "conv_narrow_out_flops" in m["features"]
+    big = OpRecord("aten.convolution", "conv", "forward", "", 4 * 10**7, 2 * 10**6, 10**6, min_dim=3,
+                   gemm_mnk=(10**5, 3, 27), conv_cin=3)  # an unseen 40 MFLOP one
+    assert model_mean(m, [big]) == pytest.approx(5e-5 + 1e-10 * 4 * 10**7, rel=0.2)
+    # in two networks only, cross-validation decides alone
+    two = fit_class(narrow_conv_rows(with_narrow=(3, 17)), folds=5, need_flops=True, candidates=cands)["time_s"]
+    assert "conv_narrow_out_flops" not in two["features"]
+
+
 def lookup_rows(n_networks: int = 16, seed: int = 5) -> list[Row]:
     """Embedding lookups and their backward at 50 µs + 1e-10 s/byte + 4e-8 s per looked-up index (a CPU
     embedding backward's time follows its indices), bytes and indices drawn apart."""
