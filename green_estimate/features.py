@@ -150,9 +150,15 @@ def model_means(model: dict, ops: list[OpRecord], params: list[float] | None = N
     """:func:`model_mean` for each ``terms`` of ``terms_seq``, from one sum of the ops' features: each
     keeps only some of the model's terms — all (``None``), the per-op ones (``"fixed"``), the others
     (``"var"``) or the FLOP terms (``"flops"``; :func:`green_estimate.counting.regions.scale_parts`)."""
-    from green_estimate.counting.regions import in_terms
-
     p = params if params is not None else model["params"]
     names = model["features"]
     x = feature_vector(ops, names)
-    return [sum(a * xi for f, a, xi in zip(names, p, x) if in_terms(f, terms)) for terms in terms_seq]
+    return [sum(a * xi for a, xi in zip(p, kept_terms(names, x, terms))) for terms in terms_seq]
+
+
+def kept_terms(names: list[str], x: list[float], terms: str | None) -> list[float]:
+    """``x`` (a class model's summed features ``names``) with the features outside ``terms`` set to 0
+    (:func:`green_estimate.counting.regions.in_terms`)."""
+    from green_estimate.counting.regions import in_terms
+
+    return [xi if in_terms(f, terms) else 0.0 for f, xi in zip(names, x)]

@@ -72,14 +72,13 @@ class ClassModel:
     def price_terms(self, ops: list, terms_seq: Iterable[str | None]) -> list[tuple[float, float]]:
         """:meth:`price` for each ``terms`` of ``terms_seq`` (as in :meth:`means`; the other terms' x are
         0), summing the ops' features once."""
-        from green_estimate.counting.regions import in_terms
-        from green_estimate.features import feature_vector
+        from green_estimate.features import feature_vector, kept_terms
 
         x_all = feature_vector(ops, self.features)
         n = len(x_all)
         out = []
         for terms in terms_seq:
-            x = [xi if in_terms(f, terms) else 0.0 for f, xi in zip(self.features, x_all)]
+            x = kept_terms(self.features, x_all, terms)
             mean = sum(p * xi for p, xi in zip(self.params, x))
             var = sum(x[i] * self.cov[i][j] * x[j] for i in range(n) for j in range(n))
             out.append((mean, max(var, 0.0)))

@@ -189,6 +189,11 @@ def _nonneg_wls(X: Any, y: Any, step: Any) -> tuple[Any, list[int]]:
     return None, []
 
 
+def _networks_having(column: Any, groups: Any) -> int:
+    """How many networks (``groups``, one per row) have a feature (its design ``column``) nonzero."""
+    return len(set(groups[column != 0].tolist()))
+
+
 def _design(rows: list[Row], features: tuple[str, ...]) -> tuple[Any, Any, Any, Any]:
     import numpy as np
 
@@ -252,7 +257,7 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
     needed: set[str] = set()  # kinds of op the rows ran in enough networks, with their base rates
     for f, base in KIND_FEATURES.items():
         if ((need_bytes if base == "bytes" else need_flops) and f in column
-                and len(set(groups[X_all[:, column[f]] != 0].tolist())) >= MIN_NETWORKS):
+                and _networks_having(X_all[:, column[f]], groups) >= MIN_NETWORKS):
             needed |= {f, base}
     inputs: set[tuple[str, ...]] = set()
     for cand in candidates:
@@ -317,7 +322,7 @@ def refit_params(rows: list[Row], features: list[str], fallback: list[float] | N
     params = [0.0] * len(features)
     if fallback is not None:
         for k in range(len(features)):
-            if len(set(groups[X[:, k] != 0].tolist())) < MIN_NETWORKS:
+            if _networks_having(X[:, k], groups) < MIN_NETWORKS:
                 params[k] = float(fallback[k])
                 y = y - X[:, k] * params[k]
                 X[:, k] = 0.0
