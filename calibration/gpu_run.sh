@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# One prepared run for a short GPU booking: meters, the GPU calibration (the in-context GPU suite:
-# seeded random networks whose ops are timed inside real training steps — on CUDA each op's time is
-# the device time of the kernels its profiler event launched — and whose whole steps are measured
-# with NVML), a quick validation on the GPU, everything collected under $OUT (at most 8 files come
-# back). Budget: under 8 minutes in all. On the device machine:
+# One prepared run for a short GPU booking: meters and the real-NVML test, the GPU calibration (the
+# in-context GPU suite: seeded random networks whose ops are timed inside real training steps — on
+# CUDA each op's time is the device time of the kernels its profiler event launched — and whose
+# whole steps are measured with NVML), the unseen-model benchmark on the GPU with that profile
+# (tests/benchmarks/bench_accuracy_gpu.py), a quick validation on the GPU, everything collected
+# under $OUT (at most 8 files come back). Budget: under 9.5 minutes in all. On the device machine:
 #
 #   bash calibration/fetch_gpu_wheels.sh            # here, once: wheels into .whl/ (carry it)
 #   run: bash calibration/gpu_run.sh                # there, with carry [".whl"]
@@ -36,14 +37,22 @@ log() { echo "[$(( $(date +%s) - start ))s] $*" | tee -a "$OUT/log.txt"; }
 log "nvidia-smi: $(nvidia-smi --query-gpu=name,driver_version,power.draw --format=csv,noheader 2>&1 | head -1)"
 log "meters"
 $GE meters --json > "$OUT/meters.json" 2>>"$OUT/log.txt"
+if [ "$DEVICE" = gpu ]; then
+  log "pytest -m gpu (the real NVML counter)"
+  timeout 60 $PY -m pytest -q -p no:cacheprovider -m gpu tests/meters/test_nvml.py >>"$OUT/log.txt" 2>&1 || log "pytest exited $?"
+fi
 log "calibrate ${DEV[*]} ${QUICK[*]} with meter $METER"
-timeout 330 $GE calibrate "${DEV[@]}" "${QUICK[@]}" --meter "$METER" --name "${DEVICE}-measured" --out "$OUT/profile.json" \
+timeout 320 $GE calibrate "${DEV[@]}" "${QUICK[@]}" --meter "$METER" --name "${DEVICE}-measured" --out "$OUT/profile.json" \
   --json > "$OUT/calibrate.json" 2>>"$OUT/log.txt" || log "calibrate exited $?"
 if [ -f "$OUT/profile.json" ]; then
+  log "unseen-model benchmark on ${DEVICE} with that profile"
+  if [ "$DEVICE" = gpu ]; then BENCH=(--device cuda:0); else BENCH=(--device cpu --watts 100); fi
+  timeout 100 $PY tests/benchmarks/bench_accuracy_gpu.py --profile "$OUT/profile.json" "${BENCH[@]}" \
+    --json "$OUT/bench.json" >>"$OUT/log.txt" 2>&1 || log "benchmark exited $?"
   log "validate --quick ${DEV[*]}"
   # in a rehearsal the fake meter draws 100 W: give validate's estimate meter the same watts
   if [ "$METER" = fake ]; then WATTS=(--watts 100); else WATTS=(); fi
-  timeout 150 $GE validate --quick "${DEV[@]}" "${WATTS[@]}" --profile "$OUT/profile.json" --out "$OUT/validation" \
+  timeout 140 $GE validate --quick "${DEV[@]}" "${WATTS[@]}" --profile "$OUT/profile.json" --out "$OUT/validation" \
     > "$OUT/validate.txt" 2>>"$OUT/log.txt" || log "validate exited $?"
   # bring back only what fits the 8-file limit: flatten the validation outputs we need
   for f in trials.csv report.md plots/predicted_vs_measured.png; do
