@@ -247,7 +247,9 @@ def fit_profile(samples: list[dict], folds: int = 5) -> ProfileDocument:
     """
     import torch
 
-    samples = [s for s in samples if s.get("kind") == "network" and s.get("time_s", 0) > 0]
+    # a network whose windows saw no energy (shorter than the meter's counter update; samples of
+    # green-estimate before 2026-11-29 on a GPU) says nothing about power: left out
+    samples = [s for s in samples if s.get("kind") == "network" and s.get("time_s", 0) > 0 and s.get("energy_j", 0) > 0]
     rows = class_rows(samples)
     classes = fit_classes(rows, folds=folds)
     for needed in ("linear", "elementwise"):

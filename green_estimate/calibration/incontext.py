@@ -56,9 +56,19 @@ def _row(op: OpRecord, time_s: float | None) -> list:
             op.bytes_written, op.conv_cin, op.indices]
 
 
+# Device kernels' aten names for a counted op: on CUDA, batch norm runs cuDNN's (ROCm: MIOpen's) op
+# where the meta device and the CPU run ``native_batch_norm``, one for one, forward and backward.
+DEVICE_ALIASES = {
+    "cudnn_batch_norm": "native_batch_norm", "cudnn_batch_norm_backward": "native_batch_norm_backward",
+    "miopen_batch_norm": "native_batch_norm", "miopen_batch_norm_backward": "native_batch_norm_backward",
+}
+
+
 def match_key(name: str) -> str:
     """The name ops are matched under: in-place twins (``add_``/``add``) are one key, since autograd
-    accumulates gradients in place on one device and out of place on another."""
+    accumulates gradients in place on one device and out of place on another; a device's own kernel
+    op (``cudnn_batch_norm``) has the key of the op it stands for (:data:`DEVICE_ALIASES`)."""
+    name = DEVICE_ALIASES.get(name, name)
     return name[:-1] if is_in_place(name) else name
 
 
@@ -144,6 +154,41 @@ def _sync(device: str) -> Callable[[], None]:
     return lambda: None
 
 
+def settled_step_s(step: Callable[[], None], sync: Callable[[], None], warmup_s: float) -> float:
+    """Warm the step up (at least three steps and ``warmup_s``) and return its settled time (s).
+
+    Each warm-up step is timed alone; the settled time is the median of the later half. The first
+    steps pay one-time costs — CUDA's lazy initialisation, cuDNN and cuBLAS handles, the allocator
+    growing — that can take a hundred times a step: averaged in, they would size every energy
+    window far too short.
+    """
+    took: list[float] = []
+    t0 = time.perf_counter()
+    while len(took) < 3 or time.perf_counter() - t0 < warmup_s:
+        t = time.perf_counter()
+        step()
+        sync()
+        took.append(time.perf_counter() - t)
+    return statistics.median(took[len(took) // 2:])
+
+
+MAX_WINDOW_DOUBLINGS = 4
+
+
+def _window(step: Callable[[], None], sync: Callable[[], None], meter: Meter, n_iter: int) -> tuple[int, Any]:
+    """One measured window of ``n_iter`` steps; where a measured meter's counter did not move in it
+    (the window was shorter than one counter update), the window is doubled and measured again."""
+    for _ in range(MAX_WINDOW_DOUBLINGS + 1):
+        with measure(meter) as w:
+            for _ in range(n_iter):
+                step()
+            sync()
+        if w.energy_j > 0:
+            break
+        n_iter *= 2
+    return n_iter, w
+
+
 def make_step(model: Any, inputs: tuple, optimizer: str, precision: str = "fp32", device: str = "cpu"
               ) -> Callable[[], None]:
     """One training step exactly as the counter counts it: forward, loss, backward, optimizer.
@@ -227,13 +272,7 @@ def measure_network(params: dict, meter: Meter, device: str, *, warmup_s: float,
     net = build_network(params["family"], params["seed"], device)
     step = make_step(net.model, net.inputs(batch, device), params["optimizer"], precision, device)
     sync = _sync(device)
-    t0 = time.perf_counter()
-    n_warm = 0
-    while n_warm < 3 or time.perf_counter() - t0 < warmup_s:
-        step()
-        sync()
-        n_warm += 1
-    per_step = (time.perf_counter() - t0) / n_warm
+    per_step = settled_step_s(step, sync, warmup_s)
     keys = {_key(o) for o in ops}
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])
     profiled = []
@@ -247,10 +286,7 @@ def measure_network(params: dict, meter: Meter, device: str, *, warmup_s: float,
     n_iter = max(1, math.ceil(window / max(per_step, 1e-7)))
     step_times, step_energies = [], []
     for _ in range(repeats):
-        with measure(meter) as w:
-            for _ in range(n_iter):
-                step()
-            sync()
+        n_iter, w = _window(step, sync, meter, n_iter)
         step_times.append(w.time_s / n_iter)
         step_energies.append(w.energy_j / n_iter)
     med_t = statistics.median(step_times)

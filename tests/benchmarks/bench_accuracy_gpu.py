@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench_accuracy import BATCH, MODELS, _quality, workload  # noqa: E402
 
-from green_estimate.calibration.incontext import make_step  # noqa: E402
+from green_estimate.calibration.incontext import make_step, settled_step_s  # noqa: E402
 from green_estimate.counting.counter import count_workload  # noqa: E402
 from green_estimate.meters.base import measure  # noqa: E402
 from green_estimate.meters.probe import open_meter  # noqa: E402
@@ -47,13 +47,8 @@ def measure_step(name: str, device: str, meter, repeats: int = 3, window_s: floa
     model = w.build().to(device)
     x = (w.example_input(BATCH) if w.example_input else torch.randn(BATCH, *w.input_shape)).to(device)
     step = make_step(model, (x,), "adam", device=device)
-    t0, n = time.perf_counter(), 0
-    while n < 3 or time.perf_counter() - t0 < 0.3:
-        step()
-        sync()
-        n += 1
-    window_s = max(window_s, 5 * meter.resolution_s)
-    iters = max(1, int(window_s / ((time.perf_counter() - t0) / n)))
+    per_step = settled_step_s(step, sync, 0.3)  # as calibration: the first steps' one-time costs left out
+    iters = max(1, math.ceil(max(window_s, 5 * meter.resolution_s) / per_step))
     times, energies = [], []
     for _ in range(repeats):
         with measure(meter) as win:

@@ -6,7 +6,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from green_estimate.calibration.incontext import assign_times, match_events, match_key, op_record, _row
+from green_estimate.calibration import incontext
+from green_estimate.calibration.incontext import assign_times, match_events, match_key, op_record, settled_step_s, _row
+from green_estimate.meters.base import Reading
 from green_estimate.counting.report import OpRecord
 
 
@@ -87,3 +89,52 @@ def test_rows_of_older_samples_files_read_with_zero_for_later_fields():
     before_indices = [*row, 5, 8]  # bytes_written and conv_cin, written before indices existed
     back = op_record(before_indices)
     assert (back.bytes_written, back.conv_cin, back.indices) == (5, 8, 0)
+
+
+def test_cudnn_batch_norm_events_match_the_counted_native_batch_norm():
+    # on CUDA aten::batch_norm runs aten::cudnn_batch_norm (and its backward) where meta and the CPU
+    # run native_batch_norm: one for one, so they match under the counted op's key
+    events = (tree(Event("aten::batch_norm", 0, 30.0), Event("aten::_batch_norm_impl_index", 1, 29.0))
+              + [Event("aten::cudnn_batch_norm", 2, 28.0, device_time_total=6.0),
+                 Event("aten::cudnn_batch_norm_backward", 50, 20.0, device_time_total=9.0)])
+    events[1].cpu_children.append(events[2])
+    events[2].cpu_parent = events[1]
+    got = match_events(events, {"native_batch_norm", "native_batch_norm_backward"}, device_time=True)
+    assert got == {"native_batch_norm": [pytest.approx(6e-6)], "native_batch_norm_backward": [pytest.approx(9e-6)]}
+
+
+def test_the_settled_step_time_leaves_out_the_first_steps_one_time_costs():
+    # the first step pays CUDA's lazy initialisation (here 150 ms), the rest take 2 ms: the old
+    # average over the warm-up (≥ 50 ms a step) sized GPU energy windows too short to see a counter update
+    took = iter([0.15] + [0.002] * 1000)
+    clock = [0.0]
+    real_perf = incontext.time.perf_counter
+
+    def step():
+        clock[0] += next(took)
+
+    incontext.time.perf_counter = lambda: clock[0]
+    try:
+        per_step = settled_step_s(step, lambda: None, warmup_s=0.2)
+    finally:
+        incontext.time.perf_counter = real_perf
+    assert per_step == pytest.approx(0.002)
+    assert clock[0] >= 0.2  # the whole warm-up ran
+
+
+def test_a_window_that_saw_no_counter_update_is_doubled_until_it_does():
+    # a counter that moves once every 10 ms of this fake clock; a step takes 1 ms
+    clock = [0.0005]
+
+    class SteppedCounter:
+        resolution_s = 0.01
+
+        def read(self):
+            return Reading(energy_j=100.0 * 0.01 * int(clock[0] / 0.01), time_s=clock[0])
+
+    def step():
+        clock[0] += 0.001
+
+    n_iter, w = incontext._window(step, lambda: None, SteppedCounter(), 2)
+    # 2 steps (0.5-2.5 ms) and 4 (2.5-6.5 ms) see no update; 8 (6.5-14.5 ms) cross the one at 10 ms
+    assert n_iter == 8 and w.energy_j == pytest.approx(1.0) and w.time_s == pytest.approx(0.008)

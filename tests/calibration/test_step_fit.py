@@ -191,3 +191,16 @@ def test_a_profile_fitted_on_exact_networks_predicts_left_out_families_exactly()
     assert local["kinds"] == ["elementwise", "linear", "fused"] and len(local["family"]) == 24
     assert all(abs(s[0] + s[1] - 1) < 1e-3 and s[2] == 0 for s in local["shares"])
     assert prof["classes"]["linear"]["power_w"] == pytest.approx(15.0, rel=1e-4)
+
+
+def test_a_network_whose_windows_saw_no_energy_is_left_out_of_the_fit():
+    # a GPU window shorter than NVML's counter update reads 0 J: that network says nothing about power,
+    # and the profile is the one fitted without it
+    samples = synthetic_samples()
+    broken = [dict(s) for s in samples]
+    broken[4] = {**broken[4], "energy_j": 0.0}
+    got = fit_profile(broken, folds=3).to_dict()
+    want = fit_profile(samples[:4] + samples[5:], folds=3).to_dict()
+    assert got["sample_count"] == 23
+    assert got["step_model"]["time_s"]["params"] == pytest.approx(want["step_model"]["time_s"]["params"])
+    assert got["classes"]["linear"]["power_w"] == pytest.approx(want["classes"]["linear"]["power_w"])
