@@ -127,11 +127,22 @@ def local_profile_for(device: str | None = None, precision: str | None = None) -
     return None
 
 
+def shipped_profile_for_gpu(gpu_name: str, precision: str | None = None) -> Profile | None:
+    """A shipped profile measured on a GPU of this name (``torch.cuda.get_device_name``), at
+    ``precision`` when one is given (a profile prices only the precision it was measured at)."""
+    for prof in shipped_profiles():
+        if (prof.is_gpu and prof.device.get("fingerprint", {}).get("gpu_name") == gpu_name
+                and (precision is None or prof.precision == precision)):
+            return prof
+    return None
+
+
 def default_profile(device: str | None = None, precision: str | None = None) -> Profile:
     """The profile for this machine when none is named.
 
     For a GPU (``device="cuda:N"``, or any visible GPU when ``device`` is None): a local profile
-    calibrated on a GPU of that name, else (only when a GPU was asked for) its datasheet profile.
+    calibrated on a GPU of that name, else a shipped profile measured on a GPU of that name at that
+    precision, else (only when a GPU was asked for) its datasheet profile.
     Otherwise this CPU's local profile (same CPU model and threads), else the shipped reference
     (which ``predict`` carries to this CPU with the device probe, see :mod:`green_estimate.transfer`).
     ``precision``: prefer a local profile calibrated at that precision.
@@ -142,6 +153,9 @@ def default_profile(device: str | None = None, precision: str | None = None) -> 
     if device != "cpu":
         name = _gpu_name(device)
         if name:
+            shipped_gpu = shipped_profile_for_gpu(name, precision)
+            if shipped_gpu is not None:
+                return shipped_gpu  # measured on a GPU of this name, as a local GPU profile would be
             if device is not None and device.startswith("cuda"):
                 from green_estimate.datasheet import datasheet_profile, match_gpu
 

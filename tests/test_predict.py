@@ -223,3 +223,18 @@ def test_a_calibrated_cpu_profile_says_its_times_are_of_a_settled_allocator():
     assert ALLOCATOR_NOTE not in predict(EXAMPLE, batch_size=64, profile=per_flop_profile()).to_dict()["notes"]
     gpu = predict(EXAMPLE, batch_size=64, profile="gtx-1080-yarally-cain2023")
     assert ALLOCATOR_NOTE not in gpu.to_dict()["notes"]
+
+
+def test_on_an_h200_without_a_local_profile_the_default_is_the_shipped_measured_one(monkeypatch):
+    import green_estimate.profile_store as store
+    from green_estimate.profile_store import default_profile
+
+    monkeypatch.setattr(store, "_gpu_name", lambda device: "NVIDIA H200")
+    prof = default_profile("cuda:0")
+    assert prof.origin == "shipped" and prof.is_gpu and prof.provenance == "measured"
+    assert prof.device["fingerprint"]["gpu_name"] == "NVIDIA H200" and prof.precision == "fp32"
+    assert default_profile(None).name == prof.name  # predict without --profile on a machine with an H200
+    # it prices fp32 only: a bf16 step on the same GPU keeps the datasheet, as does another GPU
+    assert default_profile("cuda:0", precision="bf16").origin == "datasheet"
+    monkeypatch.setattr(store, "_gpu_name", lambda device: "NVIDIA A100-SXM4-80GB")
+    assert default_profile("cuda:0").origin == "datasheet"

@@ -12,7 +12,7 @@ from green_estimate.calibration.cases import Case, load_suite
 from green_estimate.calibration.fit import class_rows, fit_classes, repeat_noise
 from green_estimate.calibration.incontext import OP_FIELDS
 from green_estimate.calibration.runner import RunSettings, read_samples, run_suite
-from green_estimate.calibration.step_fit import fit_step_model
+from green_estimate.calibration.step_fit import GPU_OP_SCALE_FLOOR, fit_step_model
 from green_estimate.errors import GreenEstimateError, MeterUnavailableError, UsageError
 from green_estimate.fingerprint import cpu_fingerprint
 from green_estimate.meters.base import Meter
@@ -128,7 +128,7 @@ def calibrate(
     finally:
         if own_meter:
             meter.close()
-    fitted = fit_profile(samples, folds=folds)
+    fitted = fit_profile(samples, folds=folds, gpu=device != "cpu")
     about = _calibration_entries(precision, header["idle_power_w"], quick, elapsed, probe=device == "cpu" and probe)
     from green_estimate.pace import pace_summary
 
@@ -237,8 +237,11 @@ def _idle_power_w(samples_path: Path, resume: bool, meter: Meter, device: str, i
     return None
 
 
-def fit_profile(samples: list[dict], folds: int = 5) -> ProfileDocument:
+def fit_profile(samples: list[dict], folds: int = 5, gpu: bool = False) -> ProfileDocument:
     """A profile's models from network samples: op models per class, the step model, powers, intervals.
+
+    ``gpu``: the samples' op times are a GPU's kernel times, so the step model's op-time scale is at
+    least :data:`~green_estimate.calibration.step_fit.GPU_OP_SCALE_FLOOR`.
 
     The document has no name, device or meter yet: :func:`calibrate` adds them.
 
@@ -256,7 +259,7 @@ def fit_profile(samples: list[dict], folds: int = 5) -> ProfileDocument:
         if needed not in classes:
             raise GreenEstimateError(f"calibration produced no {needed} model (too few samples): run the full suite")
     default = "elementwise"
-    step = fit_step_model(samples, classes, rows, default)
+    step = fit_step_model(samples, classes, rows, default, op_scale_floor=GPU_OP_SCALE_FLOOR if gpu else 0.0)
     power = step["power_w"]
     entries = {}
     for cls, fitted in classes.items():

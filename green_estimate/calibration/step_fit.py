@@ -92,7 +92,14 @@ def _wls(X: Any, y: Any) -> Any:
     return wls(X, y)  # whole steps: relative error (weights 1/y²)
 
 
-def fit_step(X: Any, y: Any) -> tuple[list[float], Fit]:
+# On a GPU the op times are its kernels' device times, and one stream runs them one after another:
+# a step cannot take less than their sum, so the op-time scale is at least 1. Fitted free on the
+# H200's suite (host-bound small networks) it fell to 0.25 and priced five large, device-bound
+# steps 33–68 % fast; held at ≥ 1, 6–49 % slow (docs/performance.md, run H200-c).
+GPU_OP_SCALE_FLOOR = 1.0
+
+
+def fit_step(X: Any, y: Any, op_scale_floor: float = 0.0) -> tuple[list[float], Fit]:
     """Step coefficients in :data:`STEP_FEATURES` order, and the fit.
 
     One robust fit with every coefficient bounded at zero: an op's in-step time and the work between
@@ -102,7 +109,8 @@ def fit_step(X: Any, y: Any) -> tuple[list[float], Fit]:
     dropping or merging terms after it. A scale that the bound holds at zero prices its ops at
     nothing beyond what the other terms carry; a GRU region fewer than :data:`MIN_REGION_NETWORKS`
     networks have gets one scale for both halves. A scale group that no network has is priced at the
-    op-time scale; an op-time scale held at zero (no data for it) at 1.
+    op-time scale; an op-time scale held at zero (no data for it) at 1. ``op_scale_floor`` bounds the
+    op-time scale from below (:data:`GPU_OP_SCALE_FLOOR` for a GPU's device times).
     """
     import numpy as np
     from scipy.optimize import least_squares
@@ -118,11 +126,14 @@ def fit_step(X: Any, y: Any) -> tuple[list[float], Fit]:
     col = np.abs(A).max(axis=0)
     A = A / col  # unit columns: FLOP-sized and per-step terms in one system
     b = np.ones(len(y))
-    x = least_squares(lambda p: A @ p - b, np.linalg.lstsq(A, b, rcond=None)[0].clip(0), bounds=(0, np.inf)).x
+    lo = np.zeros(len(used))
+    if op_scale_floor > 0 and 0 in used:
+        lo[used.index(0)] = op_scale_floor * col[used.index(0)]  # in the unit columns' scale
+    x = least_squares(lambda p: A @ p - b, np.maximum(np.linalg.lstsq(A, b, rcond=None)[0], lo), bounds=(lo, np.inf)).x
     for _ in range(2):  # Huber's threshold from the residuals of the fit before (MAD scale)
         sigma = max(1.4826 * float(np.median(np.abs(A @ x - b))), 1e-9)
-        fit = least_squares(lambda p: A @ p - b, x, bounds=(0, np.inf), loss="huber", f_scale=HUBER_T * sigma)
-        x = np.where(fit.active_mask == -1, 0.0, fit.x)  # held at the bound: exactly zero
+        fit = least_squares(lambda p: A @ p - b, x, bounds=(lo, np.inf), loss="huber", f_scale=HUBER_T * sigma)
+        x = np.where(fit.active_mask == -1, lo, fit.x)  # held at the bound: exactly the bound
     full = [0.0] * X.shape[1]
     for j, v in zip(used, x / col):
         full[j] = float(v)
@@ -204,7 +215,7 @@ def quantile(errors: list[float], level: float) -> float:
 
 
 def _family_out_errors(samples: list[dict], classes: dict[str, dict], rows: dict[str, list[Row]], default: str,
-                       X: Any, y: Any, structure: list[list[float]]
+                       X: Any, y: Any, structure: list[list[float]], op_scale_floor: float = 0.0
                        ) -> tuple[dict[str, list[float]], list[str], list[int]]:
     """Absolute log errors of every network predicted with its family left out of the op models.
 
@@ -232,7 +243,7 @@ def _family_out_errors(samples: list[dict], classes: dict[str, dict], rows: dict
         Xf = np.array([step_features(s, c, st) for s, c, st in zip(samples, ot, structure)])
         for i in (i for i, f in enumerate(fam_of) if f == fam):
             rest = [j for j in range(len(samples)) if j != i]
-            pf, _ = fit_step(Xf[rest], y[rest])
+            pf, _ = fit_step(Xf[rest], y[rest], op_scale_floor)
             sc = [_scaled(c, pf) for c in ot]
             pw = fit_power([samples[j] for j in rest], [sc[j] for j in rest], [float(y[j]) for j in rest])
             t_pred = float(Xf[i] @ np.array(pf))
@@ -269,20 +280,22 @@ def _interval_summary(log_err: dict[str, list[float]], err_family: list[str], fa
 
 
 def fit_step_model(samples: list[dict], classes: dict[str, dict], rows: dict[str, list[Row]],
-                   default: str) -> dict:
-    """The step model, per-class power and leave-one-family-out intervals from the network samples."""
+                   default: str, op_scale_floor: float = 0.0) -> dict:
+    """The step model, per-class power and leave-one-family-out intervals from the network samples
+    (``op_scale_floor``: :func:`fit_step`'s, in every refit)."""
     import numpy as np
 
     y = np.array([s["time_s"] for s in samples], dtype=float)
     op_times = _class_op_times(samples, classes, default)
     structure = [structure_features(s) for s in samples]
     X = np.array([step_features(s, c, st) for s, c, st in zip(samples, op_times, structure)])
-    params, res = fit_step(X, y)
+    params, res = fit_step(X, y, op_scale_floor)
     scaled = [_scaled(c, params) for c in op_times]
     power = fit_power(samples, scaled, list(y))
     cov = np.atleast_2d(res.cov_params()).tolist()  # every step feature's (zero where no network has it)
 
-    log_err, err_family, err_index = _family_out_errors(samples, classes, rows, default, X, y, structure)
+    log_err, err_family, err_index = _family_out_errors(samples, classes, rows, default, X, y, structure,
+                                                        op_scale_floor)
     interval = _interval_summary(log_err, err_family, sorted({s["params"]["family"] for s in samples}))
     if err_index:
         kinds = sorted({k for c in scaled for k in c} | set(classes)) + [FUSED]

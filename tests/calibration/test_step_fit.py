@@ -204,3 +204,21 @@ def test_a_network_whose_windows_saw_no_energy_is_left_out_of_the_fit():
     assert got["sample_count"] == 23
     assert got["step_model"]["time_s"]["params"] == pytest.approx(want["step_model"]["time_s"]["params"])
     assert got["classes"]["linear"]["power_w"] == pytest.approx(want["classes"]["linear"]["power_w"])
+
+
+def test_a_gpu_fit_holds_the_op_time_scale_at_one_at_least():
+    # host-bound steps (the H200's small networks): the step is the host's work, and the kernels' time
+    # only looks like 0.3× of it. Free, the fit finds 0.3; for a GPU the scale stays at 1 (kernels run
+    # one after another on one stream), and the host terms are fitted under that bound
+    rng = np.random.default_rng(4)
+    X = _design(40, rng)
+    y = 0.3 * X[:, 0] + 5e-3 + 3e-5 * X[:, I["dispatches"]]
+    free, _ = fit_step(X, y)
+    held, _ = fit_step(X, y, op_scale_floor=1.0)
+    assert free[0] == pytest.approx(0.3, rel=1e-6) and held[0] == 1.0
+    for g in ("rnn_var", "rnn_fixed", "lstm_flops", "attention"):  # absent regions follow the op scale
+        assert held[I[f"{g}_time_s"]] == 1.0
+    assert min(held) >= 0.0
+    # an already physical scale (1.2 here) is not moved by the bound
+    y2 = 1.2 * X[:, 0] + 1e-4 + 2e-6 * X[:, I["dispatches"]]
+    assert fit_step(X, y2, op_scale_floor=1.0)[0][0] == pytest.approx(1.2, rel=1e-6)

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Ships a GPU profile made by calibration/gpu_run.sh on a booked GPU: the profile under
+# green_estimate/data/profiles/NAME.json (its name set to NAME), its raw samples gzipped under
+# calibration/samples/, and the run's other files (log, benchmark, validation) under
+# calibration/gpu-runs/NAME/, so the figures in docs/performance.md can be read and refitted.
+#
+#   bash calibration/ship_gpu_profile.sh /work/.device/2 nvidia-h200-nvml
+set -euo pipefail
+cd "$(dirname "$0")/.."
+src=${1:?the folder gpu_run.sh filled (its \$OUT)}
+name=${2:?the shipped profile name, e.g. nvidia-h200-nvml}
+out=green_estimate/data/profiles/$name.json
+python3 - "$src/profile.json" "$out" "$name" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+p["name"] = sys.argv[3]
+json.dump(p, open(sys.argv[2], "w"), indent=1)
+PY
+mkdir -p calibration/samples "calibration/gpu-runs/$name"
+gzip -9 -c "$src/samples.jsonl" > "calibration/samples/$name.samples.jsonl.gz"
+for f in log.txt meters.json bench.json validation-trials.csv validation-report.md; do
+  [ -f "$src/$f" ] && cp "$src/$f" "calibration/gpu-runs/$name/$f"
+done
+echo "shipped $out; raw samples in calibration/samples/$name.samples.jsonl.gz; run files in calibration/gpu-runs/$name/"
