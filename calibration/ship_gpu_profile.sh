@@ -18,7 +18,7 @@ json.dump(p, open(sys.argv[2], "w"), indent=1)
 PY
 mkdir -p calibration/samples "calibration/gpu-runs/$name"
 gzip -9 -c "$src/samples.jsonl" > "calibration/samples/$name.samples.jsonl.gz"
-for f in log.txt meters.json bench.json validation-trials.csv validation-report.md; do
+for f in log.txt meters.json bench.json large.json validation-trials.csv validation-report.md; do
   [ -f "$src/$f" ] && cp "$src/$f" "calibration/gpu-runs/$name/$f"
 done
 echo "shipped $out; raw samples in calibration/samples/$name.samples.jsonl.gz; run files in calibration/gpu-runs/$name/"
