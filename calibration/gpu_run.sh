@@ -5,7 +5,8 @@
 # whole steps are measured with NVML), the unseen-model benchmark on the GPU with that profile
 # (tests/benchmarks/bench_accuracy_gpu.py: the unseen small models, then the large steps), a quick
 # validation on the GPU, everything collected under $OUT (at most 8 files come back). Budget: under
-# 10 minutes in all (run H200-b took 317 s before the large steps were added). On the device machine:
+# 9.5 minutes in all (run H200-b took 317 s, before the large steps and the device-bound suite
+# families were added). On the device machine:
 #
 #   bash calibration/fetch_gpu_wheels.sh            # here, once: wheels into .whl/ (carry it)
 #   run: bash calibration/gpu_run.sh                # there, with carry [".whl"]
@@ -43,22 +44,22 @@ if [ "$DEVICE" = gpu ]; then
   timeout 60 $PY -m pytest -q -p no:cacheprovider -m gpu tests/meters/test_nvml.py >>"$OUT/log.txt" 2>&1 || log "pytest exited $?"
 fi
 log "calibrate ${DEV[*]} ${QUICK[*]} with meter $METER"
-timeout 320 $GE calibrate "${DEV[@]}" "${QUICK[@]}" --meter "$METER" --name "${DEVICE}-measured" --out "$OUT/profile.json" \
+timeout 330 $GE calibrate "${DEV[@]}" "${QUICK[@]}" --meter "$METER" --name "${DEVICE}-measured" --out "$OUT/profile.json" \
   --json > "$OUT/calibrate.json" 2>>"$OUT/log.txt" || log "calibrate exited $?"
 if [ -f "$OUT/profile.json" ]; then
   log "unseen-model benchmark on ${DEVICE} with that profile"
   if [ "$DEVICE" = gpu ]; then BENCH=(--device cuda:0); else BENCH=(--device cpu --watts 100); fi
-  timeout 100 $PY tests/benchmarks/bench_accuracy_gpu.py --profile "$OUT/profile.json" "${BENCH[@]}" \
+  timeout 70 $PY tests/benchmarks/bench_accuracy_gpu.py --profile "$OUT/profile.json" "${BENCH[@]}" \
     --json "$OUT/bench.json" >>"$OUT/log.txt" 2>&1 || log "benchmark exited $?"
   if [ "$DEVICE" = gpu ]; then  # steps that keep the GPU busy (too slow for a CPU rehearsal)
     log "large-step benchmark on gpu with that profile"
-    timeout 90 $PY tests/benchmarks/bench_accuracy_gpu.py --profile "$OUT/profile.json" --models large "${BENCH[@]}" \
+    timeout 70 $PY tests/benchmarks/bench_accuracy_gpu.py --profile "$OUT/profile.json" --models large "${BENCH[@]}" \
       --json "$OUT/large.json" >>"$OUT/log.txt" 2>&1 || log "large benchmark exited $?"
   fi
   log "validate --quick ${DEV[*]}"
   # in a rehearsal the fake meter draws 100 W: give validate's estimate meter the same watts
   if [ "$METER" = fake ]; then WATTS=(--watts 100); else WATTS=(); fi
-  timeout 140 $GE validate --quick "${DEV[@]}" "${WATTS[@]}" --profile "$OUT/profile.json" --out "$OUT/validation" \
+  timeout 100 $GE validate --quick "${DEV[@]}" "${WATTS[@]}" --profile "$OUT/profile.json" --out "$OUT/validation" \
     > "$OUT/validate.txt" 2>>"$OUT/log.txt" || log "validate exited $?"
   # bring back only what fits the 8-file limit: flatten the validation outputs we need
   for f in trials.csv report.md; do

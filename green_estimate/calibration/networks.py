@@ -331,14 +331,21 @@ _BUILDERS: dict[str, Callable[[random.Random], Network]] = {
 
 def build_network(family: str, seed: int, device: str) -> Network:
     """The network ``family`` draws with ``seed``, its parameters on ``device`` (``meta`` for counting).
+    ``family`` is one of :data:`FAMILIES` or of the GPU suite's
+    :data:`~green_estimate.calibration.networks_gpu.GPU_FAMILIES`.
 
     Raises:
         KeyError: an unknown family.
     """
     import torch
 
+    builder = _BUILDERS.get(family)
+    if builder is None:
+        from green_estimate.calibration.networks_gpu import BUILDERS
+
+        builder = BUILDERS[family]
     rng = random.Random(f"{family}:{seed}")
     with torch.device(device):
         torch.manual_seed(seed)
-        net = _BUILDERS[family](rng)
+        net = builder(rng)
     return net

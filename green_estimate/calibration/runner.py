@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from green_estimate.calibration.cases import Case
-from green_estimate.calibration.incontext import measure_network
+from green_estimate.calibration.incontext import MIN_BATCH, measure_network
 from green_estimate.errors import GreenEstimateError
 from green_estimate.meters.base import Meter
 
@@ -91,10 +91,32 @@ def _drop_torn_tail(path: Path) -> None:
 
 
 def measure_case(case: Case, meter: Meter, device: str, settings: RunSettings) -> dict:
-    """Measure one case; returns the sample record (without writing it)."""
-    rec = measure_network(case.p(), meter, device, warmup_s=settings.warmup_s, window_s=settings.window_s,
-                          repeats=settings.repeats, min_window_resolutions=settings.min_window_resolutions,
-                          max_step_flops=settings.max_step_flops, precision=settings.precision)
+    """Measure one case; returns the sample record (without writing it).
+
+    A step that does not fit in the GPU's memory (the GPU suite's device-bound networks on a small
+    GPU) is measured again at half the batch, down to :data:`~green_estimate.calibration.incontext.MIN_BATCH`;
+    the sample records the batch it ran at.
+
+    Raises:
+        GreenEstimateError: the step does not fit in memory even at the smallest batch.
+    """
+    import torch
+
+    params = case.p()
+    while True:
+        try:
+            rec = measure_network(params, meter, device, warmup_s=settings.warmup_s, window_s=settings.window_s,
+                                  repeats=settings.repeats, min_window_resolutions=settings.min_window_resolutions,
+                                  max_step_flops=settings.max_step_flops, precision=settings.precision)
+            break
+        except torch.cuda.OutOfMemoryError as e:
+            if params["batch"] <= MIN_BATCH:
+                raise GreenEstimateError(
+                    f"{case.id} does not fit in the memory of {device} even at batch {params['batch']}: free the "
+                    "GPU (other processes?) and run the same command with --resume") from e
+            params = {**params, "batch": max(MIN_BATCH, params["batch"] // 2)}
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
     return {"type": "sample", "case": case.id, "cls": case.cls, "kind": case.kind, "params": dict(case.params), **rec}
 
 

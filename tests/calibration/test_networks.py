@@ -6,6 +6,7 @@ import torch
 
 from green_estimate.calibration.incontext import count_network, make_step
 from green_estimate.calibration.networks import FAMILIES, build_network
+from green_estimate.calibration.networks_gpu import GPU_FAMILIES
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -31,3 +32,19 @@ def test_a_step_over_the_cap_runs_at_a_smaller_batch():
     full = count_network("mlp", 2, 64, "adam", max_step_flops=1e15)
     batch, ops, _, _ = count_network("mlp", 2, 64, "adam", max_step_flops=sum(o.flops for o in full[1]) / 3)
     assert batch == 16  # 64 → 32 → 16: the first batch whose step is under a third of batch 64's
+
+
+@pytest.mark.parametrize("family", GPU_FAMILIES)
+def test_the_gpu_suites_device_bound_families_count_on_meta_and_train(family):
+    # sized for a GPU: even a small batch's step is tens of GFLOPs, where the CPU families' are
+    # a few; counted for a CUDA target (the multi-tensor optimizer), trained here at batch 1
+    batch, ops, _, structure = count_network(family, 3, 8, "adam", max_step_flops=4e12, target="cuda")
+    small = max(sum(o.flops for o in count_network(f, 3, 8, "adam")[1]) for f in FAMILIES)
+    assert batch == 8 and sum(o.flops for o in ops) > small and structure["param_tensors"] > 0
+    assert any(o.op.startswith("aten._foreach_") for o in ops if o.phase == "optimizer")
+    net = build_network(family, 3, "cpu")
+    assert net.family == family
+    step = make_step(net.model, net.inputs(1, "cpu"), "sgd")
+    before = [p.detach().clone() for p in net.model.parameters()]
+    step()
+    assert any(not torch.equal(a, p) for a, p in zip(before, net.model.parameters()))

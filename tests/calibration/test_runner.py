@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from green_estimate.calibration.calibrator import calibrate
-from green_estimate.calibration.cases import load_suite
+from green_estimate.calibration.cases import Case, load_suite
 from green_estimate.calibration.incontext import OP_FIELDS, TIME
 from green_estimate.calibration.runner import RunSettings, read_samples, run_suite
 from green_estimate.errors import ConfigError, GreenEstimateError
@@ -185,3 +185,29 @@ def test_a_cpu_calibration_stores_the_pace_it_measured_at(suite_file, tmp_path, 
     calibrate(out=tmp_path / "q.json", meter=FakeMeter(power_w=20.0), suite_path=suite_file, settings=FAST, folds=3,
               probe=False, pace=False)
     assert "pace" not in json.loads((tmp_path / "q.json").read_text())
+
+
+def test_a_step_that_does_not_fit_in_gpu_memory_is_measured_at_half_the_batch(suite_file, monkeypatch):
+    # the GPU suite's device-bound networks on a small GPU: batch 16 and 8 run out of memory, 4 fits
+    import torch
+
+    import green_estimate.calibration.runner as runner
+
+    case = load_suite(suite_file, quick=True).cases[0]
+    case = Case(case.cls, case.kind, tuple((k, 16 if k == "batch" else v) for k, v in case.params))
+    tried = []
+
+    def fake_measure(params, meter, device, **kw):
+        tried.append(params["batch"])
+        if params["batch"] > 4:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return {"batch": params["batch"], "time_s": 1e-3}
+
+    monkeypatch.setattr(runner, "measure_network", fake_measure)
+    rec = runner.measure_case(case, FakeMeter(), "cuda:0", FAST)
+    assert tried == [16, 8, 4] and rec["batch"] == 4 and dict(rec["params"])["batch"] == 16  # the drawn case, the run batch
+    tried.clear()
+    monkeypatch.setattr(runner, "MIN_BATCH", 8)
+    with pytest.raises(GreenEstimateError, match="does not fit in the memory of cuda:0 even at batch 8"):
+        runner.measure_case(case, FakeMeter(), "cuda:0", FAST)
+    assert tried == [16, 8]
