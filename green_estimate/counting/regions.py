@@ -110,6 +110,41 @@ def fused_regions(counting: Any) -> Iterator[None]:
                 delattr(owner, name)
 
 
+@contextmanager
+def device_dropout(target: str) -> Iterator[None]:
+    """While counting for a CUDA target, dropout runs as CUDA runs it: one fused op each way.
+
+    On a CUDA tensor ``aten::dropout`` in training (``0 < p < 1``, a non-empty input) calls
+    ``native_dropout`` (output and mask in one kernel) and its backward ``native_dropout_backward``;
+    on the meta device and the CPU it is ``bernoulli_``, ``div_`` and ``mul`` forward and a ``mul``
+    backward. ``torch._VF.dropout`` (what ``F.dropout`` and ``nn.Dropout`` call) is wrapped to take the
+    fused path, so a GPU step's op list — and its profiler events, matched one for one in
+    calibration — are the ones CUDA runs. In-place and feature dropout have no fused path on CUDA
+    either and are left as they are. A CPU target changes nothing.
+    """
+    import torch
+
+    if target != "cuda":
+        yield
+        return
+    original = torch._VF.dropout
+    had = "dropout" in vars(torch._VF)
+
+    def dropout(input: Any, p: float, train: bool) -> Any:
+        if train and 0 < p < 1 and input.numel() > 0:
+            return torch.native_dropout(input, p, train)[0]
+        return original(input, p, train)
+
+    torch._VF.dropout = dropout
+    try:
+        yield
+    finally:
+        if had:
+            torch._VF.dropout = original
+        else:
+            delattr(torch._VF, "dropout")
+
+
 def backward_region(counting: Any) -> str:
     """The region of the autograd node running now (``""`` outside backward or outside any region)."""
     import torch

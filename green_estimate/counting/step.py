@@ -12,7 +12,7 @@ from typing import Any
 from green_estimate.counting.inputs import has_lazy, run_forward
 from green_estimate.counting.loss import step_loss
 from green_estimate.counting.mode import make_mode
-from green_estimate.counting.regions import fused_regions
+from green_estimate.counting.regions import device_dropout, fused_regions
 from green_estimate.counting.report import CostReport
 from green_estimate.errors import UsageError
 
@@ -147,7 +147,7 @@ def _run(model: Any, inputs: tuple, kwargs: dict, opt: Any, params: list, precis
 
     mode = make_mode()(ModuleTracker(), f"{type(model).__name__}.")
     mode.attention = "math" if target == "cpu" else attention
-    with mode.tracker, fused_regions(mode), mode:
+    with mode.tracker, fused_regions(mode), device_dropout(target), mode:
         with autocast_emulation(precision, target):  # forward and loss under autocast, as torch.autocast is used
             mode.low_dtype = low_dtype(precision)
             loss, loss_text = step_loss(run_forward(model, inputs, kwargs))

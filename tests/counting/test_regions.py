@@ -92,3 +92,26 @@ def test_gemm_smallest_dimensions_by_hand():
     backward_convs = [(o.min_dim, o.depthwise) for o in report.ops if o.op == "aten.convolution_backward"]
     assert sorted(backward_convs) == sorted([(16, False), (1, True), (4, False), (8, False)])
     assert all(o.min_dim == 0 for o in report.ops if o.cls not in ("conv", "linear"))
+
+
+def test_dropout_counted_for_cuda_is_the_fused_op_cuda_runs():
+    # Linear(32→64), Dropout(0.2), Linear(64→10) at batch 8: the dropout sees 8×64 = 512 fp32 values
+    def model():
+        return nn.Sequential(nn.Linear(32, 64), nn.Dropout(0.2), nn.Linear(64, 10)).to("meta")
+
+    x = torch.empty(8, 32, device="meta")
+    names = lambda r: [o.op for o in r.ops]  # noqa: E731
+    cpu = count_step(model(), (x,), optimizer="sgd")
+    assert {"aten.bernoulli_", "aten.div_"} <= set(names(cpu)) and "aten.native_dropout" not in names(cpu)
+    cuda = count_step(model(), (x,), optimizer="sgd", target="cuda")
+    fwd = [o for o in cuda.ops if o.op == "aten.native_dropout"]
+    bwd = [o for o in cuda.ops if o.op == "aten.native_dropout_backward"]
+    assert len(fwd) == 1 and len(bwd) == 1 and "aten.bernoulli_" not in names(cuda)
+    # forward: reads 512 × 4 B, writes the output (512 × 4 B) and the bool mask (512 B); 2 FLOPs a value
+    assert (fwd[0].flops, fwd[0].nbytes) == (2 * 512, 512 * 4 + 512 * 4 + 512)
+    # backward: reads the gradient and the mask, writes the input's gradient
+    assert (bwd[0].flops, bwd[0].nbytes) == (2 * 512, 512 * 4 + 512 + 512 * 4)
+    # eval mode and p = 0 have no dropout kernel at all, and the wrapper is gone after counting
+    assert "aten.native_dropout" not in names(count_step(nn.Sequential(nn.Linear(32, 8), nn.Dropout(0.0)).to("meta"),
+                                                         (x,), optimizer="sgd", target="cuda"))
+    assert torch._VF.dropout is torch._C._VariableFunctions.dropout
