@@ -2,7 +2,8 @@
 # Ships a GPU profile made by calibration/gpu_run.sh on a booked GPU: the profile under
 # green_estimate/data/profiles/NAME.json (its name set to NAME), its raw samples gzipped under
 # calibration/samples/, and the run's other files (log, benchmark, validation) under
-# calibration/gpu-runs/NAME/, so the figures in docs/performance.md can be read and refitted.
+# calibration/gpu-runs/NAME/ (with the profile as calibrated), so the figures in docs/performance.md
+# can be read and refitted (calibration/refit_profile.py).
 #
 #   bash calibration/ship_gpu_profile.sh /work/.device/2 nvidia-h200-nvml
 set -euo pipefail
@@ -21,4 +22,5 @@ gzip -9 -c "$src/samples.jsonl" > "calibration/samples/$name.samples.jsonl.gz"
 for f in log.txt meters.json bench.json large.json validation-trials.csv validation-report.md; do
   [ -f "$src/$f" ] && cp "$src/$f" "calibration/gpu-runs/$name/$f"
 done
+cp "$src/profile.json" "calibration/gpu-runs/$name/profile-as-calibrated.json"  # before any later refit
 echo "shipped $out; raw samples in calibration/samples/$name.samples.jsonl.gz; run files in calibration/gpu-runs/$name/"

@@ -114,9 +114,9 @@ def local_profile_for(device: str | None = None, precision: str | None = None) -
     name = _gpu_name(device) if device != "cpu" else None
     candidates = [p for p in local_profiles() if precision is None or p.precision == precision]
     if name:
-        for prof in candidates:
-            if prof.is_gpu and prof.device.get("fingerprint", {}).get("gpu_name") == name:
-                return prof
+        mine = _measured_on_gpu(candidates, name)
+        if mine is not None:
+            return mine
         if device is not None and device.startswith("cuda"):
             return None  # a GPU was asked for: a CPU profile is not this device's
     fp = cpu_fingerprint()
@@ -127,14 +127,17 @@ def local_profile_for(device: str | None = None, precision: str | None = None) -
     return None
 
 
+def _measured_on_gpu(profiles: list[Profile], gpu_name: str) -> Profile | None:
+    """The first of ``profiles`` measured on a GPU of this name (``torch.cuda.get_device_name``)."""
+    return next((p for p in profiles if p.is_gpu and p.device.get("fingerprint", {}).get("gpu_name") == gpu_name),
+                None)
+
+
 def shipped_profile_for_gpu(gpu_name: str, precision: str | None = None) -> Profile | None:
-    """A shipped profile measured on a GPU of this name (``torch.cuda.get_device_name``), at
-    ``precision`` when one is given (a profile prices only the precision it was measured at)."""
-    for prof in shipped_profiles():
-        if (prof.is_gpu and prof.device.get("fingerprint", {}).get("gpu_name") == gpu_name
-                and (precision is None or prof.precision == precision)):
-            return prof
-    return None
+    """A shipped profile measured on a GPU of this name, at ``precision`` when one is given (a
+    profile prices only the precision it was measured at)."""
+    return _measured_on_gpu([p for p in shipped_profiles() if precision is None or p.precision == precision],
+                            gpu_name)
 
 
 def default_profile(device: str | None = None, precision: str | None = None) -> Profile:

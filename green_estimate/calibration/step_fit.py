@@ -94,8 +94,8 @@ def _wls(X: Any, y: Any) -> Any:
 
 # On a GPU the op times are its kernels' device times, and one stream runs them one after another:
 # a step cannot take less than their sum, so the op-time scale is at least 1. Fitted free on the
-# H200's suite (host-bound small networks) it fell to 0.25 and priced five large, device-bound
-# steps 33–68 % fast; held at ≥ 1, 6–49 % slow (docs/performance.md, run H200-c).
+# H200's suite (host-bound small networks) it fell to 0.25 and priced four of five large,
+# device-bound steps 33–68 % fast; held at ≥ 1, all five 6–49 % slow (docs/performance.md, run H200-c).
 GPU_OP_SCALE_FLOOR = 1.0
 
 
