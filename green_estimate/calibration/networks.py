@@ -54,6 +54,17 @@ def _tokens(vocab: int, seq: int) -> Callable[[int, str], tuple]:
     return make
 
 
+def _vector(width: int) -> Callable[[int, str], tuple]:
+    import torch
+
+    def make(batch: int, device: str) -> tuple:
+        if device == "meta":
+            return (torch.empty(batch, width, device="meta"),)
+        return (torch.randn(batch, width, device=device),)
+
+    return make
+
+
 def _norm2d(rng: random.Random, ch: int) -> list:
     import torch.nn as nn
 
@@ -226,7 +237,6 @@ def _unet(rng: random.Random) -> Network:
 
 
 def _mlp(rng: random.Random) -> Network:
-    import torch
     import torch.nn as nn
 
     width = rng.choice([8, 16, 32, 64, 256, 784, 1024, 3072, 4096])
@@ -245,13 +255,7 @@ def _mlp(rng: random.Random) -> Network:
         if rng.random() < 0.15:
             layers.append(nn.Dropout(0.1))
     layers.append(nn.Linear(widths[-1], rng.choice([2, 10, 100])))
-
-    def make(batch: int, device: str) -> tuple:
-        if device == "meta":
-            return (torch.empty(batch, width, device="meta"),)
-        return (torch.randn(batch, width, device=device),)
-
-    return Network(nn.Sequential(*layers), make, "mlp")
+    return Network(nn.Sequential(*layers), _vector(width), "mlp")
 
 
 def _rnn(rng: random.Random) -> Network:
@@ -277,12 +281,19 @@ def _rnn(rng: random.Random) -> Network:
 
 
 def _transformer(rng: random.Random) -> Network:
-    import torch.nn as nn
-
     vocab, seq = rng.choice([500, 2000, 10000]), rng.choice([16, 32, 64, 128])
     heads = rng.choice([1, 2, 4, 8])
     dim = heads * rng.choice([8, 16, 32])
-    ff = dim * rng.choice([1, 2, 4])
+    return _encoder(rng, vocab, seq, heads, dim, dim * rng.choice([1, 2, 4]), (1, 3), "transformer")
+
+
+def _encoder(rng: random.Random, vocab: int, seq: int, heads: int, dim: int, ff: int, depth: tuple[int, int],
+            family: str) -> Network:
+    """A token classifier: embedding, ``nn.TransformerEncoder`` (which runs
+    ``scaled_dot_product_attention``), layer norm, mean over tokens, linear head. Dropout,
+    activation, norm placement, the number of layers (within ``depth``) and the classes are drawn
+    from ``rng``, in that order."""
+    import torch.nn as nn
 
     class Encoder(nn.Module):
         def __init__(self) -> None:
@@ -290,14 +301,14 @@ def _transformer(rng: random.Random) -> Network:
             self.emb = nn.Embedding(vocab, dim)
             layer = nn.TransformerEncoderLayer(dim, heads, ff, dropout=rng.choice([0.0, 0.1]), batch_first=True,
                                                activation=rng.choice(["relu", "gelu"]), norm_first=rng.random() < 0.5)
-            self.enc = nn.TransformerEncoder(layer, rng.randint(1, 3), enable_nested_tensor=False)
+            self.enc = nn.TransformerEncoder(layer, rng.randint(*depth), enable_nested_tensor=False)
             self.norm = nn.LayerNorm(dim)
             self.head = nn.Linear(dim, rng.choice([2, 10, 100]))
 
         def forward(self, x: Any) -> Any:
             return self.head(self.norm(self.enc(self.emb(x))).mean(dim=1))
 
-    return Network(Encoder(), _tokens(vocab, seq), "transformer")
+    return Network(Encoder(), _tokens(vocab, seq), family)
 
 
 def _embed(rng: random.Random) -> Network:

@@ -10,9 +10,16 @@ encoders of width 256–1024 on 64–256 tokens — and only ``suite_gpu.toml`` 
 from __future__ import annotations
 
 import random
-from typing import Any
 
-from green_estimate.calibration.networks import Network, _act, _head, _image, _norm2d, _tokens
+from green_estimate.calibration.networks import (
+    Network,
+    _act,
+    _encoder,
+    _head,
+    _image,
+    _norm2d,
+    _vector,
+)
 
 GPU_FAMILIES: tuple[str, ...] = ("cnn_large", "mlp_large", "transformer_large")
 
@@ -36,7 +43,6 @@ def _cnn_large(rng: random.Random) -> Network:
 
 
 def _mlp_large(rng: random.Random) -> Network:
-    import torch
     import torch.nn as nn
 
     widths = [rng.choice([1024, 2048, 4096])] + [rng.choice([2048, 4096, 6144]) for _ in range(rng.randint(2, 4))]
@@ -47,37 +53,14 @@ def _mlp_large(rng: random.Random) -> Network:
             layers.append(nn.LayerNorm(b))
         layers.append(_act(rng))
     layers.append(nn.Linear(widths[-1], rng.choice([10, 100, 1000])))
-
-    def make(batch: int, device: str) -> tuple:
-        if device == "meta":
-            return (torch.empty(batch, widths[0], device="meta"),)
-        return (torch.randn(batch, widths[0], device=device),)
-
-    return Network(nn.Sequential(*layers), make, "mlp_large")
+    return Network(nn.Sequential(*layers), _vector(widths[0]), "mlp_large")
 
 
 def _transformer_large(rng: random.Random) -> Network:
-    import torch.nn as nn
-
     vocab, seq = rng.choice([8000, 32000]), rng.choice([64, 128, 256])
     heads = rng.choice([4, 8, 16])
     dim = heads * rng.choice([64, 64, 32])
-    ff = dim * rng.choice([2, 4])
-
-    class Encoder(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.emb = nn.Embedding(vocab, dim)
-            layer = nn.TransformerEncoderLayer(dim, heads, ff, dropout=rng.choice([0.0, 0.1]), batch_first=True,
-                                               activation=rng.choice(["relu", "gelu"]), norm_first=rng.random() < 0.5)
-            self.enc = nn.TransformerEncoder(layer, rng.randint(2, 6), enable_nested_tensor=False)
-            self.norm = nn.LayerNorm(dim)
-            self.head = nn.Linear(dim, rng.choice([2, 10, 100]))
-
-        def forward(self, x: Any) -> Any:
-            return self.head(self.norm(self.enc(self.emb(x))).mean(dim=1))
-
-    return Network(Encoder(), _tokens(vocab, seq), "transformer_large")
+    return _encoder(rng, vocab, seq, heads, dim, dim * rng.choice([2, 4]), (2, 6), "transformer_large")
 
 
 BUILDERS = {"cnn_large": _cnn_large, "mlp_large": _mlp_large, "transformer_large": _transformer_large}
