@@ -4,9 +4,11 @@
 # CUDA each op's time is the device time of the kernels its profiler event launched — and whose
 # whole steps are measured with NVML), the unseen-model benchmark on the GPU with that profile
 # (tests/benchmarks/bench_accuracy_gpu.py: the unseen small models, then the large steps), a quick
-# validation on the GPU, everything collected under $OUT (at most 8 files come back). Budget: under
+# validation on the GPU, then — where the booking has time left — the shipped CPU profile on the
+# booking's host CPU (a CPU other than the one that made it: tests/benchmarks/bench_accuracy.py
+# --profiles default), everything collected under $OUT (at most 8 files come back). Budget: under
 # 9.5 minutes in all (run H200-b took 317 s, before the large steps and the device-bound suite
-# families were added). On the device machine:
+# families were added); the CPU step runs only when 50 s of the 590 are left. On the device machine:
 #
 #   bash calibration/fetch_gpu_wheels.sh            # here, once: wheels into .whl/ (carry it)
 #   run: bash calibration/gpu_run.sh                # there, with carry [".whl"]
@@ -37,8 +39,9 @@ start=$(date +%s)
 log() { echo "[$(( $(date +%s) - start ))s] $*" | tee -a "$OUT/log.txt"; }
 
 log "nvidia-smi: $(nvidia-smi --query-gpu=name,driver_version,power.draw --format=csv,noheader 2>&1 | head -1)"
-log "meters"
-$GE meters --json > "$OUT/meters.json" 2>>"$OUT/log.txt"
+log "host CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) logical CPUs"
+log "meters --json (below; kept in the log, since at most 8 files come back)"
+$GE meters --json >> "$OUT/log.txt" 2>&1
 if [ "$DEVICE" = gpu ]; then
   log "pytest -m gpu (the real NVML counter)"
   timeout 60 $PY -m pytest -q -p no:cacheprovider -m gpu tests/meters/test_nvml.py >>"$OUT/log.txt" 2>&1 || log "pytest exited $?"
@@ -65,6 +68,16 @@ if [ -f "$OUT/profile.json" ]; then
   for f in trials.csv report.md; do
     [ -f "$OUT/validation/$f" ] && cp "$OUT/validation/$f" "$OUT/validation-$(basename "$f")"
   done
+fi
+left=$(( 590 - ($(date +%s) - start) ))
+if [ "$left" -ge 50 ]; then
+  # the shipped CPU profile (made on another CPU) predicting the unseen models on this host's CPU, with
+  # torch's own thread count: one pass, no calibration (about 30 s on 2 vCPUs)
+  log "shipped CPU profile on this host's CPU (${left}s left)"
+  CUDA_VISIBLE_DEVICES= timeout $(( left - 5 )) $PY tests/benchmarks/bench_accuracy.py --profiles default \
+    --passes 1 --passes-before 0 --json "$OUT/cpu-default.json" >>"$OUT/log.txt" 2>&1 || log "CPU benchmark exited $?"
+else
+  log "no time left for the shipped CPU profile on this host's CPU (${left}s left)"
 fi
 mv "$OUT"/profile.samples.jsonl "$OUT/samples.jsonl" 2>/dev/null
 rm -rf "$OUT/.home" "$OUT/validation" "$OUT/validate.txt" "$OUT/calibrate.json"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Ships a GPU profile made by calibration/gpu_run.sh on a booked GPU: the profile under
 # green_estimate/data/profiles/NAME.json (its name set to NAME), its raw samples gzipped under
-# calibration/samples/, and the run's other files (log, benchmark, validation) under
+# calibration/samples/, and the run's other files (log, benchmarks, validation) under
 # calibration/gpu-runs/NAME/ (with the profile as calibrated), so the figures in docs/performance.md
 # can be read and refitted (calibration/refit_profile.py).
 #
@@ -19,7 +19,7 @@ json.dump(p, open(sys.argv[2], "w"), indent=1)
 PY
 mkdir -p calibration/samples "calibration/gpu-runs/$name"
 gzip -9 -c "$src/samples.jsonl" > "calibration/samples/$name.samples.jsonl.gz"
-for f in log.txt meters.json bench.json large.json validation-trials.csv validation-report.md; do
+for f in log.txt meters.json bench.json large.json validation-trials.csv validation-report.md cpu-default.json; do
   [ -f "$src/$f" ] && cp "$src/$f" "calibration/gpu-runs/$name/$f"
 done
 cp "$src/profile.json" "calibration/gpu-runs/$name/profile-as-calibrated.json"  # before any later refit

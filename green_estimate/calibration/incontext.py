@@ -175,7 +175,7 @@ def settled_step_s(step: Callable[[], None], sync: Callable[[], None], warmup_s:
 MAX_WINDOW_DOUBLINGS = 4
 
 
-def _window(step: Callable[[], None], sync: Callable[[], None], meter: Meter, n_iter: int) -> tuple[int, Any]:
+def measure_window(step: Callable[[], None], sync: Callable[[], None], meter: Meter, n_iter: int) -> tuple[int, Any]:
     """One measured window of ``n_iter`` steps; where a measured meter's counter did not move in it
     (the window was shorter than one counter update), the window is doubled and measured again."""
     for _ in range(MAX_WINDOW_DOUBLINGS + 1):
@@ -286,7 +286,7 @@ def measure_network(params: dict, meter: Meter, device: str, *, warmup_s: float,
     n_iter = max(1, math.ceil(window / max(per_step, 1e-7)))
     step_times, step_energies = [], []
     for _ in range(repeats):
-        n_iter, w = _window(step, sync, meter, n_iter)
+        n_iter, w = measure_window(step, sync, meter, n_iter)
         step_times.append(w.time_s / n_iter)
         step_energies.append(w.energy_j / n_iter)
     med_t = statistics.median(step_times)

@@ -13,7 +13,7 @@ the calibration's network generator:
 For each it counts one training step (forward, loss, backward, Adam) for a CUDA target, prices it
 with the profile, then measures the same step on the GPU: the settled step time sizes 3 windows of
 at least 0.5 s (five NVML counter updates; 1 s for ``large``), each ending with a device
-synchronise, median. Time and energy are both measured (energy: NVML's board counter, idle
+synchronise, median; as in calibration, a window whose energy counter did not move is doubled. Time and energy are both measured (energy: NVML's board counter, idle
 included, as calibration measures it). Prints each model's time and energy error and whether it
 fell inside the 90 % interval, then the median error, the share within ±15 % and the coverage.
 
@@ -43,11 +43,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench_accuracy import BATCH, MODELS, _quality, workload  # noqa: E402
 
-from green_estimate.calibration.incontext import make_step, settled_step_s  # noqa: E402
+from green_estimate.calibration.incontext import make_step, measure_window, settled_step_s  # noqa: E402
 from green_estimate.counting.counter import count_workload  # noqa: E402
 from green_estimate.examples.resnet18 import build_model as resnet18  # noqa: E402
 from green_estimate.loading import Workload  # noqa: E402
-from green_estimate.meters.base import measure  # noqa: E402
 from green_estimate.meters.probe import open_meter  # noqa: E402
 from green_estimate.predict import predict_report  # noqa: E402
 from green_estimate.profile_store import load_profile  # noqa: E402
@@ -107,13 +106,10 @@ def measure_step(w: Workload, batch: int, device: str, meter, repeats: int = 3, 
     per_step = settled_step_s(step, sync, 0.3)  # as calibration: the first steps' one-time costs left out
     iters = max(1, math.ceil(max(window_s, 5 * meter.resolution_s) / per_step))
     times, energies = [], []
-    for _ in range(repeats):
-        with measure(meter) as win:
-            for _ in range(iters):
-                step()
-            sync()
-        times.append(win.time_s / iters)
-        energies.append(win.energy_j / iters)
+    for _ in range(repeats):  # as calibration: a window the energy counter did not see is doubled
+        n, win = measure_window(step, sync, meter, iters)
+        times.append(win.time_s / n)
+        energies.append(win.energy_j / n)
     del model, x, step
     if device.startswith("cuda"):
         torch.cuda.empty_cache()

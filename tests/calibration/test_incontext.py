@@ -135,6 +135,6 @@ def test_a_window_that_saw_no_counter_update_is_doubled_until_it_does():
     def step():
         clock[0] += 0.001
 
-    n_iter, w = incontext._window(step, lambda: None, SteppedCounter(), 2)
+    n_iter, w = incontext.measure_window(step, lambda: None, SteppedCounter(), 2)
     # 2 steps (0.5-2.5 ms) and 4 (2.5-6.5 ms) see no update; 8 (6.5-14.5 ms) cross the one at 10 ms
     assert n_iter == 8 and w.energy_j == pytest.approx(1.0) and w.time_s == pytest.approx(0.008)
