@@ -178,7 +178,8 @@ class Profile:
         return {"name": self.name, "device": self.device_name, "meter": self.data.get("meter", {}).get("name", ""),
                 "precision": self.precision,
                 "provenance": self.provenance, "time_provenance": self.data.get("time_provenance", ""),
-                "origin": self.origin, "created_utc": self.data.get("created_utc", ""), "source": self.source}
+                "origin": self.origin, "created_utc": self.data.get("created_utc", ""), "source": self.source,
+                **({"suite_networks": self.data["suite_networks"]} if self.data.get("suite_networks") else {})}
 
     @property
     def source(self) -> str:
@@ -200,7 +201,7 @@ class Profile:
 _TOP_TYPES: dict[str, tuple[type, ...]] = {
     "name": (str,), "device": (dict,), "meter": (dict,), "provenance": (str,), "time_provenance": (str,),
     "classes": (dict,), "default_class": (str,), "created_utc": (str,), "energy_basis": (str,),
-    "step_overhead": (dict,), "step_model": (dict,), "runs_model": (dict,),
+    "step_overhead": (dict,), "step_model": (dict,), "runs_model": (dict,), "suite_networks": (dict,),
 }
 _DICT_STR_KEYS = {"device": ("name", "kind"), "meter": ("name",)}
 _CLASS_MODEL_TYPES: dict[str, tuple[type, ...]] = {

@@ -29,6 +29,9 @@ class CalibrationResult:
     elapsed_s: float
     measured_now: int
     noise: dict = field(default_factory=dict)
+    networks_measured: int = 0      # of the suite's networks, in the samples file (resumed ones included)
+    networks_in_suite: int = 0
+    stopped_at_max_minutes: float | None = None  # --max-minutes, where it stopped the run with networks left
 
     def to_dict(self) -> dict:
         classes = {
@@ -38,6 +41,8 @@ class CalibrationResult:
         return {"schema": "green-estimate/calibration@1", "profile_path": str(self.profile_path),
                 "samples_path": str(self.samples_path), "elapsed_s": self.elapsed_s,
                 "measured_now": self.measured_now, "repeat_noise": self.noise,
+                "networks_measured": self.networks_measured, "networks_in_suite": self.networks_in_suite,
+                "stopped_at_max_minutes": self.stopped_at_max_minutes,
                 "profile": {k: v for k, v in self.profile.items() if k != "classes"}, "classes": classes}
 
 
@@ -89,6 +94,8 @@ def calibrate(
     probe: bool = True,
     precision: str = "fp32",
     pace: bool = True,
+    max_minutes: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> CalibrationResult:
     """Measure the suite on the CPU (``gpu=None``) or GPU ``gpu`` and write a profile.
 
@@ -111,7 +118,18 @@ def calibrate(
             ``GradScaler``), or ``tf32`` on a GPU; the profile prices only this precision.
         pace: on a CPU, time a fixed reference step before each network (0.1 s each) and store the
             pace the profile was measured at (green_estimate/pace.py).
+        max_minutes: measure no new network once this many minutes (by ``clock``, in seconds) have
+            passed since the call; the profile is then fitted on the networks measured, which the
+            profile and the result record, and ``resume`` measures the rest later.
+
+    Raises:
+        UsageError: a precision, GPU index or ``max_minutes`` this calibrator cannot take.
+        GreenEstimateError: the run (stopped by ``max_minutes``) measured too few networks to fit.
     """
+    t_start = clock()
+    if max_minutes is not None and not max_minutes > 0:
+        raise UsageError(f"--max-minutes {max_minutes:g}: give a positive number of minutes (e.g. --max-minutes 10)")
+    stop = None if max_minutes is None else (lambda: clock() - t_start >= 60.0 * max_minutes)
     precision, device = _checked(gpu, precision)
     info = _device_info(device)
     own_meter = meter is None
@@ -124,12 +142,26 @@ def calibrate(
         header = _samples_header(info, meter, settings, precision, quick)
         header["idle_power_w"] = _idle_power_w(samples_path, resume, meter, device, settings.idle_s)
         samples, measured_now, elapsed = _timed_suite_run(suite.cases, meter, samples_path, header, device,
-                                                          settings, resume, on_progress, pace and device == "cpu")
+                                                          settings, resume, on_progress, pace and device == "cpu", stop)
     finally:
         if own_meter:
             meter.close()
-    fitted = fit_profile(samples, folds=folds, gpu=device != "cpu")
+    in_suite = {c.id for c in suite.cases}
+    measured = sum(1 for s in samples if s.get("case") in in_suite)
+    stopped = max_minutes if measured < len(in_suite) else None
+    try:
+        if stopped is not None:
+            _check_partial(samples, suite.cases)
+        fitted = fit_profile(samples, folds=folds, gpu=device != "cpu")
+    except GreenEstimateError as e:
+        if stopped is None:
+            raise
+        raise GreenEstimateError(
+            f"--max-minutes {stopped:g} stopped the run after {measured} of {len(in_suite)} networks, too few to fit: "
+            f"{e}. Run the same command with --resume to measure the rest (with a larger --max-minutes, or none); "
+            f"every network measured is kept in {samples_path}") from e
     about = _calibration_entries(precision, header["idle_power_w"], quick, elapsed, probe=device == "cpu" and probe)
+    about["suite_networks"] = {"measured": measured, "in_suite": len(in_suite)}
     from green_estimate.pace import pace_summary
 
     paced = pace_summary(samples)
@@ -137,7 +169,25 @@ def calibrate(
     profile = dict(replace(fitted, name=name, device=info, meter=MeterEntry.of(meter), provenance=meter.provenance,
                            extras={**fitted.extras, **about}).build().data)
     write_profile(profile, profile_path)
-    return CalibrationResult(profile, profile_path, samples_path, elapsed, measured_now, profile["repeat_noise"])
+    return CalibrationResult(profile, profile_path, samples_path, elapsed, measured_now, profile["repeat_noise"],
+                             measured, len(in_suite), stopped)
+
+
+MIN_FAMILY_NETWORKS = 2  # a run stopped early fits only where every family has this many networks
+
+
+def _check_partial(samples: list[dict], cases: list[Case]) -> None:
+    """Raise unless every architecture family of the suite has :data:`MIN_FAMILY_NETWORKS` networks
+    measured (a family with fewer could be neither fitted nor left out)."""
+    have: dict[str, int] = {c.p()["family"]: 0 for c in cases}
+    for s in samples:
+        fam = s.get("params", {}).get("family")
+        if fam in have and s.get("kind") == "network":
+            have[fam] += 1
+    short = sorted(f for f, n in have.items() if n < MIN_FAMILY_NETWORKS)
+    if short:
+        raise GreenEstimateError(f"every architecture family needs {MIN_FAMILY_NETWORKS} networks; "
+                                 + ", ".join(f"{f} has {have[f]}" for f in short))
 
 
 def _default_name(device_name: str, device: str, quick: bool, precision: str) -> str:
@@ -169,7 +219,7 @@ def _samples_header(info: DeviceEntry, meter: Meter, settings: RunSettings, prec
 def _timed_suite_run(cases: list[Case], meter: Meter, samples_path: Path, header: dict, device: str,
                      settings: RunSettings, resume: bool,
                      on_progress: Callable[[int, int, str], None] | None,
-                     pace: bool = False) -> tuple[list[dict], int, float]:
+                     pace: bool = False, stop: Callable[[], bool] | None = None) -> tuple[list[dict], int, float]:
     """Run the suite: all samples (resumed ones included), how many were measured now, and seconds taken."""
     t0 = time.perf_counter()
     before = len(read_samples(samples_path)[1]) if resume else 0
@@ -179,7 +229,7 @@ def _timed_suite_run(cases: list[Case], meter: Meter, samples_path: Path, header
 
         pace_timer = ReferenceTimer()
     samples = run_suite(cases, meter, samples_path, header, device=device, settings=settings,
-                        resume=resume, on_progress=on_progress, pace_timer=pace_timer)
+                        resume=resume, on_progress=on_progress, pace_timer=pace_timer, stop=stop)
     return samples, len(samples) - before, time.perf_counter() - t0
 
 

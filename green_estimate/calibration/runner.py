@@ -131,6 +131,7 @@ def run_suite(
     resume: bool = False,
     on_progress: Callable[[int, int, str], None] | None = None,
     pace_timer: Callable[[], float] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> list[dict]:
     """Measure every case not yet in ``samples_path``, appending each sample as it is measured.
 
@@ -145,6 +146,8 @@ def run_suite(
         on_progress: called as ``(done, total, case_id)`` after each case.
         pace_timer: times the machine's pace before each case (seconds per reference step,
             :mod:`green_estimate.pace`), stored in its sample as ``pace_s``.
+        stop: asked before each case; once it says ``True`` no further case is measured (a time
+            limit: the cases left are measured by a later ``resume``).
 
     Returns:
         All samples in the file (earlier ones included).
@@ -179,6 +182,8 @@ def run_suite(
         if on_progress:
             on_progress(total - len(todo), total, "")
         for i, case in enumerate(todo):
+            if stop is not None and stop():
+                break
             pace = pace_timer() if pace_timer is not None else None
             rec = measure_case(case, meter, device, settings)
             if pace is not None:

@@ -18,7 +18,8 @@ Progress = Callable[[int, int, str], None]
 def calibrate(*, gpu: int | None = None, cpu: bool = False, quick: bool = False, out: Path | None = None,
               resume: bool = False, watts: float | None = None, meter: str = "auto", name: str | None = None,
               precision: str = "fp32", from_runs: Path | None = None, prior: str | None = None,
-              runs_map: Path | None = None, keep_contended: bool = False, on_progress: Progress | None = None,
+              runs_map: Path | None = None, keep_contended: bool = False, max_minutes: float | None = None,
+              on_progress: Progress | None = None,
               measure: Callable[..., Any] | None = None, fit_runs: Callable[..., Any] | None = None) -> Any:
     """Write a profile: of this device (``--cpu`` or ``--gpu N``), or fitted to measured runs (``from_runs``).
 
@@ -30,8 +31,10 @@ def calibrate(*, gpu: int | None = None, cpu: bool = False, quick: bool = False,
             or that the calibrator refuses (an unknown meter, tf32 on a CPU, ...).
     """
     if from_runs is not None:
-        if gpu is not None or cpu or quick or resume or watts is not None or precision != "fp32":
-            raise UsageError("--from-runs fits measured runs: it takes no --gpu/--cpu/--quick/--resume/--watts/--precision")
+        if (gpu is not None or cpu or quick or resume or watts is not None or precision != "fp32"
+                or max_minutes is not None):
+            raise UsageError("--from-runs fits measured runs: it takes no "
+                             "--gpu/--cpu/--quick/--resume/--watts/--precision/--max-minutes")
         if fit_runs is None:
             from green_estimate.calibration.from_runs import calibrate_from_runs as fit_runs
         return fit_runs(from_runs, prior=prior, mapping=runs_map, out=out, name=name, keep_contended=keep_contended,
@@ -43,4 +46,4 @@ def calibrate(*, gpu: int | None = None, cpu: bool = False, quick: bool = False,
     if measure is None:
         from green_estimate.calibration.calibrator import calibrate as measure
     return measure(gpu=gpu, quick=quick, out=out, resume=resume, watts=watts, meter_kind=meter, name=name,
-                   on_progress=on_progress, precision=precision)
+                   on_progress=on_progress, precision=precision, max_minutes=max_minutes)

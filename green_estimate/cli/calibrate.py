@@ -18,6 +18,7 @@ def calibrate(
     quick: Annotated[bool, typer.Option("--quick", help="The quick suite: 60 networks instead of 290 (about 2 min instead of 9 on a 2-core CPU).")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="Profile path (default: the user profile directory).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run: measured cases are kept.")] = False,
+    max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", help="Measure no new network after this many minutes; fit the networks measured (the fit takes up to a minute more). --resume measures the rest.")] = None,
     watts: Annotated[Optional[float], typer.Option("--watts", help="Power for the estimate meter (W), when no sensor exists.")] = None,
     meter: Annotated[str, typer.Option("--meter", help="auto | nvml | rapl | estimate | fake")] = "auto",
     name: Annotated[Optional[str], typer.Option("--name", help="Profile name (default from the device).")] = None,
@@ -37,9 +38,12 @@ def calibrate(
     under the energy meter; per-class op models, a step model, per-class power and intervals from
     leaving whole architecture families out are fitted with statsmodels. Each sample is appended to a
     samples file beside the profile as it is measured, so Ctrl-C loses nothing; --resume continues
-    where it stopped.
+    where it stopped. --max-minutes bounds the measuring: the profile is then fitted on the networks
+    measured so far, and says how many of the suite's those were.
 
     Example: green-estimate calibrate --cpu --quick --out my-cpu.json
+
+    Example: green-estimate calibrate --cpu --max-minutes 10
 
     Example: green-estimate calibrate --cpu --quick --precision bf16
     Example: green-estimate calibrate --from-runs calibration/runs/yarally-cain2023-gtx1080.csv --prior datasheet:gtx-1080 --out p.json
@@ -50,7 +54,7 @@ def calibrate(
         try:
             result = run(gpu=gpu, cpu=cpu, quick=quick, out=out, resume=resume, watts=watts, meter=meter, name=name,
                          precision=precision, from_runs=from_runs, prior=prior, runs_map=runs_map,
-                         keep_contended=keep_contended, on_progress=progress.update)
+                         keep_contended=keep_contended, max_minutes=max_minutes, on_progress=progress.update)
         except KeyboardInterrupt:
             if from_runs is not None:
                 raise
@@ -122,6 +126,10 @@ def _render(result) -> None:  # noqa: ANN001
                   + (" — time × assumed watts, not a sensor reading." if p["provenance"] == "estimated" else "."))
     console.print(f"{p['sample_count']} samples ({result.measured_now} measured now) in {result.elapsed_s:.0f} s; "
                   f"raw samples: {result.samples_path}")
+    if result.stopped_at_max_minutes is not None:
+        console.print(f"[yellow]Stopped at --max-minutes {result.stopped_at_max_minutes:g}[/yellow]: "
+                      f"{result.networks_measured} of the suite's {result.networks_in_suite} networks measured, and the "
+                      "profile fitted on those. Run the same command with --resume to measure the rest and refit.")
     t = Table(title="Per-class op models: time of ops inside training steps (cross-validated by network)",
               title_justify="left")
     for col in ("class", "ops", "networks", "features", "class-total median APE", "within ±15%", "power"):

@@ -78,6 +78,11 @@ def _render(console, d: dict) -> None:  # noqa: ANN001
     console.print(f"Precision: {d.get('precision', 'fp32')}")
     console.print(f"Profile: {prof['name']} ({prof['origin']}) — {prof['device']}; energy [bold]{prof['provenance']}[/bold], "
                   f"time {prof.get('time_provenance') or prof['provenance']}; energy is the {prof['energy_basis']} draw")
+    suite = prof.get("suite_networks")
+    if suite and suite["measured"] < suite["in_suite"]:
+        console.print(f"[yellow]Partial profile[/yellow]: fitted on {suite['measured']} of its suite's {suite['in_suite']} "
+                      "networks (calibrate --max-minutes stopped the measuring); calibrate --resume with the same --out "
+                      "measures the rest.")
     if d.get("step", {}).get("loss"):
         console.print(f"Loss: {d['step']['loss']}")
     t = Table(title=f"Prediction ({conf}% interval)", title_justify="left")

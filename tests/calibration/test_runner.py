@@ -10,7 +10,7 @@ from green_estimate.calibration.calibrator import calibrate
 from green_estimate.calibration.cases import Case, load_suite
 from green_estimate.calibration.incontext import OP_FIELDS, TIME
 from green_estimate.calibration.runner import RunSettings, read_samples, run_suite
-from green_estimate.errors import ConfigError, GreenEstimateError
+from green_estimate.errors import ConfigError, GreenEstimateError, UsageError
 from green_estimate.meters.fake import FakeMeter
 
 SUITE = textwrap.dedent("""
@@ -142,6 +142,93 @@ def test_calibrate_writes_an_in_context_profile(suite_file, tmp_path):
     for entry in prof["classes"].values():
         assert entry["power_w"] == pytest.approx(20.0, rel=1e-3)
     assert res.samples_path.exists() and res.samples_path.name == "p.samples.jsonl"
+
+
+class MinuteClock:
+    """A clock (seconds) that moves one minute each time it is read."""
+
+    def __init__(self) -> None:
+        self.t = -60.0
+
+    def __call__(self) -> float:
+        self.t += 60.0
+        return self.t
+
+
+def test_max_minutes_stops_measuring_and_the_profile_says_how_many_networks_it_has(suite_file, tmp_path, capsys):
+    from green_estimate.cli.calibrate import _render
+
+    out, cases = tmp_path / "p.json", load_suite(suite_file).cases
+    # the clock is read at the call (0 min) and before each network (1, 2, … min): under 9.5 minutes, 9 networks
+    res = calibrate(out=out, meter=FakeMeter(power_w=20.0), suite_path=suite_file, settings=FAST, folds=3,
+                    probe=False, max_minutes=9.5, clock=MinuteClock())
+    _, samples = read_samples(res.samples_path)
+    assert [s["case"] for s in samples] == [c.id for c in cases[:9]]  # the suite's order: 5 mlp, 4 cnn
+    assert (res.networks_measured, res.networks_in_suite, res.stopped_at_max_minutes) == (9, 11, 9.5)
+    prof = json.loads(out.read_text())
+    assert prof["suite_networks"] == {"measured": 9, "in_suite": 11} and prof["sample_count"] == 9
+    assert prof["step_model"]["interval"]["families"] == ["cnn", "mlp"]
+    d = res.to_dict()
+    assert (d["networks_measured"], d["networks_in_suite"], d["stopped_at_max_minutes"]) == (9, 11, 9.5)
+    capsys.readouterr()
+    _render(res)
+    assert ("Stopped at --max-minutes 9.5: 9 of the suite's 11 networks measured, and the profile fitted on those. "
+            "Run the same command with --resume") in " ".join(capsys.readouterr().out.split())
+    # predict names the partial profile, in words and in its JSON (valid against prediction@1)
+    from typer.testing import CliRunner
+
+    from green_estimate.cli.app import app
+    from tests.jsonschemas import assert_valid
+
+    model = ["predict", "green_estimate/examples/simple_cnn.py", "--profile", str(out), "--steps", "10"]
+    said = CliRunner().invoke(app, model, env={"COLUMNS": "200"})
+    assert said.exit_code == 0, said.output
+    assert ("Partial profile: fitted on 9 of its suite's 11 networks (calibrate --max-minutes stopped the measuring)"
+            in said.output)
+    doc = json.loads(CliRunner().invoke(app, [*model, "--json"]).output)
+    assert doc["profile"]["suite_networks"] == {"measured": 9, "in_suite": 11}
+    assert_valid(doc, "prediction@1")
+    # --resume without a limit measures the 2 left, keeps the 9, and refits on all 11
+    res = calibrate(out=out, meter=FakeMeter(power_w=20.0), suite_path=suite_file, settings=FAST, folds=3,
+                    probe=False, resume=True)
+    _, again = read_samples(res.samples_path)
+    assert again[:9] == samples and [s["case"] for s in again] == [c.id for c in cases]
+    assert (res.networks_measured, res.measured_now, res.stopped_at_max_minutes) == (11, 2, None)
+    assert json.loads(out.read_text())["suite_networks"] == {"measured": 11, "in_suite": 11}
+    assert "Partial profile" not in CliRunner().invoke(app, model, env={"COLUMNS": "200"}).output
+
+
+def test_a_limit_that_leaves_too_few_networks_to_fit_says_to_resume(suite_file, tmp_path, monkeypatch):
+    out = tmp_path / "p.json"
+    with pytest.raises(GreenEstimateError, match=r"--max-minutes 2.5 stopped the run after 2 of 11 networks, too few "
+                                                 r"to fit: every architecture family needs 2 networks; cnn has 1, mlp "
+                                                 r"has 1. Run the same command with --resume"):
+        calibrate(out=out, meter=FakeMeter(power_w=20.0), suite_path=suite_file, settings=FAST, folds=3,
+                  probe=False, max_minutes=2.5, clock=MinuteClock())
+    assert not out.exists() and len(read_samples(tmp_path / "p.samples.jsonl")[1]) == 2  # both kept
+    # every family has 2 networks, and the fit still finds too few: its own reason, and the same advice
+    import green_estimate.calibration.calibrator as calibrator
+
+    def too_few(samples, **_):
+        raise GreenEstimateError(f"calibration produced no linear model ({len(samples)} samples)")
+
+    monkeypatch.setattr(calibrator, "fit_profile", too_few)
+    with pytest.raises(GreenEstimateError, match=r"after 5 of 11 networks, too few to fit: calibration produced no "
+                                                 r"linear model \(5 samples\). Run the same command with --resume"):
+        calibrate(out=out, meter=FakeMeter(power_w=20.0), suite_path=suite_file, settings=FAST, folds=3,
+                  probe=False, resume=True, max_minutes=3.5, clock=MinuteClock())
+    # without a limit the fit's error is its own
+    with pytest.raises(GreenEstimateError, match=r"^calibration produced no linear model \(11 samples\)$"):
+        calibrate(out=out, meter=FakeMeter(power_w=20.0), suite_path=suite_file, settings=FAST, folds=3,
+                  probe=False, resume=True)
+
+
+@pytest.mark.parametrize("minutes", [0.0, -1.0, float("nan")])
+def test_max_minutes_must_be_positive(suite_file, tmp_path, minutes):
+    with pytest.raises(UsageError, match="give a positive number of minutes"):
+        calibrate(out=tmp_path / "p.json", meter=FakeMeter(), suite_path=suite_file, settings=FAST,
+                  probe=False, max_minutes=minutes)
+    assert not (tmp_path / "p.samples.jsonl").exists()
 
 
 def test_the_pace_is_timed_before_each_network_and_summarised_in_the_profile(suite_file, tmp_path):

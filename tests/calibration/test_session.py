@@ -18,10 +18,11 @@ def record(seen):
 
 def test_a_device_goes_to_the_calibrator():
     seen: list = []
-    assert calibrate(cpu=True, quick=True, meter="estimate", watts=7.0, precision="bf16", measure=record(seen),
-                     fit_runs=record([])) == "result"
+    assert calibrate(cpu=True, quick=True, meter="estimate", watts=7.0, precision="bf16", max_minutes=2.5,
+                     measure=record(seen), fit_runs=record([])) == "result"
     assert seen == [((), {"gpu": None, "quick": True, "out": None, "resume": False, "watts": 7.0,
-                          "meter_kind": "estimate", "name": None, "on_progress": None, "precision": "bf16"})]
+                          "meter_kind": "estimate", "name": None, "on_progress": None, "precision": "bf16",
+                          "max_minutes": 2.5})]
 
 
 def test_runs_go_to_the_runs_fit():
@@ -35,6 +36,7 @@ def test_runs_go_to_the_runs_fit():
     ({}, "choose one device"),
     ({"cpu": True, "gpu": 0}, "choose one device"),
     ({"cpu": True, "from_runs": Path("r.csv")}, "takes no --gpu/--cpu"),
+    ({"from_runs": Path("r.csv"), "max_minutes": 5.0}, "takes no .*--max-minutes"),
     ({"cpu": True, "prior": "datasheet:a100"}, "go with --from-runs"),
 ])
 def test_options_that_do_not_go_together(options, message):

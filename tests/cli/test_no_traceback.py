@@ -36,6 +36,7 @@ BAD_OPTIONS = [
     ["count", GOOD, "--precision", "fp8"], ["count", GOOD, "--target", "tpu"], ["count", GOOD, "--attention", "sparse"],
     ["predict", GOOD, "--precision", "bf16"], ["predict", GOOD, "--precision", "fp32", "--profile", "datasheet:h100-sxm:bf16"],
     ["calibrate", "--cpu", "--precision", "tf32"], ["calibrate", "--cpu", "--precision", "int8"],
+    ["calibrate", "--cpu", "--max-minutes", "0"], ["calibrate", "--from-runs", "r.csv", "--max-minutes", "5"],
 ]
 
 
