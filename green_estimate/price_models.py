@@ -6,7 +6,7 @@ them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from green_estimate.errors import ProfileError
@@ -112,6 +112,7 @@ class StepModel:
     power_w: Mapping[str, Any]
     interval: Mapping[str, Any]
     n_samples: int | None = None
+    _scales: dict = field(default_factory=dict, compare=False, repr=False)  # reference_scale's, computed once
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], name: str = "?") -> StepModel:
@@ -154,6 +155,20 @@ class StepModel:
             t += self.terms["fresh_bytes"] * fresh_bytes(ops)
         return HarnessCost(time_s=t, energy_j=self.rest_w * t)
 
+    def reference_scale(self, target: str, confidence: float) -> float:
+        """The factor of the local half-widths at ``confidence`` from the profile's reference
+        architectures (split conformal: :func:`green_estimate.intervals.conformal_scale`); 1 without them."""
+        key = (target, round(confidence, 9))
+        if key not in self._scales:
+            reference, local = self.interval.get("reference"), self.interval.get("local")
+            scale = None
+            if reference and local:
+                from green_estimate.intervals import conformal_scale
+
+                scale = conformal_scale(local, reference, target, confidence)
+            self._scales[key] = 1.0 if scale is None else scale
+        return self._scales[key]
+
     def abs_log_err(self, target: str) -> list[float]:
         """The absolute log errors of whole steps of unseen families, for ``time_s`` or ``energy_j``."""
         return self.interval[target]["abs_log_err"]
@@ -166,6 +181,14 @@ class StepModel:
         cover = covers["time_s"]
         key = min(cover, key=lambda k: abs(float(k) - confidence)) if cover else None
         method = iv["method"] + (", errors of networks made up like this step" if local else "")
-        return {"method": method, "families": iv["families"], "networks": iv["n"],
-                "coverage_unseen_family": None if key is None else {"confidence": float(key), "time_s": cover[key],
-                                                                    "energy_j": covers["energy_j"][key]}}
+        out = {"method": method, "families": iv["families"], "networks": iv["n"],
+               "coverage_unseen_family": None if key is None else {"confidence": float(key), "time_s": cover[key],
+                                                                   "energy_j": covers["energy_j"][key]}}
+        ref = iv.get("reference")
+        n = len(ref.get("time_s") or []) if ref else 0
+        if local and n and self.reference_scale("time_s", confidence) != 1.0:
+            out["method"] += f", scaled by {n} reference architectures (split conformal)"
+            out["reference"] = {"architectures": n, "confidence": confidence,
+                                "scale": {t: self.reference_scale(t, confidence) for t in ("time_s", "energy_j")},
+                                "median_ape": ref["median_ape"]}
+        return out

@@ -49,3 +49,26 @@ def test_a_conv_step_gets_the_conv_networks_width_and_a_linear_one_theirs():
 def test_coverage_is_measured_on_families_left_out_and_close_to_the_level():
     cov = _block()["coverage_unseen_family"]["time_s"]
     assert cov["0.9"] == pytest.approx(0.9, abs=0.06) and cov["0.5"] == pytest.approx(0.5, abs=0.1)
+
+
+def _flat_block() -> dict:
+    # 40 networks of one make-up, errors 0.01 … 0.40: every make-up gets the same half-width
+    errs = [0.01 * (i + 1) for i in range(40)]
+    return local_block(["conv", "linear", FUSED], [[0.5, 0.5, 0.0]] * 40, [f"f{i % 4}" for i in range(40)],
+                       {"time_s": errs, "energy_j": errs}, (0.5, 0.9))
+
+
+def test_the_conformal_scale_is_the_reference_ratio_of_rank_ceil_n_plus_1_times_c():
+    from green_estimate.intervals import conformal_scale
+
+    local = _flat_block()
+    h = local_halfwidth(local, "time_s", 0.9, [0.5, 0.5, 0.0])
+    assert h == pytest.approx(0.36)  # 36 of the 40 equal weights reach 90 %
+    # 19 reference errors 0.01 … 0.19: rank ⌈20 × 0.9⌉ = 18 → 0.18, over the half-width 0.36
+    ref = {"time_s": [0.01 * j for j in range(19, 0, -1)], "shares": [[0.5, 0.5, 0.0]] * 19}
+    assert conformal_scale(local, ref, "time_s", 0.9) == pytest.approx(0.18 / 0.36)
+    # at 0.5: rank 10 → 0.10, over the median half-width 0.20
+    assert conformal_scale(local, ref, "time_s", 0.5) == pytest.approx(0.10 / 0.20)
+    # rank past n (0.99: ⌈19.8⌉ = 20 > 19) takes the largest; fewer than 5 references scale nothing
+    assert conformal_scale(local, ref, "time_s", 0.99) == pytest.approx(0.19 / 0.40)
+    assert conformal_scale(local, {"time_s": [0.1] * 4, "shares": [[0.5, 0.5, 0.0]] * 4}, "time_s", 0.9) is None

@@ -11,6 +11,7 @@ from typing import Callable
 from green_estimate.calibration.cases import Case, load_suite
 from green_estimate.calibration.fit import class_rows, fit_classes, repeat_noise
 from green_estimate.calibration.incontext import OP_FIELDS
+from green_estimate.calibration.references import REFERENCE_FAMILY
 from green_estimate.calibration.runner import RunSettings, read_samples, run_suite
 from green_estimate.calibration.step_fit import GPU_OP_SCALE_FLOOR, fit_step_model
 from green_estimate.errors import GreenEstimateError, MeterUnavailableError, UsageError
@@ -303,13 +304,17 @@ def fit_profile(samples: list[dict], folds: int = 5, gpu: bool = False) -> Profi
     # a network whose windows saw no energy (shorter than the meter's counter update; samples of
     # green-estimate before 2026-11-29 on a GPU) says nothing about power: left out
     samples = [s for s in samples if s.get("kind") == "network" and s.get("time_s", 0) > 0 and s.get("energy_j", 0) > 0]
+    # standard models measured to test the fit, never fitted (calibration/references.py)
+    references = [s for s in samples if s["params"].get("family") == REFERENCE_FAMILY]
+    samples = [s for s in samples if s["params"].get("family") != REFERENCE_FAMILY]
     rows = class_rows(samples)
     classes = fit_classes(rows, folds=folds)
     for needed in ("linear", "elementwise"):
         if needed not in classes:
             raise GreenEstimateError(f"calibration produced no {needed} model (too few samples): run the full suite")
     default = "elementwise"
-    step = fit_step_model(samples, classes, rows, default, op_scale_floor=GPU_OP_SCALE_FLOOR if gpu else 0.0)
+    step = fit_step_model(samples, classes, rows, default, op_scale_floor=GPU_OP_SCALE_FLOOR if gpu else 0.0,
+                          references=references)
     power = step["power_w"]
     entries = {}
     for cls, fitted in classes.items():

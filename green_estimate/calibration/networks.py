@@ -342,8 +342,9 @@ _BUILDERS: dict[str, Callable[[random.Random], Network]] = {
 
 def build_network(family: str, seed: int, device: str) -> Network:
     """The network ``family`` draws with ``seed``, its parameters on ``device`` (``meta`` for counting).
-    ``family`` is one of :data:`FAMILIES` or of the GPU suite's
-    :data:`~green_estimate.calibration.networks_gpu.GPU_FAMILIES`.
+    ``family`` is one of :data:`FAMILIES`, of the GPU suite's
+    :data:`~green_estimate.calibration.networks_gpu.GPU_FAMILIES`, or ``reference`` (the standard
+    models of :mod:`~green_estimate.calibration.references`, which calibration measures and never fits).
 
     Raises:
         KeyError: an unknown family.
@@ -351,7 +352,11 @@ def build_network(family: str, seed: int, device: str) -> Network:
     import torch
 
     builder = _BUILDERS.get(family)
-    if builder is None:
+    if family == "reference":  # references.REFERENCE_FAMILY: standard models, the seed picks one
+        from green_estimate.calibration.references import build_reference
+
+        builder = lambda rng: build_reference(seed)  # noqa: E731
+    elif builder is None:
         from green_estimate.calibration.networks_gpu import BUILDERS
 
         builder = BUILDERS[family]

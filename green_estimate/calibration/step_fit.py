@@ -36,7 +36,7 @@ from green_estimate.calibration.fit import Fit, Row, refit_params, wls
 from green_estimate.calibration.incontext import op_record
 from green_estimate.counting.regions import SCALE_GROUPS, scale_parts
 from green_estimate.features import fresh_bytes
-from green_estimate.intervals import FUSED, local_block, make_up
+from green_estimate.intervals import FUSED, local_block, make_up, reference_block
 from green_estimate.price_models import ClassModel
 
 STEP_FEATURES = tuple(f"{g}_time_s" for g in SCALE_GROUPS) + ("const", "dispatches", "param_tensors", "fresh_bytes")
@@ -279,10 +279,35 @@ def _interval_summary(log_err: dict[str, list[float]], err_family: list[str], fa
     return interval
 
 
+def _reference_errors(refs: list[dict], classes: dict[str, dict], default: str, params: list[float], power: dict,
+                      kinds: list[str]) -> tuple[list[str], list[list[float]], dict[str, list[float]], dict]:
+    """Each reference sample predicted by the fitted models: names, make-ups, absolute log errors per
+    target, and the predicted and measured values."""
+    import numpy as np
+
+    from green_estimate.calibration.references import reference_name
+
+    names, shares, err = [], [], {"time_s": [], "energy_j": []}
+    seen: dict[str, list[float]] = {"predicted_time_s": [], "time_s": []}
+    for s in refs:
+        ot = class_times(s, classes, default)
+        t_pred = float(np.array(step_features(s, ot)) @ np.array(params))
+        sc = _scaled(ot, params)
+        e_pred = _predict_energy(sc, t_pred, power)
+        names.append(reference_name(s["params"]["seed"]))
+        shares.append(make_up(sc, _fused_time(ot, params), kinds))
+        err["time_s"].append(abs(math.log(max(t_pred, 1e-12) / s["time_s"])))
+        err["energy_j"].append(abs(math.log(max(e_pred, 1e-12) / s["energy_j"])))
+        seen["predicted_time_s"].append(t_pred)
+        seen["time_s"].append(s["time_s"])
+    return names, shares, err, seen
+
+
 def fit_step_model(samples: list[dict], classes: dict[str, dict], rows: dict[str, list[Row]],
-                   default: str, op_scale_floor: float = 0.0) -> dict:
+                   default: str, op_scale_floor: float = 0.0, references: list[dict] | None = None) -> dict:
     """The step model, per-class power and leave-one-family-out intervals from the network samples
-    (``op_scale_floor``: :func:`fit_step`'s, in every refit)."""
+    (``op_scale_floor``: :func:`fit_step`'s, in every refit); with ``references`` (samples of
+    standard models the fit never saw), their errors, which scale the intervals (split conformal)."""
     import numpy as np
 
     y = np.array([s["time_s"] for s in samples], dtype=float)
@@ -301,6 +326,9 @@ def fit_step_model(samples: list[dict], classes: dict[str, dict], rows: dict[str
         kinds = sorted({k for c in scaled for k in c} | set(classes)) + [FUSED]
         shares = [make_up(scaled[i], _fused_time(op_times[i], params), kinds) for i in err_index]
         interval["local"] = local_block(kinds, shares, err_family, log_err, LEVELS)
+        if references:
+            interval["reference"] = reference_block(interval["local"], *_reference_errors(
+                references, classes, default, params, power, kinds), LEVELS)
     return {
         "form": "incontext@1", "features": list(STEP_FEATURES), "n_samples": len(samples),
         "time_s": {"params": params, "fit_cov": cov, "resid_rel_sd": float(np.sqrt(res.scale))},

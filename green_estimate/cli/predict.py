@@ -103,6 +103,11 @@ def _render(console, d: dict) -> None:  # noqa: ANN001
         like = ", weighted to those made up like this step" if "made up like" in d["interval"].get("method", "") else ""
         console.print(f"Interval: from calibration's errors on networks of architecture families it had not seen{like}; "
                       f"such a {cover['confidence']:.0%} interval held {cover['time_s']:.0%} of them.")
+        ref = d["interval"].get("reference")
+        if ref:
+            console.print(f"Scaled ×{ref['scale']['time_s']:.2f} (time), ×{ref['scale']['energy_j']:.2f} (energy) by the "
+                          f"errors of {ref['architectures']} standard architectures that calibration measured and never "
+                          f"fitted (split conformal prediction; their median error {pct(ref['median_ape']['time_s'])}).")
     if tot["co2e_g"] is not None:
         gi = d["grid_intensity"]
         console.print(f"CO2e: {si(tot['co2e_g'], 'g')} ({si(tot['co2e_g_interval'][0], 'g')} – {si(tot['co2e_g_interval'][1], 'g')}) "

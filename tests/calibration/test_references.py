@@ -1,0 +1,116 @@
+"""Reference architectures: standard models that calibration measures, never fits, and that scale the intervals."""
+from __future__ import annotations
+
+import json
+import math
+import textwrap
+
+import pytest
+
+from green_estimate.calibration.calibrator import calibrate
+from green_estimate.calibration.incontext import count_network, make_step
+from green_estimate.calibration.networks import build_network
+from green_estimate.calibration.references import REFERENCES, build_reference, reference_name
+from green_estimate.calibration.runner import RunSettings
+from green_estimate.meters.fake import FakeMeter
+from tests.calibration.test_runner import SUITE
+
+FAST = RunSettings(warmup_s=0.0, window_s=0.002, repeats=2, max_step_flops=3e9)
+# the runner's test suite, plus 6 cheap references (tabular, residual MLP, wide-and-deep, GRU, TextCNN, M5)
+REF_SEEDS = (16, 17, 18, 13, 11, 19)
+SUITE_WITH_REFERENCES = SUITE + textwrap.dedent(f"""
+    [[group]]
+    class = "network"
+    kind = "network"
+    full = {len(REF_SEEDS)}
+    quick = {len(REF_SEEDS)}
+    [group.grid]
+    family = ["reference"]
+    seed = {list(REF_SEEDS)}
+    batch = [32]
+    optimizer = ["adam"]
+""")
+
+
+def test_every_reference_counts_on_meta_within_the_quick_suites_step_and_is_named_once():
+    names = [n for n, _ in REFERENCES]
+    assert len(names) == 19 == len(set(names))
+    for seed in range(1, len(REFERENCES) + 1):
+        batch, ops, _, structure = count_network("reference", seed, 32, "adam", 3e9)
+        assert batch == 32, reference_name(seed)  # none is halved: every machine measures it at batch 32
+        assert 1e7 < sum(o.flops for o in ops) <= 3e9 and structure["param_tensors"] > 0
+    with pytest.raises(KeyError, match="no reference architecture 20"):
+        build_reference(20)
+
+
+@pytest.mark.parametrize("seed", [16, 18, 15])  # tabular MLP, wide-and-deep (two inputs), causal LM
+def test_a_reference_trains_on_the_cpu(seed):
+    import torch
+
+    net = build_network("reference", seed, "cpu")
+    before = [p.detach().clone() for p in net.model.parameters()]
+    make_step(net.model, net.inputs(4, "cpu"), "adam")()
+    after = list(net.model.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(after, before))  # the step updated the weights
+
+
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("refs")
+    (folder / "suite.toml").write_text(SUITE_WITH_REFERENCES)
+    res = calibrate(out=folder / "p.json", meter=FakeMeter(power_w=20.0), suite_path=folder / "suite.toml",
+                    settings=FAST, folds=3, probe=False)
+    return res, json.loads((folder / "p.json").read_text())
+
+
+def test_references_are_measured_and_never_fitted(calibrated):
+    res, prof = calibrated
+    assert prof["sample_count"] == 11  # the 11 networks; the 6 references are not fitted
+    iv = prof["step_model"]["interval"]
+    assert iv["families"] == ["cnn", "mlp"] and iv["n"] == 11
+    ref = iv["reference"]
+    assert sorted(ref["names"]) == sorted(reference_name(s) for s in REF_SEEDS)
+    assert res.networks_measured == res.networks_in_suite == 17
+
+
+def test_a_references_stored_error_is_its_price_by_predict_against_its_measured_step(calibrated):
+    from green_estimate.counting.counter import count_step
+    from green_estimate.pricing import price_step
+    from green_estimate.profile import Profile
+
+    res, prof = calibrated
+    profile = Profile.from_dict(prof)
+    ref = prof["step_model"]["interval"]["reference"]
+    for name, predicted, measured, err in zip(ref["names"], ref["predicted_time_s"], ref["measured_time_s"],
+                                              ref["time_s"]):
+        seed = 1 + [n for n, _ in REFERENCES].index(name)
+        net = build_network("reference", seed, "meta")
+        report = count_step(net.model, net.inputs(32, "meta"), optimizer="adam", attention="math")
+        priced = sum(c.time_s for c in price_step(report, profile).values())
+        assert priced == pytest.approx(predicted, rel=1e-4), name
+        assert err == pytest.approx(abs(math.log(predicted / measured)), abs=2e-5), name
+
+
+def test_intervals_are_the_local_ones_times_the_conformal_scale(calibrated):
+    from green_estimate.intervals import conformal_scale, local_halfwidth, make_up
+    from green_estimate.pricing import interval_log_halfwidth, price_step
+    from green_estimate.profile import Profile
+    from green_estimate.counting.counter import count_step
+
+    _, prof = calibrated
+    profile = Profile.from_dict(prof)
+    iv = prof["step_model"]["interval"]
+    net = build_network("mlp", 3, "meta")
+    report = count_step(net.model, net.inputs(8, "meta"), optimizer="adam")
+    classes = price_step(report, profile)
+    ops = {k: c for k, c in classes.items() if c.ops}
+    at = make_up({k: c.time_s for k, c in ops.items()}, sum(c.fused_time_s for c in ops.values()), iv["local"]["kinds"])
+    for target in ("time_s", "energy_j"):
+        scale = conformal_scale(iv["local"], iv["reference"], target, 0.9)
+        assert scale is not None and scale > 0
+        want = local_halfwidth(iv["local"], target, 0.9, at) * scale
+        assert interval_log_halfwidth(profile, target, 0.9, classes) == pytest.approx(want)
+    # the stored scale at 0.9 is the one pricing uses
+    assert iv["reference"]["scale"]["time_s"]["0.9"] == pytest.approx(profile.step.reference_scale("time_s", 0.9))
+    basis = profile.step.interval_basis(0.9)
+    assert basis["reference"]["architectures"] == len(REF_SEEDS) and "split conformal" in basis["method"]
