@@ -21,8 +21,8 @@ never fits (:mod:`~green_estimate.calibration.references`), and the half-width a
 is the local one × ``s_c``: with ``r_j`` each reference's error over its own local half-width,
 ``s_c`` is the ⌈(n+1)·c⌉-th smallest of the ``n`` ratios — the smallest scale that holds that many
 of them (the largest ratio where ⌈(n+1)·c⌉ > n). If a user's model and the references are alike
-(exchangeable), such an interval holds it with probability at least ``c``, and with 19 references
-at ``c`` = 0.9 exactly 0.9 (18 of 20). A profile without references is not scaled.
+(exchangeable), such an interval holds it with probability at least ``c`` — with 19 references at
+``c`` = 0.9, at least 18/20 and under 19/20. A profile without references is not scaled.
 """
 from __future__ import annotations
 

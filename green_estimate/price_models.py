@@ -184,9 +184,11 @@ class StepModel:
         out = {"method": method, "families": iv["families"], "networks": iv["n"],
                "coverage_unseen_family": None if key is None else {"confidence": float(key), "time_s": cover[key],
                                                                    "energy_j": covers["energy_j"][key]}}
+        from green_estimate.intervals import MIN_REFERENCES
+
         ref = iv.get("reference")
         n = len(ref.get("time_s") or []) if ref else 0
-        if local and n and self.reference_scale("time_s", confidence) != 1.0:
+        if local and n >= MIN_REFERENCES:
             out["method"] += f", scaled by {n} reference architectures (split conformal)"
             out["reference"] = {"architectures": n, "confidence": confidence,
                                 "scale": {t: self.reference_scale(t, confidence) for t in ("time_s", "energy_j")},

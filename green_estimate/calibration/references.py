@@ -416,7 +416,13 @@ REFERENCES: tuple[tuple[str, Callable[[], Network]], ...] = (
 
 
 def reference_name(seed: int) -> str:
-    """The name of the ``reference`` family's network ``seed`` (1-based)."""
+    """The name of the ``reference`` family's network ``seed`` (1-based).
+
+    Raises:
+        KeyError: no reference has that seed.
+    """
+    if not 1 <= seed <= len(REFERENCES):
+        raise KeyError(f"no reference architecture {seed}: 1 to {len(REFERENCES)}")
     return REFERENCES[seed - 1][0]
 
 
