@@ -126,8 +126,9 @@ def _render(result) -> None:  # noqa: ANN001
         console.print(f"[yellow]Better meter not used[/yellow] — {reason}")
     console.print(f"Time: measured. Energy: [bold]{p['provenance']}[/bold]"
                   + (" — time × assumed watts, not a sensor reading." if p["provenance"] == "estimated" else "."))
-    console.print(f"{p['sample_count']} samples ({result.measured_now} measured now) in {result.elapsed_s:.0f} s; "
-                  f"raw samples: {result.samples_path}")
+    refs = len((p.get("step_model", {}).get("interval", {}).get("reference") or {}).get("names", []))
+    console.print(f"{p['sample_count']} networks fitted" + (f" and {refs} reference architectures tested" if refs else "")
+                  + f" ({result.measured_now} measured now) in {result.elapsed_s:.0f} s; raw samples: {result.samples_path}")
     if result.stopped_at_max_minutes is not None:
         console.print(f"[yellow]Stopped at --max-minutes {result.stopped_at_max_minutes:g}[/yellow]: "
                       f"{result.networks_measured} of the suite's {result.networks_in_suite} networks measured, and the "

@@ -114,3 +114,22 @@ def test_intervals_are_the_local_ones_times_the_conformal_scale(calibrated):
     assert iv["reference"]["scale"]["time_s"]["0.9"] == pytest.approx(profile.step.reference_scale("time_s", 0.9))
     basis = profile.step.interval_basis(0.9)
     assert basis["reference"]["architectures"] == len(REF_SEEDS) and "split conformal" in basis["method"]
+
+
+def test_predict_says_its_interval_is_scaled_and_by_how_much(calibrated, tmp_path):
+    from typer.testing import CliRunner
+
+    from green_estimate.cli.app import app
+    from tests.jsonschemas import assert_valid
+
+    res, prof = calibrated
+    argv = ["predict", "green_estimate/examples/simple_cnn.py", "--profile", str(res.profile_path), "--steps", "10"]
+    said = CliRunner().invoke(app, argv, env={"COLUMNS": "200"})
+    assert said.exit_code == 0, said.output
+    scale = prof["step_model"]["interval"]["reference"]["scale"]["time_s"]["0.9"]
+    assert (f"Scaled ×{scale:.2f} (time)" in said.output
+            and f"by the errors of {len(REF_SEEDS)} standard architectures that calibration measured and never fitted"
+            in said.output)
+    doc = json.loads(CliRunner().invoke(app, [*argv, "--json"]).output)
+    assert doc["interval"]["reference"]["scale"]["time_s"] == pytest.approx(scale)
+    assert_valid(doc, "prediction@1")
