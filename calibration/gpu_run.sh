@@ -4,8 +4,8 @@
 # CUDA each op's time is the device time of the kernels its profiler event launched — and whose
 # whole steps are measured with NVML; at most 4.5 minutes of measuring, --max-minutes), the
 # unseen-model benchmark on the GPU with that profile (tests/benchmarks/bench_accuracy_gpu.py: the
-# unseen small models, then the large steps), a quick
-# validation on the GPU, then — where the booking has time left — the shipped CPU profile on the
+# unseen small models, then the large steps), a quick validation on the GPU, then — where the
+# booking has time left — the shipped CPU profile on the
 # booking's host CPU (a CPU other than the one that made it: tests/benchmarks/bench_accuracy.py
 # --profiles default), everything collected under $OUT (at most 8 files come back). Budget: under
 # 9.5 minutes in all (run H200-b took 317 s, before the large steps and the device-bound suite

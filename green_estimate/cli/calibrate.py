@@ -36,9 +36,9 @@ def calibrate(
 
     Each network's step is run under torch.profiler (every op's time in context) and measured whole
     under the energy meter; per-class op models, a step model, per-class power and intervals from
-    leaving whole architecture families out are fitted with statsmodels. On a CPU, 19 standard reference
-    architectures are measured too and never fitted: their errors are printed, and they scale the
-    intervals (split conformal prediction). Each sample is appended to a
+    leaving whole architecture families out are fitted with statsmodels. 19 standard reference
+    architectures are measured too (not by the quick GPU suite) and never fitted: their errors are
+    printed, and they scale the intervals (split conformal prediction). Each sample is appended to a
     samples file beside the profile as it is measured, so Ctrl-C loses nothing; --resume continues
     where it stopped. --max-minutes bounds the measuring: the profile is then fitted on the networks
     measured so far, and says how many of the suite's those were.

@@ -13,8 +13,9 @@ the calibration's network generator:
 For each it counts one training step (forward, loss, backward, Adam) for a CUDA target, prices it
 with the profile, then measures the same step on the GPU: the settled step time sizes 3 windows of
 at least 0.5 s (five NVML counter updates; 1 s for ``large``), each ending with a device
-synchronise, median; as in calibration, a window whose energy counter did not move is doubled. Time and energy are both measured (energy: NVML's board counter, idle
-included, as calibration measures it). Prints each model's time and energy error and whether it
+synchronise, median; as in calibration, a window whose energy counter did not move is doubled.
+Time and energy are both measured (energy: NVML's board counter, idle included, as calibration
+measures it). Prints each model's time and energy error and whether it
 fell inside the 90 % interval, then the median error, the share within ±15 % and the coverage.
 
     python tests/benchmarks/bench_accuracy_gpu.py --profile gpu.json --json out.json    # on the GPU
