@@ -192,7 +192,12 @@ class Profile:
         if self.data.get("provenance") == "datasheet":
             return "vendor figures and stated assumptions (docs/datasheet.md)"
         step = self.step
-        return f"calibrated in context ({step.n_samples if step.n_samples is not None else '?'} networks)" if step else ""
+        if not step:
+            return ""
+        ref = step.interval.get("reference") or {}
+        errs = (ref.get("median_ape") or {}).get("time_s")
+        tested = f"; {len(ref.get('names', []))} reference architectures, never fitted: median error {errs:.1%}" if errs is not None else ""
+        return f"calibrated in context ({step.n_samples if step.n_samples is not None else '?'} networks{tested})"
 
 
 # The type of each key a profile may have today (``None``: any JSON). Unknown keys are allowed (newer

@@ -71,6 +71,13 @@ def test_references_are_measured_and_never_fitted(calibrated):
     ref = iv["reference"]
     assert sorted(ref["names"]) == sorted(reference_name(s) for s in REF_SEEDS)
     assert res.networks_measured == res.networks_in_suite == 17
+    from green_estimate.profile import Profile
+
+    median = ref["median_ape"]["time_s"]
+    errors = sorted(math.exp(e) - 1 for e in ref["time_s"])
+    assert median == pytest.approx((errors[2] + errors[3]) / 2)  # the middle two of six
+    assert Profile.from_dict(prof).source == (f"calibrated in context (11 networks; 6 reference architectures, never "
+                                              f"fitted: median error {median:.1%})")
 
 
 def test_a_references_stored_error_is_its_price_by_predict_against_its_measured_step(calibrated):
