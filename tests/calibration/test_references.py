@@ -75,7 +75,7 @@ def test_references_are_measured_and_never_fitted(calibrated):
 
     median = ref["median_ape"]["time_s"]
     errors = sorted(math.exp(e) - 1 for e in ref["time_s"])
-    assert median == pytest.approx((errors[2] + errors[3]) / 2)  # the middle two of six
+    assert median == pytest.approx((errors[2] + errors[3]) / 2, rel=1e-4)  # the middle two of six (stored rounded)
     assert Profile.from_dict(prof).source == (f"calibrated in context (11 networks; 6 reference architectures, never "
                                               f"fitted: median error {median:.1%})")
 
