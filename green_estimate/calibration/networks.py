@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 FAMILIES: tuple[str, ...] = ("cnn", "resnet", "mobile", "grouped", "unet", "mlp", "rnn", "transformer", "embed")
+REFERENCE_FAMILY = "reference"  # the standard models of calibration/references.py: measured, never fitted
 
 
 @dataclass
@@ -352,7 +353,7 @@ def build_network(family: str, seed: int, device: str) -> Network:
     import torch
 
     builder = _BUILDERS.get(family)
-    if family == "reference":  # references.REFERENCE_FAMILY: standard models, the seed picks one
+    if family == REFERENCE_FAMILY:  # standard models (calibration/references.py): the seed picks one
         from green_estimate.calibration.references import build_reference
 
         builder = lambda rng: build_reference(seed)  # noqa: E731
