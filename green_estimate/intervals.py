@@ -94,15 +94,23 @@ def local_block(kinds: list[str], shares: list[list[float]], families: list[str]
     return local
 
 
+def _ratios(local: dict, reference: dict, target: str, level: float) -> list[float]:
+    """Each reference's error over its own local half-width at ``level``, smallest first."""
+    errs, shares = reference.get(target) or [], reference.get("shares") or []
+    return sorted(e / max(local_halfwidth(local, target, level, at), 1e-9) for e, at in zip(errs, shares))
+
+
+def _scale_of(ratios: list[float], level: float) -> float | None:
+    """The ⌈(n+1)·level⌉-th smallest ratio (the largest past n); ``None`` below :data:`MIN_REFERENCES`."""
+    if len(ratios) < MIN_REFERENCES:
+        return None
+    return ratios[min(math.ceil((len(ratios) + 1) * level), len(ratios)) - 1]
+
+
 def conformal_scale(local: dict, reference: dict, target: str, level: float) -> float | None:
     """The factor of the local half-width at ``level`` from the reference architectures' errors
     (``None`` with fewer than :data:`MIN_REFERENCES`)."""
-    errs, shares = reference.get(target) or [], reference.get("shares") or []
-    if len(errs) < MIN_REFERENCES:
-        return None
-    ratios = sorted(e / max(local_halfwidth(local, target, level, at), 1e-9) for e, at in zip(errs, shares))
-    k = math.ceil((len(ratios) + 1) * level)
-    return ratios[min(k, len(ratios)) - 1]
+    return _scale_of(_ratios(local, reference, target, level), level)
 
 
 def reference_block(local: dict, names: list[str], shares: list[list[float]], errors: dict[str, list[float]],
@@ -115,7 +123,8 @@ def reference_block(local: dict, names: list[str], shares: list[list[float]], er
                            "measured_time_s": [float(f"{x:.6g}") for x in seen["time_s"]]}
     ref["median_ape"] = {t: statistics.median(math.exp(e) - 1 for e in errs) for t, errs in errors.items() if errs}
     ref["within_15pct"] = {t: sum(math.exp(e) - 1 <= 0.15 for e in errs) / len(errs) for t, errs in errors.items() if errs}
-    ref["local_coverage"] = {t: {str(lv): sum(e <= local_halfwidth(local, t, lv, at) for e, at in zip(errs, shares))
-                                 / len(errs) for lv in levels} for t, errs in errors.items() if errs}
-    ref["scale"] = {t: {str(lv): conformal_scale(local, ref, t, lv) for lv in levels} for t in errors}
+    ratios = {(t, lv): _ratios(local, ref, t, lv) for t in errors for lv in levels}  # each half-width once
+    ref["local_coverage"] = {t: {str(lv): sum(r <= 1 for r in ratios[t, lv]) / len(errs) for lv in levels}
+                             for t, errs in errors.items() if errs}
+    ref["scale"] = {t: {str(lv): _scale_of(ratios[t, lv], lv) for lv in levels} for t in errors}
     return ref

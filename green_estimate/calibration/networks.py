@@ -33,15 +33,20 @@ def _act(rng: random.Random) -> Any:
     return rng.choice([nn.ReLU, nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU, nn.Hardswish, nn.LeakyReLU, nn.Tanh])()
 
 
-def _image(ch: int, hw: int) -> Callable[[int, str], tuple]:
+def _floats(*shape: int) -> Callable[[int, str], tuple]:
+    """Inputs of ``(batch, *shape)`` normal floats (empty on ``meta``)."""
     import torch
 
     def make(batch: int, device: str) -> tuple:
         if device == "meta":
-            return (torch.empty(batch, ch, hw, hw, device="meta"),)
-        return (torch.randn(batch, ch, hw, hw, device=device),)
+            return (torch.empty(batch, *shape, device="meta"),)
+        return (torch.randn(batch, *shape, device=device),)
 
     return make
+
+
+def _image(ch: int, hw: int) -> Callable[[int, str], tuple]:
+    return _floats(ch, hw, hw)
 
 
 def _tokens(vocab: int, seq: int) -> Callable[[int, str], tuple]:
@@ -56,14 +61,7 @@ def _tokens(vocab: int, seq: int) -> Callable[[int, str], tuple]:
 
 
 def _vector(width: int) -> Callable[[int, str], tuple]:
-    import torch
-
-    def make(batch: int, device: str) -> tuple:
-        if device == "meta":
-            return (torch.empty(batch, width, device="meta"),)
-        return (torch.randn(batch, width, device=device),)
-
-    return make
+    return _floats(width)
 
 
 def _norm2d(rng: random.Random, ch: int) -> list:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from green_estimate.calibration import reference_cnns as cnn
-from green_estimate.calibration.networks import REFERENCE_FAMILY, Network, _tokens, _vector
+from green_estimate.calibration.networks import REFERENCE_FAMILY, Network, _floats, _tokens, _vector
 
 
 def _textcnn() -> Network:
@@ -58,17 +58,6 @@ def _bilstm() -> Network:
     return Network(BiLSTM(), _tokens(10000, 40), REFERENCE_FAMILY)
 
 
-def _sequence(seq: int, features: int) -> Callable[[int, str], tuple]:
-    import torch
-
-    def make(batch: int, device: str) -> tuple:
-        if device == "meta":
-            return (torch.empty(batch, seq, features, device="meta"),)
-        return (torch.randn(batch, seq, features, device=device),)
-
-    return make
-
-
 def _gru_timeseries() -> Network:
     import torch.nn as nn
 
@@ -82,7 +71,7 @@ def _gru_timeseries() -> Network:
             h, _ = self.rnn(x)
             return self.out(h[:, -1])
 
-    return Network(Series(), _sequence(50, 12), REFERENCE_FAMILY)
+    return Network(Series(), _floats(50, 12), REFERENCE_FAMILY)  # 50 steps of 12 features
 
 
 def _text_transformer() -> Network:
@@ -176,7 +165,6 @@ def _wide_and_deep() -> Network:
 
 
 def _m5_audio() -> Network:
-    import torch
     import torch.nn as nn
 
     m = nn.Sequential(
@@ -184,13 +172,7 @@ def _m5_audio() -> Network:
         nn.Conv1d(32, 32, 3), nn.BatchNorm1d(32), nn.ReLU(), nn.MaxPool1d(4),
         nn.Conv1d(32, 64, 3), nn.BatchNorm1d(64), nn.ReLU(), nn.MaxPool1d(4),
         nn.Conv1d(64, 64, 3), nn.BatchNorm1d(64), nn.ReLU(), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(64, 35))
-
-    def make(batch: int, device: str) -> tuple:
-        if device == "meta":
-            return (torch.empty(batch, 1, 8000, device="meta"),)
-        return (torch.randn(batch, 1, 8000, device=device),)
-
-    return Network(m, make, REFERENCE_FAMILY)
+    return Network(m, _floats(1, 8000), REFERENCE_FAMILY)  # one second of 8 kHz audio
 
 
 # Seed i of the ``reference`` family builds the i-th (names as the profile reports them).
@@ -206,15 +188,19 @@ REFERENCES: tuple[tuple[str, Callable[[], Network]], ...] = (
 )
 
 
+def _entry(seed: int) -> tuple[str, Callable[[], Network]]:
+    if not 1 <= seed <= len(REFERENCES):
+        raise KeyError(f"no reference architecture {seed}: 1 to {len(REFERENCES)}")
+    return REFERENCES[seed - 1]
+
+
 def reference_name(seed: int) -> str:
     """The name of the ``reference`` family's network ``seed`` (1-based).
 
     Raises:
         KeyError: no reference has that seed.
     """
-    if not 1 <= seed <= len(REFERENCES):
-        raise KeyError(f"no reference architecture {seed}: 1 to {len(REFERENCES)}")
-    return REFERENCES[seed - 1][0]
+    return _entry(seed)[0]
 
 
 def build_reference(seed: int) -> Network:
@@ -223,6 +209,4 @@ def build_reference(seed: int) -> Network:
     Raises:
         KeyError: no reference has that seed.
     """
-    if not 1 <= seed <= len(REFERENCES):
-        raise KeyError(f"no reference architecture {seed}: 1 to {len(REFERENCES)}")
-    return REFERENCES[seed - 1][1]()
+    return _entry(seed)[1]()
