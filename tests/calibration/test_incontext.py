@@ -7,7 +7,8 @@ from types import SimpleNamespace
 import pytest
 
 from green_estimate.calibration import incontext
-from green_estimate.calibration.incontext import assign_times, match_events, match_key, op_record, settled_step_s, _row
+from green_estimate.calibration.incontext import (assign_times, match_cpu_events, match_events, match_key, op_record,
+                                                  settled_step_s, _row)
 from green_estimate.meters.base import Reading
 from green_estimate.counting.report import OpRecord
 
@@ -58,6 +59,68 @@ def test_device_time_is_taken_on_cuda():
     got = match_events([Event("aten::mm", 0, 50.0, device_time_total=7.0)], {"mm"}, device_time=True)
     assert got == {"mm": [7e-6]}
 
+
+
+@dataclass
+class RawEvent:
+    """The members of a raw profiler event (``_KinetoEvent``) that :func:`match_cpu_events` reads."""
+
+    ev_name: str
+    start: int  # ns
+    end: int
+    thread: int = 1
+    device: str = "CPU"
+    is_async_: bool = False
+    end_thread: int | None = None
+
+    def name(self): return self.ev_name
+    def start_ns(self): return self.start
+    def end_ns(self): return self.end
+    def start_thread_id(self): return self.thread
+    def end_thread_id(self): return self.thread if self.end_thread is None else self.end_thread
+    def is_async(self): return self.is_async_
+    def is_hidden_event(self): return False
+
+    def device_type(self):
+        from torch.autograd import DeviceType
+
+        return getattr(DeviceType, self.device)
+
+
+def test_raw_events_nest_by_time_and_the_outermost_match_takes_its_time():
+    # the same step as test_outermost_matching_event_takes_its_childrens_time, as raw events (ns from
+    # a trace start of 1000 ns), listed out of order, with events matching must skip
+    events = [
+        RawEvent("aten::addmm", 4_000, 30_000), RawEvent("aten::linear", 1_000, 31_000), RawEvent("aten::t", 2_000, 4_000),
+        RawEvent("aten::convolution", 42_000, 62_000), RawEvent("aten::convolution", 41_000, 66_000),
+        RawEvent("Optimizer.step#Adam.step", 81_000, 86_000), RawEvent("aten::add_", 91_000, 94_000),
+        RawEvent("aten::add", 96_000, 100_000),
+        RawEvent("aten::add", 101_000, 108_000, thread=2),        # another thread: its own nesting
+        RawEvent("aten::add", 110_000, 190_000, is_async_=True),   # async: left out, as torch does
+        RawEvent("aten::add", 120_000, 121_000, device="CUDA"),    # a device event: not a CPU op
+        RawEvent("aten::add", 130_000, 131_000, end_thread=3),     # ends on another thread: async
+        RawEvent("aten::_version", 96_500, 97_000),                # a utility event torch's list drops
+    ]
+    got = match_cpu_events(events, {"addmm", "convolution", "add", "_version"}, trace_start_ns=1_000)
+    assert got == {"addmm": [pytest.approx(26e-6)], "convolution": [pytest.approx(25e-6)],
+                   "add": [pytest.approx(3e-6), pytest.approx(4e-6), pytest.approx(7e-6)]}
+
+
+def test_raw_events_give_what_torchs_event_tree_gives_on_a_real_step():
+    torch = pytest.importorskip("torch")
+    from torch.profiler import ProfilerActivity, profile
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                                torch.nn.Flatten(), torch.nn.Linear(8 * 6 * 6, 10))
+    step = incontext.make_step(model, (torch.randn(4, 3, 8, 8),), "adam")
+    step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+    keys = {"convolution", "convolution_backward", "native_batch_norm", "native_batch_norm_backward", "relu",
+            "threshold_backward", "addmm", "mm", "add", "mul", "_foreach_add", "_log_softmax", "nll_loss_forward"}
+    fast = incontext.profiled_times(prof, keys, "cpu")
+    assert sum(len(v) for v in fast.values()) >= 8  # matched something real: conv, norm, relu, addmm, ...
+    assert dict(fast) == dict(match_events(prof.events(), keys))
 
 def test_kth_op_takes_kth_event_and_the_median_over_steps():
     ops = [op("mm"), op("relu", "relu"), op("mm")]
@@ -138,3 +201,31 @@ def test_a_window_that_saw_no_counter_update_is_doubled_until_it_does():
     n_iter, w = incontext.measure_window(step, lambda: None, SteppedCounter(), 2)
     # 2 steps (0.5-2.5 ms) and 4 (2.5-6.5 ms) see no update; 8 (6.5-14.5 ms) cross the one at 10 ms
     assert n_iter == 8 and w.energy_j == pytest.approx(1.0) and w.time_s == pytest.approx(0.008)
+
+
+def test_a_step_over_the_cap_is_counted_next_at_the_batch_halving_would_reach():
+    # 1,000 optimizer FLOPs and 100 per sample: at batch 512 the step is 52,200. Under a cap of 7,000
+    # halving passes 64 (1,000 + 6,400 = 7,400, over) and stops at 32 (4,200)
+    ops = [OpRecord("aten.mm", "linear", "forward", "", 100 * 512, 0, 0),
+           OpRecord("aten._foreach_add_", "optimizer", "optimizer", "", 1_000, 0, 0)]
+    assert incontext._smaller_batch(ops, 52_200, 512, 7_000) == 32
+    assert incontext._smaller_batch(ops, 52_200, 512, 60_000) == 256  # at least one halving
+    assert incontext._smaller_batch(ops, 52_200, 512, 10) == incontext.MIN_BATCH
+    assert incontext._smaller_batch(ops, 52_200, 511, 7_000) == 31  # 511 // 2 // 2 // 2 // 2, as halving gives
+
+
+def test_count_network_lands_on_the_batch_that_halving_one_step_at_a_time_reaches():
+    from green_estimate.calibration.networks import build_network
+    from green_estimate.counting.counter import count_step
+
+    family, seed, batch, cap = "cnn", 3, 512, 2e7  # its step is 2.1e8 FLOPs at 512
+    b = batch
+    while True:  # the plain loop: count, halve, count again
+        net = build_network(family, seed, "meta")
+        flops = count_step(net.model, net.inputs(b, "meta"), optimizer="adam", batch_size=b, attention="math").totals().flops
+        if flops <= cap or b <= incontext.MIN_BATCH:
+            break
+        b //= 2
+    got, ops, _, _ = incontext.count_network(family, seed, batch, "adam", cap)
+    assert b < batch // 2 and got == b  # several halvings, and the same batch
+    assert sum(o.flops for o in ops) <= cap
