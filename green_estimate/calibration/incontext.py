@@ -124,7 +124,7 @@ def match_cpu_events(events: Any, keys: set[str], trace_start_ns: int = 0) -> di
     for e in events:
         name = e.name()
         if (e.device_type() != DeviceType.CPU or e.is_async() or e.start_thread_id() != e.end_thread_id()
-                or name in UTILITY_EVENTS or e.is_hidden_event()):
+                or name in UTILITY_EVENTS or getattr(e, "is_hidden_event", lambda: False)()):  # not in older torch
             continue
         threads[e.start_thread_id()].append(((e.start_ns() - trace_start_ns) / 1000,
                                              (e.end_ns() - trace_start_ns) / 1000, name))
