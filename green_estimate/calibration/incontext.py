@@ -151,9 +151,12 @@ def profiled_times(prof: Any, keys: set[str], device: str) -> dict[str, list[flo
     """One profiled step's matched op times: from the raw events on the CPU, from torch's event tree
     (each CPU op's device kernels) on a GPU or where the raw events are not there."""
     results = getattr(getattr(prof, "profiler", None), "kineto_results", None)
-    if device.startswith("cuda") or results is None:
-        return match_events(prof.events(), keys, device_time=device.startswith("cuda"))
-    return match_cpu_events(results.events(), keys, results.trace_start_ns())
+    if not device.startswith("cuda") and results is not None:
+        try:
+            return match_cpu_events(results.events(), keys, results.trace_start_ns())
+        except AttributeError:  # a torch whose raw events lack a member read here: read the tree
+            pass
+    return match_events(prof.events(), keys, device_time=device.startswith("cuda"))
 
 
 def _key(op: OpRecord) -> str:

@@ -229,3 +229,32 @@ def test_count_network_lands_on_the_batch_that_halving_one_step_at_a_time_reache
     got, ops, _, _ = incontext.count_network(family, seed, batch, "adam", cap)
     assert b < batch // 2 and got == b  # several halvings, and the same batch
     assert sum(o.flops for o in ops) <= cap
+
+
+class Profiled:
+    """What :func:`incontext.profiled_times` reads of a finished ``torch.profiler.profile``."""
+
+    def __init__(self, tree: list, raw: list | None) -> None:
+        self._tree = tree
+        self.profiler = SimpleNamespace(kineto_results=None if raw is None else SimpleNamespace(
+            events=lambda: raw, trace_start_ns=lambda: 0))
+
+    def events(self) -> list:
+        return self._tree
+
+
+def test_a_gpu_step_and_a_torch_without_raw_events_read_the_event_tree():
+    tree = [Event("aten::mm", 0, 50.0, device_time_total=7.0)]
+    raw = [RawEvent("aten::mm", 0, 9_000)]
+    assert incontext.profiled_times(Profiled(tree, raw), {"mm"}, "cuda:0") == {"mm": [7e-6]}  # device time
+    assert incontext.profiled_times(Profiled(tree, raw), {"mm"}, "cpu") == {"mm": [pytest.approx(9e-6)]}  # raw
+    assert incontext.profiled_times(Profiled(tree, None), {"mm"}, "cpu") == {"mm": [pytest.approx(50e-6)]}
+
+    class OlderRawEvent(RawEvent):  # a raw event without end_ns
+        def __getattribute__(self, name: str):
+            if name == "end_ns":
+                raise AttributeError(name)
+            return super().__getattribute__(name)
+
+    older = [OlderRawEvent("aten::mm", 0, 9_000)]
+    assert incontext.profiled_times(Profiled(tree, older), {"mm"}, "cpu") == {"mm": [pytest.approx(50e-6)]}
