@@ -15,11 +15,14 @@ reference step, 0.1 s); a model's pace against a profile is the median over its 
 over the profile's baseline (for a profile calibrated in this run, its calibration's median pace).
 Prints each model's error, whether it fell inside the 90 % interval and its pace, and per profile
 the median error, the share within ±15 % and the coverage — of all models, and of those measured at
-pace (within ×1.25), a diagnostic that tells the machine's moods from the method's errors.
+pace (within ×1.25), a diagnostic that tells the machine's moods from the method's errors — and
+how many each pass's time held alone (a single measurement, like a reference architecture's in
+calibration, drifts more than the median of three).
 
     python tests/benchmarks/bench_accuracy.py                       # calibrate full + quick here, and the shipped default
     python tests/benchmarks/bench_accuracy.py --threads 1 --profiles default   # the shipped profile on a "foreign" CPU
     python tests/benchmarks/bench_accuracy.py --profiles quick --json out.json
+    python tests/benchmarks/bench_accuracy.py --summarize out.json   # a stored run's summaries again, no measuring
     ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41 MKL_ENABLE_INSTRUCTIONS=SSE4_2 \
         python tests/benchmarks/bench_accuracy.py --threads 1 --profiles default --passes-before 0
                                     # the shipped profile on a CPU whose kernels have no AVX (and 1 thread)
@@ -294,6 +297,24 @@ def measure_step_s(name: str, repeats: int = 5, window_s: float = 0.3) -> float:
     return statistics.median(times)
 
 
+def pass_coverage(rows: list[dict], passes_s: dict[str, list[float]]) -> list[int]:
+    """Per pass over the list, how many models' time in that pass alone lay inside their interval."""
+    n = min(len(passes_s[r["model"]]) for r in rows)
+    return [sum(r["interval_s"][0] <= passes_s[r["model"]][k] <= r["interval_s"][1] for r in rows) for k in range(n)]
+
+
+def summarize(path: Path) -> None:
+    """Print a stored run's (``--json``) per-profile summary and its per-pass coverage."""
+    out = json.loads(Path(path).read_text())
+    print(f"machine: {out['machine']}; calibration {', '.join(f'{k} {v:.0f} s' for k, v in out['calibration_s'].items())}")
+    for pname, prof in out["profiles"].items():
+        q, rows = prof["summary"], prof["rows"]
+        print(f"profile {pname} ({prof['name']}): median error {100 * q['median_ape']:.1f}%, {q['within_15pct']}/"
+              f"{q['models']} within ±15%, 90% interval covers {round(q['coverage_90'] * q['models'])}/{q['models']} "
+              f"(the median of the passes); each pass alone: "
+              f"{', '.join(str(c) for c in pass_coverage(rows, out['passes_s']))} of {len(rows)}")
+
+
 def _quality(rows: list[dict]) -> dict:
     apes = [abs(r["error"]) for r in rows]
     return {"median_ape": statistics.median(apes), "within_15pct": sum(a <= 0.15 for a in apes), "models": len(rows),
@@ -333,7 +354,12 @@ def main() -> None:
     ap.add_argument("--passes-before", type=int, default=1,
                     help="passes over the list before calibrating (default 1), so the measured times span the "
                          "calibration's time too")
+    ap.add_argument("--summarize", default=None, metavar="JSON",
+                    help="print the summaries of a run stored with --json, with each pass's coverage, and exit")
     args = ap.parse_args()
+    if args.summarize:
+        summarize(Path(args.summarize))
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"machine: {machine()}", flush=True)
@@ -408,10 +434,12 @@ def main() -> None:
         summary = {**_quality(rows), "pace_baseline_s": baseline,
                    "transfer": None if not transfer else {k: transfer[k] for k in ("from", "to", "reference_correction",
                                                                                    "log_error")}}
+        summary["coverage_90_per_pass"] = pass_coverage(rows, passes)
         at_pace = [r for r in rows if baseline and not off_pace(r["pace"])]
         summary["at_pace"] = _quality(at_pace) if at_pace else None
         print(f"  → median error {100 * summary['median_ape']:.1f}%, {summary['within_15pct']}/{len(rows)} within ±15%, "
-              f"90% interval covers {100 * summary['coverage_90']:.0f}%"
+              f"90% interval covers {100 * summary['coverage_90']:.0f}% (each pass alone: "
+              f"{', '.join(str(c) for c in summary['coverage_90_per_pass'])} of {len(rows)})"
               + (f"; transferred from {transfer['from']} (reference correction ×{transfer['reference_correction']:.2f})"
                  if transfer else ""))
         if at_pace and len(at_pace) < len(rows):

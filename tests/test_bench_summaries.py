@@ -1,0 +1,33 @@
+"""The accuracy benchmark's summaries of a stored run (tests/benchmarks/bench_accuracy.py --summarize)."""
+from __future__ import annotations
+
+import json
+
+from tests.benchmarks import bench_accuracy
+
+
+def _row(model: str, lo: float, hi: float) -> dict:
+    return {"model": model, "interval_s": [lo, hi], "predicted_s": (lo + hi) / 2, "measured_s": 1.0, "error": 0.0,
+            "inside": True, "pace": None}
+
+
+def test_each_pass_is_held_or_not_by_the_interval_on_its_own():
+    rows = [_row("a", 0.9, 1.1), _row("b", 1.9, 2.1), _row("c", 2.9, 3.1)]
+    passes = {"a": [1.0, 1.2, 0.95], "b": [2.0, 2.0, 2.5], "c": [3.05, 2.5, 3.1]}
+    # pass 0: all three inside; pass 1: only b (a 1.2 > 1.1, c 2.5 < 2.9); pass 2: a and c (bounds count)
+    assert bench_accuracy.pass_coverage(rows, passes) == [3, 1, 2]
+
+
+def test_summarize_prints_a_stored_runs_figures_without_measuring(tmp_path, capsys):
+    rows = [_row("a", 0.9, 1.1), _row("b", 1.9, 2.1)]
+    stored = {"machine": "test CPU", "calibration_s": {"quick": 130.4},
+              "passes_s": {"a": [1.0, 1.5], "b": [2.0, 2.05]},
+              "profiles": {"quick": {"name": "p-quick", "rows": rows, "summary": {
+                  "median_ape": 0.123, "within_15pct": 1, "models": 2, "coverage_90": 1.0}}}}
+    path = tmp_path / "out.json"
+    path.write_text(json.dumps(stored))
+    bench_accuracy.summarize(path)
+    out = capsys.readouterr().out
+    assert "test CPU; calibration quick 130 s" in out
+    assert "median error 12.3%, 1/2 within ±15%, 90% interval covers 2/2" in out
+    assert "each pass alone: 2, 1 of 2" in out
