@@ -182,6 +182,8 @@ def fit_power(samples: list[dict], scaled: list[dict[str, float]], step_time: li
         for k, v in c.items():
             shares[k] = shares.get(k, 0.0) + v / tot / len(scaled)
     own = sorted(k for k, v in shares.items() if v >= MIN_POWER_SHARE)
+    if len(own) > len(samples) - 2:  # a power per class and the rest's need a residual degree of freedom left:
+        own = sorted(sorted(own, key=lambda k: -shares[k])[:max(0, len(samples) - 2)])  # the smallest join the rest
     while True:
         cols = [[c.get(k, 0.0) for c in scaled] for k in own]
         # the rest of the step's time, negative where the op models over-price: energy = W × time

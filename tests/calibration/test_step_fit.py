@@ -160,6 +160,24 @@ def test_fit_power_recovers_each_class_power():
     assert p["rest_w"] == pytest.approx(10, rel=1e-6)
 
 
+def test_fit_power_on_as_few_networks_as_classes_gives_the_smallest_the_rests_power():
+    # 4 networks with 4 classes each over 5% of the time: a power each and the rest's would be 5
+    # unknowns (statsmodels' robust fit divided by its 0 residual degrees of freedom, in a calibration
+    # stopped early by --max-minutes). The two largest classes keep their own, the others share the rest's.
+    rng = random.Random(5)
+    scaled, times, samples = [], [], []
+    for _ in range(4):
+        c = {"conv": rng.uniform(4e-3, 6e-3), "linear": rng.uniform(2e-3, 3e-3), "relu": rng.uniform(1e-3, 2e-3),
+             "norm": rng.uniform(1e-3, 2e-3)}
+        t = sum(c.values()) + rng.uniform(1e-4, 1e-3)
+        e = 30 * c["conv"] + 20 * c["linear"] + 10 * (t - c["conv"] - c["linear"])
+        scaled.append(c), times.append(t), samples.append({"energy_j": e})
+    p = fit_power(samples, scaled, times)
+    assert sorted(p["classes"]) == ["conv", "linear"]
+    assert p["classes"] == pytest.approx({"conv": 30, "linear": 20}, rel=1e-6)
+    assert p["rest_w"] == pytest.approx(10, rel=1e-6)
+
+
 def synthetic_samples(n: int = 24) -> list[dict]:
     """Networks whose op times follow exact linear costs and whose step is 1.1 × ops + 200 µs."""
     rng = random.Random(3)
