@@ -72,6 +72,14 @@ def match_key(name: str) -> str:
     return name[:-1] if is_in_place(name) else name
 
 
+def _in_order(found: list[tuple[float, str, float]]) -> dict[str, list[float]]:
+    """Matched ``(start, key, seconds)`` events as each key's times in the order they started."""
+    out: dict[str, list[float]] = defaultdict(list)
+    for _, key, t in sorted(found, key=lambda f: f[0]):
+        out[key].append(t)
+    return out
+
+
 def match_events(events: list, keys: set[str], device_time: bool = False) -> dict[str, list[float]]:
     """Times (s) of the outermost profiler events whose aten name's key is in ``keys``, per key, in order.
 
@@ -93,10 +101,7 @@ def match_events(events: list, keys: set[str], device_time: bool = False) -> dic
 
     for root in (e for e in events if e.cpu_parent is None):
         walk(root, False)
-    out: dict[str, list[float]] = defaultdict(list)
-    for _, key, t in sorted(found, key=lambda f: f[0]):
-        out[key].append(t)
-    return out
+    return _in_order(found)
 
 
 # Utility events torch.profiler's own event list leaves out (``torch.autograd.profiler_util._filter_name``).
@@ -141,10 +146,7 @@ def match_cpu_events(events: Any, keys: set[str], trace_start_ns: int = 0) -> di
                 found.append((start, key, (end - start) * 1e-6))
                 inside = True
             open_spans.append((end, inside))
-    out: dict[str, list[float]] = defaultdict(list)
-    for _, key, t in sorted(found, key=lambda f: f[0]):
-        out[key].append(t)
-    return out
+    return _in_order(found)
 
 
 def profiled_times(prof: Any, keys: set[str], device: str) -> dict[str, list[float]]:

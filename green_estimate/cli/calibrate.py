@@ -126,7 +126,8 @@ def _render(result) -> None:  # noqa: ANN001
         console.print(f"[yellow]Better meter not used[/yellow] — {reason}")
     console.print(f"Time: measured. Energy: [bold]{p['provenance']}[/bold]"
                   + (" — time × assumed watts, not a sensor reading." if p["provenance"] == "estimated" else "."))
-    refs = len((p.get("step_model", {}).get("interval", {}).get("reference") or {}).get("names", []))
+    ref = (p.get("step_model") or {}).get("interval", {}).get("reference")
+    refs = len(ref["names"]) if ref else 0
     console.print(f"{p['sample_count']} networks fitted" + (f" and {refs} reference architectures tested" if refs else "")
                   + f" ({result.measured_now} measured now) in {result.elapsed_s:.0f} s; raw samples: {result.samples_path}")
     if result.stopped_at_max_minutes is not None:
@@ -149,10 +150,9 @@ def _render(result) -> None:  # noqa: ANN001
                   f"{len(iv['families'])} families): median error {pct(iv['time_s']['median_ape'])}, "
                   f"{pct(iv['time_s']['within_15pct'])} within ±15%; a 90% interval"
                   + (" (from the errors of networks made up alike)" if local else "") + f" covered {pct(cover)} of them.")
-    ref = iv.get("reference")
     if ref:
         scale = ref["scale"]["time_s"].get("0.9")
-        console.print(f"Reference architectures ({len(ref['names'])} standard models measured here, never fitted): "
+        console.print(f"Reference architectures ({refs} standard models measured here, never fitted): "
                       f"median error {pct(ref['median_ape']['time_s'])}, {pct(ref['within_15pct']['time_s'])} within "
                       f"±15%; the interval above held {pct(ref['local_coverage']['time_s']['0.9'])} of them"
                       + (f", so intervals are scaled ×{scale:.2f} (split conformal prediction)." if scale else "."))

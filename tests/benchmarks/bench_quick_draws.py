@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from green_estimate.calibration.calibrator import fit_profile  # noqa: E402
 from green_estimate.calibration.cases import load_suite  # noqa: E402
+from green_estimate.calibration.networks import REFERENCE_FAMILY  # noqa: E402
 from green_estimate.calibration.runner import read_samples  # noqa: E402
 from green_estimate.calibration.step_fit import class_times, step_features  # noqa: E402
 from green_estimate.profile import Profile  # noqa: E402
@@ -44,7 +45,7 @@ QUICK_GOAL = 0.20
 
 def quick_counts() -> dict[str, int]:
     """Networks per family in the shipped quick suite (its reference architectures, never fitted, left out)."""
-    return dict(Counter(f for c in load_suite(quick=True).cases if (f := dict(c.params)["family"]) != "reference"))
+    return dict(Counter(f for c in load_suite(quick=True).cases if (f := dict(c.params)["family"]) != REFERENCE_FAMILY))
 
 
 def held_out_errors(doc: dict, held: list[dict]) -> list[float]:
@@ -101,7 +102,7 @@ def main() -> None:
     header, samples = read_samples(args.folder / "full.samples.jsonl")
     # the draws are of fitted networks: the reference architectures (never fitted) are left out
     samples = [s for s in samples if s.get("kind") == "network" and s.get("time_s", 0) > 0
-               and s["params"]["family"] != "reference"]
+               and s["params"]["family"] != REFERENCE_FAMILY]
     print(f"samples: {args.folder / 'full.samples.jsonl'} ({len(samples)} networks; measured on "
           f"{header.get('device_name', '?')}, torch {header.get('torch_version', '?')}, {header.get('started_utc', '?')})")
     by_family: dict[str, list[dict]] = defaultdict(list)
