@@ -105,6 +105,18 @@ FEATURES: dict[str, Callable[[OpRecord], float]] = {
     # computes at about 5 GFLOP/s where a 3×3 one runs at 16.
     "depthwise_wide_backward_flops": lambda op: (float(op.flops) if op.depthwise and op.phase == "backward"
                                                  and op.gemm_mnk[2] > 9 else 0.0),
+    # 1-D convolutions (Conv1d: audio, text, temporal nets), which CPU kernels run as 2-D ones of
+    # height 1: some of their shapes ran at half the rate of a 2-D convolution with the same implicit
+    # GEMM, their backward more often than their forward (counting.shapes.conv_dims). Depthwise ones
+    # are priced by their bytes and the depthwise terms.
+    "conv1d_flops": lambda op: float(op.flops) if op.conv_dims == 1 and not op.depthwise else 0.0,
+    "conv1d_backward_flops": lambda op: (float(op.flops) if op.conv_dims == 1 and not op.depthwise
+                                         and op.phase == "backward" else 0.0),
+    # Strided convolutions (1-D or 2-D) run below unstrided ones of the same FLOPs: a 3×3 one with
+    # stride 2 at half the rate forward and a third backward (counting.shapes.conv_geometry).
+    "conv_strided_flops": lambda op: float(op.flops) if op.conv_stride > 1 and not op.depthwise else 0.0,
+    "conv_strided_backward_flops": lambda op: (float(op.flops) if op.conv_stride > 1 and not op.depthwise
+                                               and op.phase == "backward" else 0.0),
     # Indices an embedding op looks up: on a CPU the backward of an embedding or a bag took a time
     # that follows the indices, not the bytes (see counting.shapes.lookup_indices). Every lookup's backward looks up the same indices, so one
     # feature carries both directions' cost (a backward-only twin would be collinear with it).

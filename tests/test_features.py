@@ -94,3 +94,30 @@ def test_indices_sum_the_lookups_of_embedding_ops_in_both_directions():
     bwd = OpRecord("aten._embedding_bag_backward", "embedding", "backward", "", 0, 100, 200, indices=70)
     other = OpRecord("aten.add_", "elementwise", "backward", "", 10, 100, 200)
     assert feature_vector([fwd, bwd, other], ["indices", "bytes"]) == [370.0, 900.0]
+
+
+def test_conv1d_flops_are_dense_1d_convolutions_and_their_backward_a_part_of_them():
+    def conv(dims: int, phase: str = "forward", depthwise: bool = False) -> OpRecord:
+        return OpRecord("aten.convolution_backward" if phase == "backward" else "aten.convolution", "conv", phase, "",
+                        1000, 0, 0, gemm_mnk=(4096, 1 if depthwise else 32, 15), min_dim=15, depthwise=depthwise,
+                        conv_cin=1 if depthwise else 8, conv_dims=dims)
+
+    ops = [conv(1), conv(1, "backward"), conv(2), conv(2, "backward"), conv(1, "backward", depthwise=True), conv(3)]
+    assert [FEATURES["conv1d_flops"](o) for o in ops] == [1000.0, 1000.0, 0.0, 0.0, 0.0, 0.0]
+    assert [FEATURES["conv1d_backward_flops"](o) for o in ops] == [0.0, 1000.0, 0.0, 0.0, 0.0, 0.0]
+    mm = OpRecord("aten.mm", "linear", "forward", "", 1000, 0, 0, gemm_mnk=(64, 4, 64), min_dim=4)
+    assert FEATURES["conv1d_flops"](mm) == 0.0                      # conv_dims is 0 for every other op
+    assert feature_vector(ops, ["conv1d_flops", "conv1d_backward_flops", "flops"]) == [2000.0, 1000.0, 6000.0]
+
+
+def test_strided_conv_flops_are_dense_convolutions_stepping_by_more_than_one():
+    def conv(stride: int, phase: str = "forward", depthwise: bool = False, dims: int = 2) -> OpRecord:
+        return OpRecord("aten.convolution_backward" if phase == "backward" else "aten.convolution", "conv", phase, "",
+                        1000, 0, 0, gemm_mnk=(4096, 64, 576), min_dim=64, depthwise=depthwise, conv_cin=64,
+                        conv_dims=dims, conv_stride=stride)
+
+    ops = [conv(2), conv(2, "backward"), conv(1), conv(1, "backward"), conv(2, depthwise=True), conv(4, dims=1)]
+    assert [FEATURES["conv_strided_flops"](o) for o in ops] == [1000.0, 1000.0, 0.0, 0.0, 0.0, 1000.0]
+    assert [FEATURES["conv_strided_backward_flops"](o) for o in ops] == [0.0, 1000.0, 0.0, 0.0, 0.0, 0.0]
+    mm = OpRecord("aten.mm", "linear", "forward", "", 1000, 0, 0, gemm_mnk=(64, 4, 64), min_dim=4)
+    assert FEATURES["conv_strided_flops"](mm) == 0.0

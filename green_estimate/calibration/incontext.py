@@ -34,7 +34,7 @@ MIN_BATCH = 2
 # Op records as stored in a samples file: one list per op, in this order (compact: thousands per file).
 # Fields after ``time_s`` came later (samples files written before them lack them: read as 0).
 OP_FIELDS = ("op", "cls", "phase", "flops", "bytes", "outputs", "gemm_m", "gemm_n", "gemm_k", "depthwise", "fused",
-             "time_s", "bytes_written", "conv_cin", "indices")
+             "time_s", "bytes_written", "conv_cin", "indices", "conv_dims", "conv_stride")
 TIME = OP_FIELDS.index("time_s")
 
 
@@ -42,18 +42,19 @@ def op_record(row: list) -> OpRecord:
     """An :class:`OpRecord` from one stored op row (``bytes`` split into read and written).
 
     Rows of older samples files lack the trailing fields (``bytes_written``, ``conv_cin``,
-    ``indices``): they read as 0.
+    ``indices``, ``conv_dims``, ``conv_stride``): they read as 0.
     """
     op, cls, phase, flops, nbytes, outputs, m, n, k, depthwise, fused = row[:TIME]
-    written, cin, indices = (int(v) for v in (list(row[TIME + 1:TIME + 4]) + [0, 0, 0])[:3])
+    written, cin, indices, dims, stride = (int(v) for v in (list(row[TIME + 1:TIME + 6]) + [0] * 5)[:5])
     mnk = (int(m), int(n), int(k))
     return OpRecord(op, cls, phase, "", int(flops), int(nbytes) - written, written, True, int(outputs), min(mnk),
-                    bool(depthwise), str(fused), mnk, cin, indices=indices)
+                    bool(depthwise), str(fused), mnk, cin, indices=indices, conv_dims=dims,
+                    conv_stride=stride)
 
 
 def _row(op: OpRecord, time_s: float | None) -> list:
     return [op.op, op.cls, op.phase, op.flops, op.nbytes, op.outputs, *op.gemm_mnk, int(op.depthwise), op.fused, time_s,
-            op.bytes_written, op.conv_cin, op.indices]
+            op.bytes_written, op.conv_cin, op.indices, op.conv_dims, op.conv_stride]
 
 
 # Device kernels' aten names for a counted op: on CUDA, batch norm runs cuDNN's (ROCm: MIOpen's) op

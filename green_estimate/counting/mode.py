@@ -8,7 +8,7 @@ from green_estimate.counting.classes import class_of, is_free, op_name
 from green_estimate.counting.formulas import op_flops
 from green_estimate.counting.regions import backward_region
 from green_estimate.counting.report import OpRecord
-from green_estimate.counting.shapes import gemm_shape, lookup_indices
+from green_estimate.counting.shapes import conv_geometry, gemm_shape, lookup_indices
 from green_estimate.counting.tensors import op_bytes, output_tensors
 
 
@@ -46,12 +46,14 @@ def make_mode():  # the class needs torch, which this module imports lazily
             flops = op_flops(name, func, args, kwargs, out)
             read, written = op_bytes(name, args, kwargs, out)
             mnk, depthwise, cin = gemm_shape(name, args, out)
+            dims, stride = conv_geometry(name, args)
             region = self.region or (backward_region(self) if self.phase == "backward" else "")
             self.ops.append(OpRecord(
                 op=f"aten.{name}", cls=class_of(name), phase=self.phase, module=self._module(),
                 flops=flops or 0, bytes_read=read, bytes_written=written, counted=flops is not None,
                 outputs=max(1, len(output_tensors(out))), min_dim=min(mnk), gemm_mnk=mnk, depthwise=depthwise,
                 conv_cin=cin, fused=region, dtype=_compute_dtype(args, out), indices=lookup_indices(name, args),
+                conv_dims=dims, conv_stride=stride,
             ))
             return out
 

@@ -38,6 +38,9 @@ class OpRecord:
             ``bfloat16`` for a GEMM under bf16 autocast; ``""`` for ops without floating tensors.
         indices: the indices an embedding or embedding-bag op (or its backward) looks up; 0 for
             other ops (see :func:`~green_estimate.counting.shapes.lookup_indices`).
+        conv_dims: a convolution's spatial dimensions (1, 2 or 3); 0 for other ops.
+        conv_stride: the largest stride a convolution steps its input by (1 for a transposed one); 0
+            for other ops (see :func:`~green_estimate.counting.shapes.conv_geometry`).
     """
 
     op: str
@@ -56,6 +59,8 @@ class OpRecord:
     conv_cin: int = 0
     dtype: str = ""
     indices: int = 0
+    conv_dims: int = 0
+    conv_stride: int = 0
 
     @property
     def nbytes(self) -> int:

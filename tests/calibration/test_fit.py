@@ -270,3 +270,73 @@ def test_candidates_that_differ_only_in_features_the_class_never_has_are_fitted_
     assert len(designs) == 2  # the columns of (const, flops, bytes) and of (const, bytes), once each
     assert fit["time_s"]["features"] == ["const", "flops", "bytes"]
     assert fit["cv"]["time_s"]["median_ape"] < 1e-6
+
+
+def conv1d_rows(n_networks: int = 30, seed: int = 7, noise: float = 0.1) -> list[Row]:
+    """2-D convolutions at 30 µs + 1e-11 s/FLOP forward and backward; in every third network 1-D ones,
+    whose backward costs 1e-11 s/FLOP more (a 1-D backward at half a 2-D one's rate), each time
+    within ±``noise``."""
+    rng = random.Random(seed)
+
+    def conv(flops: int, dims: int, phase: str) -> OpRecord:
+        b = rng.randint(10**5, 10**6)
+        return OpRecord("aten.convolution_backward" if phase == "backward" else "aten.convolution", "conv", phase, "",
+                        flops, b, b // 2, min_dim=64, gemm_mnk=(4096, 64, 576), conv_cin=64, conv_dims=dims)
+
+    rows = []
+    for n in range(n_networks):
+        ops, times = [], []
+        dims = 1 if n % 3 == 0 else 2
+        for _ in range(rng.randint(2, 5)):
+            f = rng.randint(10**6, 10**8)
+            for phase, flops in (("forward", f), ("backward", 2 * f)):
+                ops.append(conv(flops, dims, phase))
+                extra = 1e-11 * flops if dims == 1 and phase == "backward" else 0.0
+                times.append((3e-5 + 1e-11 * flops + extra) * rng.uniform(1 - noise, 1 + noise))
+        rows.append(Row(ops, sum(times), n, "seq" if dims == 1 else "cnn", times, 2 * sum(times)))
+    return rows
+
+
+def test_a_conv_class_with_1d_convolutions_prices_their_slower_backward():
+    from green_estimate.calibration.fit import CANDIDATES
+
+    m = fit_class(conv1d_rows(), folds=5, need_flops=True)["time_s"]
+    assert {"conv1d_flops", "conv1d_backward_flops"} & set(m["features"])  # chosen among all candidates
+    f = 10**8
+    one_d = OpRecord("aten.convolution_backward", "conv", "backward", "", 2 * f, 10**6, 10**5, min_dim=64,
+                     gemm_mnk=(4096, 64, 576), conv_cin=64, conv_dims=1)
+    two_d = OpRecord("aten.convolution_backward", "conv", "backward", "", 2 * f, 10**6, 10**5, min_dim=64,
+                     gemm_mnk=(4096, 64, 576), conv_cin=64, conv_dims=2)
+    assert model_mean(m, [one_d]) == pytest.approx(3e-5 + 2e-11 * 2 * f, rel=0.15)
+    assert model_mean(m, [two_d]) == pytest.approx(3e-5 + 1e-11 * 2 * f, rel=0.15)
+    # without the 1-D terms the same rows price the 1-D backward at the average rate, well below it
+    plain = tuple(c for c in CANDIDATES if not any("conv1d" in f for f in c))
+    p = fit_class(conv1d_rows(), folds=5, need_flops=True, candidates=plain)["time_s"]
+    assert model_mean(p, [one_d]) < 0.8 * (3e-5 + 2e-11 * 2 * f)
+
+
+def test_the_one_standard_error_rule_keeps_the_simpler_model_unless_the_richer_one_is_clearly_better():
+    rng = random.Random(6)  # a draw whose noise the shape bins fit better in cross-validation
+
+    def rows(thin_extra: float) -> list[Row]:
+        """GEMMs at 20 µs + 1e-11 s/FLOP + 1.5e-10 s/byte (within ±15 %), and ``thin_extra`` s/FLOP more
+        where the smallest dimension is below 16."""
+        out = []
+        for n in range(40):
+            ops, times = [], []
+            for _ in range(rng.randint(2, 5)):
+                f, dim, b = rng.randint(10**6, 10**8), rng.choice([4, 64, 512]), rng.randint(10**5, 10**7)
+                ops.append(OpRecord("aten.mm", "linear", "forward", "", f, b, b // 2, min_dim=dim,
+                                    gemm_mnk=(4096, dim, 512)))  # bytes drawn apart from FLOPs
+                times.append((2e-5 + 1e-11 * f + 1.5e-10 * b + (thin_extra * f if dim < 16 else 0.0)) * rng.uniform(0.85, 1.15))
+            out.append(Row(ops, sum(times), n, "mlp", times, 2 * sum(times)))
+        return out
+
+    cands = (("const", "flops", "bytes"), ("const", "flops", "gemm_flops_thin", "gemm_flops_narrow", "bytes"))
+    noise = rows(0.0)  # the shape bins only fit noise: the best alone takes them, the rule does not
+    assert "gemm_flops_thin" in fit_class(noise, need_flops=True, candidates=cands)["time_s"]["features"]
+    assert fit_class(noise, need_flops=True, candidates=cands, one_se=True)["time_s"]["features"] == list(cands[0])
+    cv = fit_class(noise, need_flops=True, candidates=cands[:1])["cv"]["time_s"]
+    assert 0 < cv["mean_step_share_error_se"] < cv["mean_step_share_error"]
+    thin = rows(3e-11)  # thin GEMMs at a quarter of the rate: the bins are well beyond a standard error
+    assert "gemm_flops_thin" in fit_class(thin, need_flops=True, candidates=cands, one_se=True)["time_s"]["features"]

@@ -143,6 +143,10 @@ def test_stored_rows_round_trip():
         "aten.convolution", "conv", "backward", 123, 534, 78, 3, 8, True, "", (512, 8, 72), 8)
     e = OpRecord("aten.embedding_dense_backward", "embedding", "backward", "", 64, 10, 20, indices=4096)
     assert op_record(_row(e, 1e-3)).indices == 4096
+    c1 = OpRecord("aten.convolution", "conv", "forward", "", 64, 10, 20, gemm_mnk=(9, 8, 12), conv_cin=4, conv_dims=1,
+                  conv_stride=2)
+    back = op_record(_row(c1, 1e-3))
+    assert (back.conv_dims, back.conv_stride) == (1, 2)
 
 
 def test_rows_of_older_samples_files_read_with_zero_for_later_fields():
@@ -152,6 +156,9 @@ def test_rows_of_older_samples_files_read_with_zero_for_later_fields():
     before_indices = [*row, 5, 8]  # bytes_written and conv_cin, written before indices existed
     back = op_record(before_indices)
     assert (back.bytes_written, back.conv_cin, back.indices) == (5, 8, 0)
+    before_dims = [*before_indices, 7]  # written before conv_dims existed: its convolutions read as not 1-D
+    back = op_record(before_dims)
+    assert (back.indices, back.conv_dims, back.conv_stride) == (7, 0, 0)
 
 
 def test_cudnn_batch_norm_events_match_the_counted_native_batch_norm():

@@ -161,3 +161,18 @@ def test_embedding_bag_backward_is_an_embedding_op_of_one_add_per_index_and_colu
     r = one(ops(bag, x.to("meta"), optimizer="sgd", phase="backward"), "aten._embedding_bag_backward")
     assert r.cls == "embedding"          # not "other": priced with the gathers and scatters
     assert r.flops == 4 * 5 * 6          # 20 looked-up indices, 6 columns each
+
+
+@pytest.mark.parametrize("conv, shape, dims, stride", [(nn.Conv1d(4, 8, 3), (2, 4, 9), 1, 1),
+                                                       (nn.Conv2d(4, 8, 3, stride=(1, 2)), (2, 4, 9, 9), 2, 2),
+                                                       (nn.Conv3d(4, 8, 3, stride=3), (2, 4, 6, 6, 6), 3, 3),
+                                                       (nn.Conv1d(4, 8, 3, stride=2), (2, 4, 9), 1, 2),
+                                                       # steps its output, not its input
+                                                       (nn.ConvTranspose1d(4, 8, 2, 2), (2, 4, 9), 1, 1)])
+def test_a_convolution_records_its_spatial_dimensions_and_stride_forward_and_backward(conv, shape, dims, stride):
+    x = torch.empty(*shape, device="meta", requires_grad=True)
+    recs = count_step(nn.Sequential(conv, nn.ReLU()).to("meta"), (x,), optimizer="none").ops
+    fwd, bwd = one(recs, "aten.convolution"), one(recs, "aten.convolution_backward")
+    assert (fwd.conv_dims, fwd.conv_stride) == (bwd.conv_dims, bwd.conv_stride) == (dims, stride)
+    # the ReLU, the loss: not convolutions
+    assert {(r.conv_dims, r.conv_stride) for r in recs if r.cls != "conv"} == {(0, 0)}
