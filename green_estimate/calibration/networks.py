@@ -5,8 +5,9 @@ networks. Together they cover what the ops of real training steps look like: den
 depthwise, grouped and transposed convolutions; batch, layer and group norm; ReLU, ReLU6, GELU,
 SiLU, Hardswish, LeakyReLU, Tanh; residual adds and channel concatenations; attention
 (``nn.TransformerEncoderLayer``, which runs ``scaled_dot_product_attention``); GRU and LSTM;
-embeddings and embedding bags; tiny and very wide MLPs. The benchmark's models are written
-separately (``tests/benchmarks``) and are not drawn from here.
+embeddings and embedding bags; tiny and very wide MLPs; 1-D convolutions
+(:mod:`~green_estimate.calibration.networks_seq`). The benchmark's models are written separately
+(``tests/benchmarks``) and are not drawn from here.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import random
 from dataclasses import dataclass
 from typing import Any, Callable
 
-FAMILIES: tuple[str, ...] = ("cnn", "resnet", "mobile", "grouped", "unet", "mlp", "rnn", "transformer", "embed")
+FAMILIES: tuple[str, ...] = ("cnn", "resnet", "mobile", "grouped", "unet", "mlp", "rnn", "transformer", "embed",
+                              "seq")
 REFERENCE_FAMILY = "reference"  # the standard models of calibration/references.py: measured, never fitted
 
 
@@ -333,9 +335,15 @@ def _embed(rng: random.Random) -> Network:
     return Network(Bag(), _tokens(vocab, seq), "embed")
 
 
+def _seq(rng: random.Random) -> Network:
+    from green_estimate.calibration.networks_seq import build_seq
+
+    return build_seq(rng)
+
+
 _BUILDERS: dict[str, Callable[[random.Random], Network]] = {
     "cnn": _cnn, "resnet": _resnet, "mobile": _mobile, "grouped": _grouped, "unet": _unet, "mlp": _mlp,
-    "rnn": _rnn, "transformer": _transformer, "embed": _embed,
+    "rnn": _rnn, "transformer": _transformer, "embed": _embed, "seq": _seq,
 }
 
 

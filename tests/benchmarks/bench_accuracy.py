@@ -4,7 +4,8 @@ In one process: print the machine; calibrate it (full, then quick suite, each ti
 models that the calibration's network generator never builds (a depthwise-separable net, a
 grouped-conv net, a U-Net with transposed convs, GRU and LSTM classifiers, a small ViT, an MLP-Mixer,
 tiny and wide MLPs, LeNet-5, a VGG- and a ResNet-style net, the study's SimpleCNN, a recommender's
-embedding bags and a fastText classifier with hashed bigrams), count one
+embedding bags, a fastText classifier with hashed bigrams, and two 1-D convolution nets: a TCN and
+wav2vec 2.0's feature encoder), count one
 training step (forward, loss, backward, Adam, batch 64) and price it with each profile, then
 measure the same step for real (glibc's malloc settled as calibration has it, warm-up, 5 windows
 of ≥ 0.3 s, median; in one pass over the list *before* calibrating and two after, each model's
@@ -225,6 +226,54 @@ class FastTextBigrams(nn.Module):
         return self.head(torch.cat([self.words(x), self.bigrams(pairs)], dim=1))
 
 
+def wav2vec_encoder() -> nn.Module:
+    """wav2vec 2.0's feature encoder (Baevski et al., 2020) at 64 channels instead of 512, on one second
+    of 8 kHz audio: seven convolutions (kernels 10, 3 ×4, 2 ×2; strides 5, 2, ...), group norm on the
+    first, GELU; here with a mean over time and a 35-keyword head."""
+    class Encoder(nn.Module):
+        def __init__(self, ch: int = 64) -> None:
+            super().__init__()
+            layers: list[nn.Module] = [nn.Conv1d(1, ch, 10, 5, bias=False), nn.GroupNorm(ch, ch), nn.GELU()]
+            for k in (3, 3, 3, 3, 2, 2):
+                layers += [nn.Conv1d(ch, ch, k, 2, bias=False), nn.GELU()]
+            self.f = nn.Sequential(*layers)
+            self.head = nn.Linear(ch, 35)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.f(x).mean(-1))
+    return Encoder()
+
+
+class TemporalBlock(nn.Module):
+    """A TCN block (Bai et al., 2018): two dilated causal convolutions (padded, then the tail cut off),
+    ReLU and dropout, and a residual connection (a 1×1 convolution where the channels change)."""
+
+    def __init__(self, a: int, b: int, k: int, dilation: int) -> None:
+        super().__init__()
+        self.cut = (k - 1) * dilation
+        self.c1 = nn.Conv1d(a, b, k, padding=self.cut, dilation=dilation)
+        self.c2 = nn.Conv1d(b, b, k, padding=self.cut, dilation=dilation)
+        self.drop = nn.Dropout(0.1)
+        self.down = nn.Conv1d(a, b, 1) if a != b else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.drop(torch.relu(self.c1(x)[..., :-self.cut]))
+        y = self.drop(torch.relu(self.c2(y)[..., :-self.cut]))
+        return torch.relu(y + self.down(x))
+
+
+def tcn() -> nn.Module:
+    class TCN(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.blocks = nn.Sequential(*[TemporalBlock(40 if i == 0 else 64, 64, 3, 2**i) for i in range(4)])
+            self.head = nn.Linear(64, 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.blocks(x)[..., -1])
+    return TCN()
+
+
 def mlp(widths: list[int]) -> nn.Module:
     layers: list[nn.Module] = [nn.Flatten()]
     for a, b in zip(widths, widths[1:]):
@@ -264,6 +313,8 @@ MODELS: dict[str, tuple] = {  # name → (build, per-sample input shape or examp
     "simplecnn-4conv-3lin": (lambda: simple_cnn(4, 3), (1, 28, 28)),
     "sparse-8-tables": (SparseTables, _categorical),
     "fasttext-bigrams-seq256": (FastTextBigrams, _document),
+    "wav2vec-encoder-64ch-8k": (wav2vec_encoder, (1, 8000)),
+    "tcn-4x64-k3-seq256": (tcn, (40, 256)),
 }
 
 
@@ -354,6 +405,8 @@ def main() -> None:
     ap.add_argument("--passes-before", type=int, default=1,
                     help="passes over the list before calibrating (default 1), so the measured times span the "
                          "calibration's time too")
+    ap.add_argument("--models", default=None,
+                    help="only these models (comma-separated names; default: all): a quick look, not the benchmark")
     ap.add_argument("--summarize", default=None, metavar="JSON",
                     help="print the summaries of a run stored with --json, with each pass's coverage, and exit")
     args = ap.parse_args()
@@ -362,6 +415,12 @@ def main() -> None:
         return
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.models:
+        unknown = set(args.models.split(",")) - set(MODELS)
+        if unknown:
+            ap.error(f"unknown models {', '.join(sorted(unknown))}; the models are {', '.join(MODELS)}")
+        for name in set(MODELS) - set(args.models.split(",")):
+            del MODELS[name]
     print(f"machine: {machine()}", flush=True)
     profiles: dict[str, Profile] = {}
     calib_s: dict[str, float] = {}

@@ -11,7 +11,7 @@ from green_estimate.calibration.networks_gpu import GPU_FAMILIES
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_every_family_counts_on_meta_and_trains_on_cpu(family):
-    batch, ops, ignored, structure = count_network(family, 3, 4, "adam")
+    batch, ops, ignored, structure = count_network(family, 3, 4, "adam", max_step_flops=1e12)
     assert batch == 4 and len(ops) > 10 and structure["param_tensors"] > 0
     assert {o.phase for o in ops} == {"forward", "backward", "optimizer"}
     net = build_network(family, 3, "cpu")
@@ -48,3 +48,23 @@ def test_the_gpu_suites_device_bound_families_count_on_meta_and_train(family):
     before = [p.detach().clone() for p in net.model.parameters()]
     step()
     assert any(not torch.equal(a, p) for a, p in zip(before, net.model.parameters()))
+
+
+def test_the_seq_family_draws_1d_convolutions_of_every_style_it_names():
+    import torch.nn as nn
+
+    convs, styles = [], set()
+    for seed in range(1, 41):
+        model = build_network("seq", seed, "meta").model
+        styles.add("tokens" if model.emb is not None else "signal")
+        styles.add("branches" if model.branches is not None else "stack")
+        convs += [m for m in model.modules() if isinstance(m, nn.Conv1d)]
+    assert {"tokens", "signal", "branches", "stack"} <= styles
+    assert not any(isinstance(m, (nn.Conv2d, nn.Conv3d)) for seed in range(1, 41)
+                   for m in build_network("seq", seed, "meta").model.modules())
+    assert any(c.groups == c.in_channels > 1 for c in convs)          # depthwise (separable stacks)
+    assert any(c.dilation[0] > 1 for c in convs)                      # dilated (TCN-like)
+    assert any(c.stride[0] == 2 for c in convs)
+    assert {1, 15} <= {c.kernel_size[0] for c in convs}
+    ops = count_network("seq", 4, 8, "adam")[1]
+    assert {o.conv_dims for o in ops if o.cls == "conv"} == {1}
