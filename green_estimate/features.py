@@ -112,8 +112,8 @@ FEATURES: dict[str, Callable[[OpRecord], float]] = {
     "conv1d_flops": lambda op: float(op.flops) if op.conv_dims == 1 and not op.depthwise else 0.0,
     "conv1d_backward_flops": lambda op: (float(op.flops) if op.conv_dims == 1 and not op.depthwise
                                          and op.phase == "backward" else 0.0),
-    # Strided convolutions (1-D or 2-D) run below unstrided ones of the same FLOPs: a 3×3 one with
-    # stride 2 at half the rate forward and a third backward (counting.shapes.conv_geometry).
+    # Strided convolutions (1-D or 2-D) run below unstrided ones of the same GEMM: a 3×3 one with
+    # stride 2 at about half the rate, forward and backward (counting.shapes.conv_geometry).
     "conv_strided_flops": lambda op: float(op.flops) if op.conv_stride > 1 and not op.depthwise else 0.0,
     "conv_strided_backward_flops": lambda op: (float(op.flops) if op.conv_stride > 1 and not op.depthwise
                                                and op.phase == "backward" else 0.0),

@@ -77,10 +77,10 @@ def conv_geometry(name: str, args: tuple) -> tuple[int, int]:
 
     CPU kernels run a 1-D convolution as a 2-D one of height 1, and some of its shapes run far below
     the rate of a 2-D one with the same implicit GEMM: on a 2-vCPU EPYC, a 128 → 32-channel
-    convolution with a kernel of 15 ran its forward at 98 GFLOP/s and its backward at 58, where a
-    3×5 one of the same GEMM ran at 176 and 165. Strided ones run below unstrided ones of the same
-    FLOPs, 1-D or 2-D: a 64 → 64-channel 3×3 convolution with stride 2 ran at 90 forward and 61
-    backward, with stride 1 at 192 and 184 (measured, torch 2.13).
+    convolution with a kernel of 15 ran at 100 GFLOP/s forward and 31 backward, where a 3×5 one of
+    the same GEMM ran at 167 and 151. Strided ones run below unstrided ones of the same GEMM, 1-D or
+    2-D: a 64 → 64-channel 3×3 convolution with stride 2 ran at 91 and 64, with stride 1 at 165 and
+    142 (``tests/benchmarks/bench_conv_rates.py``, run AT in docs/performance.md, torch 2.13).
     """
     if name not in _CONVS:
         return 0, 0

@@ -4,8 +4,9 @@ The GPU counterpart of ``bench_accuracy.py``, for a profile made by ``calibrate 
 GPU, ``calibration/gpu_run.sh`` runs it right after calibrating). Two sets of models, none built by
 the calibration's network generator:
 
-* ``unseen`` (default): ``bench_accuracy.py``'s 15 models at batch 64 — small steps, which a fast
-  GPU runs in a few milliseconds, bound by the host issuing kernels;
+* ``unseen`` (default): ``bench_accuracy.py``'s 17 models at batch 64 (15 before run AR; with
+  ``--measured``, those the earlier run measured) — small steps, which a fast GPU runs in a few
+  milliseconds, bound by the host issuing kernels;
 * ``large``: five steps of tens of milliseconds that keep the GPU itself busy (a ResNet-18 on
   224×224 images at batch 32 and 128, a 4-layer 8192-wide MLP at batch 2048, a 12-layer d-768
   transformer encoder on 197 tokens at batch 32, a VGG-like CNN on 64×64 images at batch 512).
