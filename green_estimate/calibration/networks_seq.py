@@ -1,7 +1,7 @@
 """Seeded random 1-D convolution networks: the ``seq`` family (audio, sensor and text nets).
 
 CPU kernels run a ``Conv1d`` as a 2-D convolution of height 1, and some of its shapes run at half
-the rate of a 2-D one with the same implicit GEMM (:func:`green_estimate.counting.shapes.conv_dims`),
+the rate of a 2-D one with the same implicit GEMM (:func:`green_estimate.counting.shapes.conv_geometry`),
 so the suite times them where they occur: on raw signals (1–80 channels: waveforms, sensor leads,
 spectrogram bands) of 256–2048 samples, or on token embeddings (32–300 wide) of 32–512 tokens;
 plain stacks with pooling, dilated residual stacks (TCN-like), depthwise-separable stacks, and
