@@ -31,6 +31,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) tests/benchmarks/bench_count_transformer.py
 	$(PY) tests/benchmarks/bench_predict_speed.py
+	$(PY) tests/benchmarks/bench_conv_rates.py
 	$(PY) tests/benchmarks/bench_accuracy.py
 
 clean:
