@@ -68,3 +68,14 @@ def test_the_seq_family_draws_1d_convolutions_of_every_style_it_names():
     assert {1, 15} <= {c.kernel_size[0] for c in convs}
     ops = count_network("seq", 4, 8, "adam")[1]
     assert {o.conv_dims for o in ops if o.cls == "conv"} == {1}
+
+
+def test_the_gpu_suite_draws_every_family_the_cpu_suite_draws():
+    # the same in-context data on CUDA as on a CPU: a family only the CPU suite had would leave a
+    # GPU profile without its ops' shapes (the seq family was one, until this test)
+    from green_estimate.calibration.cases import load_suite
+
+    for quick in (True, False):
+        cpu = {c.p()["family"] for c in load_suite(quick=quick).cases}
+        gpu = {c.p()["family"] for c in load_suite(quick=quick, gpu=True).cases}
+        assert cpu - {"reference"} <= gpu and set(FAMILIES) <= cpu and set(GPU_FAMILIES) <= gpu
