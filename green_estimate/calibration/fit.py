@@ -205,6 +205,8 @@ def _nonneg_wls(X: Any, y: Any, step: Any) -> tuple[Any, list[int]]:
 
     keep = [j for j in range(X.shape[1]) if (X[:, j] != 0).any()]
     while keep:
+        if len(y) <= len(keep):
+            return None, []  # no residual degrees of freedom: statsmodels' robust covariance divides by them
         res = _wls(X[:, keep], y, step)
         p = np.asarray(res.params)
         if np.all(np.isfinite(p)) and np.all(p >= 0):
@@ -252,6 +254,8 @@ def _grouped_cv(X: Any, y: Any, groups: Any, step: Any, folds: int) -> dict | No
     pred = np.empty(len(y))
     for f in range(k):
         test = np.isin(groups, order[f::k])
+        if int((~test).sum()) <= X.shape[1]:
+            return None  # a fold too small for this many features: the candidate is not cross-validated
         res = _wls(X[~test], y[~test], step[~test])
         if not np.all(np.isfinite(res.params)):
             return None

@@ -340,3 +340,24 @@ def test_the_one_standard_error_rule_keeps_the_simpler_model_unless_the_richer_o
     assert 0 < cv["mean_step_share_error_se"] < cv["mean_step_share_error"]
     thin = rows(3e-11)  # thin GEMMs at a quarter of the rate: the bins are well beyond a standard error
     assert "gemm_flops_thin" in fit_class(thin, need_flops=True, candidates=cands, one_se=True)["time_s"]["features"]
+
+
+def test_a_candidate_with_as_many_features_as_a_folds_rows_is_skipped_not_a_crash():
+    # 9 networks in 3 folds leave 6 rows to fit 6 features: statsmodels' robust covariance divided by
+    # zero residual degrees of freedom (a --max-minutes calibration of 9 networks hit it in CI)
+    rng = random.Random(15)
+    rows = []
+    for n in range(9):
+        ops, times = [], []
+        for _ in range(rng.randint(1, 3)):
+            f, b, dim = rng.randint(10**6, 10**8), rng.randint(10**5, 10**7), rng.choice([4, 32, 128, 512])
+            ops.append(OpRecord("aten.mm", "linear", "forward", "", f, b, b // 2, min_dim=dim,
+                                gemm_mnk=(4096, dim, 512)))
+            times.append((2e-5 + 1e-11 * f + 1e-10 * b) * rng.uniform(0.9, 1.1))
+        rows.append(Row(ops, sum(times), n, "mlp" if n % 2 else "cnn", times, 2 * sum(times)))
+    cands = (("const", "flops", "bytes"),
+             ("const", "flops", "gemm_flops_thin", "gemm_flops_narrow", "gemm_flops_medium", "bytes"))
+    m = fit_class(rows, folds=3, need_flops=True, candidates=cands)["time_s"]
+    assert m["features"] == ["const", "flops", "bytes"]
+    big = OpRecord("aten.mm", "linear", "forward", "", 10**9, 10**7, 5 * 10**6, min_dim=512, gemm_mnk=(4096, 512, 512))
+    assert model_mean(m, [big]) == pytest.approx(2e-5 + 1e-11 * 10**9 + 1e-10 * 1.5 * 10**7, rel=0.15)
