@@ -23,8 +23,9 @@ from green_estimate.features import feature_vector
 # larger than any in the calibration is priced at the base rate, never below it.
 _GEMM = ("gemm_flops_thin", "gemm_flops_narrow", "gemm_flops_medium")
 _KINDS = ("rng_bytes", "transcendental_bytes", "new_bytes")
-# The convolution candidates again with the extra cost of 1-D convolutions and of strided ones, forward
-# and backward or the backward's own (features.FEATURES' conv1d and conv_strided terms).
+# Three convolution candidates (in CANDIDATES where they were before the 1-D and strided terms), and
+# each again with the extra cost of 1-D convolutions and of strided ones, forward and backward or the
+# backward's own (features.FEATURES' conv1d and conv_strided terms).
 _CONV_BASES = (
     ("const", "backward_const", "flops", *_GEMM, "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes"),
     ("const", "flops", *_GEMM, "depthwise_flops", "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes"),
@@ -59,12 +60,11 @@ CANDIDATES: tuple[tuple[str, ...], ...] = (
     ("const", "backward_const", "flops", *_GEMM, "conv_unaligned16_flops", "conv_unaligned8_flops", "bytes"),
     ("const", "flops", *_GEMM, "depthwise_flops", "conv_unaligned16_flops", "bytes"),
     ("const", "flops", *_GEMM, "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes"),
-    ("const", "backward_const", "flops", *_GEMM, "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes"),
-    ("const", "flops", *_GEMM, "depthwise_flops", "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes"),
+    _CONV_BASES[0],
+    _CONV_BASES[1],
     ("const", "flops", *_GEMM, "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes",
      "depthwise_wide_backward_flops"),
-    ("const", "backward_const", "flops", *_GEMM, "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes",
-     "depthwise_wide_backward_flops"),
+    _CONV_BASES[2],
     *_CONV_SHAPES,
     # pointwise ops by kind: random numbers, costly functions, new outputs (features.RNG_OPS)
     ("const", "bytes", *_KINDS),

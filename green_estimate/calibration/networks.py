@@ -66,16 +66,23 @@ def _vector(width: int) -> Callable[[int, str], tuple]:
     return _floats(width)
 
 
-def _norm2d(rng: random.Random, ch: int) -> list:
+def _norm(rng: random.Random, ch: int, batch_norm: Any) -> list:
+    """Batch norm (``batch_norm``, 55 %), group norm (15 %) or none after a convolution of ``ch`` channels."""
     import torch.nn as nn
 
     r = rng.random()
     if r < 0.55:
-        return [nn.BatchNorm2d(ch)]
+        return [batch_norm(ch)]
     if r < 0.7:
         g = max(d for d in (1, 2, 4, 8) if ch % d == 0)
         return [nn.GroupNorm(g, ch)]
     return []
+
+
+def _norm2d(rng: random.Random, ch: int) -> list:
+    import torch.nn as nn
+
+    return _norm(rng, ch, nn.BatchNorm2d)
 
 
 def _head(ch: int, rng: random.Random) -> list:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from green_estimate.calibration.networks import Network, _act, _floats, _tokens
+from green_estimate.calibration.networks import Network, _act, _floats, _norm, _tokens
 
 MAX_ACTIVATIONS = 65536  # channels × length of a layer's output per sample, at most (a CPU-sized step)
 
@@ -21,12 +21,7 @@ MAX_ACTIVATIONS = 65536  # channels × length of a layer's output per sample, at
 def _norm1d(rng: random.Random, ch: int) -> list:
     import torch.nn as nn
 
-    r = rng.random()
-    if r < 0.55:
-        return [nn.BatchNorm1d(ch)]
-    if r < 0.7:
-        return [nn.GroupNorm(max(d for d in (1, 2, 4, 8) if ch % d == 0), ch)]
-    return []
+    return _norm(rng, ch, nn.BatchNorm1d)
 
 
 def _block(rng: random.Random, c: int, out: int, k: int, dilation: int = 1, stride: int = 1, groups: int = 1,

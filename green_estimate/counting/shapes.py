@@ -50,13 +50,19 @@ def _matmul_shape(args: tuple) -> tuple[tuple[int, int, int], bool, int]:
     return (max(1, math.prod(a[:-1])), max(1, b[-1]), max(1, a[-1])), False, 0
 
 
+def _conv_args(name: str, args: tuple) -> tuple[Any, Any, Any, bool, int]:
+    """A convolution's ``(input, weight, stride, transposed, groups)``, forward
+    (``input, weight, bias, stride, padding, dilation, transposed, output_padding, groups``) or
+    backward (the same after ``grad_output``, with ``bias_sizes`` for ``bias``)."""
+    a = args[1:] if "backward" in name else args
+    return a[0], a[1], a[3], bool(a[6]), int(a[8])
+
+
 def _conv_shape(name: str, args: tuple, out: Any) -> tuple[tuple[int, int, int], bool, int]:
     import torch
 
     backward = "backward" in name
-    x, w = (args[1], args[2]) if backward else (args[0], args[1])
-    transposed = bool(args[7] if backward else args[6])
-    groups = int(args[9] if backward else args[8])
+    x, w, _, transposed, groups = _conv_args(name, args)
     ws = shape_of(w)
     kernel = math.prod(ws[2:])
     if transposed:  # weight (Cin, Cout/g, k...): the GEMM runs with in/out swapped
@@ -86,15 +92,17 @@ def conv_geometry(name: str, args: tuple) -> tuple[int, int]:
         return 0, 0
     import torch
 
-    backward = "backward" in name
-    w = args[2] if backward else args[1]
+    try:
+        _, w, stride, transposed, _ = _conv_args(name, args)
+    except (IndexError, TypeError, ValueError):
+        return 0, 0
     if not isinstance(w, torch.Tensor):
         return 0, 0
     try:
-        stride = 1 if (args[7] if backward else args[6]) else max(int(s) for s in (args[4] if backward else args[3]))
-    except (IndexError, TypeError, ValueError):
-        stride = 1
-    return max(0, w.dim() - 2), max(1, stride)
+        steps = 1 if transposed else max(int(s) for s in stride)
+    except (TypeError, ValueError):
+        steps = 1
+    return max(0, w.dim() - 2), max(1, steps)
 
 
 def lookup_indices(name: str, args: tuple) -> int:
