@@ -142,12 +142,14 @@ def _run(model: Any, inputs: tuple, kwargs: dict, opt: Any, params: list, precis
     """The counted step: the counting mode that recorded it, and a sentence saying what the loss was."""
     from torch.utils.module_tracker import ModuleTracker
 
+    from green_estimate.counting.cpu_recurrence import cpu_recurrence
     from green_estimate.counting.precision import (autocast_emulation, low_dtype, scaler_scale,
                                                    scaler_unscale_and_update)
 
     mode = make_mode()(ModuleTracker(), f"{type(model).__name__}.")
     mode.attention = "math" if target == "cpu" else attention
-    with mode.tracker, fused_regions(mode), device_dropout(target), mode:
+    # GRUs and plain RNNs as the target runs them; then marked as fused regions (they wrap what is in place)
+    with mode.tracker, cpu_recurrence(target), fused_regions(mode), device_dropout(target), mode:
         with autocast_emulation(precision, target):  # forward and loss under autocast, as torch.autocast is used
             mode.low_dtype = low_dtype(precision)
             loss, loss_text = step_loss(run_forward(model, inputs, kwargs))

@@ -1,0 +1,122 @@
+"""Counting a GRU or plain RNN for a CPU target as a CPU runs it.
+
+ATen runs ``torch._VF.gru``, ``rnn_tanh`` and ``rnn_relu`` as a loop of cells (aten/src/ATen/native/
+RNN.cpp, ``FullLayer`` and ``FullBidirectionalLayer``). On a CPU tensor each layer first projects the
+whole sequence's input at once — one GEMM of ``seq × batch`` rows — and then runs the cells on the
+projected steps; on any other device, the meta device included, each cell projects its own step — one
+thin GEMM of ``batch`` rows per time step. Counted on meta, a CPU step would then hold ``seq`` input
+GEMMs (and their backward) that the CPU never runs, and calibration could not match its profiled
+GEMMs one for one to the count. While counting for a CPU target, :func:`cpu_recurrence` puts a Python
+copy of the CPU path in place of those three functions for meta tensors; the ops it dispatches are
+the ones ATen dispatches on a CPU tensor (tests/counting/test_cpu_recurrence.py counts both). LSTMs
+are left alone: a CPU runs them as one oneDNN kernel each way (counting/regions.py), and packed
+sequences and real tensors take PyTorch's own path.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+CPU_LOOPED = ("gru", "rnn_tanh", "rnn_relu")  # the torch._VF functions whose CPU path is emulated here
+
+
+def _gru_cell(x_w: Any, h: Any, w_hh: Any, b_hh: Any) -> Any:
+    """``GRUCell`` with ``pre_compute_input``: ``x_w`` is this step's already projected input."""
+    import torch.nn.functional as F
+
+    i_r, i_z, i_n = x_w.unsafe_chunk(3, 1)
+    h_r, h_z, h_n = F.linear(h, w_hh, b_hh).unsafe_chunk(3, 1)
+    reset = h_r.add_(i_r).sigmoid_()
+    update = h_z.add_(i_z).sigmoid_()
+    new = i_n.add(h_n.mul_(reset)).tanh_()
+    return (h - new).mul_(update).add_(new)
+
+
+def _simple_cell(nonlinearity: Callable[[Any], Any]) -> Callable[..., Any]:
+    """``SimpleCell`` (``rnn_tanh``/``rnn_relu``) with ``pre_compute_input``."""
+    import torch.nn.functional as F
+
+    def cell(x_w: Any, h: Any, w_hh: Any, b_hh: Any) -> Any:
+        return nonlinearity(F.linear(h, w_hh, b_hh).add_(x_w))
+
+    return cell
+
+
+def _direction(cell: Callable[..., Any], x: Any, h: Any, weights: tuple, reverse: bool) -> tuple[Any, Any]:
+    """One direction of one layer: the whole input projected at once, then the cells step by step."""
+    import torch
+    import torch.nn.functional as F
+
+    w_ih, w_hh, b_ih, b_hh = weights
+    steps = F.linear(x, w_ih, b_ih).unbind(0)
+    outputs = []
+    for x_w in (reversed(steps) if reverse else steps):
+        h = cell(x_w, h, w_hh, b_hh)
+        outputs.append(h)
+    if reverse:
+        outputs.reverse()
+    return torch.stack(outputs, 0), h
+
+
+def run_like_cpu(cell: Callable[..., Any], x: Any, hx: Any, params: list, has_biases: bool, num_layers: int,
+                 dropout: float, train: bool, bidirectional: bool, batch_first: bool) -> tuple[Any, Any]:
+    """``torch._VF.gru``/``rnn_*`` (the unpacked-input overload) as ATen runs it on a CPU tensor."""
+    import torch
+
+    per = 4 if has_biases else 2
+    weights = [tuple(params[i:i + per]) if has_biases else (params[i], params[i + 1], None, None)
+               for i in range(0, len(params), per)]
+    x = x.transpose(0, 1) if batch_first else x
+    hiddens = hx.unbind(0)
+    dirs = 2 if bidirectional else 1
+    final = []
+    for layer in range(num_layers):
+        outs = []
+        for d in range(dirs):
+            out, h = _direction(cell, x, hiddens[layer * dirs + d], weights[layer * dirs + d], reverse=d == 1)
+            outs.append(out)
+            final.append(h)
+        x = torch.cat(outs, outs[0].dim() - 1) if bidirectional else outs[0]
+        if dropout != 0 and train and layer < num_layers - 1:
+            x = torch.dropout(x, dropout, True)
+    out = torch.stack(final, 0)
+    if batch_first:
+        x = x.transpose_(0, 1)
+    return x, out
+
+
+@contextmanager
+def cpu_recurrence(target: str) -> Iterator[None]:
+    """While counting for a ``cpu`` target, GRUs and plain RNNs on meta tensors run the CPU's path
+    (see the module docstring); another target changes nothing. Everything is restored on exit."""
+    import torch
+
+    if target != "cpu":
+        yield
+        return
+    cells = {"gru": _gru_cell, "rnn_tanh": _simple_cell(torch.tanh), "rnn_relu": _simple_cell(torch.relu)}
+    saved = []
+
+    def emulated(name: str, original: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            # the unpacked overload (input, hx, params, ...) on meta; packed sequences (data,
+            # batch_sizes, hx, ...) and real tensors run PyTorch's own path
+            if kwargs or len(args) != 9 or not isinstance(args[2], (list, tuple)) or args[0].device.type != "meta":
+                return original(*args, **kwargs)
+            return run_like_cpu(cells[name], *args)
+
+        return call
+
+    try:
+        for name in CPU_LOOPED:
+            had = name in vars(torch._VF)
+            original = getattr(torch._VF, name)
+            saved.append((name, had, original))
+            setattr(torch._VF, name, emulated(name, original))
+        yield
+    finally:
+        for name, had, original in reversed(saved):
+            if had:
+                setattr(torch._VF, name, original)
+            else:
+                delattr(torch._VF, name)

@@ -1,0 +1,82 @@
+"""GRUs and plain RNNs counted on meta for a CPU target run the ops a CPU runs (counting/cpu_recurrence.py).
+
+The oracle is PyTorch itself: the same step counted on real CPU tensors, where ATen takes its CPU path.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+import torch.nn as nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from green_estimate.counting.counter import count_step
+
+SEQ, BATCH, IN, HIDDEN = 7, 5, 12, 16
+
+
+class Recurrent(nn.Module):
+    def __init__(self, layer: type, **kwargs) -> None:
+        super().__init__()
+        self.rnn = layer(IN, HIDDEN, **kwargs)
+        self.head = nn.Linear(HIDDEN * (2 if kwargs.get("bidirectional") else 1), 3)
+
+    def forward(self, x):
+        return self.head(self.rnn(x)[0].sum(1 if self.rnn.batch_first else 0))
+
+
+def _ops(device: str, layer: type, target: str = "cpu", **kwargs) -> list:
+    torch.manual_seed(0)
+    with torch.device(device):
+        model = Recurrent(layer, **kwargs)
+    x = torch.randn(SEQ, BATCH, IN, device=device)  # (seq, batch) or (batch, seq): both are counted as given
+    return count_step(model, (x,), optimizer="adam", target=target).ops
+
+
+@pytest.mark.parametrize("layer, kwargs", [
+    (nn.GRU, {}),
+    (nn.GRU, {"batch_first": True, "num_layers": 2, "bidirectional": True}),
+    (nn.GRU, {"num_layers": 3, "dropout": 0.2}),
+    (nn.GRU, {"bias": False, "bidirectional": True, "num_layers": 2, "dropout": 0.5}),
+    (nn.RNN, {"batch_first": True, "num_layers": 2}),
+    (nn.RNN, {"nonlinearity": "relu", "bidirectional": True}),
+])
+def test_a_meta_count_for_a_cpu_target_is_the_count_of_the_real_cpu_step(layer, kwargs):
+    on_cpu = [dataclasses.asdict(o) for o in _ops("cpu", layer, **kwargs)]
+    on_meta = [dataclasses.asdict(o) for o in _ops("meta", layer, **kwargs)]
+    assert on_meta == on_cpu
+
+
+@pytest.mark.parametrize("layers, bidirectional", [(1, False), (2, False), (2, True)])
+def test_a_cpu_target_projects_each_layers_input_once_and_other_targets_once_per_step(layers, bidirectional):
+    def forward_gemms(target: str) -> int:
+        ops = _ops("meta", nn.GRU, target=target, num_layers=layers, bidirectional=bidirectional)
+        return sum(o.cls == "linear" and o.phase == "forward" and o.fused == "rnn" for o in ops)
+
+    runs = layers * (2 if bidirectional else 1)  # (layer, direction) pairs
+    assert forward_gemms("cpu") == runs * (1 + SEQ)  # the whole sequence's input once, the hidden state each step
+    assert forward_gemms("cuda") == runs * 2 * SEQ  # input and hidden state each step, as the meta device runs it
+    # the same FLOPs either way: only how the input GEMM is cut differs
+    flops = {t: sum(o.flops for o in _ops("meta", nn.GRU, target=t, num_layers=layers, bidirectional=bidirectional)
+                    if o.phase == "forward" and o.cls == "linear") for t in ("cpu", "cuda")}
+    assert flops["cpu"] == flops["cuda"]
+
+
+def test_lstms_and_packed_sequences_take_pytorchs_own_path_and_torch_vf_is_restored():
+    before = (torch._VF.gru, torch._VF.rnn_tanh, torch._VF.lstm)
+    lstm = _ops("meta", nn.LSTM)
+    assert sum(o.cls == "linear" and o.phase == "forward" and o.fused == "lstm" for o in lstm) == 2 * SEQ
+
+    class Packed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn = nn.GRU(IN, HIDDEN)
+
+        def forward(self, x):
+            return self.rnn(pack_padded_sequence(x, torch.tensor([SEQ, 4, 2, 2, 1])))[1][-1].sum()
+
+    ops = count_step(Packed().to("meta"), (torch.randn(SEQ, BATCH, IN, device="meta"),), optimizer="adam").ops
+    # the meta device's packed loop: one input GEMM per time step (a CPU projects the packed input once)
+    assert sum(o.cls == "linear" and o.phase == "forward" for o in ops) == 2 * SEQ
+    assert (torch._VF.gru, torch._VF.rnn_tanh, torch._VF.lstm) == before
