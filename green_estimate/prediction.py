@@ -82,7 +82,7 @@ class Prediction:
         if not prof.step:
             return {"method": "coefficient covariance and calibration residuals", "coverage_unseen_family": None,
                     "transfer": prof.transfer}
-        return {**prof.step.interval_basis(self.confidence), "transfer": prof.transfer}
+        return {**prof.step.interval_basis(self.confidence, carried=prof.transfer is not None), "transfer": prof.transfer}
 
     def to_dict(self) -> dict:
         """The ``green-estimate/prediction@1`` JSON document."""

@@ -169,12 +169,20 @@ class StepModel:
             self._scales[key] = 1.0 if scale is None else scale
         return self._scales[key]
 
+    def applied_scale(self, target: str, confidence: float, carried: bool = False) -> float:
+        """:meth:`reference_scale` as the interval applies it: on a CPU the profile was carried to
+        (green_estimate/transfer.py) never below 1. The reference architectures were measured on the
+        machine that made the profile; their errors there may widen an interval elsewhere, not narrow it."""
+        scale = self.reference_scale(target, confidence)
+        return max(scale, 1.0) if carried else scale
+
     def abs_log_err(self, target: str) -> list[float]:
         """The absolute log errors of whole steps of unseen families, for ``time_s`` or ``energy_j``."""
         return self.interval[target]["abs_log_err"]
 
-    def interval_basis(self, confidence: float) -> dict:
-        """Where the interval comes from, and how often such intervals covered unseen families."""
+    def interval_basis(self, confidence: float, carried: bool = False) -> dict:
+        """Where the interval comes from, and how often such intervals covered unseen families
+        (``carried``: the profile was carried to this CPU, see :meth:`applied_scale`)."""
         iv = self.interval
         local = iv.get("local")
         covers = local["coverage_unseen_family"] if local else {t: iv[t]["coverage_unseen_family"] for t in ("time_s", "energy_j")}
@@ -190,7 +198,10 @@ class StepModel:
         n = len(ref.get("time_s") or []) if ref else 0
         if local and n >= MIN_REFERENCES:
             out["method"] += f", scaled by {n} reference architectures (split conformal)"
+            targets = ("time_s", "energy_j")
             out["reference"] = {"architectures": n, "confidence": confidence,
-                                "scale": {t: self.reference_scale(t, confidence) for t in ("time_s", "energy_j")},
+                                "scale": {t: self.applied_scale(t, confidence, carried) for t in targets},
                                 "median_ape": ref["median_ape"]}
+            if carried:  # the factors on the machine that made the profile, where the references were measured
+                out["reference"]["home_scale"] = {t: self.reference_scale(t, confidence) for t in targets}
         return out

@@ -113,7 +113,7 @@ def interval_log_halfwidth(profile: Profile, target: str, confidence: float,
 
         ops = {k: c for k, c in classes.items() if c.ops}  # layer classes, not overhead or communication
         at = make_up({k: c.time_s for k, c in ops.items()}, sum(c.fused_time_s for c in ops.values()), local["kinds"])
-        q = local_halfwidth(local, target, confidence, at) * step.reference_scale(target, confidence)
+        q = local_halfwidth(local, target, confidence, at) * step.applied_scale(target, confidence, profile.transfer is not None)
     else:
         from green_estimate.calibration.step_fit import quantile
 

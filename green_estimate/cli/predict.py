@@ -105,9 +105,7 @@ def _render(console, d: dict) -> None:  # noqa: ANN001
                       f"such a {cover['confidence']:.0%} interval held {cover['time_s']:.0%} of them.")
         ref = d["interval"].get("reference")
         if ref:
-            console.print(f"Scaled ×{ref['scale']['time_s']:.2f} (time), ×{ref['scale']['energy_j']:.2f} (energy) by the "
-                          f"errors of {ref['architectures']} standard architectures that calibration measured and never "
-                          f"fitted (split conformal prediction; their median error {pct(ref['median_ape']['time_s'])}).")
+            console.print(_reference_line(ref))
     if tot["co2e_g"] is not None:
         gi = d["grid_intensity"]
         console.print(f"CO2e: {si(tot['co2e_g'], 'g')} ({si(tot['co2e_g_interval'][0], 'g')} – {si(tot['co2e_g_interval'][1], 'g')}) "
@@ -134,6 +132,18 @@ def _batch(plan: dict) -> str:
         return str(plan["batch_size"])
     parts = [str(plan["batch_size"])] + ([f"{k} micro-batches"] if k > 1 else []) + ([f"{n} GPUs"] if n > 1 else [])
     return " × ".join(parts) + f" = {plan['samples_per_step']:,} samples per step"
+
+
+def _reference_line(ref: dict) -> str:
+    """What the reference architectures did to the interval (interval.reference of prediction@1)."""
+    scale, home = ref["scale"], ref.get("home_scale")
+    which = (f"{ref['architectures']} standard architectures that calibration measured and never fitted (split "
+             f"conformal prediction; their median error {pct(ref['median_ape']['time_s'])})")
+    line = f"Scaled ×{scale['time_s']:.2f} (time), ×{scale['energy_j']:.2f} (energy) by the errors of {which}"
+    if home and home != scale:
+        line += (f"; on the CPU that made the profile they scaled it ×{home['time_s']:.2f} and ×{home['energy_j']:.2f}, "
+                 "but they were measured there, so on this CPU they only widen it")
+    return line + "."
 
 
 def _parallel_lines(par: dict) -> list[str]:

@@ -140,3 +140,47 @@ def test_predict_says_its_interval_is_scaled_and_by_how_much(calibrated, tmp_pat
     doc = json.loads(CliRunner().invoke(app, [*argv, "--json"]).output)
     assert doc["interval"]["reference"]["scale"]["time_s"] == pytest.approx(scale)
     assert_valid(doc, "prediction@1")
+
+
+@pytest.mark.parametrize("factor", [0.01, 100.0])
+def test_on_a_cpu_the_profile_was_carried_to_the_references_widen_the_interval_and_never_narrow_it(calibrated, factor):
+    import copy
+
+    from green_estimate.counting.counter import count_step
+    from green_estimate.intervals import local_halfwidth, make_up
+    from green_estimate.pricing import interval_log_halfwidth, price_step
+    from green_estimate.profile import Profile
+
+    _, prof = calibrated
+    data = copy.deepcopy(prof)
+    ref = data["step_model"]["interval"]["reference"]
+    for target in ("time_s", "energy_j"):  # the references' errors far below (or above) the local intervals'
+        ref[target] = [e * factor for e in ref[target]]
+    home = Profile.from_dict(data)
+    carried = home.replaced(transfer={"log_error": 0.05})
+    net = build_network("mlp", 3, "meta")
+    classes = price_step(count_step(net.model, net.inputs(8, "meta"), optimizer="adam"), home)
+    iv = data["step_model"]["interval"]
+    ops = {k: c for k, c in classes.items() if c.ops}
+    at = make_up({k: c.time_s for k, c in ops.items()}, sum(c.fused_time_s for c in ops.values()), iv["local"]["kinds"])
+    for target in ("time_s", "energy_j"):
+        scale = home.step.reference_scale(target, 0.9)
+        assert (scale < 1) if factor < 1 else (scale > 1)
+        local = local_halfwidth(iv["local"], target, 0.9, at)
+        assert interval_log_halfwidth(home, target, 0.9, classes) == pytest.approx(local * scale)
+        assert interval_log_halfwidth(carried, target, 0.9, classes) == pytest.approx(local * max(scale, 1.0) + 0.05)
+    basis = carried.step.interval_basis(0.9, carried=True)["reference"]
+    assert basis["home_scale"]["time_s"] == pytest.approx(home.step.reference_scale("time_s", 0.9))
+    assert basis["scale"]["time_s"] == pytest.approx(max(basis["home_scale"]["time_s"], 1.0))
+    assert "home_scale" not in home.step.interval_basis(0.9)["reference"]
+
+
+def test_predict_says_when_the_references_were_measured_on_another_cpu():
+    from green_estimate.cli.predict import _reference_line
+
+    ref = {"architectures": 19, "scale": {"time_s": 1.0, "energy_j": 1.2}, "median_ape": {"time_s": 0.1},
+           "home_scale": {"time_s": 0.55, "energy_j": 1.2}}
+    line = _reference_line(ref)
+    assert line.startswith("Scaled ×1.00 (time), ×1.20 (energy) by the errors of 19 standard architectures")
+    assert "on the CPU that made the profile they scaled it ×0.55 and ×1.20" in line
+    assert "they were measured" not in _reference_line({**ref, "home_scale": ref["scale"]})
