@@ -1,16 +1,17 @@
 """Counting a GRU or plain RNN for a CPU target as a CPU runs it.
 
 ATen runs ``torch._VF.gru``, ``rnn_tanh`` and ``rnn_relu`` as a loop of cells (aten/src/ATen/native/
-RNN.cpp, ``FullLayer`` and ``FullBidirectionalLayer``). On a CPU tensor each layer first projects the
-whole sequence's input at once — one GEMM of ``seq × batch`` rows — and then runs the cells on the
+RNN.cpp, ``FullLayer``, ``FullBidirectionalLayer`` and, for packed sequences, ``PackedLayer`` and
+``ReversedPackedLayer``). On a CPU tensor each layer first projects the whole sequence's input at
+once — one GEMM of ``seq × batch`` rows, or of the packed rows — and then runs the cells on the
 projected steps; on any other device, the meta device included, each cell projects its own step — one
 thin GEMM of ``batch`` rows per time step. Counted on meta, a CPU step would then hold ``seq`` input
 GEMMs (and their backward) that the CPU never runs, and calibration could not match its profiled
 GEMMs one for one to the count. While counting for a CPU target, :func:`cpu_recurrence` puts a Python
 copy of the CPU path in place of those three functions for meta tensors; the ops it dispatches are
 the ones ATen dispatches on a CPU tensor (tests/counting/test_cpu_recurrence.py counts both). LSTMs
-are left alone: a CPU runs them as one oneDNN kernel each way (counting/regions.py), and packed
-sequences and real tensors take PyTorch's own path.
+are left alone: a CPU runs them as one oneDNN kernel each way (counting/regions.py); real tensors
+take PyTorch's own path.
 """
 from __future__ import annotations
 
@@ -63,9 +64,7 @@ def run_like_cpu(cell: Callable[..., Any], x: Any, hx: Any, params: list, has_bi
     """``torch._VF.gru``/``rnn_*`` (the unpacked-input overload) as ATen runs it on a CPU tensor."""
     import torch
 
-    per = 4 if has_biases else 2
-    weights = [tuple(params[i:i + per]) if has_biases else (params[i], params[i + 1], None, None)
-               for i in range(0, len(params), per)]
+    weights = _layer_weights(params, has_biases)
     x = x.transpose(0, 1) if batch_first else x
     hiddens = hx.unbind(0)
     dirs = 2 if bidirectional else 1
@@ -85,6 +84,74 @@ def run_like_cpu(cell: Callable[..., Any], x: Any, hx: Any, params: list, has_bi
     return x, out
 
 
+def _packed_direction(cell: Callable[..., Any], data: Any, sizes: list[int], h0: Any, weights: tuple,
+                      reverse: bool) -> tuple[Any, Any]:
+    """One direction of one layer over a packed sequence (``PackedLayer``/``ReversedPackedLayer``):
+    the packed input projected at once, then the cells on each step's rows, the hidden state cut
+    where sequences end (forward) or grown where they begin (reverse)."""
+    import torch
+    import torch.nn.functional as F
+
+    w_ih, w_hh, b_ih, b_hh = weights
+    x_w = F.linear(data, w_ih, b_ih)
+    outputs, finished = [], []
+    if not reverse:
+        offset, last, h = 0, sizes[0], h0
+        for size in sizes:
+            step = x_w.narrow(0, offset, size)  # before the hidden state is cut, as ATen does
+            if last > size:
+                finished.append(h.narrow(0, size, last - size))
+                h = h.narrow(0, 0, size)
+            h = cell(step, h, w_hh, b_hh)
+            outputs.append(h)
+            offset, last = offset + size, size
+        finished.append(h)
+        finished.reverse()
+        return torch.cat(outputs, 0), torch.cat(finished, 0)
+    offset, last = data.shape[0], sizes[-1]
+    h = h0.narrow(0, 0, last)
+    for size in reversed(sizes):
+        if size > last:
+            h = torch.cat([h, h0.narrow(0, last, size - last)], 0)
+        h = cell(x_w.narrow(0, offset - size, size), h, w_hh, b_hh)
+        outputs.append(h)
+        offset, last = offset - size, size
+    outputs.reverse()
+    return torch.cat(outputs, 0), h
+
+
+def run_packed_like_cpu(cell: Callable[..., Any], data: Any, batch_sizes: Any, hx: Any, params: list,
+                        has_biases: bool, num_layers: int, dropout: float, train: bool,
+                        bidirectional: bool) -> tuple[Any, Any]:
+    """``torch._VF.gru``/``rnn_*`` on a packed sequence (``data``, ``batch_sizes``) as ATen runs it on
+    a CPU tensor."""
+    import torch
+
+    weights = _layer_weights(params, has_biases)
+    sizes = [int(b) for b in batch_sizes]
+    hiddens = hx.unbind(0)
+    dirs = 2 if bidirectional else 1
+    final = []
+    for layer in range(num_layers):
+        outs = []
+        for d in range(dirs):
+            out, h = _packed_direction(cell, data, sizes, hiddens[layer * dirs + d], weights[layer * dirs + d],
+                                       reverse=d == 1)
+            outs.append(out)
+            final.append(h)
+        data = torch.cat(outs, -1) if bidirectional else outs[0]
+        if dropout != 0 and train and layer < num_layers - 1:
+            data = torch.dropout(data, dropout, True)
+    return data, torch.stack(final, 0)
+
+
+def _layer_weights(params: list, has_biases: bool) -> list[tuple]:
+    """``(w_ih, w_hh, b_ih, b_hh)`` of each layer and direction, in the order ``params`` lists them."""
+    per = 4 if has_biases else 2
+    return [tuple(params[i:i + per]) if has_biases else (params[i], params[i + 1], None, None)
+            for i in range(0, len(params), per)]
+
+
 @contextmanager
 def cpu_recurrence(target: str) -> Iterator[None]:
     """While counting for a ``cpu`` target, GRUs and plain RNNs on meta tensors run the CPU's path
@@ -99,11 +166,13 @@ def cpu_recurrence(target: str) -> Iterator[None]:
 
     def emulated(name: str, original: Any) -> Any:
         def call(*args: Any, **kwargs: Any) -> Any:
-            # the unpacked overload (input, hx, params, ...) on meta; packed sequences (data,
-            # batch_sizes, hx, ...) and real tensors run PyTorch's own path
-            if kwargs or len(args) != 9 or not isinstance(args[2], (list, tuple)) or args[0].device.type != "meta":
+            # on meta: the unpacked overload (input, hx, params, ...) and the packed one (data,
+            # batch_sizes, hx, params, ...); real tensors run PyTorch's own path
+            if kwargs or len(args) != 9 or args[0].device.type != "meta":
                 return original(*args, **kwargs)
-            return run_like_cpu(cells[name], *args)
+            if isinstance(args[2], (list, tuple)):
+                return run_like_cpu(cells[name], *args)
+            return run_packed_like_cpu(cells[name], *args)
 
         return call
 

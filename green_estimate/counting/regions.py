@@ -2,11 +2,15 @@
 
 On the meta device ``scaled_dot_product_attention`` runs its math decomposition (matmuls, softmax)
 unless the step is counted for a CUDA GPU, where it runs the fused kernel that GPU would (see
-:mod:`green_estimate.counting.attention`); a GRU or LSTM runs one small GEMM and a handful of elementwise ops per time step, forward and
-backward. A CPU runs a fused attention kernel and fused recurrent layers instead, so those counted
-ops do not exist there one for one. The counter marks every op of such a call — forward ops while
-the call runs, and backward ops whose autograd node the call created — with the region's name, so
-calibration can leave them out of the per-op fits and give them an in-context scale of their own.
+:mod:`green_estimate.counting.attention`); a GRU or LSTM runs a few GEMMs and a handful of
+elementwise ops per time step, forward and backward. A GPU runs fused attention and recurrent
+kernels instead, and a CPU a fused attention kernel and one oneDNN kernel per LSTM layer, so those
+counted ops do not exist there one for one. A CPU runs a GRU or plain RNN as a loop of cells, and a
+step counted for a CPU counts that loop as the CPU runs it (:mod:`green_estimate.counting.cpu_recurrence`);
+it stays a region all the same, with its own in-step scales. The counter marks every op of such a
+call — forward ops while the call runs, and backward ops whose autograd node the call created — with
+the region's name, so calibration can leave them out of the per-op fits and give them an in-context
+scale of their own.
 """
 from __future__ import annotations
 

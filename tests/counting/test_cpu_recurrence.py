@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 import torch
 import torch.nn as nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from green_estimate.counting.counter import count_step
 
@@ -63,20 +63,52 @@ def test_a_cpu_target_projects_each_layers_input_once_and_other_targets_once_per
     assert flops["cpu"] == flops["cuda"]
 
 
-def test_lstms_and_packed_sequences_take_pytorchs_own_path_and_torch_vf_is_restored():
+class Packed(nn.Module):
+    """A recurrent layer over a packed batch of sequences of lengths 7, 4, 4, 2, 1, the padded output
+    and the final hidden state both used. (Unsorted lengths, ``enforce_sorted=False``, do not run on
+    meta at all: packing copies the sorting indices out of a meta tensor.)"""
+
+    lengths = [SEQ, 4, 4, 2, 1]
+
+    def __init__(self, layer: type, **kwargs) -> None:
+        super().__init__()
+        self.rnn = layer(IN, HIDDEN, **kwargs)
+        self.head = nn.Linear(HIDDEN * (2 if kwargs.get("bidirectional") else 1), 3)
+
+    def forward(self, x):
+        first = self.rnn.batch_first
+        packed = pack_padded_sequence(x, torch.tensor(self.lengths), batch_first=first)
+        out, h = self.rnn(packed)
+        padded, _ = pad_packed_sequence(out, batch_first=first)
+        return self.head(padded.sum(1 if first else 0)) + h.sum()
+
+
+@pytest.mark.parametrize("layer, kwargs", [
+    (nn.GRU, {}),
+    (nn.GRU, {"num_layers": 2, "dropout": 0.3, "bidirectional": True}),
+    (nn.GRU, {"batch_first": True, "bidirectional": True}),
+    (nn.RNN, {"bias": False, "num_layers": 2}),
+    (nn.RNN, {"nonlinearity": "relu", "bidirectional": True}),
+])
+def test_a_packed_sequence_is_counted_as_the_cpu_runs_it_too(layer, kwargs):
+    counted = {}
+    for device in ("cpu", "meta"):
+        torch.manual_seed(0)
+        with torch.device(device):
+            model = Packed(layer, **kwargs)
+        x = torch.randn(BATCH, SEQ, IN, device=device) if kwargs.get("batch_first") else torch.randn(SEQ, BATCH, IN, device=device)
+        counted[device] = [dataclasses.asdict(o) for o in count_step(model, (x,), optimizer="adam").ops]
+    assert counted["meta"] == counted["cpu"]
+    # the packed input (sum of the lengths rows) projected once per layer and direction
+    runs = kwargs.get("num_layers", 1) * (2 if kwargs.get("bidirectional") else 1)
+    rows = sum(Packed.lengths)
+    input_gemms = [o for o in counted["meta"] if o["phase"] == "forward" and o["fused"] == "rnn" and o["cls"] == "linear"
+                   and o["gemm_mnk"][0] == rows]
+    assert len(input_gemms) == runs
+
+
+def test_lstms_take_pytorchs_own_path_and_torch_vf_is_restored():
     before = (torch._VF.gru, torch._VF.rnn_tanh, torch._VF.lstm)
     lstm = _ops("meta", nn.LSTM)
     assert sum(o.cls == "linear" and o.phase == "forward" and o.fused == "lstm" for o in lstm) == 2 * SEQ
-
-    class Packed(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.rnn = nn.GRU(IN, HIDDEN)
-
-        def forward(self, x):
-            return self.rnn(pack_padded_sequence(x, torch.tensor([SEQ, 4, 2, 2, 1])))[1][-1].sum()
-
-    ops = count_step(Packed().to("meta"), (torch.randn(SEQ, BATCH, IN, device="meta"),), optimizer="adam").ops
-    # the meta device's packed loop: one input GEMM per time step (a CPU projects the packed input once)
-    assert sum(o.cls == "linear" and o.phase == "forward" for o in ops) == 2 * SEQ
     assert (torch._VF.gru, torch._VF.rnn_tanh, torch._VF.lstm) == before
