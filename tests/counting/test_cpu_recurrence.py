@@ -65,8 +65,8 @@ def test_a_cpu_target_projects_each_layers_input_once_and_other_targets_once_per
 
 class Packed(nn.Module):
     """A recurrent layer over a packed batch of sequences of lengths 7, 4, 4, 2, 1, the padded output
-    and the final hidden state both used. (Unsorted lengths, ``enforce_sorted=False``, do not run on
-    meta at all: packing copies the sorting indices out of a meta tensor.)"""
+    and the final hidden state both used. (With ``enforce_sorted=False``, ``pad_packed_sequence`` does not
+    run on meta: it copies the unsorting indices to the CPU.)"""
 
     lengths = [SEQ, 4, 4, 2, 1]
 
