@@ -9,16 +9,17 @@ thin GEMM of ``batch`` rows per time step. Counted on meta, a CPU step would the
 GEMMs (and their backward) that the CPU never runs, and calibration could not match its profiled
 GEMMs one for one to the count. While counting for a CPU target, :func:`cpu_recurrence` puts a Python
 copy of the CPU path in place of those three functions for meta tensors; the ops it dispatches are
-the ones ATen dispatches on a CPU tensor (tests/counting/test_cpu_recurrence.py counts both). LSTMs
-are left alone: a CPU runs them as one oneDNN kernel each way (counting/regions.py); real tensors
-take PyTorch's own path.
+the ones ATen dispatches on a CPU tensor (tests/counting/test_cpu_recurrence.py counts both). An
+LSTM a CPU runs as one oneDNN kernel each way (counting/regions.py), and it is left alone — unless
+its input is packed: a packed LSTM a CPU runs as a loop of cells too, and that one is copied (without
+a projection, ``proj_size``). Real tensors take PyTorch's own path.
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
-CPU_LOOPED = ("gru", "rnn_tanh", "rnn_relu")  # the torch._VF functions whose CPU path is emulated here
+CPU_LOOPED = ("gru", "rnn_tanh", "rnn_relu")  # the torch._VF functions whose CPU path is emulated here (and a packed lstm)
 
 
 def _gru_cell(x_w: Any, h: Any, w_hh: Any, b_hh: Any) -> Any:
@@ -31,6 +32,39 @@ def _gru_cell(x_w: Any, h: Any, w_hh: Any, b_hh: Any) -> Any:
     update = h_z.add_(i_z).sigmoid_()
     new = i_n.add(h_n.mul_(reset)).tanh_()
     return (h - new).mul_(update).add_(new)
+
+
+def _lstm_cell(x_w: Any, hidden: tuple, w_hh: Any, b_hh: Any) -> tuple:
+    """``LSTMCell`` with ``pre_compute_input`` (no projection): the hidden state is ``(h, c)``."""
+    import torch.nn.functional as F
+
+    h, c = hidden
+    ingate, forgetgate, cellgate, outgate = F.linear(h, w_hh, b_hh).add_(x_w).unsafe_chunk(4, 1)
+    ingate, forgetgate, cellgate, outgate = ingate.sigmoid_(), forgetgate.sigmoid_(), cellgate.tanh_(), outgate.sigmoid_()
+    cy = (forgetgate * c).add_(ingate * cellgate)
+    return outgate * cy.tanh(), cy
+
+
+def _out(hidden: Any) -> Any:
+    """A step's output: the hidden state, or an LSTM's ``h``."""
+    return hidden[0] if isinstance(hidden, tuple) else hidden
+
+
+def _rows(hidden: Any, start: int, length: int) -> Any:
+    """``hidden_slice``: rows of the hidden state (of both of an LSTM's)."""
+    if isinstance(hidden, tuple):  # c before h: the order ATen's make_tuple evaluates them in (GCC: right to left)
+        c = hidden[1].narrow(0, start, length)
+        return hidden[0].narrow(0, start, length), c
+    return hidden.narrow(0, start, length)
+
+
+def _cat(hiddens: list) -> Any:
+    """``hidden_concat``: hidden states stacked by rows (an LSTM's ``h`` and ``c`` apart)."""
+    import torch
+
+    if isinstance(hiddens[0], tuple):
+        return tuple(torch.cat([x[i] for x in hiddens], 0) for i in range(2))
+    return torch.cat(hiddens, 0)
 
 
 def _simple_cell(nonlinearity: Callable[[Any], Any]) -> Callable[..., Any]:
@@ -100,36 +134,35 @@ def _packed_direction(cell: Callable[..., Any], data: Any, sizes: list[int], h0:
         for size in sizes:
             step = x_w.narrow(0, offset, size)  # before the hidden state is cut, as ATen does
             if last > size:
-                finished.append(h.narrow(0, size, last - size))
-                h = h.narrow(0, 0, size)
+                finished.append(_rows(h, size, last - size))
+                h = _rows(h, 0, size)
             h = cell(step, h, w_hh, b_hh)
-            outputs.append(h)
+            outputs.append(_out(h))
             offset, last = offset + size, size
         finished.append(h)
         finished.reverse()
-        return torch.cat(outputs, 0), torch.cat(finished, 0)
+        return torch.cat(outputs, 0), _cat(finished)
     offset, last = data.shape[0], sizes[-1]
-    h = h0.narrow(0, 0, last)
+    h = _rows(h0, 0, last)
     for size in reversed(sizes):
         if size > last:
-            h = torch.cat([h, h0.narrow(0, last, size - last)], 0)
+            h = _cat([h, _rows(h0, last, size - last)])
         h = cell(x_w.narrow(0, offset - size, size), h, w_hh, b_hh)
-        outputs.append(h)
+        outputs.append(_out(h))
         offset, last = offset - size, size
     outputs.reverse()
     return torch.cat(outputs, 0), h
 
 
-def run_packed_like_cpu(cell: Callable[..., Any], data: Any, batch_sizes: Any, hx: Any, params: list,
-                        has_biases: bool, num_layers: int, dropout: float, train: bool,
-                        bidirectional: bool) -> tuple[Any, Any]:
-    """``torch._VF.gru``/``rnn_*`` on a packed sequence (``data``, ``batch_sizes``) as ATen runs it on
-    a CPU tensor."""
+def _packed_layers(cell: Callable[..., Any], data: Any, batch_sizes: Any, hiddens: list, params: list,
+                   has_biases: bool, num_layers: int, dropout: float, train: bool, bidirectional: bool
+                   ) -> tuple[Any, list]:
+    """The stacked layers over a packed sequence: the last layer's packed output and each layer's
+    and direction's final hidden state."""
     import torch
 
     weights = _layer_weights(params, has_biases)
-    sizes = [int(b) for b in batch_sizes]
-    hiddens = hx.unbind(0)
+    sizes = batch_sizes.tolist()  # no aten call (iterating the tensor would dispatch some)
     dirs = 2 if bidirectional else 1
     final = []
     for layer in range(num_layers):
@@ -142,7 +175,43 @@ def run_packed_like_cpu(cell: Callable[..., Any], data: Any, batch_sizes: Any, h
         data = torch.cat(outs, -1) if bidirectional else outs[0]
         if dropout != 0 and train and layer < num_layers - 1:
             data = torch.dropout(data, dropout, True)
+    return data, final
+
+
+def run_packed_like_cpu(cell: Callable[..., Any], data: Any, batch_sizes: Any, hx: Any, params: list,
+                        has_biases: bool, num_layers: int, dropout: float, train: bool,
+                        bidirectional: bool) -> tuple[Any, Any]:
+    """``torch._VF.gru``/``rnn_*`` on a packed sequence (``data``, ``batch_sizes``) as ATen runs it on
+    a CPU tensor."""
+    import torch
+
+    data, final = _packed_layers(cell, data, batch_sizes, hx.unbind(0), params, has_biases, num_layers, dropout,
+                                 train, bidirectional)
     return data, torch.stack(final, 0)
+
+
+def run_packed_lstm_like_cpu(data: Any, batch_sizes: Any, hx: list, params: list, has_biases: bool,
+                             num_layers: int, dropout: float, train: bool, bidirectional: bool) -> tuple[Any, Any, Any]:
+    """``torch._VF.lstm`` on a packed sequence as ATen runs it on a CPU tensor: a loop of cells, not
+    the oneDNN kernel of an unpacked LSTM (an LSTM with a projection, ``proj_size``, is not copied)."""
+    import torch
+
+    hiddens = list(zip(hx[0].unbind(0), hx[1].unbind(0)))
+    data, final = _packed_layers(_lstm_cell, data, batch_sizes, hiddens, params, has_biases, num_layers, dropout,
+                                 train, bidirectional)
+    return data, torch.stack([h for h, _ in final], 0), torch.stack([c for _, c in final], 0)
+
+
+def packed_lstm(args: tuple, kwargs: dict) -> bool:
+    """Whether a ``torch._VF.lstm`` call is the packed overload (data, batch_sizes, hx, params, ...)
+    of an LSTM without a projection: one a CPU runs as a loop of cells, and :func:`cpu_recurrence`
+    copies on meta."""
+    import torch
+
+    if kwargs or len(args) != 9 or not isinstance(args[1], torch.Tensor):
+        return False
+    w_hh = args[3][1]
+    return w_hh.shape[0] == 4 * w_hh.shape[1]
 
 
 def _layer_weights(params: list, has_biases: bool) -> list[tuple]:
@@ -168,6 +237,10 @@ def cpu_recurrence(target: str) -> Iterator[None]:
         def call(*args: Any, **kwargs: Any) -> Any:
             # on meta: the unpacked overload (input, hx, params, ...) and the packed one (data,
             # batch_sizes, hx, params, ...); real tensors run PyTorch's own path
+            if name == "lstm":
+                if packed_lstm(args, kwargs) and args[0].device.type == "meta":
+                    return run_packed_lstm_like_cpu(*args)
+                return original(*args, **kwargs)
             if kwargs or len(args) != 9 or args[0].device.type != "meta":
                 return original(*args, **kwargs)
             if isinstance(args[2], (list, tuple)):
@@ -177,7 +250,7 @@ def cpu_recurrence(target: str) -> Iterator[None]:
         return call
 
     try:
-        for name in CPU_LOOPED:
+        for name in (*CPU_LOOPED, "lstm"):
             had = name in vars(torch._VF)
             original = getattr(torch._VF, name)
             saved.append((name, had, original))

@@ -4,13 +4,13 @@ On the meta device ``scaled_dot_product_attention`` runs its math decomposition 
 unless the step is counted for a CUDA GPU, where it runs the fused kernel that GPU would (see
 :mod:`green_estimate.counting.attention`); a GRU or LSTM runs a few GEMMs and a handful of
 elementwise ops per time step, forward and backward. A GPU runs fused attention and recurrent
-kernels instead, and a CPU a fused attention kernel and one oneDNN kernel per LSTM layer, so those
-counted ops do not exist there one for one. A CPU runs a GRU or plain RNN as a loop of cells, and a
-step counted for a CPU counts that loop as the CPU runs it (:mod:`green_estimate.counting.cpu_recurrence`);
-it stays a region all the same, with its own in-step scales. The counter marks every op of such a
-call — forward ops while the call runs, and backward ops whose autograd node the call created — with
-the region's name, so calibration can leave them out of the per-op fits and give them an in-context
-scale of their own.
+kernels instead, and a CPU a fused attention kernel and one oneDNN kernel per (unpacked) LSTM
+layer, so those counted ops do not exist there one for one. A CPU runs a GRU or plain RNN (and a
+packed LSTM) as a loop of cells, and a step counted for a CPU counts that loop as the CPU runs it
+(:mod:`green_estimate.counting.cpu_recurrence`); it stays a region all the same, ``rnn``, with its
+own in-step scales. The counter marks every op of such a call — forward ops while the call runs,
+and backward ops whose autograd node the call created — with the region's name, so calibration can
+leave them out of the per-op fits and give them an in-context scale of their own.
 """
 from __future__ import annotations
 
@@ -57,23 +57,28 @@ def _enter(counting: Any, region: str, func: Any, args: tuple, kwargs: dict) -> 
 
 
 @contextmanager
-def fused_regions(counting: Any) -> Iterator[None]:
+def fused_regions(counting: Any, target: str = "cpu") -> Iterator[None]:
     """While counting, mark the ops of every fused call (see the module docstring).
 
     The functions are wrapped where PyTorch's own modules look them up at call time:
     ``torch.nn.functional.scaled_dot_product_attention`` (which ``nn.MultiheadAttention`` and most
     model code call) and ``torch._VF.gru``/``lstm``/``rnn_tanh``/``rnn_relu`` (which ``nn.GRU``,
     ``nn.LSTM`` and ``nn.RNN`` call). A wrapper, unlike a TorchFunctionMode, costs nothing on the
-    thousands of other calls a step makes. Everything is restored on exit.
+    thousands of other calls a step makes. Everything is restored on exit. Counted for a CPU
+    ``target``, a packed LSTM is an ``rnn`` region: a CPU runs it as a loop of cells, as a GRU
+    (:func:`green_estimate.counting.cpu_recurrence.packed_lstm`).
     """
     import torch
     import torch.nn.functional as F
+
+    from green_estimate.counting.cpu_recurrence import packed_lstm
 
     def marked(region: str, original: Any) -> Any:
         def call(*args: Any, **kwargs: Any) -> Any:
             if counting.region:
                 return original(*args, **kwargs)
-            return _enter(counting, region, original, args, kwargs)
+            here = "rnn" if region == "lstm" and target == "cpu" and packed_lstm(args, kwargs) else region
+            return _enter(counting, here, original, args, kwargs)
 
         return call
 

@@ -26,12 +26,16 @@ class Recurrent(nn.Module):
         return self.head(self.rnn(x)[0].sum(1 if self.rnn.batch_first else 0))
 
 
-def _ops(device: str, layer: type, target: str = "cpu", **kwargs) -> list:
+def _report(device: str, layer: type, target: str = "cpu", **kwargs):
     torch.manual_seed(0)
     with torch.device(device):
         model = Recurrent(layer, **kwargs)
     x = torch.randn(SEQ, BATCH, IN, device=device)  # (seq, batch) or (batch, seq): both are counted as given
-    return count_step(model, (x,), optimizer="adam", target=target).ops
+    return count_step(model, (x,), optimizer="adam", target=target)
+
+
+def _ops(device: str, layer: type, target: str = "cpu", **kwargs) -> list:
+    return _report(device, layer, target, **kwargs).ops
 
 
 @pytest.mark.parametrize("layer, kwargs", [
@@ -43,9 +47,9 @@ def _ops(device: str, layer: type, target: str = "cpu", **kwargs) -> list:
     (nn.RNN, {"nonlinearity": "relu", "bidirectional": True}),
 ])
 def test_a_meta_count_for_a_cpu_target_is_the_count_of_the_real_cpu_step(layer, kwargs):
-    on_cpu = [dataclasses.asdict(o) for o in _ops("cpu", layer, **kwargs)]
-    on_meta = [dataclasses.asdict(o) for o in _ops("meta", layer, **kwargs)]
-    assert on_meta == on_cpu
+    on_cpu, on_meta = _report("cpu", layer, **kwargs), _report("meta", layer, **kwargs)
+    assert [dataclasses.asdict(o) for o in on_meta.ops] == [dataclasses.asdict(o) for o in on_cpu.ops]
+    assert on_meta.ignored_ops == on_cpu.ignored_ops  # free views and allocations too: the same dispatches
 
 
 @pytest.mark.parametrize("layers, bidirectional", [(1, False), (2, False), (2, True)])
@@ -80,6 +84,7 @@ class Packed(nn.Module):
         packed = pack_padded_sequence(x, torch.tensor(self.lengths), batch_first=first)
         out, h = self.rnn(packed)
         padded, _ = pad_packed_sequence(out, batch_first=first)
+        h = h[0] + h[1].sum() if isinstance(h, tuple) else h  # an LSTM's (h, c)
         return self.head(padded.sum(1 if first else 0)) + h.sum()
 
 
@@ -89,6 +94,9 @@ class Packed(nn.Module):
     (nn.GRU, {"batch_first": True, "bidirectional": True}),
     (nn.RNN, {"bias": False, "num_layers": 2}),
     (nn.RNN, {"nonlinearity": "relu", "bidirectional": True}),
+    (nn.LSTM, {}),
+    (nn.LSTM, {"num_layers": 2, "dropout": 0.3, "bidirectional": True, "batch_first": True}),
+    (nn.LSTM, {"bias": False}),
 ])
 def test_a_packed_sequence_is_counted_as_the_cpu_runs_it_too(layer, kwargs):
     counted = {}
@@ -97,18 +105,30 @@ def test_a_packed_sequence_is_counted_as_the_cpu_runs_it_too(layer, kwargs):
         with torch.device(device):
             model = Packed(layer, **kwargs)
         x = torch.randn(BATCH, SEQ, IN, device=device) if kwargs.get("batch_first") else torch.randn(SEQ, BATCH, IN, device=device)
-        counted[device] = [dataclasses.asdict(o) for o in count_step(model, (x,), optimizer="adam").ops]
-    assert counted["meta"] == counted["cpu"]
-    # the packed input (sum of the lengths rows) projected once per layer and direction
+        counted[device] = count_step(model, (x,), optimizer="adam")
+    assert [dataclasses.asdict(o) for o in counted["meta"].ops] == [dataclasses.asdict(o) for o in counted["cpu"].ops]
+    assert counted["meta"].ignored_ops == counted["cpu"].ignored_ops
+    # the packed input (sum of the lengths rows) projected once per layer and direction; a packed LSTM
+    # runs as cells on a CPU, so it is an `rnn` region as a GRU is
     runs = kwargs.get("num_layers", 1) * (2 if kwargs.get("bidirectional") else 1)
-    rows = sum(Packed.lengths)
-    input_gemms = [o for o in counted["meta"] if o["phase"] == "forward" and o["fused"] == "rnn" and o["cls"] == "linear"
-                   and o["gemm_mnk"][0] == rows]
+    ops = counted["meta"].ops
+    assert {o.fused for o in ops} == {"", "rnn"}
+    input_gemms = [o for o in ops if o.phase == "forward" and o.fused and o.cls == "linear" and o.gemm_mnk[0] == sum(Packed.lengths)]
     assert len(input_gemms) == runs
 
 
-def test_lstms_take_pytorchs_own_path_and_torch_vf_is_restored():
-    before = (torch._VF.gru, torch._VF.rnn_tanh, torch._VF.lstm)
-    lstm = _ops("meta", nn.LSTM)
+def test_an_lstm_with_a_projection_is_not_copied_and_stays_an_lstm_region():
+    torch.manual_seed(0)
+    model = Packed(nn.LSTM, proj_size=4).to("meta")
+    model.head = nn.Linear(4, 3, device="meta")
+    ops = count_step(model, (torch.randn(SEQ, BATCH, IN, device="meta"),), optimizer="adam").ops
+    assert {o.fused for o in ops} == {"", "lstm"}
+    # the meta device's loop: an input GEMM per time step
+    assert sum(o.phase == "forward" and o.fused == "lstm" and o.cls == "linear" and o.gemm_mnk[2] == IN for o in ops) == SEQ
+
+
+def test_unpacked_lstms_take_pytorchs_own_path_and_torch_vf_is_restored():
+    before = (torch._VF.gru, torch._VF.rnn_tanh, torch._VF.rnn_relu, torch._VF.lstm)
+    lstm = _ops("meta", nn.LSTM)  # a CPU runs it as one oneDNN kernel each way: an `lstm` region
     assert sum(o.cls == "linear" and o.phase == "forward" and o.fused == "lstm" for o in lstm) == 2 * SEQ
-    assert (torch._VF.gru, torch._VF.rnn_tanh, torch._VF.lstm) == before
+    assert (torch._VF.gru, torch._VF.rnn_tanh, torch._VF.rnn_relu, torch._VF.lstm) == before
