@@ -1,4 +1,4 @@
-"""Counting a GRU or plain RNN for a CPU target as a CPU runs it.
+"""Counting a GRU or plain RNN (and a packed LSTM) for a CPU target as a CPU runs it.
 
 ATen runs ``torch._VF.gru``, ``rnn_tanh`` and ``rnn_relu`` as a loop of cells (aten/src/ATen/native/
 RNN.cpp, ``FullLayer``, ``FullBidirectionalLayer`` and, for packed sequences, ``PackedLayer`` and
@@ -8,7 +8,7 @@ projected steps; on any other device, the meta device included, each cell projec
 thin GEMM of ``batch`` rows per time step. Counted on meta, a CPU step would then hold ``seq`` input
 GEMMs (and their backward) that the CPU never runs, and calibration could not match its profiled
 GEMMs one for one to the count. While counting for a CPU target, :func:`cpu_recurrence` puts a Python
-copy of the CPU path in place of those three functions for meta tensors; the ops it dispatches are
+copy of the CPU path in place of those functions for meta tensors; the ops it dispatches are
 the ones ATen dispatches on a CPU tensor (tests/counting/test_cpu_recurrence.py counts both). An
 LSTM a CPU runs as one oneDNN kernel each way (counting/regions.py), and it is left alone — unless
 its input is packed: a packed LSTM a CPU runs as a loop of cells too, and that one is copied (without
@@ -19,7 +19,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
-CPU_LOOPED = ("gru", "rnn_tanh", "rnn_relu")  # the torch._VF functions whose CPU path is emulated here (and a packed lstm)
+CPU_LOOPED = ("gru", "rnn_tanh", "rnn_relu")  # torch._VF functions whose CPU path is copied here (and lstm, packed)
 
 
 def _gru_cell(x_w: Any, h: Any, w_hh: Any, b_hh: Any) -> Any:
@@ -93,25 +93,35 @@ def _direction(cell: Callable[..., Any], x: Any, h: Any, weights: tuple, reverse
     return torch.stack(outputs, 0), h
 
 
-def run_like_cpu(cell: Callable[..., Any], x: Any, hx: Any, params: list, has_biases: bool, num_layers: int,
-                 dropout: float, train: bool, bidirectional: bool, batch_first: bool) -> tuple[Any, Any]:
-    """``torch._VF.gru``/``rnn_*`` (the unpacked-input overload) as ATen runs it on a CPU tensor."""
+def _layers(direction: Callable[..., tuple[Any, Any]], x: Any, hiddens: list, params: list, has_biases: bool,
+            num_layers: int, dropout: float, train: bool, bidirectional: bool) -> tuple[Any, list]:
+    """ATen's ``apply_layer_stack``: each layer's directions (``direction(x, h0, weights, reverse)``),
+    their outputs concatenated, dropout between layers; the last output and every final hidden state."""
     import torch
 
     weights = _layer_weights(params, has_biases)
-    x = x.transpose(0, 1) if batch_first else x
-    hiddens = hx.unbind(0)
     dirs = 2 if bidirectional else 1
     final = []
     for layer in range(num_layers):
         outs = []
         for d in range(dirs):
-            out, h = _direction(cell, x, hiddens[layer * dirs + d], weights[layer * dirs + d], reverse=d == 1)
+            out, h = direction(x, hiddens[layer * dirs + d], weights[layer * dirs + d], d == 1)
             outs.append(out)
             final.append(h)
-        x = torch.cat(outs, outs[0].dim() - 1) if bidirectional else outs[0]
+        x = torch.cat(outs, -1) if bidirectional else outs[0]
         if dropout != 0 and train and layer < num_layers - 1:
             x = torch.dropout(x, dropout, True)
+    return x, final
+
+
+def run_like_cpu(cell: Callable[..., Any], x: Any, hx: Any, params: list, has_biases: bool, num_layers: int,
+                 dropout: float, train: bool, bidirectional: bool, batch_first: bool) -> tuple[Any, Any]:
+    """``torch._VF.gru``/``rnn_*`` (the unpacked-input overload) as ATen runs it on a CPU tensor."""
+    import torch
+
+    x = x.transpose(0, 1) if batch_first else x
+    x, final = _layers(lambda x, h, w, rev: _direction(cell, x, h, w, rev), x, hx.unbind(0), params, has_biases,
+                       num_layers, dropout, train, bidirectional)
     out = torch.stack(final, 0)
     if batch_first:
         x = x.transpose_(0, 1)
@@ -159,23 +169,9 @@ def _packed_layers(cell: Callable[..., Any], data: Any, batch_sizes: Any, hidden
                    ) -> tuple[Any, list]:
     """The stacked layers over a packed sequence: the last layer's packed output and each layer's
     and direction's final hidden state."""
-    import torch
-
-    weights = _layer_weights(params, has_biases)
     sizes = batch_sizes.tolist()  # no aten call (iterating the tensor would dispatch some)
-    dirs = 2 if bidirectional else 1
-    final = []
-    for layer in range(num_layers):
-        outs = []
-        for d in range(dirs):
-            out, h = _packed_direction(cell, data, sizes, hiddens[layer * dirs + d], weights[layer * dirs + d],
-                                       reverse=d == 1)
-            outs.append(out)
-            final.append(h)
-        data = torch.cat(outs, -1) if bidirectional else outs[0]
-        if dropout != 0 and train and layer < num_layers - 1:
-            data = torch.dropout(data, dropout, True)
-    return data, final
+    return _layers(lambda x, h, w, rev: _packed_direction(cell, x, sizes, h, w, rev), data, hiddens, params,
+                   has_biases, num_layers, dropout, train, bidirectional)
 
 
 def run_packed_like_cpu(cell: Callable[..., Any], data: Any, batch_sizes: Any, hx: Any, params: list,
@@ -223,8 +219,9 @@ def _layer_weights(params: list, has_biases: bool) -> list[tuple]:
 
 @contextmanager
 def cpu_recurrence(target: str) -> Iterator[None]:
-    """While counting for a ``cpu`` target, GRUs and plain RNNs on meta tensors run the CPU's path
-    (see the module docstring); another target changes nothing. Everything is restored on exit."""
+    """While counting for a ``cpu`` target, GRUs, plain RNNs and packed LSTMs on meta tensors run the
+    CPU's path (see the module docstring); another target changes nothing. Everything is restored on
+    exit."""
     import torch
 
     if target != "cpu":
