@@ -147,7 +147,7 @@ def probe_here() -> dict[str, Any]:
         data = json.loads(path.read_text())
         if data.get("schema") == PROBE_SCHEMA and data.get("method") == PROBE_METHOD \
                 and same_cpu(data.get("fingerprint", {}), here) and all(k in data for k in RATE_KEYS):
-            return {**data, "cached": True}
+            return {**data, "cached": True, "cache_path": str(path)}
     except (OSError, ValueError):
         pass
     data = run_probe()
@@ -155,7 +155,7 @@ def probe_here() -> dict[str, Any]:
         write_profile(data, path)  # an atomic JSON write
     except OSError:
         pass  # a read-only home only costs the probe again next time
-    return {**data, "cached": False}
+    return {**data, "cached": False, "cache_path": str(path)}
 
 
 def ratios(made: dict, here: dict) -> dict[str, float]:

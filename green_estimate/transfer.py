@@ -92,5 +92,9 @@ def transfer_profile(profile: Profile) -> tuple[Profile, list[str]]:
              f"×{math.exp(log_k):.2f}); the interval is widened by the measured transfer error "
              f"({math.exp(abs(log_k) + residual) - 1:.0%}). Calibrate here for a tighter one: "
              "`green-estimate calibrate --cpu --quick`."]
+    if here.get("cached") and here.get("cache_path"):
+        # one probe stands for this CPU until it is deleted: a minute the machine ran fast or slow in stays in it
+        notes[0] += (f" The probe was measured at {here.get('measured_utc')} and cached; delete {here['cache_path']} "
+                     "to measure it again.")
     profile.carried = (final, notes)
     return final, notes

@@ -163,6 +163,13 @@ def test_a_profile_from_another_cpu_is_rescaled_corrected_and_widened(monkeypatc
     assert final.data["classes"]["linear"]["time_s"]["params"] == pytest.approx([2e-5 * k, 2e-11 * k])
     assert t["from"] == "elsewhere (2 threads)" and t["to"] == "here (2 threads)"
     assert "made on elsewhere (2 threads); rescaled to this CPU, here (2 threads)" in notes[0]
+    assert "cached" not in notes[0]  # a probe measured just now
+    here.update(cached=True, cache_path="/home/u/probes/here.json", measured_utc="2026-01-02T03:04:05Z")
+    foreign.carried = None
+    _, notes = transfer.transfer_profile(foreign)
+    assert notes[0].endswith("The probe was measured at 2026-01-02T03:04:05Z and cached; delete "
+                             "/home/u/probes/here.json to measure it again.")
+    foreign.carried = None
     pred = predict_report(report(), plan=TrainingPlan(8, steps_given=1), profile=foreign)
     # one note says where the profile came from and what carrying it here did; not a second, bare one
     assert sum("rescaled to this CPU" in n for n in pred.notes) == 1
@@ -194,8 +201,9 @@ def test_a_cached_probe_is_reused_only_if_timed_the_current_way(tmp_path, monkey
     first = probe_mod.probe_here()
     second = probe_mod.probe_here()
     assert (first["cached"], second["cached"], len(runs)) == (False, True, 1)
-    # a probe cached before the reference steps were timed in a settled allocator: measured again
     path = next((tmp_path / "probes").glob("*.json"))
+    assert first["cache_path"] == second["cache_path"] == str(path)
+    # a probe cached before the reference steps were timed in a settled allocator: measured again
     path.write_text(json.dumps({"schema": probe_mod.PROBE_SCHEMA, "gemm_flops_per_s": 2.0}))
     third = probe_mod.probe_here()
     assert (third["cached"], third["gemm_flops_per_s"], len(runs)) == (False, 1.0, 2)
