@@ -171,7 +171,7 @@ def predict_report(
         prof, transfer_notes = transfer_profile(prof)
     step = optimizer_step(report, plan.grad_accum)
     classes = price_step(step, prof)
-    notes = _profile_notes(prof, classes) + transfer_notes + list(step.notes)
+    notes = _profile_notes(prof, classes, step) + transfer_notes + list(step.notes)
     comm = None
     if plan.gpus > 1:
         comm = _communication(report, step, prof, parallel, plan.grad_accum, classes, plan.gpus)
@@ -199,7 +199,12 @@ ALLOCATOR_NOTE = ("CPU times are those of a process whose malloc has settled, as
                   "green_estimate.allocator.settle() (docs/predict.md).")
 
 
-def _profile_notes(prof: Profile, classes: dict[str, ClassPrice]) -> list[str]:
+# A CPU profile whose samples were counted before GRUs and plain RNNs were counted as a CPU runs them
+# (green_estimate/counting/cpu_recurrence.py): its recurrent scales fit another count.
+RECURRENT_REVISION = 2
+
+
+def _profile_notes(prof: Profile, classes: dict[str, ClassPrice], report: CostReport | None = None) -> list[str]:
     notes = []
     if prof.provenance == "measured-runs":
         runs = prof.runs_model or {}
@@ -217,6 +222,11 @@ def _profile_notes(prof: Profile, classes: dict[str, ClassPrice]) -> list[str]:
     if dev.get("kind") == "cpu":
         if prof.step is not None:
             notes.append(ALLOCATOR_NOTE)
+            if prof.count_revision < RECURRENT_REVISION and report is not None and any(o.fused == "rnn" for o in report.ops):
+                notes.append(f"Profile {prof.name} was calibrated before GRUs and plain RNNs were counted as a CPU runs "
+                             "them: its in-step scales of recurrent layers were fitted to another count, and this step's "
+                             "are priced lower than they meant (the benchmark GRU of docs/performance.md by 10%). "
+                             "Recalibrate: `green-estimate calibrate --cpu`.")
         try:
             # a profile carried here by the device probe says so in its own note, with the figures
             if prof.transfer is None and not same_cpu(dev.get("fingerprint") or {}, cpu_fingerprint(), threads=False):

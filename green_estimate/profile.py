@@ -133,6 +133,12 @@ class Profile:
         return self.data.get("runs_model")
 
     @property
+    def count_revision(self) -> int:
+        """The counter revision its samples were counted by (:data:`green_estimate.counting.COUNT_REVISION`;
+        1 for a profile that does not record it)."""
+        return int(self.data.get("count_revision", 1))
+
+    @property
     def transfer(self) -> Mapping[str, Any] | None:
         """What carrying the profile to this CPU did (green_estimate/transfer.py), or None."""
         return self.data.get("transfer")

@@ -282,3 +282,19 @@ def test_the_probe_takes_each_figure_as_the_median_of_interleaved_rounds(monkeyp
     assert p["bandwidth_bytes_per_s"] == pytest.approx(2 * 8 * 1024 * 1024 * 4 / 1e-3)
     assert [r["time_s"] for r in p["reference_steps"]] == pytest.approx([1e-3] * len(probe_mod.REFERENCE_STEPS))
     assert p["method"] == probe_mod.PROBE_METHOD and set(probe_mod.RATE_KEYS) <= set(p)
+
+
+def test_a_cpu_profile_counted_before_grus_were_counted_as_a_cpu_runs_them_asks_to_recalibrate_for_one():
+    from green_estimate.counting import COUNT_REVISION
+
+    def says(data: dict, step: CostReport) -> bool:
+        pred = predict_report(step, plan=TrainingPlan(8, steps_given=1), profile=Profile.from_dict(data), probe=False)
+        return any("calibrated before GRUs and plain RNNs were counted as a CPU runs them" in n for n in pred.notes)
+
+    old = incontext_profile()  # records no count_revision: counted by revision 1
+    new = {**old, "count_revision": COUNT_REVISION}
+    no_rnn = CostReport("m", 8, "adam", 1000, [], [o for o in report().ops if o.fused != "rnn"], {}, param_tensors=4)
+    gpu = {**old, "device": {**old["device"], "kind": "gpu", "name": "some GPU"}}
+    assert COUNT_REVISION >= 2 and Profile.from_dict(old).count_revision == 1
+    assert says(old, report())  # the step has a GRU's ops (fused "rnn")
+    assert not says(new, report()) and not says(old, no_rnn) and not says(gpu, report())

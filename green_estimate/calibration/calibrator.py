@@ -14,6 +14,7 @@ from green_estimate.calibration.incontext import OP_FIELDS
 from green_estimate.calibration.references import REFERENCE_FAMILY
 from green_estimate.calibration.runner import RunSettings, read_samples, run_suite
 from green_estimate.calibration.step_fit import GPU_OP_SCALE_FLOOR, fit_step_model
+from green_estimate.counting import COUNT_REVISION
 from green_estimate.errors import GreenEstimateError, MeterUnavailableError, UsageError
 from green_estimate.fingerprint import cpu_fingerprint
 from green_estimate.meters.base import Meter
@@ -327,5 +328,5 @@ def fit_profile(samples: list[dict], folds: int = 5, gpu: bool = False) -> Profi
         time_provenance="measured", step_model=step,
         extras={"energy_basis": "total", "torch_version": torch.__version__, "dtype": "float32",
                 "sample_count": len(samples), "repeat_noise": repeat_noise(samples), "method": "in-context",
-                "uncalibrated_classes_priced_as": default})
+                "uncalibrated_classes_priced_as": default, "count_revision": COUNT_REVISION})
 

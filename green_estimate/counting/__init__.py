@@ -10,4 +10,10 @@ from __future__ import annotations
 
 from green_estimate.counting.report import CostReport, OpRecord
 
-__all__ = ["CostReport", "OpRecord"]
+# The counter's revision, stored in every calibrated profile (``count_revision``): a profile's samples
+# were counted by its revision, and a step counted otherwise may be priced unlike its fit. 2: GRUs,
+# plain RNNs and packed LSTMs counted for a CPU as a CPU runs them (counting/cpu_recurrence.py).
+# Profiles without the entry were counted by revision 1.
+COUNT_REVISION = 2
+
+__all__ = ["COUNT_REVISION", "CostReport", "OpRecord"]

@@ -184,3 +184,11 @@ def test_predict_says_when_the_references_were_measured_on_another_cpu():
     assert line.startswith("Scaled ×1.00 (time), ×1.20 (energy) by the errors of 19 standard architectures")
     assert "on the CPU that made the profile they scaled it ×0.55 and ×1.20" in line
     assert "they were measured" not in _reference_line({**ref, "home_scale": ref["scale"]})
+
+
+def test_a_calibrated_profile_records_the_counter_revision_its_samples_were_counted_by(calibrated):
+    from green_estimate.counting import COUNT_REVISION
+    from green_estimate.profile import Profile
+
+    _, prof = calibrated
+    assert prof["count_revision"] == COUNT_REVISION == Profile.from_dict(prof).count_revision
