@@ -107,7 +107,7 @@ FEATURES: dict[str, Callable[[OpRecord], float]] = {
                                                  and op.gemm_mnk[2] > 9 else 0.0),
     # 1-D convolutions (Conv1d: audio, text, temporal nets), which CPU kernels run as 2-D ones of
     # height 1: some of their shapes ran at half the rate of a 2-D convolution with the same implicit
-    # GEMM, their backward more often than their forward (counting.shapes.conv_dims). Depthwise ones
+    # GEMM, their backward more often than their forward (counting.shapes.conv_geometry). Depthwise ones
     # are priced by their bytes and the depthwise terms.
     "conv1d_flops": lambda op: float(op.flops) if op.conv_dims == 1 and not op.depthwise else 0.0,
     "conv1d_backward_flops": lambda op: (float(op.flops) if op.conv_dims == 1 and not op.depthwise

@@ -204,7 +204,7 @@ ALLOCATOR_NOTE = ("CPU times are those of a process whose malloc has settled, as
 RECURRENT_REVISION = 2
 
 
-def _profile_notes(prof: Profile, classes: dict[str, ClassPrice], report: CostReport | None = None) -> list[str]:
+def _profile_notes(prof: Profile, classes: dict[str, ClassPrice], report: CostReport) -> list[str]:
     notes = []
     if prof.provenance == "measured-runs":
         runs = prof.runs_model or {}
@@ -222,7 +222,7 @@ def _profile_notes(prof: Profile, classes: dict[str, ClassPrice], report: CostRe
     if dev.get("kind") == "cpu":
         if prof.step is not None:
             notes.append(ALLOCATOR_NOTE)
-            if prof.count_revision < RECURRENT_REVISION and report is not None and any(o.fused == "rnn" for o in report.ops):
+            if prof.count_revision < RECURRENT_REVISION and any(o.fused == "rnn" for o in report.ops):
                 notes.append(f"Profile {prof.name} was calibrated before GRUs and plain RNNs were counted as a CPU runs "
                              "them: its in-step scales of recurrent layers were fitted to another count, and this step's "
                              "are priced lower than they meant (the benchmark GRU of docs/performance.md by 10%). "

@@ -98,20 +98,29 @@ def test_a_references_stored_error_is_its_price_by_predict_against_its_measured_
         assert err == pytest.approx(abs(math.log(predicted / measured)), abs=2e-5), name
 
 
-def test_intervals_are_the_local_ones_times_the_conformal_scale(calibrated):
-    from green_estimate.intervals import conformal_scale, local_halfwidth, make_up
-    from green_estimate.pricing import interval_log_halfwidth, price_step
-    from green_estimate.profile import Profile
+def _priced_mlp_step(profile, iv: dict) -> tuple[dict, dict]:
+    """A small MLP step priced by ``profile``: its classes and its make-up in the kinds of ``iv``'s local
+    intervals (the step the interval tests widen)."""
     from green_estimate.counting.counter import count_step
+    from green_estimate.intervals import make_up
+    from green_estimate.pricing import price_step
+
+    net = build_network("mlp", 3, "meta")
+    classes = price_step(count_step(net.model, net.inputs(8, "meta"), optimizer="adam"), profile)
+    ops = {k: c for k, c in classes.items() if c.ops}
+    return classes, make_up({k: c.time_s for k, c in ops.items()}, sum(c.fused_time_s for c in ops.values()),
+                            iv["local"]["kinds"])
+
+
+def test_intervals_are_the_local_ones_times_the_conformal_scale(calibrated):
+    from green_estimate.intervals import conformal_scale, local_halfwidth
+    from green_estimate.pricing import interval_log_halfwidth
+    from green_estimate.profile import Profile
 
     _, prof = calibrated
     profile = Profile.from_dict(prof)
     iv = prof["step_model"]["interval"]
-    net = build_network("mlp", 3, "meta")
-    report = count_step(net.model, net.inputs(8, "meta"), optimizer="adam")
-    classes = price_step(report, profile)
-    ops = {k: c for k, c in classes.items() if c.ops}
-    at = make_up({k: c.time_s for k, c in ops.items()}, sum(c.fused_time_s for c in ops.values()), iv["local"]["kinds"])
+    classes, at = _priced_mlp_step(profile, iv)
     for target in ("time_s", "energy_j"):
         scale = conformal_scale(iv["local"], iv["reference"], target, 0.9)
         assert scale is not None and scale > 0
@@ -146,9 +155,8 @@ def test_predict_says_its_interval_is_scaled_and_by_how_much(calibrated, tmp_pat
 def test_on_a_cpu_the_profile_was_carried_to_the_references_widen_the_interval_and_never_narrow_it(calibrated, factor):
     import copy
 
-    from green_estimate.counting.counter import count_step
-    from green_estimate.intervals import local_halfwidth, make_up
-    from green_estimate.pricing import interval_log_halfwidth, price_step
+    from green_estimate.intervals import local_halfwidth
+    from green_estimate.pricing import interval_log_halfwidth
     from green_estimate.profile import Profile
 
     _, prof = calibrated
@@ -158,11 +166,8 @@ def test_on_a_cpu_the_profile_was_carried_to_the_references_widen_the_interval_a
         ref[target] = [e * factor for e in ref[target]]
     home = Profile.from_dict(data)
     carried = home.replaced(transfer={"log_error": 0.05})
-    net = build_network("mlp", 3, "meta")
-    classes = price_step(count_step(net.model, net.inputs(8, "meta"), optimizer="adam"), home)
     iv = data["step_model"]["interval"]
-    ops = {k: c for k, c in classes.items() if c.ops}
-    at = make_up({k: c.time_s for k, c in ops.items()}, sum(c.fused_time_s for c in ops.values()), iv["local"]["kinds"])
+    classes, at = _priced_mlp_step(home, iv)
     for target in ("time_s", "energy_j"):
         scale = home.step.reference_scale(target, 0.9)
         assert (scale < 1) if factor < 1 else (scale > 1)
