@@ -222,6 +222,11 @@ def _profile_notes(prof: Profile, classes: dict[str, ClassPrice], report: CostRe
     if dev.get("kind") == "cpu":
         if prof.step is not None:
             notes.append(ALLOCATOR_NOTE)
+            from green_estimate.zero_moments import zero_moment_note
+
+            zero = zero_moment_note(report, sum(c.time_s for c in classes.values()))
+            if zero:
+                notes.append(zero)
             if prof.count_revision < RECURRENT_REVISION and any(o.fused == "rnn" for o in report.ops):
                 notes.append(f"Profile {prof.name} was calibrated before GRUs and plain RNNs were counted as a CPU runs "
                              "them: its in-step scales of recurrent layers were fitted to another count, and this step's "

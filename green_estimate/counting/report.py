@@ -104,6 +104,9 @@ class CostReport:
     precision: str = "fp32"  # fp32 | tf32 | bf16 | fp16 (autocast), see counting/precision.py
     target: str = "cpu"  # the device kind counted for: autocast's op lists and the attention kernel
     attention_backends: dict[str, int] = field(default_factory=dict)  # SDPA calls by backend (flash, ...)
+    # (module path, rows, weight elements) of each embedding table the optimizer updates with a dense
+    # gradient: Adam's moments of its rows no step has looked up stay 0 (green_estimate/zero_moments.py)
+    lookup_tables: list[tuple[str, int, int]] = field(default_factory=list)
 
     @property
     def grad_bytes(self) -> int:

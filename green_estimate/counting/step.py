@@ -99,8 +99,19 @@ def count_step(
         input_shapes=[tuple(t.shape) for t in tensors], ops=mode.ops, ignored_ops=dict(mode.ignored),
         device=tensors[0].device.type if tensors else "meta", notes=notes, loss=loss_text, param_tensors=len(params),
         grad_tensors=[(p.numel(), p.element_size()) for p in params], precision=precision, target=target,
-        attention_backends=dict(mode.attention_backends),
+        attention_backends=dict(mode.attention_backends), lookup_tables=_lookup_tables(model, opt),
     )
+
+
+def _lookup_tables(model: Any, opt: Any) -> list[tuple[str, int, int]]:
+    """``(module path, rows, weight elements)`` of each ``Embedding``/``EmbeddingBag`` whose weight the
+    optimizer updates with a dense gradient (a ``sparse=True`` table's update touches only its looked-up rows)."""
+    import torch
+
+    if opt is None:
+        return []
+    return [(name, int(m.weight.shape[0]), int(m.weight.numel())) for name, m in model.named_modules()
+            if isinstance(m, (torch.nn.Embedding, torch.nn.EmbeddingBag)) and m.weight.requires_grad and not m.sparse]
 
 
 def _prepare(model: Any, inputs: tuple, kwargs: dict, tensors: list, optimizer: str, target: str,
