@@ -6,7 +6,8 @@ and backward: convolutions run in another library than GEMMs, whose speed relati
 differs from CPU to CPU), memory bandwidth, the cost of one aten call, plain Python speed — and
 three fixed reference training steps. Calibration stores the probe of the calibrating machine in
 the profile; on another CPU ``predict`` probes this machine (once: the result is cached per CPU
-name, identity numbers and vector instructions, thread count and torch version), rescales each
+name, identity numbers and vector instructions, thread count and torch version, until ``green-estimate
+probe`` measures it again), rescales each
 coefficient by the ratio of the rate it stands for, corrects by the reference steps' remaining
 error, and widens the interval by that error: the *measured* transfer error. Every figure is
 measured, none is a datasheet value.
@@ -132,24 +133,39 @@ def _cache_path(fp: dict, torch_version: str) -> Path:
     return home_dir() / "probes" / f"{slug.strip('-')[:120]}.json"
 
 
-def probe_here() -> dict[str, Any]:
-    """This machine's probe, from the cache when this CPU (name, identity numbers, vector instructions),
-    thread count and torch were probed before by this probe's method and with every rate it measures
-    (one timed another way, or made by an older probe, is measured again)."""
+def cached_probe() -> dict[str, Any] | None:
+    """This machine's cached probe (with ``cached`` and ``cache_path``), or ``None`` when none is cached for
+    this CPU (name, identity numbers, vector instructions), thread count and torch, by this probe's method
+    and with every rate it measures (one timed another way, or made by an older probe, does not count)."""
     import torch
 
     from green_estimate.fingerprint import cpu_fingerprint, same_cpu
-    from green_estimate.profile_store import write_profile
 
     here = cpu_fingerprint()
     path = _cache_path(here, torch.__version__)
     try:
         data = json.loads(path.read_text())
-        if data.get("schema") == PROBE_SCHEMA and data.get("method") == PROBE_METHOD \
-                and same_cpu(data.get("fingerprint", {}), here) and all(k in data for k in RATE_KEYS):
-            return {**data, "cached": True, "cache_path": str(path)}
     except (OSError, ValueError):
-        pass
+        return None
+    if isinstance(data, dict) and data.get("schema") == PROBE_SCHEMA and data.get("method") == PROBE_METHOD \
+            and same_cpu(data.get("fingerprint", {}), here) and all(k in data for k in RATE_KEYS):
+        return {**data, "cached": True, "cache_path": str(path)}
+    return None
+
+
+def probe_here(refresh: bool = False) -> dict[str, Any]:
+    """This machine's probe: the cached one (see :func:`cached_probe`) unless ``refresh`` or there is
+    none, else measured now (about 12 s) and cached in its place."""
+    import torch
+
+    from green_estimate.fingerprint import cpu_fingerprint
+    from green_estimate.profile_store import write_profile
+
+    if not refresh:
+        cached = cached_probe()
+        if cached is not None:
+            return cached
+    path = _cache_path(cpu_fingerprint(), torch.__version__)
     data = run_probe()
     try:
         write_profile(data, path)  # an atomic JSON write

@@ -94,7 +94,36 @@ def transfer_profile(profile: Profile) -> tuple[Profile, list[str]]:
              "`green-estimate calibrate --cpu --quick`."]
     if here.get("cached") and here.get("cache_path"):
         # one probe stands for this CPU until it is deleted: a minute the machine ran fast or slow in stays in it
-        notes[0] += (f" The probe was measured at {here.get('measured_utc')} and cached; delete {here['cache_path']} "
-                     "to measure it again.")
+        notes[0] += (f" The probe was measured at {here.get('measured_utc')} and cached in {here['cache_path']}; "
+                     "`green-estimate probe` measures it again.")
     profile.carried = (final, notes)
     return final, notes
+
+
+def probe_report(profile: Profile, refresh: bool = True) -> dict[str, Any]:
+    """This CPU's device probe (measured now and cached unless ``refresh`` is False, then the cached one),
+    the probe it replaced, and ``profile``'s own probe and how it is carried here (``carried``, the rate
+    ``ratios``; a profile made on this CPU, or without a probe, is not): what ``green-estimate probe`` shows.
+
+    Raises:
+        ProfileError: ``refresh`` is False and no probe is cached for this CPU.
+    """
+    from green_estimate.device_probe import cached_probe, probe_here, ratios
+    from green_estimate.errors import ProfileError
+
+    previous = cached_probe()
+    if not refresh and previous is None:
+        raise ProfileError("no device probe is cached for this CPU, its thread count and this torch: measure one "
+                           "with `green-estimate probe` (about 12 s)")
+    here = probe_here(refresh=True) if refresh else previous
+    dev = profile.device
+    carried = dev.get("kind") == "cpu" and profile.probe is not None and profile.transfer is None \
+        and not same_cpu(dev.get("fingerprint", {}), here["fingerprint"])
+    return {
+        "schema": "green-estimate/probe-report@1",
+        "machine": describe_cpu(here["fingerprint"]),
+        "probe": here,
+        "previous": previous if refresh else None,
+        "profile": {"name": profile.name, "made_on": profile.made_on, "kind": dev.get("kind"), "carried": carried,
+                    "probe": profile.probe, "ratios": ratios(profile.probe, here) if carried else None},
+    }

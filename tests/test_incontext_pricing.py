@@ -167,8 +167,8 @@ def test_a_profile_from_another_cpu_is_rescaled_corrected_and_widened(monkeypatc
     here.update(cached=True, cache_path="/home/u/probes/here.json", measured_utc="2026-01-02T03:04:05Z")
     foreign.carried = None
     _, notes = transfer.transfer_profile(foreign)
-    assert notes[0].endswith("The probe was measured at 2026-01-02T03:04:05Z and cached; delete "
-                             "/home/u/probes/here.json to measure it again.")
+    assert notes[0].endswith("The probe was measured at 2026-01-02T03:04:05Z and cached in "
+                             "/home/u/probes/here.json; `green-estimate probe` measures it again.")
     foreign.carried = None
     pred = predict_report(report(), plan=TrainingPlan(8, steps_given=1), profile=foreign)
     # one note says where the profile came from and what carrying it here did; not a second, bare one

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from green_estimate.cli.app import app
 
-COMMANDS = ["count", "meters", "calibrate", "predict", "profiles", "validate", "check", "plan"]
+COMMANDS = ["count", "meters", "calibrate", "predict", "profiles", "probe", "validate", "check", "plan"]
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
 
