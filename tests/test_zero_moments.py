@@ -92,3 +92,20 @@ def test_a_prediction_on_a_cpu_profile_carries_the_note(monkeypatch):
 def test_tables_as_large_as_the_lookups_of_a_step_are_not_noted():
     report = counted(rows=100, batch=30, seq=10)  # 300 indices into 100 rows and into the bag's 300
     assert zero_rows(report) == [] and zero_moment_note(report, 1e-9, lambda: 1.0) is None
+
+
+def test_a_table_tied_to_an_output_layer_has_a_dense_gradient_and_is_not_listed():
+    class Tied(nn.Module):  # a language model's input embedding shared with its output layer (GPT-2's wte)
+        def __init__(self) -> None:
+            super().__init__()
+            self.wte = nn.Embedding(50_000, 16)
+            self.head = nn.Linear(16, 50_000, bias=False)
+            self.head.weight = self.wte.weight
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.wte(x))
+
+    with torch.device("meta"):
+        model = Tied()
+    report = count_step(model, (torch.zeros(4, 10, dtype=torch.long, device="meta"),), optimizer="adam")
+    assert report.lookup_tables == [] and zero_moment_note(report, 1e-9, lambda: 1.0) is None

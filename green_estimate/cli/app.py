@@ -65,8 +65,8 @@ def _register() -> None:
     from green_estimate.cli import calibrate, check, count, meters, plan, predict, probe, profiles, validate
 
     for name, fn in (("count", count.count), ("meters", meters.meters), ("calibrate", calibrate.calibrate),
-                     ("predict", predict.predict), ("profiles", profiles.profiles), ("probe", probe.probe), ("validate", validate.validate),
-                     ("check", check.check), ("plan", plan.plan)):
+                     ("predict", predict.predict), ("profiles", profiles.profiles), ("probe", probe.probe),
+                     ("validate", validate.validate), ("check", check.check), ("plan", plan.plan)):
         app.command(name, help=flowed_help(fn.__doc__))(fn)
 
 

@@ -105,13 +105,20 @@ def count_step(
 
 def _lookup_tables(model: Any, opt: Any) -> list[tuple[str, int, int]]:
     """``(module path, rows, weight elements)`` of each ``Embedding``/``EmbeddingBag`` whose weight the
-    optimizer updates with a dense gradient (a ``sparse=True`` table's update touches only its looked-up rows)."""
+    optimizer updates with a dense gradient that only lookups write to: not a ``sparse=True`` table (its
+    update touches only the rows looked up), nor one whose weight another module shares (a language
+    model's output layer tied to its input embedding writes every row's gradient)."""
     import torch
 
     if opt is None:
         return []
+    holders: dict[int, int] = {}
+    for m in model.modules():
+        for p in m.parameters(recurse=False):
+            holders[id(p)] = holders.get(id(p), 0) + 1
     return [(name, int(m.weight.shape[0]), int(m.weight.numel())) for name, m in model.named_modules()
-            if isinstance(m, (torch.nn.Embedding, torch.nn.EmbeddingBag)) and m.weight.requires_grad and not m.sparse]
+            if isinstance(m, (torch.nn.Embedding, torch.nn.EmbeddingBag)) and m.weight.requires_grad and not m.sparse
+            and holders.get(id(m.weight)) == 1]
 
 
 def _prepare(model: Any, inputs: tuple, kwargs: dict, tensors: list, optimizer: str, target: str,
