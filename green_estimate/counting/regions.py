@@ -65,19 +65,19 @@ def fused_regions(counting: Any, target: str = "cpu") -> Iterator[None]:
     model code call) and ``torch._VF.gru``/``lstm``/``rnn_tanh``/``rnn_relu`` (which ``nn.GRU``,
     ``nn.LSTM`` and ``nn.RNN`` call). A wrapper, unlike a TorchFunctionMode, costs nothing on the
     thousands of other calls a step makes. Everything is restored on exit. Counted for a CPU
-    ``target``, a packed LSTM is an ``rnn`` region: a CPU runs it as a loop of cells, as a GRU
-    (:func:`green_estimate.counting.cpu_recurrence.packed_lstm`).
+    ``target``, a packed LSTM or one with a projection is an ``rnn`` region: a CPU runs it as a loop of
+    cells, as a GRU (:func:`green_estimate.counting.cpu_recurrence.looped_lstm`).
     """
     import torch
     import torch.nn.functional as F
 
-    from green_estimate.counting.cpu_recurrence import packed_lstm
+    from green_estimate.counting.cpu_recurrence import looped_lstm
 
     def marked(region: str, original: Any) -> Any:
         def call(*args: Any, **kwargs: Any) -> Any:
             if counting.region:
                 return original(*args, **kwargs)
-            here = "rnn" if region == "lstm" and target == "cpu" and packed_lstm(args, kwargs) else region
+            here = "rnn" if region == "lstm" and target == "cpu" and looped_lstm(args, kwargs) else region
             return _enter(counting, here, original, args, kwargs)
 
         return call

@@ -20,7 +20,7 @@ class Recurrent(nn.Module):
     def __init__(self, layer: type, **kwargs) -> None:
         super().__init__()
         self.rnn = layer(IN, HIDDEN, **kwargs)
-        self.head = nn.Linear(HIDDEN * (2 if kwargs.get("bidirectional") else 1), 3)
+        self.head = nn.Linear((kwargs.get("proj_size") or HIDDEN) * (2 if kwargs.get("bidirectional") else 1), 3)
 
     def forward(self, x):
         return self.head(self.rnn(x)[0].sum(1 if self.rnn.batch_first else 0))
@@ -45,6 +45,10 @@ def _ops(device: str, layer: type, target: str = "cpu", **kwargs) -> list:
     (nn.GRU, {"bias": False, "bidirectional": True, "num_layers": 2, "dropout": 0.5}),
     (nn.RNN, {"batch_first": True, "num_layers": 2}),
     (nn.RNN, {"nonlinearity": "relu", "bidirectional": True}),
+    # an LSTM with a projection: a CPU runs it as cells, not as oneDNN's kernel
+    (nn.LSTM, {"proj_size": 4}),
+    (nn.LSTM, {"proj_size": 4, "num_layers": 2, "bidirectional": True, "batch_first": True, "dropout": 0.2}),
+    (nn.LSTM, {"proj_size": 4, "bias": False}),
 ])
 def test_a_meta_count_for_a_cpu_target_is_the_count_of_the_real_cpu_step(layer, kwargs):
     on_cpu, on_meta = _report("cpu", layer, **kwargs), _report("meta", layer, **kwargs)
@@ -77,7 +81,7 @@ class Packed(nn.Module):
     def __init__(self, layer: type, **kwargs) -> None:
         super().__init__()
         self.rnn = layer(IN, HIDDEN, **kwargs)
-        self.head = nn.Linear(HIDDEN * (2 if kwargs.get("bidirectional") else 1), 3)
+        self.head = nn.Linear((kwargs.get("proj_size") or HIDDEN) * (2 if kwargs.get("bidirectional") else 1), 3)
 
     def forward(self, x):
         first = self.rnn.batch_first
@@ -97,6 +101,7 @@ class Packed(nn.Module):
     (nn.LSTM, {}),
     (nn.LSTM, {"num_layers": 2, "dropout": 0.3, "bidirectional": True, "batch_first": True}),
     (nn.LSTM, {"bias": False}),
+    (nn.LSTM, {"proj_size": 4, "bidirectional": True}),
 ])
 def test_a_packed_sequence_is_counted_as_the_cpu_runs_it_too(layer, kwargs):
     counted = {}
@@ -117,14 +122,18 @@ def test_a_packed_sequence_is_counted_as_the_cpu_runs_it_too(layer, kwargs):
     assert len(input_gemms) == runs
 
 
-def test_an_lstm_with_a_projection_is_not_copied_and_stays_an_lstm_region():
-    torch.manual_seed(0)
-    model = Packed(nn.LSTM, proj_size=4).to("meta")
-    model.head = nn.Linear(4, 3, device="meta")
-    ops = count_step(model, (torch.randn(SEQ, BATCH, IN, device="meta"),), optimizer="adam").ops
-    assert {o.fused for o in ops} == {"", "lstm"}
-    # the meta device's loop: an input GEMM per time step
-    assert sum(o.phase == "forward" and o.fused == "lstm" and o.cls == "linear" and o.gemm_mnk[2] == IN for o in ops) == SEQ
+@pytest.mark.parametrize("layers, bidirectional", [(1, False), (2, True)])
+def test_an_lstm_with_a_projection_is_an_rnn_region_projecting_each_layers_input_once(layers, bidirectional):
+    ops = _ops("meta", nn.LSTM, proj_size=4, num_layers=layers, bidirectional=bidirectional)
+    assert {o.fused for o in ops} == {"", "rnn"}
+    forward = [o for o in ops if o.phase == "forward" and o.fused == "rnn" and o.cls == "linear"]
+    runs = layers * (2 if bidirectional else 1)
+    # per layer and direction: the input once (SEQ × BATCH rows), then each step's hidden state (into
+    # 4 × HIDDEN gates) and its projection (HIDDEN → 4)
+    assert sum(o.gemm_mnk[0] == SEQ * BATCH for o in forward) == runs
+    assert sum(o.gemm_mnk[:2] == (BATCH, 4 * HIDDEN) for o in forward) == runs * SEQ
+    assert sum(o.gemm_mnk == (BATCH, 4, HIDDEN) for o in forward) == runs * SEQ
+    assert len(forward) == runs * (1 + 2 * SEQ)
 
 
 def test_unpacked_lstms_take_pytorchs_own_path_and_torch_vf_is_restored():
