@@ -8,6 +8,7 @@ from green_estimate.counting.classes import class_of, is_free, op_name
 from green_estimate.counting.formulas import op_flops
 from green_estimate.counting.regions import backward_region
 from green_estimate.counting.report import OpRecord
+from green_estimate.counting.shadow import NOTHING, Shadows
 from green_estimate.counting.shapes import conv_geometry, gemm_shape, lookup_indices
 from green_estimate.counting.tensors import op_bytes, output_tensors
 
@@ -28,6 +29,8 @@ def make_mode():  # the class needs torch, which this module imports lazily
             self.attention = "math"  # SDPA backend: math, or auto/flash/efficient (counting/attention.py)
             self.low_dtype: Any = None  # the autocast dtype while the forward runs under autocast
             self.attention_backends: dict[str, int] = {}
+            self.shadows = Shadows()  # CPU values of small integer meta tensors (counting/shadow.py)
+            self.target = "cpu"  # the device kind counted for (counting/step.py sets it)
 
         def _module(self) -> str:
             parents = [p for p in self.tracker.parents if p != "Global"]
@@ -38,8 +41,14 @@ def make_mode():  # the class needs torch, which this module imports lazily
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
             kwargs = kwargs or {}
-            out = func(*args, **kwargs)
             name = op_name(func)
+            known = self.shadows.before(name, args, kwargs)
+            if known is not NOTHING:  # a copy to the CPU of indices whose values are followed: none on a CPU
+                return known
+            out = func(*args, **kwargs)
+            self.shadows.after(func, name, args, kwargs, out)
+            if name == "_to_copy" and self.target == "cpu" and _moved_to_meta(args, out):
+                return out  # a CPU tensor's `.to(device)` in a step on a CPU: no copy, no dispatch
             if is_free(name):
                 self.ignored[f"aten.{name}"] += 1
                 return out
@@ -58,6 +67,15 @@ def make_mode():  # the class needs torch, which this module imports lazily
             return out
 
     return _CountingMode
+
+
+def _moved_to_meta(args: tuple, out: Any) -> bool:
+    """Whether a ``_to_copy`` only moved a CPU tensor to the meta device (the device counting runs on)."""
+    import torch
+
+    src = args[0] if args else None
+    return isinstance(src, torch.Tensor) and isinstance(out, torch.Tensor) and src.device.type == "cpu" \
+        and out.device.type == "meta" and out.dtype == src.dtype
 
 
 def _compute_dtype(args: tuple, out: Any) -> str:

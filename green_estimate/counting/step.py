@@ -166,6 +166,7 @@ def _run(model: Any, inputs: tuple, kwargs: dict, opt: Any, params: list, precis
 
     mode = make_mode()(ModuleTracker(), f"{type(model).__name__}.")
     mode.attention = "math" if target == "cpu" else attention
+    mode.target = target
     # GRUs and plain RNNs as the target runs them; then marked as fused regions (they wrap what is in place)
     with mode.tracker, cpu_recurrence(target), fused_regions(mode, target), device_dropout(target), mode:
         with autocast_emulation(precision, target):  # forward and loss under autocast, as torch.autocast is used

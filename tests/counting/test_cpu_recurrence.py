@@ -72,22 +72,26 @@ def test_a_cpu_target_projects_each_layers_input_once_and_other_targets_once_per
 
 
 class Packed(nn.Module):
-    """A recurrent layer over a packed batch of sequences of lengths 7, 4, 4, 2, 1, the padded output
-    and the final hidden state both used. (With ``enforce_sorted=False``, ``pad_packed_sequence`` does not
-    run on meta: it copies the unsorting indices to the CPU.)"""
+    """A recurrent layer over a packed batch of sequences of lengths 7, 4, 4, 2, 1 (with ``unsorted``:
+    4, 7, 1, 4, 2, packed with ``enforce_sorted=False``), the padded output, its lengths and the final
+    hidden state all used."""
 
     lengths = [SEQ, 4, 4, 2, 1]
 
-    def __init__(self, layer: type, **kwargs) -> None:
+    def __init__(self, layer: type, unsorted: bool = False, **kwargs) -> None:
         super().__init__()
+        self.unsorted = unsorted
         self.rnn = layer(IN, HIDDEN, **kwargs)
         self.head = nn.Linear((kwargs.get("proj_size") or HIDDEN) * (2 if kwargs.get("bidirectional") else 1), 3)
 
     def forward(self, x):
         first = self.rnn.batch_first
-        packed = pack_padded_sequence(x, torch.tensor(self.lengths), batch_first=first)
+        lengths = [4, SEQ, 1, 4, 2] if self.unsorted else self.lengths
+        packed = pack_padded_sequence(x, torch.tensor(lengths), batch_first=first, enforce_sorted=not self.unsorted)
         out, h = self.rnn(packed)
-        padded, _ = pad_packed_sequence(out, batch_first=first)
+        padded, back = pad_packed_sequence(out, batch_first=first)
+        # the lengths come back in the batch's order: on meta too, where the unsorting indices are meta
+        assert back.tolist() == lengths
         h = h[0] + h[1].sum() if isinstance(h, tuple) else h  # an LSTM's (h, c)
         return self.head(padded.sum(1 if first else 0)) + h.sum()
 
@@ -102,6 +106,8 @@ class Packed(nn.Module):
     (nn.LSTM, {"num_layers": 2, "dropout": 0.3, "bidirectional": True, "batch_first": True}),
     (nn.LSTM, {"bias": False}),
     (nn.LSTM, {"proj_size": 4, "bidirectional": True}),
+    (nn.GRU, {"unsorted": True}),
+    (nn.LSTM, {"unsorted": True, "num_layers": 2, "bidirectional": True, "batch_first": True}),
 ])
 def test_a_packed_sequence_is_counted_as_the_cpu_runs_it_too(layer, kwargs):
     counted = {}

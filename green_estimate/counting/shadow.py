@@ -1,0 +1,91 @@
+"""The values of small integer tensors on the meta device, kept on the CPU beside them while counting.
+
+A meta tensor has a shape but no values, and a few model-side idioms need the values of one: packing
+a batch of sequences that are not sorted by length (``pack_padded_sequence(..., enforce_sorted=False)``)
+sorts the lengths on the CPU, moves the sorting indices to the input's device and inverts them there,
+and ``pad_packed_sequence`` copies the inverse back to the CPU to reorder the lengths. On meta that
+last copy fails ("Cannot copy out of meta tensor"), and the whole model had to be counted on real CPU
+tensors. :class:`Shadows` follows such indices instead: an integer tensor copied from the CPU to meta
+keeps its CPU values as a shadow; from then on, an op on meta whose tensor inputs all have shadows
+(a factory such as ``arange`` has none) runs on the shadows too (a small integer result only); and copying a shadowed tensor back to the CPU returns its
+shadow, as the same step on CPU tensors would have it, without dispatching anything (on the CPU that
+copy is no copy).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+# Larger integer tensors are not followed (token ids, say): their values are never copied back
+MAX_ELEMENTS = 1 << 16
+
+NOTHING = object()
+
+
+def _integer(t: Any) -> bool:
+    import torch
+
+    return isinstance(t, torch.Tensor) and not t.is_floating_point() and not t.is_complex() \
+        and t.numel() <= MAX_ELEMENTS
+
+
+class Shadows:
+    """CPU values of meta tensors, by the meta tensor. A weak reference to it tells a reused ``id`` apart;
+    a strong one would change the count: a tensor a dispatch mode returns while something else holds it
+    is returned as a ``detach``ed alias, one more dispatch."""
+
+    def __init__(self) -> None:
+        self._cpu: dict[int, tuple[Any, Any]] = {}
+
+    def get(self, t: Any) -> Any:
+        """The CPU values of meta tensor ``t``, or ``None``."""
+        entry = self._cpu.get(id(t))
+        return entry[1] if entry is not None and entry[0]() is t else None
+
+    def _keep(self, meta: Any, cpu: Any) -> None:
+        import weakref
+
+        self._cpu[id(meta)] = (weakref.ref(meta), cpu)
+
+    def before(self, name: str, args: tuple, kwargs: dict) -> Any:
+        """A shadowed meta tensor copied to the CPU: its values (no op is dispatched); else :data:`NOTHING`."""
+        if name != "_to_copy" or not self._cpu or not args:
+            return NOTHING
+        device = kwargs.get("device")
+        cpu = self.get(args[0])
+        if cpu is None or device is None or getattr(device, "type", str(device)) != "cpu":
+            return NOTHING
+        return cpu.clone()
+
+    def after(self, func: Any, name: str, args: tuple, kwargs: dict, out: Any) -> None:
+        """Follow ``out``: a small integer tensor copied from the CPU to meta, or computed on meta from
+        shadowed tensors only."""
+        import torch
+
+        if not isinstance(out, torch.Tensor) or out.device.type != "meta" or not _integer(out):
+            return
+        if name == "_to_copy":
+            if args and isinstance(args[0], torch.Tensor) and args[0].device.type == "cpu":
+                self._keep(out, args[0].detach().clone())
+            return
+        if not self._cpu:
+            return
+        metas = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor) and a.device.type == "meta"]
+        if any(self.get(a) is None for a in metas):  # a factory (``arange`` on meta) has none: it is followed
+            return
+
+        def cpu(a: Any) -> Any:
+            if isinstance(a, torch.Tensor) and a.device.type == "meta":
+                return self.get(a)
+            if isinstance(a, torch.device) and a.type == "meta":
+                return torch.device("cpu")
+            return a
+
+        from torch.utils._python_dispatch import _disable_current_modes
+
+        try:
+            with _disable_current_modes():
+                result = func(*[cpu(a) for a in args], **{k: cpu(v) for k, v in kwargs.items()})
+        except Exception:  # noqa: BLE001 - a shadow is a convenience: without it the copy back fails as before
+            return
+        if isinstance(result, torch.Tensor):
+            self._keep(out, result)

@@ -1,0 +1,72 @@
+"""Small integer tensors on meta keep their values beside them (counting/shadow.py), and a CPU step's
+`.to(device)` of a CPU tensor is no op."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn as nn
+
+from green_estimate.counting.counter import count_step, count_workload
+from green_estimate.counting.mode import _NoModules, make_mode
+from green_estimate.counting.shadow import MAX_ELEMENTS
+from green_estimate.loading import Workload
+
+
+def test_indices_moved_to_meta_and_inverted_there_come_back_with_their_values():
+    mode = make_mode()(_NoModules(), "")
+    with mode:
+        perm = torch.tensor([2, 0, 3, 1]).to("meta")
+        inverse = torch.empty_like(perm)
+        inverse.scatter_(0, perm, torch.arange(0, 4, device="meta"))  # torch.nn.utils.rnn.invert_permutation
+        back = inverse.cpu()
+    assert back.tolist() == [1, 3, 0, 2]  # inverse[perm[i]] = i
+    # no extra dispatch for following them: the same ops, and no more free ones, as without a copy back
+    # (the copy to meta is none on a CPU, the mode's default target)
+    assert [o.op for o in mode.ops] == ["aten.arange", "aten.scatter_"]
+    assert dict(mode.ignored) == {"aten.lift_fresh": 1, "aten.empty_like": 1}
+
+
+def test_large_or_floating_tensors_are_not_followed():
+    mode = make_mode()(_NoModules(), "")
+    with mode, pytest.raises(NotImplementedError):
+        torch.zeros(MAX_ELEMENTS + 1, dtype=torch.long).to("meta").cpu()
+    with mode, pytest.raises(NotImplementedError):
+        torch.randn(3).to("meta").cpu()
+
+
+class MovesAMask(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.lin(x) * torch.ones(8).to(x.device)  # a CPU tensor moved to the step's device
+
+
+@pytest.mark.parametrize("target, copies", [("cpu", 0), ("cuda", 1)])
+def test_a_cpu_tensor_moved_to_the_device_is_a_copy_on_a_gpu_only(target, copies):
+    with torch.device("meta"):
+        model = MovesAMask()
+    report = count_step(model, (torch.randn(4, 8, device="meta"),), optimizer="sgd", target=target)
+    assert sum(o.op == "aten._to_copy" for o in report.ops) == copies
+    with torch.device("cpu"):  # the same step on CPU tensors runs no copy at all
+        real = count_step(MovesAMask(), (torch.randn(4, 8),), optimizer="sgd", target="cpu")
+    assert not any(o.op == "aten._to_copy" for o in real.ops)
+
+
+def test_a_batch_packed_unsorted_is_counted_on_meta_not_on_cpu_tensors():
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    class Unsorted(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn = nn.GRU(6, 8, batch_first=True)
+            self.head = nn.Linear(8, 2)
+
+        def forward(self, x):
+            packed = pack_padded_sequence(x, torch.tensor([2, 5, 3]), batch_first=True, enforce_sorted=False)
+            out, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True)
+            return self.head(out.sum(1))
+
+    report = count_workload(Workload(name="unsorted", build=Unsorted, input_shape=(5, 6)), batch_size=3)
+    assert report.device == "meta" and not any("real CPU tensors" in n for n in report.notes)
