@@ -59,6 +59,8 @@ class Shadows:
     def after(self, func: Any, name: str, args: tuple, kwargs: dict, out: Any) -> None:
         """Follow ``out``: a small integer tensor copied from the CPU to meta, or computed on meta from
         shadowed tensors only."""
+        if name != "_to_copy" and not self._cpu:  # the usual case, every op of a step: nothing to follow
+            return
         import torch
 
         if not isinstance(out, torch.Tensor) or out.device.type != "meta" or not _integer(out):
@@ -66,8 +68,6 @@ class Shadows:
         if name == "_to_copy":
             if args and isinstance(args[0], torch.Tensor) and args[0].device.type == "cpu":
                 self._keep(out, args[0].detach().clone())
-            return
-        if not self._cpu:
             return
         metas = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor) and a.device.type == "meta"]
         if any(self.get(a) is None for a in metas):  # a factory (``arange`` on meta) has none: it is followed
@@ -80,11 +80,8 @@ class Shadows:
                 return torch.device("cpu")
             return a
 
-        from torch.utils._python_dispatch import _disable_current_modes
-
-        try:
-            with _disable_current_modes():
-                result = func(*[cpu(a) for a in args], **{k: cpu(v) for k, v in kwargs.items()})
+        try:  # (a dispatch mode's handler runs with the mode off: this runs on the CPU, uncounted)
+            result = func(*[cpu(a) for a in args], **{k: cpu(v) for k, v in kwargs.items()})
         except Exception:  # noqa: BLE001 - a shadow is a convenience: without it the copy back fails as before
             return
         if isinstance(result, torch.Tensor):
