@@ -1,8 +1,10 @@
 """A model's inputs for one batch, and running its forward pass with errors that name the layer."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from green_estimate.counting.shadow import MAX_ELEMENTS, remember
 from green_estimate.errors import ModelLoadError
 from green_estimate.loading import Workload
 
@@ -35,12 +37,13 @@ def model_inputs(workload: Workload, batch_size: int, device: str, model: Any = 
     assert workload.input_shape is not None
     shape = (batch_size, *workload.input_shape)
     dtype = workload.input_dtype or torch.float32
-    if device == "meta":
-        return (torch.empty(shape, dtype=dtype, device="meta"),), {}
     if dtype.is_floating_point:
-        return (torch.randn(shape, dtype=dtype),), {}
+        return (torch.empty(shape, dtype=dtype, device="meta") if device == "meta" else torch.randn(shape, dtype=dtype),), {}
+    if device == "meta" and math.prod(shape) > MAX_ELEMENTS:  # too many to keep values of (counting/shadow.py)
+        return (torch.empty(shape, dtype=dtype, device="meta"),), {}
     vocab = workload.vocab_size or _embedding_rows(model) or 2
-    return (torch.randint(0, vocab, shape, dtype=dtype),), {}
+    # ids with values on meta too (kept beside the meta tensor): a model may compute its lengths from them
+    return (to_device(torch.randint(0, vocab, shape, dtype=dtype), device),), {}
 
 
 def to_device(v: Any, device: str) -> Any:
@@ -48,7 +51,11 @@ def to_device(v: Any, device: str) -> Any:
 
     if not isinstance(v, torch.Tensor):
         return v
-    return torch.empty_like(v, device="meta") if device == "meta" else v.to(device)
+    if device != "meta":
+        return v.to(device)
+    meta = torch.empty_like(v, device="meta")
+    remember(meta, v)  # a small integer input keeps its values: lengths computed from it can come back to the CPU
+    return meta
 
 
 def _embedding_rows(model: Any) -> int | None:

@@ -6,7 +6,8 @@ sorts the lengths on the CPU, moves the sorting indices to the input's device an
 and ``pad_packed_sequence`` copies the inverse back to the CPU to reorder the lengths. On meta that
 last copy fails ("Cannot copy out of meta tensor"), and the whole model had to be counted on real CPU
 tensors. :class:`Shadows` follows such indices instead: an integer tensor copied from the CPU to meta
-keeps its CPU values as a shadow; from then on, an op on meta whose tensor inputs all have shadows
+keeps its CPU values as a shadow, and so does a step's own integer input (token ids from which a
+model computes its sequence lengths, say: :func:`remember`); from then on, an op on meta whose tensor inputs all have shadows
 (a factory such as ``arange`` has none) runs on the shadows too (a small integer result only); and copying a shadowed tensor back to the CPU returns its
 shadow, as the same step on CPU tensors would have it, without dispatching anything (on the CPU that
 copy is no copy).
@@ -19,6 +20,22 @@ from typing import Any
 MAX_ELEMENTS = 1 << 16
 
 NOTHING = object()
+
+# The values of the step's own integer inputs (token ids, lengths), which the counter makes on meta
+# from the CPU tensors a model file gives (counting/inputs.py): by id, with a weak reference to the
+# meta tensor (a dead one is dropped at the next entry)
+_INPUTS: dict[int, tuple[Any, Any]] = {}
+
+
+def remember(meta: Any, cpu: Any) -> None:
+    """Keep the values ``cpu`` of input ``meta`` (a small integer tensor) for every count that uses it."""
+    import weakref
+
+    if not _integer(cpu):
+        return
+    for key in [k for k, (ref, _) in _INPUTS.items() if ref() is None]:
+        del _INPUTS[key]
+    _INPUTS[id(meta)] = (weakref.ref(meta), cpu.detach().clone())
 
 
 def _integer(t: Any) -> bool:
@@ -37,8 +54,8 @@ class Shadows:
         self._cpu: dict[int, tuple[Any, Any]] = {}
 
     def get(self, t: Any) -> Any:
-        """The CPU values of meta tensor ``t``, or ``None``."""
-        entry = self._cpu.get(id(t))
+        """The CPU values of meta tensor ``t`` (a step's input among them: :func:`remember`), or ``None``."""
+        entry = self._cpu.get(id(t)) or _INPUTS.get(id(t))
         return entry[1] if entry is not None and entry[0]() is t else None
 
     def _keep(self, meta: Any, cpu: Any) -> None:
@@ -47,19 +64,24 @@ class Shadows:
         self._cpu[id(meta)] = (weakref.ref(meta), cpu)
 
     def before(self, name: str, args: tuple, kwargs: dict) -> Any:
-        """A shadowed meta tensor copied to the CPU: its values (no op is dispatched); else :data:`NOTHING`."""
-        if name != "_to_copy" or not self._cpu or not args:
+        """A shadowed meta tensor copied to the CPU (``.cpu()``), or read as a number (``.item()``): its
+        values; else :data:`NOTHING`."""
+        if name not in ("_to_copy", "_local_scalar_dense") or not (self._cpu or _INPUTS) or not args:
             return NOTHING
-        device = kwargs.get("device")
         cpu = self.get(args[0])
-        if cpu is None or device is None or getattr(device, "type", str(device)) != "cpu":
+        if cpu is None:
+            return NOTHING
+        if name == "_local_scalar_dense":
+            return cpu.item()
+        device = kwargs.get("device")
+        if device is None or getattr(device, "type", str(device)) != "cpu":
             return NOTHING
         return cpu.clone()
 
     def after(self, func: Any, name: str, args: tuple, kwargs: dict, out: Any) -> None:
         """Follow ``out``: a small integer tensor copied from the CPU to meta, or computed on meta from
         shadowed tensors only."""
-        if name != "_to_copy" and not self._cpu:  # the usual case, every op of a step: nothing to follow
+        if name != "_to_copy" and not self._cpu and not _INPUTS:  # the usual case: nothing to follow
             return
         import torch
 

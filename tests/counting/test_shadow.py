@@ -70,3 +70,70 @@ def test_a_batch_packed_unsorted_is_counted_on_meta_not_on_cpu_tensors():
 
     report = count_workload(Workload(name="unsorted", build=Unsorted, input_shape=(5, 6)), batch_size=3)
     assert report.device == "meta" and not any("real CPU tensors" in n for n in report.notes)
+
+
+class LengthsFromIds(nn.Module):
+    """A padded batch of token ids (0 = padding) whose lengths the model computes itself, as NLP code does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(50, 6, padding_idx=0)
+        self.rnn = nn.LSTM(6, 8, batch_first=True)
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, ids):
+        from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+        lengths = (ids != 0).sum(1).cpu()
+        packed = pack_padded_sequence(self.emb(ids), lengths, batch_first=True, enforce_sorted=False)
+        out, back = pad_packed_sequence(self.rnn(packed)[0], batch_first=True)
+        assert back.tolist() == lengths.tolist()
+        return self.head(out.sum(1))
+
+
+def _padded_ids(batch: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(1, 50, (batch, 9), generator=g)
+    for i in range(batch):
+        ids[i, 2 + (5 * i) % 7:] = 0  # lengths 2..8, unsorted
+    return ids
+
+
+def test_lengths_a_model_computes_from_its_ids_come_back_on_meta():
+    report = count_workload(Workload(name="ids", build=LengthsFromIds, example_input=_padded_ids), batch_size=5)
+    assert report.device == "meta" and not any("real CPU tensors" in n for n in report.notes)
+    torch.manual_seed(0)
+    real = count_step(LengthsFromIds(), (_padded_ids(5),), optimizer="adam", name="ids", batch_size=5)
+    assert [(o.op, o.phase, o.flops, o.bytes_read, o.bytes_written) for o in report.ops] == \
+        [(o.op, o.phase, o.flops, o.bytes_read, o.bytes_written) for o in real.ops]
+    assert report.ignored_ops == real.ignored_ops  # nothing dispatched for following the lengths
+
+
+def test_a_number_read_from_followed_values_is_dispatched_as_on_a_cpu():
+    def step(ids):
+        return int((ids != 0).sum(1).max().item())
+
+    counts = {}
+    for device in ("cpu", "meta"):
+        mode = make_mode()(_NoModules(), "")
+        ids = _padded_ids(5)
+        with mode:
+            value = step(ids.to(device) if device == "meta" else ids)
+        counts[device] = (value, [o.op for o in mode.ops], dict(mode.ignored))
+    assert counts["meta"][0] == counts["cpu"][0] == 8
+    assert counts["meta"][1] == counts["cpu"][1] and counts["meta"][2] == counts["cpu"][2]
+
+
+def test_integer_inputs_made_from_input_shape_keep_values_on_meta():
+    class Lengths(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = nn.Embedding(40, 4)
+
+        def forward(self, ids):
+            n = int((ids[:, 0] >= 0).sum().cpu())  # the values back on the CPU
+            return self.emb(ids[:, : (ids[:, 1] >= 0).sum().item() + n - 3]).sum(1)  # and as a number
+
+    w = Workload(name="shape", build=Lengths, input_shape=(7,), input_dtype=torch.long)
+    report = count_workload(w, batch_size=3)
+    assert report.device == "meta" and not any("real CPU tensors" in n for n in report.notes)
