@@ -87,9 +87,8 @@ class Shadows:
 
         if not isinstance(out, torch.Tensor) or out.device.type != "meta" or not _integer(out):
             return
-        if name == "_to_copy":
-            if args and isinstance(args[0], torch.Tensor) and args[0].device.type == "cpu":
-                self._keep(out, args[0].detach().clone())
+        if name == "_to_copy" and args and isinstance(args[0], torch.Tensor) and args[0].device.type == "cpu":
+            self._keep(out, args[0].detach().clone())
             return
         metas = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor) and a.device.type == "meta"]
         if any(self.get(a) is None for a in metas):  # a factory (``arange`` on meta) has none: it is followed

@@ -137,3 +137,27 @@ def test_integer_inputs_made_from_input_shape_keep_values_on_meta():
     w = Workload(name="shape", build=Lengths, input_shape=(7,), input_dtype=torch.long)
     report = count_workload(w, batch_size=3)
     assert report.device == "meta" and not any("real CPU tensors" in n for n in report.notes)
+
+
+@pytest.mark.parametrize("padded", [True, False])
+def test_a_transformers_model_given_an_attention_mask_counts_on_meta_as_on_cpu_tensors(padded):
+    """transformers reads the mask's values (is it all ones? then no mask): on meta they are followed."""
+    transformers = pytest.importorskip("transformers")
+    cfg = transformers.BertConfig(vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                  intermediate_size=128)
+
+    def example(batch: int) -> dict:
+        g = torch.Generator().manual_seed(0)
+        mask = torch.ones(batch, 32, dtype=torch.long)
+        if padded:
+            mask[0, 20:] = 0
+        return {"input_ids": torch.randint(1, 1000, (batch, 32), generator=g), "attention_mask": mask,
+                "labels": torch.zeros(batch, dtype=torch.long)}
+
+    build = lambda: transformers.BertForSequenceClassification(cfg)  # noqa: E731
+    report = count_workload(Workload(name="bert", build=build, example_input=example), batch_size=8, target="cpu")
+    assert report.device == "meta" and not any("real CPU tensors" in n for n in report.notes)
+    torch.manual_seed(0)
+    real = count_step(build(), (), kwargs=example(8), target="cpu")
+    assert [(o.op, o.flops, o.nbytes) for o in report.ops] == [(o.op, o.flops, o.nbytes) for o in real.ops]
+    assert report.ignored_ops == real.ignored_ops  # (an all-ones mask is skipped on both: fewer ops)
