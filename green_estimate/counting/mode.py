@@ -43,11 +43,13 @@ def make_mode():  # the class needs torch, which this module imports lazily
             kwargs = kwargs or {}
             name = op_name(func)
             known = self.shadows.before(name, args, kwargs)
-            if known is not NOTHING:  # values of indices followed on meta (counting/shadow.py)
-                if is_free(name):  # `.item()` dispatches on a CPU too; `.cpu()` of a CPU tensor does not
+            if known is not NOTHING and (name != "_to_copy" or self.target == "cpu"):
+                # values of indices followed on meta (counting/shadow.py): `.item()` dispatches on a CPU
+                # too, `.cpu()` of a CPU tensor does not (from a GPU it is a copy: recorded below)
+                if is_free(name):
                     self.ignored[f"aten.{name}"] += 1
                 return known
-            out = func(*args, **kwargs)
+            out = known if known is not NOTHING else func(*args, **kwargs)
             self.shadows.after(func, name, args, kwargs, out)
             if name == "_to_copy" and self.target == "cpu" and _moved_to_meta(args, out):
                 return out  # a CPU tensor's `.to(device)` in a step on a CPU: no copy, no dispatch

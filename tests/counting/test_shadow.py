@@ -161,3 +161,14 @@ def test_a_transformers_model_given_an_attention_mask_counts_on_meta_as_on_cpu_t
     real = count_step(build(), (), kwargs=example(8), target="cpu")
     assert [(o.op, o.flops, o.nbytes) for o in report.ops] == [(o.op, o.flops, o.nbytes) for o in real.ops]
     assert report.ignored_ops == real.ignored_ops  # (an all-ones mask is skipped on both: fewer ops)
+
+
+def test_lengths_copied_to_the_cpu_are_a_copy_counted_for_a_gpu_and_none_for_a_cpu():
+    copies = {}
+    for target in ("cpu", "cuda"):
+        report = count_workload(Workload(name="ids", build=LengthsFromIds, example_input=_padded_ids), batch_size=5,
+                                target=target)
+        copies[target] = [o for o in report.ops if o.op == "aten._to_copy" and o.phase == "forward"]
+    assert copies["cpu"] == []
+    # from the device: the lengths (5 int64), and the sorting indices to it and the unsorting ones back
+    assert [o.bytes_written for o in copies["cuda"]] == [40, 40, 40]
