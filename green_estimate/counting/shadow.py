@@ -5,12 +5,15 @@ a batch of sequences that are not sorted by length (``pack_padded_sequence(..., 
 sorts the lengths on the CPU, moves the sorting indices to the input's device and inverts them there,
 and ``pad_packed_sequence`` copies the inverse back to the CPU to reorder the lengths. On meta that
 last copy fails ("Cannot copy out of meta tensor"), and the whole model had to be counted on real CPU
-tensors. :class:`Shadows` follows such indices instead: an integer tensor copied from the CPU to meta
-keeps its CPU values as a shadow, and so does a step's own integer input (token ids from which a
-model computes its sequence lengths, say: :func:`remember`); from then on, an op on meta whose tensor inputs all have shadows
-(a factory such as ``arange`` has none) runs on the shadows too (a small integer result only); and copying a shadowed tensor back to the CPU returns its
-shadow, as the same step on CPU tensors would have it, without dispatching anything (on the CPU that
-copy is no copy).
+tensors. :class:`Shadows` follows such indices instead:
+
+- an integer tensor copied from the CPU to meta keeps its CPU values as a shadow, and so does a
+  step's own integer input (token ids a model computes its sequence lengths from, say:
+  :func:`remember`);
+- from then on, an op on meta whose tensor inputs all have shadows (a factory such as ``arange`` has
+  none) runs on the shadows too, for a small integer result only;
+- copying a shadowed tensor back to the CPU (``.cpu()``), or reading it (``.item()``), returns its
+  shadow, as the same step on CPU tensors would have it.
 """
 from __future__ import annotations
 
@@ -90,11 +93,14 @@ class Shadows:
         if name == "_to_copy" and args and isinstance(args[0], torch.Tensor) and args[0].device.type == "cpu":
             self._keep(out, args[0].detach().clone())
             return
-        metas = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor) and a.device.type == "meta"]
+        flat = [x for a in (*args, *kwargs.values()) for x in (a if isinstance(a, (list, tuple)) else (a,))]
+        metas = [a for a in flat if isinstance(a, torch.Tensor) and a.device.type == "meta"]
         if any(self.get(a) is None for a in metas):  # a factory (``arange`` on meta) has none: it is followed
             return
 
         def cpu(a: Any) -> Any:
+            if isinstance(a, (list, tuple)):
+                return type(a)(cpu(x) for x in a)
             if isinstance(a, torch.Tensor) and a.device.type == "meta":
                 return self.get(a)
             if isinstance(a, torch.device) and a.type == "meta":
@@ -105,5 +111,5 @@ class Shadows:
             result = func(*[cpu(a) for a in args], **{k: cpu(v) for k, v in kwargs.items()})
         except Exception:  # noqa: BLE001 - a shadow is a convenience: without it the copy back fails as before
             return
-        if isinstance(result, torch.Tensor):
+        if isinstance(result, torch.Tensor) and result.device.type == "cpu":
             self._keep(out, result)

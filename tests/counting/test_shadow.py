@@ -26,6 +26,15 @@ def test_indices_moved_to_meta_and_inverted_there_come_back_with_their_values():
     assert dict(mode.ignored) == {"aten.lift_fresh": 1, "aten.empty_like": 1}
 
 
+def test_values_are_followed_through_ops_on_lists_of_tensors():
+    mode = make_mode()(_NoModules(), "")
+    with mode:
+        a, b = torch.tensor([3, 1]).to("meta"), torch.tensor([2]).to("meta")
+        both = torch.cat([a, b])
+        stacked = torch.stack([a, a + 1])
+        assert both.cpu().tolist() == [3, 1, 2] and stacked.cpu().tolist() == [[3, 1], [4, 2]]
+
+
 def test_large_or_floating_tensors_are_not_followed():
     mode = make_mode()(_NoModules(), "")
     with mode, pytest.raises(NotImplementedError):
