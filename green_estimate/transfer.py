@@ -116,14 +116,12 @@ def probe_report(profile: Profile, refresh: bool = True) -> dict[str, Any]:
         raise ProfileError("no device probe is cached for this CPU, its thread count and this torch: measure one "
                            "with `green-estimate probe` (about 12 s)")
     here = probe_here(refresh=True) if refresh else previous
-    dev = profile.device
-    carried = dev.get("kind") == "cpu" and profile.probe is not None and profile.transfer is None \
-        and not same_cpu(dev.get("fingerprint", {}), here["fingerprint"])
+    carried = _foreign(profile)
     return {
         "schema": "green-estimate/probe-report@1",
         "machine": describe_cpu(here["fingerprint"]),
         "probe": here,
         "previous": previous if refresh else None,
-        "profile": {"name": profile.name, "made_on": profile.made_on, "kind": dev.get("kind"), "carried": carried,
+        "profile": {"name": profile.name, "made_on": profile.made_on, "kind": profile.device.get("kind"), "carried": carried,
                     "probe": profile.probe, "ratios": ratios(profile.probe, here) if carried else None},
     }

@@ -55,6 +55,11 @@ def _fmt(value: float | None, scale: float) -> str:
     return "-" if value is None else f"{value * scale:,.3g}"
 
 
+def _step_times(probe: dict | None) -> dict[tuple, float]:
+    """A probe's reference step times by (family, seed, batch); none for no probe."""
+    return {(r["family"], r["seed"], r["batch"]): r["time_s"] for r in (probe or {}).get("reference_steps", [])}
+
+
 def _render(report: dict[str, Any]) -> None:
     from rich.table import Table
 
@@ -71,14 +76,11 @@ def _render(report: dict[str, Any]) -> None:
         t.add_column(f"{prof['name']}'s machine", justify="right")
     rows = [(label, unit, scale, here.get(key), (before or {}).get(key), (made or {}).get(key))
             for key, label, unit, scale in RATES]
-    steps = {(r["family"], r["seed"], r["batch"]): r["time_s"] for r in here.get("reference_steps", [])}
+    old, home = _step_times(before), _step_times(made)
     for ref in here.get("reference_steps", []):
         key = (ref["family"], ref["seed"], ref["batch"])
-        old = next((r["time_s"] for r in (before or {}).get("reference_steps", [])
-                    if (r["family"], r["seed"], r["batch"]) == key), None)
-        home = next((r["time_s"] for r in (made or {}).get("reference_steps", [])
-                     if (r["family"], r["seed"], r["batch"]) == key), None)
-        rows.append((f"reference step: {ref['family']} {ref['seed']}, batch {ref['batch']}", "ms", 1e3, steps[key], old, home))
+        rows.append((f"reference step: {ref['family']} {ref['seed']}, batch {ref['batch']}", "ms", 1e3, ref["time_s"],
+                     old.get(key), home.get(key)))
     for label, unit, scale, now, old, home in rows:
         cells = [label, unit, _fmt(now, scale)]
         if before:

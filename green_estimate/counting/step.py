@@ -110,15 +110,14 @@ def _lookup_tables(model: Any, opt: Any) -> list[tuple[str, int, int]]:
     model's output layer tied to its input embedding writes every row's gradient)."""
     import torch
 
+    from collections import Counter
+
     if opt is None:
         return []
-    holders: dict[int, int] = {}
-    for m in model.modules():
-        for p in m.parameters(recurse=False):
-            holders[id(p)] = holders.get(id(p), 0) + 1
+    holders = Counter(id(p) for _, p in model.named_parameters(remove_duplicate=False))
     return [(name, int(m.weight.shape[0]), int(m.weight.numel())) for name, m in model.named_modules()
             if isinstance(m, (torch.nn.Embedding, torch.nn.EmbeddingBag)) and m.weight.requires_grad and not m.sparse
-            and holders.get(id(m.weight)) == 1]
+            and holders[id(m.weight)] == 1]
 
 
 def _prepare(model: Any, inputs: tuple, kwargs: dict, tensors: list, optimizer: str, target: str,
