@@ -6,7 +6,8 @@ depthwise, grouped and transposed convolutions; batch, layer and group norm; ReL
 SiLU, Hardswish, LeakyReLU, Tanh; residual adds and channel concatenations; attention
 (``nn.TransformerEncoderLayer``, which runs ``scaled_dot_product_attention``); GRU and LSTM;
 embeddings and embedding bags; tiny and very wide MLPs; 1-D convolutions
-(:mod:`~green_estimate.calibration.networks_seq`). The benchmark's models are written separately
+(:mod:`~green_estimate.calibration.networks_seq`); and tiny steps whose time is mostly the work
+between ops (the ``tiny`` family). The benchmark's models are written separately
 (``tests/benchmarks``) and are not drawn from here.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 FAMILIES: tuple[str, ...] = ("cnn", "resnet", "mobile", "grouped", "unet", "mlp", "rnn", "transformer", "embed",
-                              "seq")
+                              "seq", "tiny")
 REFERENCE_FAMILY = "reference"  # the standard models of calibration/references.py: measured, never fitted
 
 
@@ -342,6 +343,45 @@ def _embed(rng: random.Random) -> Network:
     return Network(Bag(), _tokens(vocab, seq), "embed")
 
 
+def _tiny(rng: random.Random) -> Network:
+    """A step whose time is mostly the work between ops (module calls, autograd, the optimizer's loop
+    over parameters): a narrow MLP (60 %) or a small convnet on a small image, 10k parameters or so.
+
+    The step model's per-step, per-dispatch and per-parameter-tensor terms are pinned by such steps;
+    drawn only by chance from the other families, a quick suite had one or two, and one measured
+    48 % slow moved a validation's price of small dense nets by 15 points (docs/performance.md).
+    """
+    import torch.nn as nn
+
+    if rng.random() < 0.6:
+        width = rng.choice([4, 16, 32, 64, 128, 256, 784])
+        widths = [width] + [rng.choice([8, 16, 32, 64, 128]) for _ in range(rng.randint(1, 8))]
+        layers: list = []
+        for a, b in zip(widths, widths[1:]):
+            layers.append(nn.Linear(a, b))
+            if rng.random() < 0.15:
+                layers.append(rng.choice([nn.LayerNorm, nn.BatchNorm1d])(b))
+            if rng.random() < 0.85:
+                layers.append(_act(rng))
+            if rng.random() < 0.1:
+                layers.append(nn.Dropout(0.1))
+        layers.append(nn.Linear(widths[-1], rng.choice([2, 10])))
+        return Network(nn.Sequential(*layers), _vector(width), "tiny")
+    ch, hw = rng.choice([1, 3]), rng.choice([8, 12, 16])
+    shape = (ch, hw)
+    layers = []
+    for _ in range(rng.randint(1, 3)):
+        out, k = rng.choice([2, 4, 8]), rng.choice([1, 3, 3, 5])
+        layers += [nn.Conv2d(ch, out, k, padding=k // 2), *_norm2d(rng, out), _act(rng)]
+        if hw >= 4 and rng.random() < 0.5:
+            layers.append(rng.choice([nn.MaxPool2d, nn.AvgPool2d])(2))
+            hw //= 2
+        ch = out
+    hidden = rng.choice([8, 16, 32])
+    layers += [nn.Flatten(), nn.Linear(ch * hw * hw, hidden), _act(rng), nn.Linear(hidden, 10)]
+    return Network(nn.Sequential(*layers), _image(*shape), "tiny")
+
+
 def _seq(rng: random.Random) -> Network:
     from green_estimate.calibration.networks_seq import build_seq
 
@@ -350,7 +390,7 @@ def _seq(rng: random.Random) -> Network:
 
 _BUILDERS: dict[str, Callable[[random.Random], Network]] = {
     "cnn": _cnn, "resnet": _resnet, "mobile": _mobile, "grouped": _grouped, "unet": _unet, "mlp": _mlp,
-    "rnn": _rnn, "transformer": _transformer, "embed": _embed, "seq": _seq,
+    "rnn": _rnn, "transformer": _transformer, "embed": _embed, "seq": _seq, "tiny": _tiny,
 }
 
 

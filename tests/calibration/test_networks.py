@@ -79,3 +79,15 @@ def test_the_gpu_suite_draws_every_family_the_cpu_suite_draws():
         cpu = {c.p()["family"] for c in load_suite(quick=quick).cases}
         gpu = {c.p()["family"] for c in load_suite(quick=quick, gpu=True).cases}
         assert cpu - {"reference"} <= gpu and set(FAMILIES) <= cpu and set(GPU_FAMILIES) <= gpu
+
+
+def test_the_tiny_family_draws_small_steps_of_mlps_and_convnets():
+    # its steps are the work between ops: at the largest batch it is drawn at (64), no draw does more
+    # than 50 MFLOP (a 3×3 conv over 64 channels of 32×32 images at batch 64 alone does 4,800)
+    kinds = set()
+    for seed in range(1, 61):
+        model = build_network("tiny", seed, "meta").model
+        kinds.add(type(model[0]).__name__)
+        assert sum(p.numel() for p in model.parameters()) <= 120_000
+        assert sum(o.flops for o in count_network("tiny", seed, 64, "adam")[1]) <= 50e6
+    assert kinds == {"Linear", "Conv2d"}
