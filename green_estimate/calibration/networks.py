@@ -345,11 +345,13 @@ def _embed(rng: random.Random) -> Network:
 
 def _tiny(rng: random.Random) -> Network:
     """A step whose time is mostly the work between ops (module calls, autograd, the optimizer's loop
-    over parameters): a narrow MLP (60 %) or a small convnet on a small image, 10k parameters or so.
+    over parameters): a narrow MLP (60 %) or a small convnet on an 8–16 px image; at most about
+    120 k parameters and, at batch 64, 50 MFLOP.
 
-    The step model's per-step, per-dispatch and per-parameter-tensor terms are pinned by such steps;
-    drawn only by chance from the other families, a quick suite had one or two, and one measured
-    48 % slow moved a validation's price of small dense nets by 15 points (docs/performance.md).
+    The step model's per-step, per-dispatch and per-parameter-tensor terms are learned from such
+    steps. The other families draw them only by chance: the quick suite had two under 1.1 ms, and
+    one of them measured 48 % slow moved a quick profile's price of small dense nets by 15–21 points
+    (runs BI and BK, docs/performance.md).
     """
     import torch.nn as nn
 
