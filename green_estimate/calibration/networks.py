@@ -351,7 +351,7 @@ def _tiny(rng: random.Random) -> Network:
     The step model's per-step, per-dispatch and per-parameter-tensor terms are learned from such
     steps. The other families draw them only by chance: the quick suite had two under 1.1 ms, and
     one of them measured 48 % slow moved a quick profile's price of small dense nets by 15–21 points
-    (runs BI and BK, docs/performance.md).
+    (runs BI and BK, docs/performance.md); with the family, by 6–8.
     """
     import torch.nn as nn
 

@@ -1,9 +1,9 @@
 """Benchmark: how much does a quick profile's accuracy depend on *which* networks the quick suite draws?
 
-`calibrate --cpu --quick` fits 65 seeded networks (60 before run AR); every machine runs the same
-ones, but which is one draw of many. This script asks what other draws would have given, without
-calibrating again: from one full calibration's samples (314 networks measured in one run, 290
-before run AR), it holds out a few networks per family, then fits quick-sized profiles on random draws of the rest — each draw with the quick
+`calibrate --cpu --quick` fits 71 seeded networks (65 before run BK, 60 before run AR); every
+machine runs the same ones, but which is one draw of many. This script asks what other draws would
+have given, without calibrating again: from one full calibration's samples (334 networks measured in
+one run; 314 before run BK, 290 before run AR), it holds out a few networks per family, then fits quick-sized profiles on random draws of the rest — each draw with the quick
 suite's count per family (scaled by ``--sizes``) — and prices
 
 * the held-out networks (not in any draw: the same generator, unseen networks), and
@@ -15,8 +15,8 @@ references: a profile fitted on the whole pool, and the quick suite's own draw w
 its samples (``quick.samples.jsonl``, calibrated in the same run).
 
     python tests/benchmarks/bench_accuracy.py --profiles full,quick --keep DIR --json DIR/out.json
-    python tests/benchmarks/bench_quick_draws.py DIR --bench DIR/out.json            # 16 draws of 65
-    python tests/benchmarks/bench_quick_draws.py DIR --bench DIR/out.json --sizes 65,80 --draws 8
+    python tests/benchmarks/bench_quick_draws.py DIR --bench DIR/out.json            # 16 draws of quick's size
+    python tests/benchmarks/bench_quick_draws.py DIR --bench DIR/out.json --sizes 71,90 --draws 8
 
 No measurement is made: every figure comes from the kept samples and the measured times in the
 JSON, so the figures are those of the machine and the run that made them (printed).
@@ -94,7 +94,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder", type=Path, help="bench_accuracy.py's --keep folder (full.json, full.samples.jsonl)")
     ap.add_argument("--bench", type=Path, default=None, help="bench_accuracy.py's --json output of the same run")
-    ap.add_argument("--sizes", default="65", help="networks per draw, comma-separated (quick's family shares)")
+    ap.add_argument("--sizes", default=None, help="networks per draw, comma-separated (quick's family shares; "
+                                                  "default: the quick suite's own count)")
     ap.add_argument("--draws", type=int, default=16, help="random draws per size (default 16)")
     ap.add_argument("--hold", type=int, default=8, help="networks held out per family (default 8)")
     args = ap.parse_args()
@@ -138,7 +139,7 @@ def main() -> None:
     if own.exists():  # the quick suite's own draw, calibrated in the same run
         quick = [s for s in read_samples(own)[1] if s.get("kind") == "network" and s.get("time_s", 0) > 0]
         line("quick suite", len(quick), fit_profile(quick).to_dict())
-    for size in (int(x) for x in args.sizes.split(",")):
+    for size in (int(x) for x in (args.sizes or str(sum(counts.values()))).split(",")):
         scale = size / sum(counts.values())
         print(f"\n{args.draws} draws of about {size} networks (quick's counts × {scale:.2f})")
         held_meds, bench_rows = [], []
