@@ -7,8 +7,8 @@ SiLU, Hardswish, LeakyReLU, Tanh; residual adds and channel concatenations; atte
 (``nn.TransformerEncoderLayer``, which runs ``scaled_dot_product_attention``); GRU and LSTM;
 embeddings and embedding bags; tiny and very wide MLPs; 1-D convolutions
 (:mod:`~green_estimate.calibration.networks_seq`); and tiny steps whose time is mostly the work
-between ops (the ``tiny`` family). The benchmark's models are written separately
-(``tests/benchmarks``) and are not drawn from here.
+between ops (:mod:`~green_estimate.calibration.networks_tiny`). The benchmark's models are written
+separately (``tests/benchmarks``) and are not drawn from here.
 """
 from __future__ import annotations
 
@@ -245,6 +245,24 @@ def _unet(rng: random.Random) -> Network:
     return Network(UNet(), _image(cin, hw), "unet")
 
 
+def _linear_stack(rng: random.Random, widths: list[int], *, norm_p: float, norms: tuple, act_p: float,
+                  dropout_p: float) -> list:
+    """``Linear`` layers through ``widths``, each followed, by chance, by a norm (one of ``norms``), an
+    activation and dropout: the hidden layers of the ``mlp`` and ``tiny`` families."""
+    import torch.nn as nn
+
+    layers: list = []
+    for a, b in zip(widths, widths[1:]):
+        layers.append(nn.Linear(a, b))
+        if rng.random() < norm_p:
+            layers.append((rng.choice(norms) if len(norms) > 1 else norms[0])(b))
+        if rng.random() < act_p:
+            layers.append(_act(rng))
+        if rng.random() < dropout_p:
+            layers.append(nn.Dropout(0.1))
+    return layers
+
+
 def _mlp(rng: random.Random) -> Network:
     import torch.nn as nn
 
@@ -254,15 +272,7 @@ def _mlp(rng: random.Random) -> Network:
         widths = [width] + [rng.choice([2048, 3072, 4096]) for _ in range(rng.randint(2, 3))]
     else:
         widths = [width] + [rng.choice([8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096]) for _ in range(rng.randint(1, 5))]
-    layers: list = []
-    for a, b in zip(widths, widths[1:]):
-        layers.append(nn.Linear(a, b))
-        if rng.random() < 0.2:
-            layers.append(nn.LayerNorm(b))
-        if rng.random() < 0.8:
-            layers.append(_act(rng))
-        if rng.random() < 0.15:
-            layers.append(nn.Dropout(0.1))
+    layers = _linear_stack(rng, widths, norm_p=0.2, norms=(nn.LayerNorm,), act_p=0.8, dropout_p=0.15)
     layers.append(nn.Linear(widths[-1], rng.choice([2, 10, 100])))
     return Network(nn.Sequential(*layers), _vector(width), "mlp")
 
@@ -344,44 +354,9 @@ def _embed(rng: random.Random) -> Network:
 
 
 def _tiny(rng: random.Random) -> Network:
-    """A step whose time is mostly the work between ops (module calls, autograd, the optimizer's loop
-    over parameters): a narrow MLP (60 %) or a small convnet on an 8–16 px image; at most about
-    120 k parameters and, at batch 64, 50 MFLOP.
+    from green_estimate.calibration.networks_tiny import build_tiny
 
-    The step model's per-step, per-dispatch and per-parameter-tensor terms are learned from such
-    steps. The other families draw them only by chance: the quick suite had two under 1.1 ms, and
-    one of them measured 48 % slow moved a quick profile's price of small dense nets by 15–21 points
-    (runs BI and BK, docs/performance.md); with the family, by 6–8.
-    """
-    import torch.nn as nn
-
-    if rng.random() < 0.6:
-        width = rng.choice([4, 16, 32, 64, 128, 256, 784])
-        widths = [width] + [rng.choice([8, 16, 32, 64, 128]) for _ in range(rng.randint(1, 8))]
-        layers: list = []
-        for a, b in zip(widths, widths[1:]):
-            layers.append(nn.Linear(a, b))
-            if rng.random() < 0.15:
-                layers.append(rng.choice([nn.LayerNorm, nn.BatchNorm1d])(b))
-            if rng.random() < 0.85:
-                layers.append(_act(rng))
-            if rng.random() < 0.1:
-                layers.append(nn.Dropout(0.1))
-        layers.append(nn.Linear(widths[-1], rng.choice([2, 10])))
-        return Network(nn.Sequential(*layers), _vector(width), "tiny")
-    ch, hw = rng.choice([1, 3]), rng.choice([8, 12, 16])
-    shape = (ch, hw)
-    layers = []
-    for _ in range(rng.randint(1, 3)):
-        out, k = rng.choice([2, 4, 8]), rng.choice([1, 3, 3, 5])
-        layers += [nn.Conv2d(ch, out, k, padding=k // 2), *_norm2d(rng, out), _act(rng)]
-        if hw >= 4 and rng.random() < 0.5:
-            layers.append(rng.choice([nn.MaxPool2d, nn.AvgPool2d])(2))
-            hw //= 2
-        ch = out
-    hidden = rng.choice([8, 16, 32])
-    layers += [nn.Flatten(), nn.Linear(ch * hw * hw, hidden), _act(rng), nn.Linear(hidden, 10)]
-    return Network(nn.Sequential(*layers), _image(*shape), "tiny")
+    return build_tiny(rng)
 
 
 def _seq(rng: random.Random) -> Network:
