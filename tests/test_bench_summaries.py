@@ -28,6 +28,9 @@ def test_summarize_prints_a_stored_runs_figures_without_measuring(tmp_path, caps
     path.write_text(json.dumps(stored))
     bench_accuracy.summarize(path)
     out = capsys.readouterr().out
-    assert "test CPU; calibration quick 130 s" in out
+    assert "test CPU; steps in fp32; calibration quick 130 s" in out  # runs stored before --precision were fp32
     assert "median error 12.3%, 1/2 within ±15%, 90% interval covers 2/2" in out
     assert "each pass alone: 2, 1 of 2" in out
+    path.write_text(json.dumps({**stored, "precision": "bf16"}))
+    bench_accuracy.summarize(path)
+    assert "test CPU; steps in bf16; calibration quick 130 s" in capsys.readouterr().out

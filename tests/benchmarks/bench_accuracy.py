@@ -24,6 +24,7 @@ calibration, drifts more than the median of three).
     python tests/benchmarks/bench_accuracy.py --threads 1 --profiles default   # the shipped profile on a "foreign" CPU
     python tests/benchmarks/bench_accuracy.py --profiles quick --json out.json
     python tests/benchmarks/bench_accuracy.py --summarize out.json   # a stored run's summaries again, no measuring
+    python tests/benchmarks/bench_accuracy.py --precision bf16 --profiles full,quick   # bf16 autocast steps, profiles calibrated in bf16
     ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41 MKL_ENABLE_INSTRUCTIONS=SSE4_2 \
         python tests/benchmarks/bench_accuracy.py --threads 1 --profiles default --passes-before 0
                                     # the shipped profile on a CPU whose kernels have no AVX (and 1 thread)
@@ -325,15 +326,15 @@ def workload(name: str) -> Workload:
     return Workload(name=name, build=build, input_shape=inp)
 
 
-def measure_step_s(name: str, repeats: int = 5, window_s: float = 0.3) -> float:
-    """Median seconds per real training step, exactly the step the counter counts, in the allocator
-    state calibration measures in (green_estimate/allocator.py)."""
+def measure_step_s(name: str, repeats: int = 5, window_s: float = 0.3, precision: str = "fp32") -> float:
+    """Median seconds per real training step, exactly the step the counter counts (under ``precision``),
+    in the allocator state calibration measures in (green_estimate/allocator.py)."""
     settle()
     torch.manual_seed(0)
     w = workload(name)
     model = w.build()
     x = w.example_input(BATCH) if w.example_input else torch.randn(BATCH, *w.input_shape)
-    step = make_step(model, (x,), "adam")
+    step = make_step(model, (x,), "adam", precision=precision)
     t0, n = time.perf_counter(), 0
     while n < 3 or time.perf_counter() - t0 < 0.3:
         step()
@@ -357,7 +358,8 @@ def pass_coverage(rows: list[dict], passes_s: dict[str, list[float]]) -> list[in
 def summarize(path: Path) -> None:
     """Print a stored run's (``--json``) per-profile summary and its per-pass coverage."""
     out = json.loads(Path(path).read_text())
-    print(f"machine: {out['machine']}; calibration {', '.join(f'{k} {v:.0f} s' for k, v in out['calibration_s'].items())}")
+    print(f"machine: {out['machine']}; steps in {out.get('precision', 'fp32')}; calibration "
+          f"{', '.join(f'{k} {v:.0f} s' for k, v in out['calibration_s'].items())}")
     for pname, prof in out["profiles"].items():
         q, rows = prof["summary"], prof["rows"]
         print(f"profile {pname} ({prof['name']}): median error {100 * q['median_ape']:.1f}%, {q['within_15pct']}/"
@@ -382,11 +384,12 @@ def machine() -> str:
             f"torch {torch.__version__}, Python {platform.python_version()}")
 
 
-def calibrate_here(quick: bool, folder: Path) -> tuple[Profile, float]:
+def calibrate_here(quick: bool, folder: Path, precision: str = "fp32") -> tuple[Profile, float]:
     from green_estimate.calibration.calibrator import calibrate
 
     t0 = time.perf_counter()
-    res = calibrate(quick=quick, out=folder / ("quick.json" if quick else "full.json"), meter_kind="estimate")
+    res = calibrate(quick=quick, out=folder / ("quick.json" if quick else "full.json"), meter_kind="estimate",
+                    precision=precision)
     return read_profile(res.profile_path, origin="this run"), time.perf_counter() - t0
 
 
@@ -407,12 +410,18 @@ def main() -> None:
                          "calibration's time too")
     ap.add_argument("--models", default=None,
                     help="only these models (comma-separated names; default: all): a quick look, not the benchmark")
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
+                    help="every step under this precision (bf16/fp16: torch.autocast of the CPU, fp16 with a "
+                         "GradScaler), and the profiles calibrated in this run too; the shipped profile prices "
+                         "fp32 only (default fp32)")
     ap.add_argument("--summarize", default=None, metavar="JSON",
                     help="print the summaries of a run stored with --json, with each pass's coverage, and exit")
     args = ap.parse_args()
     if args.summarize:
         summarize(Path(args.summarize))
         return
+    if args.precision != "fp32" and "default" in args.profiles.split(","):
+        ap.error(f"the shipped profile prices fp32 steps, not {args.precision}: leave 'default' out of --profiles")
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.models:
@@ -421,7 +430,7 @@ def main() -> None:
             ap.error(f"unknown models {', '.join(sorted(unknown))}; the models are {', '.join(MODELS)}")
         for name in set(MODELS) - set(args.models.split(",")):
             del MODELS[name]
-    print(f"machine: {machine()}", flush=True)
+    print(f"machine: {machine()}; steps in {args.precision}", flush=True)
     profiles: dict[str, Profile] = {}
     calib_s: dict[str, float] = {}
     passes: dict[str, list[float]] = {name: [] for name in MODELS}
@@ -431,7 +440,7 @@ def main() -> None:
     def measure_pass() -> None:
         for name in MODELS:
             reference_s[name].append(timer())
-            passes[name].append(measure_step_s(name))
+            passes[name].append(measure_step_s(name, precision=args.precision))
 
     for _ in range(args.passes_before):
         measure_pass()
@@ -440,9 +449,11 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         for which in args.profiles.split(","):
             if which in ("full", "quick"):
-                profiles[which], calib_s[which] = calibrate_here(which == "quick", folder)
+                profiles[which], calib_s[which] = calibrate_here(which == "quick", folder, args.precision)
                 iv = profiles[which].data["step_model"]["interval"]["time_s"]
-                print(f"calibrate --cpu{' --quick' if which == 'quick' else ''}: {calib_s[which]:.0f} s; "
+                flags = (" --quick" if which == "quick" else "") + (f" --precision {args.precision}"
+                                                                       if args.precision != "fp32" else "")
+                print(f"calibrate --cpu{flags}: {calib_s[which]:.0f} s; "
                       f"leave-one-family-out median error {100 * iv['median_ape']:.1f}%", flush=True)
             elif which == "default":
                 profiles["default"] = next(p for p in shipped_profiles() if p.data["device"]["kind"] == "cpu")
@@ -450,7 +461,7 @@ def main() -> None:
                 profiles[which] = read_profile(Path(which))
         preds: dict[str, dict] = {p: {} for p in profiles}
         for name in MODELS:
-            report = count_workload(workload(name), batch_size=BATCH, optimizer="adam")
+            report = count_workload(workload(name), batch_size=BATCH, optimizer="adam", precision=args.precision)
             for pname, prof in profiles.items():
                 preds[pname][name] = predict_report(report, plan=TrainingPlan(batch_size=BATCH, steps_given=1),
                                                     profile=prof)
@@ -465,7 +476,7 @@ def main() -> None:
         shift = statistics.median(statistics.median(v[args.passes_before:]) / statistics.median(v[:args.passes_before])
                                   for v in passes.values())
         print(f"after calibrating, steps took a median {shift:.2f}× their time before it")
-    out: dict = {"machine": machine(), "calibration_s": calib_s, "profiles": {}, "passes_s": passes,
+    out: dict = {"machine": machine(), "precision": args.precision, "calibration_s": calib_s, "profiles": {}, "passes_s": passes,
                  "passes_before": args.passes_before, "pace_reference_s": reference_s,
                  "median_pace_reference_s": statistics.median(t for v in reference_s.values() for t in v),
                  "median_pass_drift": statistics.median(drift.values())}
