@@ -13,7 +13,9 @@ from green_estimate.counting.report import CostReport, OpRecord
 # The counter's revision, stored in every calibrated profile (``count_revision``): a profile's samples
 # were counted by its revision, and a step counted otherwise may be priced unlike its fit. 2: GRUs,
 # plain RNNs and packed LSTMs counted for a CPU as a CPU runs them (counting/cpu_recurrence.py).
+# 3: a GroupNorm under CPU bf16/fp16 autocast counted without a cast of its input's gradient that no
+# CPU runs (counting/mode.py); fp32 steps count as in revision 2.
 # Profiles without the entry were counted by revision 1.
-COUNT_REVISION = 2
+COUNT_REVISION = 3
 
 __all__ = ["COUNT_REVISION", "CostReport", "OpRecord"]

@@ -50,6 +50,7 @@ def make_mode():  # the class needs torch, which this module imports lazily
                     self.ignored[f"aten.{name}"] += 1
                 return known
             out = known if known is not NOTHING else func(*args, **kwargs)
+            out = _as_kernels_return(name, args, out)
             self.shadows.after(func, name, args, kwargs, out)
             if name == "_to_copy" and self.target == "cpu" and _moved_to_meta(args, out):
                 return out  # a CPU tensor's `.to(device)` in a step on a CPU: no copy, no dispatch
@@ -71,6 +72,24 @@ def make_mode():  # the class needs torch, which this module imports lazily
             return out
 
     return _CountingMode
+
+
+def _as_kernels_return(name: str, args: tuple, out: Any) -> Any:
+    """``out`` in the dtypes the device kernels return where the meta kernel returns others.
+
+    ``native_group_norm_backward`` of a bfloat16 input with float32 weights (a ``GroupNorm`` under CPU
+    autocast, which runs it in the input's dtype) returns the input's gradient in float32 on meta
+    (torch 2.13) but in bfloat16 on a CPU, so on meta autograd cast that gradient back: a counted
+    ``_to_copy`` of a whole activation that no real step runs (found by the bf16 accuracy benchmark,
+    docs/performance.md, run BP).
+    """
+    if name == "native_group_norm_backward" and isinstance(out, (tuple, list)) and out and out[0] is not None:
+        x = args[1]
+        if out[0].dtype != x.dtype and out[0].device.type == "meta":
+            import torch
+
+            return (torch.empty_like(out[0], dtype=x.dtype), *out[1:])
+    return out
 
 
 def _moved_to_meta(args: tuple, out: Any) -> bool:

@@ -58,6 +58,31 @@ def test_cpu_emulation_runs_the_ops_real_cpu_autocast_runs_in_the_same_dtypes():
     assert ("aten.convolution", "bfloat16") in _seq(real) and ("aten.nll_loss_forward", "float32") in _seq(real)
 
 
+def test_a_group_norm_under_cpu_autocast_is_counted_on_meta_with_the_casts_a_cpu_runs():
+    """GroupNorm is in no CPU autocast list: it runs on the bf16 activation with float32 weights. Its backward's
+    meta kernel returned that activation's gradient in float32 (a CPU returns bf16), so autograd cast it on
+    meta: a cast of a whole activation that no real step runs. The meta count now has the real step's casts."""
+    import copy
+
+    from green_estimate.calibration.incontext import make_step
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.GroupNorm(4, 8), nn.GELU(), nn.Flatten(), nn.Linear(8 * 6 * 6, 5))
+    x = torch.randn(2, 3, 8, 8)
+    meta = count_step(copy.deepcopy(model).to("meta"), (x.to("meta"),), optimizer="none", precision="bf16",
+                      target="cpu")
+    real, _ = record_ops(make_step(model, (x,), "none", precision="bf16"))  # real CPU autocast, same step
+
+    def casts(ops):
+        return sorted((o.dtype, o.bytes_read, o.bytes_written) for o in ops if o.op == "aten._to_copy")
+
+    assert casts(meta.ops) == casts(real)
+    assert ("float32", 2 * 8 * 6 * 6 * 4, 2 * 8 * 6 * 6 * 2) not in casts(meta.ops)  # the activation's gradient
+    assert sorted(_seq(meta.ops)) == sorted(_seq(real))  # the same ops in the same dtypes
+    gn_backward = next(o for o in meta.ops if o.op == "aten.native_group_norm_backward")
+    assert gn_backward.dtype == "bfloat16"
+
+
 def test_gemms_read_and_write_half_the_bytes_and_the_weight_cast_is_counted():
     model = nn.Linear(64, 32).to("meta")
     x = torch.empty(8, 64, device="meta")
