@@ -105,6 +105,11 @@ FEATURES: dict[str, Callable[[OpRecord], float]] = {
     # computes at about 5 GFLOP/s where a 3×3 one runs at 16.
     "depthwise_wide_backward_flops": lambda op: (float(op.flops) if op.depthwise and op.phase == "backward"
                                                  and op.gemm_mnk[2] > 9 else 0.0),
+    # The backward of strided depthwise convolutions: in a bf16 calibration's mobile networks (2-vCPU
+    # EPYC, AVX-512 BF16) it took 1.26 s of op time against 0.47 s for the stride-1 ones, single ops
+    # ×4–×59 the price of a model without it (docs/performance.md, runs BP and BQ).
+    "depthwise_strided_backward_flops": lambda op: (float(op.flops) if op.depthwise and op.phase == "backward"
+                                                    and op.conv_stride > 1 else 0.0),
     # 1-D convolutions (Conv1d: audio, text, temporal nets), which CPU kernels run as 2-D ones of
     # height 1: some of their shapes ran at half the rate of a 2-D convolution with the same implicit
     # GEMM, their backward more often than their forward (counting.shapes.conv_geometry). Depthwise ones

@@ -61,6 +61,17 @@ def test_depthwise_wide_backward_flops_are_backward_depthwise_convs_wider_than_3
     assert FEATURES["depthwise_wide_backward_flops"](dw(5, "backward", depthwise=False)) == 0.0
 
 
+def test_depthwise_strided_backward_flops_are_backward_depthwise_convs_stepping_by_more_than_one():
+    def dw(stride: int, phase: str, depthwise: bool = True) -> OpRecord:
+        return OpRecord("aten.convolution_backward" if phase == "backward" else "aten.convolution", "conv", phase, "",
+                        1000, 0, 0, gemm_mnk=(4096, 1, 9), min_dim=1, depthwise=depthwise, conv_cin=1,
+                        conv_dims=2, conv_stride=stride)
+
+    ops = [dw(2, "backward"), dw(3, "backward"), dw(1, "backward"), dw(2, "forward"), dw(2, "backward", depthwise=False)]
+    assert [FEATURES["depthwise_strided_backward_flops"](o) for o in ops] == [1000.0, 1000.0, 0.0, 0.0, 0.0]
+    assert feature_vector(ops, ["depthwise_strided_backward_flops", "depthwise_flops"]) == [2000.0, 4000.0]
+
+
 def test_fresh_bytes_of_a_step_sum_the_fresh_feature():
     from green_estimate.features import fresh_bytes
 

@@ -4,7 +4,7 @@ The rows come from the ``network`` samples (:mod:`~green_estimate.calibration.in
 network and class, the features of the ops whose profiler events were matched one to one, summed,
 against their summed in-context time. A class's time is ``params · Σ_ops features(op)``; candidate
 feature sets (per-op fixed cost, FLOPs, bytes, GEMM FLOPs by the GEMM's smallest dimension,
-depthwise FLOPs, backward cost, the backward of depthwise kernels wider than 3×3, pointwise ops that
+depthwise FLOPs, backward cost, the backward of depthwise kernels wider than 3×3 or strided, pointwise ops that
 draw random numbers or evaluate costly functions, new outputs, the indices an embedding looks up) are fitted by WLS
 with weights ``1/y²`` — the relative error of a class's total in a step, which is what a prediction
 adds up — and compared by cross-validation that leaves whole networks out. A feature whose
@@ -23,14 +23,17 @@ from green_estimate.features import feature_vector
 # larger than any in the calibration is priced at the base rate, never below it.
 _GEMM = ("gemm_flops_thin", "gemm_flops_narrow", "gemm_flops_medium")
 _KINDS = ("rng_bytes", "transcendental_bytes", "new_bytes")
-# Three convolution candidates (in CANDIDATES where they were before the 1-D and strided terms), and
-# each again with the extra cost of 1-D convolutions and of strided ones, forward and backward or the
-# backward's own (features.FEATURES' conv1d and conv_strided terms).
+# Four convolution candidates (in CANDIDATES where they were before the 1-D and strided terms; the
+# fourth, the backward of strided depthwise convolutions, added after run BQ), and each again with the
+# extra cost of 1-D convolutions and of strided ones, forward and backward or the backward's own
+# (features.FEATURES' conv1d and conv_strided terms).
 _CONV_BASES = (
     ("const", "backward_const", "flops", *_GEMM, "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes"),
     ("const", "flops", *_GEMM, "depthwise_flops", "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes"),
     ("const", "backward_const", "flops", *_GEMM, "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes",
      "depthwise_wide_backward_flops"),
+    ("const", "backward_const", "flops", *_GEMM, "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes",
+     "depthwise_wide_backward_flops", "depthwise_strided_backward_flops"),
 )
 _CONV_EXTRAS = (("conv1d_flops",), ("conv1d_backward_flops",), ("conv1d_flops", "conv1d_backward_flops"),
                 ("conv_strided_flops",), ("conv_strided_backward_flops",),
@@ -65,6 +68,7 @@ CANDIDATES: tuple[tuple[str, ...], ...] = (
     ("const", "flops", *_GEMM, "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes",
      "depthwise_wide_backward_flops"),
     _CONV_BASES[2],
+    _CONV_BASES[3],
     *_CONV_SHAPES,
     # pointwise ops by kind: random numbers, costly functions, new outputs (features.RNG_OPS)
     ("const", "bytes", *_KINDS),
