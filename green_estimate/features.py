@@ -106,7 +106,7 @@ FEATURES: dict[str, Callable[[OpRecord], float]] = {
     "depthwise_wide_backward_flops": lambda op: (float(op.flops) if op.depthwise and op.phase == "backward"
                                                  and op.gemm_mnk[2] > 9 else 0.0),
     # The backward of strided depthwise convolutions: in a bf16 calibration's mobile networks (2-vCPU
-    # EPYC, AVX-512 BF16) it took 1.26 s of op time against 0.47 s for the stride-1 ones, single ops
+    # EPYC, AVX-512 BF16) it took 1.26 s of op time against 0.46 s for the stride-1 ones, the largest
     # ×4–×59 the price of a model without it (docs/performance.md, runs BP and BQ).
     "depthwise_strided_backward_flops": lambda op: (float(op.flops) if op.depthwise and op.phase == "backward"
                                                     and op.conv_stride > 1 else 0.0),

@@ -67,7 +67,8 @@ def test_depthwise_strided_backward_flops_are_backward_depthwise_convs_stepping_
                         1000, 0, 0, gemm_mnk=(4096, 1, 9), min_dim=1, depthwise=depthwise, conv_cin=1,
                         conv_dims=2, conv_stride=stride)
 
-    ops = [dw(2, "backward"), dw(3, "backward"), dw(1, "backward"), dw(2, "forward"), dw(2, "backward", depthwise=False)]
+    ops = [dw(2, "backward"), dw(3, "backward"), dw(1, "backward"), dw(2, "forward"),
+           dw(2, "backward", depthwise=False)]
     assert [FEATURES["depthwise_strided_backward_flops"](o) for o in ops] == [1000.0, 1000.0, 0.0, 0.0, 0.0]
     assert feature_vector(ops, ["depthwise_strided_backward_flops", "depthwise_flops"]) == [2000.0, 4000.0]
 

@@ -80,8 +80,8 @@ def _as_kernels_return(name: str, args: tuple, out: Any) -> Any:
     ``native_group_norm_backward`` of a bfloat16 input with float32 weights (a ``GroupNorm`` under CPU
     autocast, which runs it in the input's dtype) returns the input's gradient in float32 on meta
     (torch 2.13) but in bfloat16 on a CPU, so on meta autograd cast that gradient back: a counted
-    ``_to_copy`` of a whole activation that no real step runs (found by the bf16 accuracy benchmark,
-    docs/performance.md, run BP).
+    ``_to_copy`` of a whole activation that no real step runs (found matching the counted ops of the
+    accuracy benchmark's bf16 steps to real ones after docs/performance.md's run BP).
     """
     if name == "native_group_norm_backward" and isinstance(out, (tuple, list)) and out and out[0] is not None:
         x = args[1]

@@ -24,7 +24,8 @@ calibration, drifts more than the median of three).
     python tests/benchmarks/bench_accuracy.py --threads 1 --profiles default   # the shipped profile on a "foreign" CPU
     python tests/benchmarks/bench_accuracy.py --profiles quick --json out.json
     python tests/benchmarks/bench_accuracy.py --summarize out.json   # a stored run's summaries again, no measuring
-    python tests/benchmarks/bench_accuracy.py --precision bf16 --profiles full,quick   # bf16 autocast steps, profiles calibrated in bf16
+    python tests/benchmarks/bench_accuracy.py --precision bf16 --profiles full,quick
+                                    # every step under bf16 autocast, its profiles calibrated in bf16
     ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41 MKL_ENABLE_INSTRUCTIONS=SSE4_2 \
         python tests/benchmarks/bench_accuracy.py --threads 1 --profiles default --passes-before 0
                                     # the shipped profile on a CPU whose kernels have no AVX (and 1 thread)
@@ -476,8 +477,8 @@ def main() -> None:
         shift = statistics.median(statistics.median(v[args.passes_before:]) / statistics.median(v[:args.passes_before])
                                   for v in passes.values())
         print(f"after calibrating, steps took a median {shift:.2f}× their time before it")
-    out: dict = {"machine": machine(), "precision": args.precision, "calibration_s": calib_s, "profiles": {}, "passes_s": passes,
-                 "passes_before": args.passes_before, "pace_reference_s": reference_s,
+    out: dict = {"machine": machine(), "precision": args.precision, "calibration_s": calib_s, "profiles": {},
+                 "passes_s": passes, "passes_before": args.passes_before, "pace_reference_s": reference_s,
                  "median_pace_reference_s": statistics.median(t for v in reference_s.values() for t in v),
                  "median_pass_drift": statistics.median(drift.values())}
     print(f"pace: the reference step took {1e3 * min(min(v) for v in reference_s.values()):.2f}–"
