@@ -27,13 +27,13 @@ _KINDS = ("rng_bytes", "transcendental_bytes", "new_bytes")
 # fourth, the backward of strided depthwise convolutions, added after run BQ), and each again with the
 # extra cost of 1-D convolutions and of strided ones, forward and backward or the backward's own
 # (features.FEATURES' conv1d and conv_strided terms).
+_CONV_WIDE_DW = ("const", "backward_const", "flops", *_GEMM, "conv_unaligned16_flops", "conv_narrow_out_flops",
+                 "bytes", "depthwise_wide_backward_flops")
 _CONV_BASES = (
     ("const", "backward_const", "flops", *_GEMM, "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes"),
     ("const", "flops", *_GEMM, "depthwise_flops", "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes"),
-    ("const", "backward_const", "flops", *_GEMM, "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes",
-     "depthwise_wide_backward_flops"),
-    ("const", "backward_const", "flops", *_GEMM, "conv_unaligned16_flops", "conv_narrow_out_flops", "bytes",
-     "depthwise_wide_backward_flops", "depthwise_strided_backward_flops"),
+    _CONV_WIDE_DW,
+    _CONV_WIDE_DW + ("depthwise_strided_backward_flops",),
 )
 _CONV_EXTRAS = (("conv1d_flops",), ("conv1d_backward_flops",), ("conv1d_flops", "conv1d_backward_flops"),
                 ("conv_strided_flops",), ("conv_strided_backward_flops",),

@@ -254,7 +254,7 @@ def _linear_stack(rng: random.Random, widths: list[int], *, norm_p: float, norms
     layers: list = []
     for a, b in zip(widths, widths[1:]):
         layers.append(nn.Linear(a, b))
-        if rng.random() < norm_p:
+        if rng.random() < norm_p:  # one norm is taken without a draw, as the mlp family always did
             layers.append((rng.choice(norms) if len(norms) > 1 else norms[0])(b))
         if rng.random() < act_p:
             layers.append(_act(rng))
