@@ -34,3 +34,21 @@ def test_summarize_prints_a_stored_runs_figures_without_measuring(tmp_path, caps
     path.write_text(json.dumps({**stored, "precision": "bf16"}))
     bench_accuracy.summarize(path)
     assert "test CPU; steps in bf16; calibration quick 130 s" in capsys.readouterr().out
+
+
+def test_profile_files_are_read_and_checked_against_the_runs_precision_before_anything_is_measured(tmp_path):
+    from green_estimate.profile_store import _shipped_paths
+
+    cpu = next(p for p in _shipped_paths() if json.loads(p.read_text())["device"]["kind"] == "cpu")
+    fp32 = tmp_path / "fp32.json"
+    fp32.write_text(cpu.read_text())
+    bf16 = tmp_path / "bf16.json"
+    bf16.write_text(json.dumps({**json.loads(cpu.read_text()), "precision": "bf16"}))
+    errors: list[str] = []
+    got = bench_accuracy.given_profiles(["full", str(fp32), "default"], "fp32", errors.append)
+    assert list(got) == [str(fp32)] and got[str(fp32)].precision == "fp32" and errors == []
+    bench_accuracy.given_profiles([str(bf16)], "fp32", errors.append)
+    bench_accuracy.given_profiles([str(tmp_path / "missing.json")], "fp32", errors.append)
+    assert errors[0].startswith(f"--profiles {bf16}: ") and "prices bf16 training, not --precision fp32" in errors[0]
+    assert errors[1].startswith(f"--profiles {tmp_path / 'missing.json'}: ") and "does not exist" in errors[1]
+    assert bench_accuracy.given_profiles([str(bf16)], "bf16", errors.append) and len(errors) == 2

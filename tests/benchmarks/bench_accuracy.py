@@ -43,6 +43,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
@@ -52,12 +53,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from green_estimate.allocator import settle  # noqa: E402
 from green_estimate.calibration.incontext import make_step  # noqa: E402
 from green_estimate.counting.counter import count_workload  # noqa: E402
+from green_estimate.errors import GreenEstimateError  # noqa: E402
 from green_estimate.examples.simple_cnn import build_model as simple_cnn  # noqa: E402
 from green_estimate.loading import Workload  # noqa: E402
 from green_estimate.pace import OFF_PACE, ReferenceTimer, off_pace, pace_probe_for  # noqa: E402
 from green_estimate.predict import predict_report
 from green_estimate.profile import Profile
-from green_estimate.profile_store import read_profile, shipped_profiles  # noqa: E402
+from green_estimate.profile_store import check_precision_matches, read_profile, shipped_profiles  # noqa: E402
 from green_estimate.training_plan import TrainingPlan  # noqa: E402
 
 BATCH = 64
@@ -394,6 +396,22 @@ def calibrate_here(quick: bool, folder: Path, precision: str = "fp32") -> tuple[
     return read_profile(res.profile_path, origin="this run"), time.perf_counter() - t0
 
 
+def given_profiles(names: list[str], precision: str, error: Callable[[str], Any]) -> dict[str, Profile]:
+    """The profile files among ``names`` (every name but full, quick and default), read and checked
+    before anything is measured: a file that is missing or not a profile, or prices another precision
+    than the run's, goes to ``error`` (argparse's, which exits) with the library's message."""
+    out = {}
+    for name in names:
+        if name in ("full", "quick", "default"):
+            continue
+        try:
+            out[name] = read_profile(Path(name))
+            check_precision_matches(out[name], precision)
+        except GreenEstimateError as e:
+            error(f"--profiles {name}: {e}")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profiles", default="full,quick,default",
@@ -423,6 +441,7 @@ def main() -> None:
         return
     if args.precision != "fp32" and "default" in args.profiles.split(","):
         ap.error(f"the shipped profile prices fp32 steps, not {args.precision}: leave 'default' out of --profiles")
+    given = given_profiles(args.profiles.split(","), args.precision, ap.error)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.models:
@@ -459,7 +478,7 @@ def main() -> None:
             elif which == "default":
                 profiles["default"] = next(p for p in shipped_profiles() if p.data["device"]["kind"] == "cpu")
             else:
-                profiles[which] = read_profile(Path(which))
+                profiles[which] = given[which]
         preds: dict[str, dict] = {p: {} for p in profiles}
         for name in MODELS:
             report = count_workload(workload(name), batch_size=BATCH, optimizer="adam", precision=args.precision)
