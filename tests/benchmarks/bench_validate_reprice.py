@@ -4,10 +4,10 @@ A `validate` run sets each trial's measured time beside the prediction its profi
 trial ran. When a run misses its goals, the question is which side moved: the profile (its
 calibration ran in a slow or fast stretch of a shared machine) or the trials (they did). This script
 prices every given run's trials (its ``trials.csv``; the dataset's input shape from its
-``report.json``) with every given profile, as `validate` priced them (``predict_model``: time,
-total over the trial's steps, the 90% interval), and prints one line per trial set: the per-trial
-median absolute error, the share of trials inside the interval and the sweep total's error under each
-profile, the run's own profile marked. Nothing is measured; a trial set priced by its own profile
+``report.json``) with every given profile, as `validate`'s predictor ``predict_model`` prices them
+(time, total over the trial's steps, the 90% interval; each architecture counted once), and prints
+one line per trial set: the per-trial median absolute error, the share of trials inside the interval
+and the sweep total's error under each profile, the run's own profile marked. Nothing is measured; a trial set priced by its own profile
 gives the figures its run printed (the same code and profile).
 
     python tests/benchmarks/bench_validate_reprice.py \\
@@ -61,9 +61,9 @@ def architecture(row: dict) -> dict:
 
 def price_trials(rows: list[dict], input_shape: tuple[int, ...], n_classes: int, profile: Any,
                  cache: dict | None = None) -> Priced:
-    """``rows`` (trials.csv rows) priced by ``profile`` as `validate` prices a trial before it trains:
-    ``predict_model`` over its steps at its batch size; each architecture counted once per profile's
-    count settings (``cache``, shared between calls, keeps those counts)."""
+    """``rows`` (trials.csv rows) priced by ``profile`` as `validate`'s ``predict_model`` prices a trial
+    before it trains (its steps at its batch size), each architecture counted once per profile's count
+    settings (``cache``, shared between calls, keeps those counts)."""
     from green_estimate.counting.counter import count_workload
     from green_estimate.loading import Workload
     from green_estimate.predict import count_settings, predict_report
