@@ -37,13 +37,13 @@ def test_summarize_prints_a_stored_runs_figures_without_measuring(tmp_path, caps
 
 
 def test_profile_files_are_read_and_checked_against_the_runs_precision_before_anything_is_measured(tmp_path):
-    from green_estimate.profile_store import _shipped_paths
+    from green_estimate.profile_store import resolve_profile
 
-    cpu = next(p for p in _shipped_paths() if json.loads(p.read_text())["device"]["kind"] == "cpu")
+    shipped = resolve_profile("cpu-reference-2core", "cpu").data  # the shipped CPU profile's document
     fp32 = tmp_path / "fp32.json"
-    fp32.write_text(cpu.read_text())
+    fp32.write_text(json.dumps(shipped))
     bf16 = tmp_path / "bf16.json"
-    bf16.write_text(json.dumps({**json.loads(cpu.read_text()), "precision": "bf16"}))
+    bf16.write_text(json.dumps({**shipped, "precision": "bf16"}))
     errors: list[str] = []
     got = bench_accuracy.given_profiles(["full", str(fp32), "default"], "fp32", errors.append)
     assert list(got) == [str(fp32)] and got[str(fp32)].precision == "fp32" and errors == []
