@@ -1,29 +1,36 @@
 #!/usr/bin/env bash
-# One prepared run for a short GPU booking: meters and the real-NVML test, the GPU calibration (the
-# in-context GPU suite: seeded random networks whose ops are timed inside real training steps — on
-# CUDA each op's time is the device time of the kernels its profiler event launched — and whose
-# whole steps are measured with NVML; at most 4.5 minutes of measuring, --max-minutes), the
-# unseen-model benchmark on the GPU with that profile (tests/benchmarks/bench_accuracy_gpu.py: the
-# unseen small models, then the large steps), a quick validation on the GPU, then — where the
-# booking has time left — the shipped CPU profile on the
-# booking's host CPU (a CPU other than the one that made it: tests/benchmarks/bench_accuracy.py
-# --profiles default), everything collected under $OUT (at most 8 files come back). Budget: under
-# 9.5 minutes in all (run H200-b took 317 s, before the large steps and the device-bound suite
-# families were added); the CPU step runs only when 50 s of the 590 are left. On the device machine:
+# One prepared run for a short GPU booking, in two parts, everything collected under $OUT (at most 8
+# files come back, so the CPU part's files travel as one cpu.tgz):
+#
+# 1. The booking's host CPU, a CPU other than the one that made the shipped CPU profile, with the GPU
+#    hidden and torch's own thread count, as a CPU user there would run: `calibrate --cpu --quick`
+#    (at most 2.2 minutes of measuring, --max-minutes), then the unseen-model benchmark
+#    (tests/benchmarks/bench_accuracy.py, one pass) pricing every model with that quick profile and
+#    with the shipped default carried there by the device probe.
+# 2. The GPU: the real-NVML test, `calibrate --gpu 0` (the in-context GPU suite: seeded random
+#    networks whose ops are timed inside real training steps — on CUDA each op's time is the device
+#    time of the kernels its profiler event launched — and whose whole steps are measured with NVML;
+#    as many minutes of measuring as the budget leaves, --max-minutes, the suite's families
+#    interleaved so a partial run holds each), the unseen-model benchmark on the GPU with that
+#    profile (tests/benchmarks/bench_accuracy_gpu.py: the unseen small models, then the large
+#    steps), and `validate --quick --gpu 0` with it.
+#
+# Budget: 590 s in all (GE_BUDGET_S), under a 600-s booking call. On the device machine:
 #
 #   bash calibration/fetch_gpu_wheels.sh            # here, once: wheels into .whl/ (carry it)
-#   run: bash calibration/gpu_run.sh                # there, with carry [".whl"]
+#   run: bash calibration/gpu_run.sh                # there, with carry [".whl"], timeout 600
+#   bash calibration/ship_gpu_profile.sh DIR NAME   # here, with the files that came back
 #
-# Rehearse it on a CPU with the fake meter first (same steps, same files):
+# Rehearse it on a CPU with the fake meter first (same steps, same files; the "GPU" part then
+# calibrates the CPU's quick suite too):
 #
-#   GE_DEVICE=cpu GE_METER=fake GE_QUICK=1 OUT=/tmp/ge-rehearsal bash calibration/gpu_run.sh
-#
-# (GE_QUICK=1 runs the quick suite: the full CPU suite takes about 8 minutes on 2 cores.)
+#   GE_DEVICE=cpu GE_METER=fake GE_QUICK=1 GE_BUDGET_S=900 OUT=/tmp/ge-rehearsal bash calibration/gpu_run.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/ge-gpu-run}
 DEVICE=${GE_DEVICE:-gpu}            # gpu | cpu (rehearsal)
 METER=${GE_METER:-auto}             # auto (NVML on the GPU) | fake (rehearsal)
+BUDGET_S=${GE_BUDGET_S:-590}
 if [ "${GE_QUICK:-0}" = 1 ]; then QUICK=(--quick); else QUICK=(); fi
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 GREEN_ESTIMATE_HOME="$OUT/.home"
@@ -37,20 +44,39 @@ PY=${PYTHON:-python3}
 GE="$PY -m green_estimate"
 if [ "$DEVICE" = gpu ]; then DEV=(--gpu 0); else DEV=(--cpu); fi
 start=$(date +%s)
-log() { echo "[$(( $(date +%s) - start ))s] $*" | tee -a "$OUT/log.txt"; }
+elapsed() { echo $(( $(date +%s) - start )); }
+left() { echo $(( BUDGET_S - $(elapsed) )); }
+log() { echo "[$(elapsed)s] $*" | tee -a "$OUT/log.txt"; }
 
-log "nvidia-smi: $(nvidia-smi --query-gpu=name,driver_version,power.draw --format=csv,noheader 2>&1 | head -1)"
-log "host CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) logical CPUs"
+log "nvidia-smi: $(nvidia-smi --query-gpu=name,driver_version,power.draw,power.limit,clocks.sm,temperature.gpu --format=csv,noheader 2>&1 | head -1)"
+log "host CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) logical CPUs; $($PY -c 'import torch; print("torch", torch.__version__, "threads", torch.get_num_threads(), "capability", torch.backends.cpu.get_cpu_capability())' 2>&1 | tail -1)"
+log "lscpu: $(lscpu 2>/dev/null | grep -E '^(Thread|Core|Socket|NUMA node\(s\)|L3)' | tr -s ' ' | tr '\n' ';') flags: $(grep -o -w -E 'avx2|avx512f|avx512_bf16|avx512_vnni|amx_bf16|amx_tile' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 log "meters --json (below; kept in the log, since at most 8 files come back)"
 $GE meters --json >> "$OUT/log.txt" 2>&1
+
+# ---- 1. the host CPU (no GPU visible): a quick calibration and the shipped default, one pass --------
+mkdir -p "$OUT/cpu"
+log "CPU: calibrate --cpu --quick --max-minutes 2.2 on this host's CPU"
+CUDA_VISIBLE_DEVICES= timeout 200 $GE calibrate --cpu --quick --max-minutes 2.2 --name host-cpu-quick \
+  --out "$OUT/cpu/quick.json" --json > "$OUT/cpu/calibrate.json" 2>>"$OUT/log.txt" || log "CPU calibrate exited $?"
+[ -s "$OUT/cpu/calibrate.json" ] && log "CPU calibrate: $($PY -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["networks_measured"], "of", d["networks_in_suite"], "networks in", round(d["elapsed_s"]), "s")' "$OUT/cpu/calibrate.json" 2>&1)"
+if [ -f "$OUT/cpu/quick.json" ]; then CPU_PROFILES="$OUT/cpu/quick.json,default"; else CPU_PROFILES=default; fi
+log "CPU: unseen-model benchmark, profiles $CPU_PROFILES, one pass"
+CUDA_VISIBLE_DEVICES= timeout 120 $PY tests/benchmarks/bench_accuracy.py --profiles "$CPU_PROFILES" \
+  --passes 1 --passes-before 0 --json "$OUT/cpu/bench.json" >>"$OUT/log.txt" 2>&1 || log "CPU benchmark exited $?"
+cp -r "$OUT/.home" "$OUT/cpu/home" 2>/dev/null  # the probe this host measured (and its cache)
+tar -czf "$OUT/cpu.tgz" -C "$OUT" cpu && rm -rf "$OUT/cpu"
+rm -rf "$OUT/.home"; mkdir -p "$OUT/.home"  # the GPU part starts from an empty home
+
+# ---- 2. the GPU ---------------------------------------------------------------------------------
 if [ "$DEVICE" = gpu ]; then
   log "pytest -m gpu (the real NVML counter)"
   timeout 60 $PY -m pytest -q -p no:cacheprovider -m gpu tests/meters/test_nvml.py >>"$OUT/log.txt" 2>&1 || log "pytest exited $?"
 fi
-log "calibrate ${DEV[*]} ${QUICK[*]} with meter $METER"
-# --max-minutes: the device-bound families may make the suite longer than the booking; the networks
-# measured in 4.5 minutes are fitted (about 30 s more), and the timeout is the backstop
-timeout 330 $GE calibrate "${DEV[@]}" "${QUICK[@]}" --max-minutes 4.5 --meter "$METER" --name "${DEVICE}-measured" \
+# after measuring: about 30 s of fitting, 2 × 40 s of benchmarks, 50 s of validate (run H200-b), and slack
+minutes=$($PY -c "import sys; print(max(1.5, round((int(sys.argv[1]) - 200) / 60, 1)))" "$(left)")
+log "calibrate ${DEV[*]} ${QUICK[*]} --max-minutes $minutes with meter $METER ($(left)s left)"
+timeout $(( $(left) - 110 )) $GE calibrate "${DEV[@]}" "${QUICK[@]}" --max-minutes "$minutes" --meter "$METER" --name "${DEVICE}-measured" \
   --out "$OUT/profile.json" --json > "$OUT/calibrate.json" 2>>"$OUT/log.txt" || log "calibrate exited $?"
 [ -s "$OUT/calibrate.json" ] && log "calibrate: $($PY -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["networks_measured"], "of", d["networks_in_suite"], "networks in", round(d["elapsed_s"]), "s")' "$OUT/calibrate.json" 2>&1)"
 if [ -f "$OUT/profile.json" ]; then
@@ -63,25 +89,19 @@ if [ -f "$OUT/profile.json" ]; then
     timeout 70 $PY tests/benchmarks/bench_accuracy_gpu.py --profile "$OUT/profile.json" --models large "${BENCH[@]}" \
       --json "$OUT/large.json" >>"$OUT/log.txt" 2>&1 || log "large benchmark exited $?"
   fi
-  log "validate --quick ${DEV[*]}"
-  # in a rehearsal the fake meter draws 100 W: give validate's estimate meter the same watts
-  if [ "$METER" = fake ]; then WATTS=(--watts 100); else WATTS=(); fi
-  timeout 100 $GE validate --quick "${DEV[@]}" "${WATTS[@]}" --profile "$OUT/profile.json" --out "$OUT/validation" \
-    > "$OUT/validate.txt" 2>>"$OUT/log.txt" || log "validate exited $?"
-  # bring back only what fits the 8-file limit: flatten the validation outputs we need
-  for f in trials.csv report.md; do
-    [ -f "$OUT/validation/$f" ] && cp "$OUT/validation/$f" "$OUT/validation-$(basename "$f")"
-  done
-fi
-left=$(( 590 - ($(date +%s) - start) ))
-if [ "$left" -ge 50 ]; then
-  # the shipped CPU profile (made on another CPU) predicting the unseen models on this host's CPU, with
-  # torch's own thread count: one pass, no calibration (about 30 s on 2 vCPUs)
-  log "shipped CPU profile on this host's CPU (${left}s left)"
-  CUDA_VISIBLE_DEVICES= timeout $(( left - 5 )) $PY tests/benchmarks/bench_accuracy.py --profiles default \
-    --passes 1 --passes-before 0 --json "$OUT/cpu-default.json" >>"$OUT/log.txt" 2>&1 || log "CPU benchmark exited $?"
-else
-  log "no time left for the shipped CPU profile on this host's CPU (${left}s left)"
+  if [ "$(left)" -ge 30 ]; then
+    log "validate --quick ${DEV[*]} ($(left)s left)"
+    # in a rehearsal the fake meter draws 100 W: give validate's estimate meter the same watts
+    if [ "$METER" = fake ]; then WATTS=(--watts 100); else WATTS=(); fi
+    timeout $(( $(left) - 5 )) $GE validate --quick "${DEV[@]}" "${WATTS[@]}" --profile "$OUT/profile.json" --out "$OUT/validation" \
+      > "$OUT/validate.txt" 2>>"$OUT/log.txt" || log "validate exited $?"
+    # bring back only what fits the 8-file limit: flatten the validation outputs we need
+    for f in trials.csv report.md; do
+      [ -f "$OUT/validation/$f" ] && cp "$OUT/validation/$f" "$OUT/validation-$(basename "$f")"
+    done
+  else
+    log "no time left for validate ($(left)s left)"
+  fi
 fi
 mv "$OUT"/profile.samples.jsonl "$OUT/samples.jsonl" 2>/dev/null
 rm -rf "$OUT/.home" "$OUT/validation" "$OUT/validate.txt" "$OUT/calibrate.json"
