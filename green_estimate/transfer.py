@@ -9,14 +9,19 @@ profile records what was done in its ``transfer`` entry, which every prediction 
    dispatch cost), the step model's between-op terms by this machine's Python and dispatch speed;
 2. the profile's reference steps (fixed calibration networks) are predicted with the rescaled
    profile and compared with their time measured here, relative to how well the profile predicted
-   them on its own machine (so the profile's own error is not taken for a transfer error); their
-   geometric-mean ratio corrects every time and energy;
-3. the interval is widened (in log) by ``|log correction| + the largest remaining reference
-   error`` — the transfer error measured on this machine.
+   them on its own machine (so the profile's own error is not taken for a transfer error);
+3. the interval is widened (in log) by the median of those reference errors — the transfer error
+   measured on this machine. They do not move the prediction itself: three fixed steps cannot tell
+   a machine-wide factor from one step's own kernel path, and on the first real foreign CPU
+   measured (a 16-thread Xeon; docs/performance.md, run H200-d) the CNN reference's 7×7
+   convolution over 8 channels ran 10× slower than on the machine that made the profile while the
+   probe's convolution ran 2.6× faster: their geometric mean (×4.55), applied to every time, put
+   the benchmark's unseen models 357% too slow, the rates alone 9.9%.
 """
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Any
 
 from green_estimate.fingerprint import cpu_fingerprint, describe_cpu, same_cpu
@@ -30,13 +35,12 @@ def _foreign(profile: Profile) -> bool:
     return not same_cpu(dev.get("fingerprint", {}), cpu_fingerprint())
 
 
-def rescaled(profile: Profile, r: dict[str, float], correction: float = 1.0) -> Profile:
-    """A copy of ``profile`` with coefficients multiplied by the probe ratios ``r`` and ``correction``
-    (the step model's op-time scales only by the ratios: the ops they scale are corrected already)."""
+def rescaled(profile: Profile, r: dict[str, float]) -> Profile:
+    """A copy of ``profile`` with coefficients multiplied by the probe ratios ``r`` (the step model's
+    op-time scales stay: the ops they scale are rescaled already)."""
     from green_estimate.device_probe import feature_ratio, step_feature_ratio
 
-    return profile.rescaled(class_factor=lambda cls, f: feature_ratio(f, r, cls) * correction,
-                            step_factor=lambda f: step_feature_ratio(f, r) * (1.0 if f.endswith("_time_s") else correction))
+    return profile.rescaled(class_factor=lambda cls, f: feature_ratio(f, r, cls), step_factor=lambda f: step_feature_ratio(f, r))
 
 
 def _reference_report(ref: dict) -> Any:
@@ -76,21 +80,20 @@ def transfer_profile(profile: Profile) -> tuple[Profile, list[str]]:
         report = _reference_report(ref)
         home = math.log(ref["time_s"] / _step_time_s(profile, report))
         logs.append(math.log(meas / _step_time_s(scaled, report)) - home)
-    log_k = sum(logs) / len(logs) if logs else 0.0
-    residual = max((abs(x - log_k) for x in logs), default=0.0)
+    log_error = statistics.median(abs(x) for x in logs) if logs else 0.0
     to = describe_cpu(here["fingerprint"])
-    final = rescaled(profile, r, math.exp(log_k)).replaced(transfer={
-        "from": profile.made_on, "to": to,
-        "ratios": r, "reference_correction": math.exp(log_k), "reference_log_errors": logs,
-        "log_error": abs(log_k) + residual, "probe_cached": here.get("cached", False),
+    final = scaled.replaced(transfer={
+        "from": profile.made_on, "to": to, "ratios": r, "reference_log_errors": logs,
+        "log_error": log_error, "probe_cached": here.get("cached", False),
         "probe_measured_utc": here.get("measured_utc"),
     })
     conv = f"convolution ×{r['conv_flops']:.2f}, " if "conv_flops" in r else ""
+    refs = ", ".join(f"×{math.exp(x):.2f}" for x in logs)
     notes = [f"Profile {profile.name} was made on {profile.made_on}; rescaled to this CPU, {to}, "
              "by a device probe "
-             f"(GEMM ×{r['flops']:.2f}, {conv}bandwidth ×{r['bytes']:.2f}, dispatch ×{r['dispatch']:.2f}, reference steps "
-             f"×{math.exp(log_k):.2f}); the interval is widened by the measured transfer error "
-             f"({math.exp(abs(log_k) + residual) - 1:.0%}). Calibrate here for a tighter one: "
+             f"(GEMM ×{r['flops']:.2f}, {conv}bandwidth ×{r['bytes']:.2f}, dispatch ×{r['dispatch']:.2f}); "
+             f"its reference steps took {refs} the time it predicts for them here (against its own machine), "
+             f"and the interval is widened by the median of those, the measured transfer error ({math.exp(log_error) - 1:.0%}). Calibrate here for a tighter one: "
              "`green-estimate calibrate --cpu --quick`."]
     if here.get("cached") and here.get("cache_path"):
         # one probe stands for this CPU until it is deleted: a minute the machine ran fast or slow in stays in it

@@ -4,6 +4,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import re
 
 import pytest
 
@@ -139,7 +140,33 @@ PROBE = {"gemm_flops_per_s": 1e11, "thin_gemm_flops_per_s": 2e10, "bandwidth_byt
              {"family": "mlp", "seed": 3, "batch": 4, "optimizer": "adam", "time_s": 1.0}]}
 
 
-def test_a_profile_from_another_cpu_is_rescaled_corrected_and_widened(monkeypatch):
+def test_one_reference_step_far_off_widens_by_the_median_and_moves_no_prediction(monkeypatch):
+    """Three reference steps, one of them off by ×20 on this CPU (a kernel path of its own): the interval
+    widens by the median of their errors, not the largest, and the rescaled prices stand."""
+    import green_estimate.device_probe as probe_mod
+    import green_estimate.transfer as transfer
+
+    refs = [{"family": "mlp", "seed": s, "batch": 4, "optimizer": "adam", "time_s": 1.0} for s in (3, 4, 5)]
+    made = {**PROBE, "reference_steps": refs}
+    foreign = Profile.from_dict(incontext_profile(fingerprint={"cpu_model": "elsewhere", "threads": 2}, probe=made))
+    here = {**PROBE, "fingerprint": {"cpu_model": "here", "threads": 16}, "reference_steps": []}
+    r = probe_mod.ratios(made, here)
+    scaled = transfer.rescaled(foreign, r)
+    want = (20.0, 1.5, 0.8)  # each step's error here, relative to its error at home
+    for ref, w in zip(refs, want):
+        rep = transfer._reference_report(ref)
+        home_ratio = ref["time_s"] / transfer._step_time_s(foreign, rep)
+        here["reference_steps"].append({**ref, "time_s": w * home_ratio * transfer._step_time_s(scaled, rep)})
+    monkeypatch.setattr(probe_mod, "probe_here", lambda: here)
+    final, notes = transfer.transfer_profile(foreign)
+    t = final.data["transfer"]
+    assert t["reference_log_errors"] == pytest.approx([math.log(w) for w in want])
+    assert t["log_error"] == pytest.approx(math.log(1.5))  # median of |log 20|, |log 1.5|, |log 0.8|
+    assert final.data["classes"] == scaled.data["classes"] and final.data["step_model"] == scaled.data["step_model"]
+    assert "×20.00, ×1.50, ×0.80" in notes[0] and "(50%)" in notes[0]
+
+
+def test_a_profile_from_another_cpu_is_rescaled_and_widened_by_its_reference_steps(monkeypatch):
     import green_estimate.device_probe as probe_mod
     import green_estimate.transfer as transfer
 
@@ -159,8 +186,12 @@ def test_a_profile_from_another_cpu_is_rescaled_corrected_and_widened(monkeypatc
     final, notes = transfer.transfer_profile(foreign)
     k = (0.03 / predicted_ref) / home_ratio
     t = final.data["transfer"]
-    assert t["reference_correction"] == pytest.approx(k) and t["log_error"] == pytest.approx(abs(math.log(k)))
-    assert final.data["classes"]["linear"]["time_s"]["params"] == pytest.approx([2e-5 * k, 2e-11 * k])
+    # the reference step widens the interval by its error here; it does not move the prediction
+    assert t["reference_log_errors"] == pytest.approx([math.log(k)]) and t["log_error"] == pytest.approx(abs(math.log(k)))
+    assert "reference_correction" not in t
+    assert final.data["classes"]["linear"]["time_s"]["params"] == pytest.approx([2e-5, 2e-11])
+    shown = re.search(r"reference steps took ×([0-9.]+) the time it predicts", notes[0])
+    assert shown and float(shown.group(1)) == pytest.approx(k, abs=0.006), notes[0]
     assert t["from"] == "elsewhere (2 threads)" and t["to"] == "here (2 threads)"
     assert "made on elsewhere (2 threads); rescaled to this CPU, here (2 threads)" in notes[0]
     assert "cached" not in notes[0]  # a probe measured just now

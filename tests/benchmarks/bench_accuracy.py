@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -522,7 +523,7 @@ def main() -> None:
                   + (f"  pace ×{pace:.2f}" if pace else ""))
         transfer = preds[pname][next(iter(MODELS))].profile.data.get("transfer")
         summary = {**_quality(rows), "pace_baseline_s": baseline,
-                   "transfer": None if not transfer else {k: transfer[k] for k in ("from", "to", "reference_correction",
+                   "transfer": None if not transfer else {k: transfer[k] for k in ("from", "to", "reference_log_errors",
                                                                                    "log_error")}}
         summary["coverage_90_per_pass"] = pass_coverage(rows, passes)
         at_pace = [r for r in rows if baseline and not off_pace(r["pace"])]
@@ -530,7 +531,9 @@ def main() -> None:
         print(f"  → median error {100 * summary['median_ape']:.1f}%, {summary['within_15pct']}/{len(rows)} within ±15%, "
               f"90% interval covers {100 * summary['coverage_90']:.0f}% (each pass alone: "
               f"{', '.join(str(c) for c in summary['coverage_90_per_pass'])} of {len(rows)})"
-              + (f"; transferred from {transfer['from']} (reference correction ×{transfer['reference_correction']:.2f})"
+              + (f"; transferred from {transfer['from']} (reference steps "
+                 + ", ".join(f"×{math.exp(x):.2f}" for x in transfer["reference_log_errors"])
+                 + f"; interval widened ×{math.exp(transfer['log_error']):.2f})"
                  if transfer else ""))
         if at_pace and len(at_pace) < len(rows):
             a = summary["at_pace"]
