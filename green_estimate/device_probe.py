@@ -8,8 +8,8 @@ three fixed reference training steps. Calibration stores the probe of the calibr
 the profile; on another CPU ``predict`` probes this machine (once: the result is cached per CPU
 name, identity numbers and vector instructions, thread count and torch version, until ``green-estimate
 probe`` measures it again), rescales each
-coefficient by the ratio of the rate it stands for, corrects by the reference steps' remaining
-error, and widens the interval by that error: the *measured* transfer error. Every figure is
+coefficient by the ratio of the rate it stands for, and widens the interval by the reference steps'
+median error after that: the *measured* transfer error (``green_estimate/transfer.py``). Every figure is
 measured, none is a datasheet value.
 """
 from __future__ import annotations

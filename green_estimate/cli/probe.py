@@ -96,7 +96,7 @@ def _render(report: dict[str, Any]) -> None:
         console.print(f"predict carries profile {prof['name']} (made on {prof['made_on']}) here with this probe: "
                       f"time multipliers GEMM ×{r['flops']:.2f}, thin GEMM ×{r['thin_flops']:.2f}{conv}, "
                       f"bandwidth ×{r['bytes']:.2f}, dispatch ×{r['dispatch']:.2f}, Python ×{r['python']:.2f}, "
-                      "then corrects them by the reference steps.", soft_wrap=True)
+                      "then widens its interval by the reference steps' median error here.", soft_wrap=True)
     elif prof["kind"] != "cpu":
         console.print(f"Profile {prof['name']} is not a CPU profile: the probe does not carry it.", soft_wrap=True)
     elif made is None:
