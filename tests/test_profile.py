@@ -80,10 +80,10 @@ PINNED = {
                                  0.06173658266643221),
     "gtx-1080-yarally-cain2023.json": (0.07873874751285265, 0.0009691344465890402, 0.04255886735375714,
                                        0.14567564283041087),
-    # computed with the code of 2026-11-29 that refitted it (calibration/refit_profile.py), not cafe855:
-    # its step model has the recurrent split (GRU per-op/rest, LSTM FLOP scales) that cafe855 prices
-    # with the older meaning
-    "nvidia-h200-nvml.json": (0.2593246307556502, 0.0017886314171205832, 0.18036646131376813, 0.37284794316370445),
+    # computed with the code of 2026-11-30 that refitted it on runs H200-b's and H200-d's samples
+    # (calibration/refit_profile.py), not cafe855: its step model has the recurrent split (GRU
+    # per-op/rest, LSTM FLOP scales) that cafe855 prices with the older meaning
+    "nvidia-h200-nvml.json": (0.27296732848570116, 0.0019074060608361791, 0.17486462657596877, 0.4261076918735751),
 }
 
 
