@@ -21,6 +21,12 @@
 #   run: bash calibration/gpu_run.sh                # there, with carry [".whl"], timeout 600
 #   bash calibration/ship_gpu_profile.sh DIR NAME   # here, with the files that came back
 #
+# Two knobs for a later booking: GE_SKIP_CPU=1 leaves out part 1 (all the time for the GPU), and
+# GE_RESUME=SAMPLES.jsonl.gz continues an earlier booking's GPU calibration from its archived samples
+# (calibrate --resume: the networks in it are kept, the rest of the suite measured), e.g.
+#
+#   run: GE_SKIP_CPU=1 GE_RESUME=calibration/gpu-runs/run-h200-d/samples.jsonl.gz bash calibration/gpu_run.sh
+#
 # Rehearse it on a CPU with the fake meter first (same steps, same files; the "GPU" part then
 # calibrates the CPU's quick suite too):
 #
@@ -55,6 +61,9 @@ log "meters --json (below; kept in the log, since at most 8 files come back)"
 $GE meters --json >> "$OUT/log.txt" 2>&1
 
 # ---- 1. the host CPU (no GPU visible): a quick calibration and the shipped default, one pass --------
+if [ "${GE_SKIP_CPU:-0}" = 1 ]; then
+  log "CPU part skipped (GE_SKIP_CPU=1)"
+else
 mkdir -p "$OUT/cpu"
 log "CPU: calibrate --cpu --quick --max-minutes 2.2 on this host's CPU"
 CUDA_VISIBLE_DEVICES= timeout 200 $GE calibrate --cpu --quick --max-minutes 2.2 --name host-cpu-quick \
@@ -67,6 +76,7 @@ CUDA_VISIBLE_DEVICES= timeout 120 $PY tests/benchmarks/bench_accuracy.py --profi
 cp -r "$OUT/.home" "$OUT/cpu/home" 2>/dev/null  # the probe this host measured (and its cache)
 tar -czf "$OUT/cpu.tgz" -C "$OUT" cpu && rm -rf "$OUT/cpu"
 rm -rf "$OUT/.home"; mkdir -p "$OUT/.home"  # the GPU part starts from an empty home
+fi
 
 # ---- 2. the GPU ---------------------------------------------------------------------------------
 if [ "$DEVICE" = gpu ]; then
@@ -75,8 +85,16 @@ if [ "$DEVICE" = gpu ]; then
 fi
 # after measuring: about 30 s of fitting, 2 × 40 s of benchmarks, 50 s of validate (run H200-b), and slack
 minutes=$($PY -c "import sys; print(max(1.5, round((int(sys.argv[1]) - 200) / 60, 1)))" "$(left)")
-log "calibrate ${DEV[*]} ${QUICK[*]} --max-minutes $minutes with meter $METER ($(left)s left)"
-timeout $(( $(left) - 110 )) $GE calibrate "${DEV[@]}" "${QUICK[@]}" --max-minutes "$minutes" --meter "$METER" --name "${DEVICE}-measured" \
+RESUME=()
+if [ -n "${GE_RESUME:-}" ]; then
+  if gzip -dc "$GE_RESUME" > "$OUT/profile.samples.jsonl"; then
+    RESUME=(--resume); log "resuming from $GE_RESUME ($(grep -c '"type": "sample"' "$OUT/profile.samples.jsonl") networks in it)"
+  else
+    log "could not read $GE_RESUME: calibrating from the start"; rm -f "$OUT/profile.samples.jsonl"
+  fi
+fi
+log "calibrate ${DEV[*]} ${QUICK[*]} ${RESUME[*]} --max-minutes $minutes with meter $METER ($(left)s left)"
+timeout $(( $(left) - 110 )) $GE calibrate "${DEV[@]}" "${QUICK[@]}" "${RESUME[@]}" --max-minutes "$minutes" --meter "$METER" --name "${DEVICE}-measured" \
   --out "$OUT/profile.json" --json > "$OUT/calibrate.json" 2>>"$OUT/log.txt" || log "calibrate exited $?"
 [ -s "$OUT/calibrate.json" ] && log "calibrate: $($PY -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["networks_measured"], "of", d["networks_in_suite"], "networks in", round(d["elapsed_s"]), "s")' "$OUT/calibrate.json" 2>&1)"
 if [ -f "$OUT/profile.json" ]; then
