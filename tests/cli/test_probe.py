@@ -69,6 +69,8 @@ def test_probe_shows_the_rates_before_and_now_and_how_the_profile_is_carried(pro
     assert [c.strip() for c in gemm.split("│")[2:6]] == ["GFLOP/s", "20", "10", "100"]
     assert "predict carries profile incontext-test (made on elsewhere (2 threads)) here with this probe" in out
     assert "GEMM ×5.00" in out and "convolution ×2.00" in out  # 1e11 / 2e10 and 8e10 / 4e10
+    # the reference steps widen the interval; they no longer correct the times
+    assert "widens its interval by the reference steps' median error here" in out and "corrects" not in out
 
 
 def test_a_profile_made_on_this_cpu_is_not_carried(probes):
