@@ -277,14 +277,17 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
     memory-bound classes; and with each feature of :data:`KIND_FEATURES`, and its base rate, that at
     least :data:`MIN_NETWORKS` of the rows' networks have, such as ``rng_bytes`` and ``bytes`` where
     they drew random numbers). The one whose class totals, predicted for networks it did not see,
-    miss by the smallest mean share of those networks' step time wins; with ``one_se`` the one with
-    the fewest features among those within a standard error of that (see :data:`ONE_SE`).
+    miss by the smallest mean share of those networks' step time wins, among those that meet every
+    need; when none does (a needed kind's rate came out negative wherever it was tried), among those
+    that keep the FLOP rate or a bytes feature; only when none does that either, among all. With
+    ``one_se`` the one with the fewest features among those within a standard error of that (see
+    :data:`ONE_SE`).
     """
     import numpy as np
 
     if len(rows) < MIN_ROWS or len({r.network for r in rows}) < MIN_NETWORKS:
         return None
-    fits: list[tuple[bool, dict, dict]] = []  # (meets the FLOP/byte needs, cv, model)
+    fits: list[tuple[tuple[bool, bool], dict, dict]] = []  # ((meets all needs, the FLOP/byte ones), cv, model)
     tried: set[tuple[str, ...]] = set()
     names = list(dict.fromkeys(f for cand in candidates for f in cand))
     X_all, y, groups, step = _design(rows, tuple(names))  # every feature once; candidates take columns
@@ -312,16 +315,17 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
             continue
         # a FLOP class needs the rate of every FLOP ("flops"): the shape bins alone price a GEMM
         # larger than the bins' largest at zero per FLOP
-        meets = (not (need_flops and "flops" not in chosen)
-                 and not (need_bytes and not any("bytes" in f for f in chosen))
-                 and needed <= set(chosen))
+        basic = (not (need_flops and "flops" not in chosen)
+                 and not (need_bytes and not any("bytes" in f for f in chosen)))
+        meets = basic and needed <= set(chosen)
         model = {"form": "linear", "features": list(chosen), "params": [float(p) for p in res.params],
                  "cov": [[float(c) for c in row] for row in np.atleast_2d(res.cov_params())],
                  "resid_rel_sd": cv["median_ape"], "df_resid": int(res.df_resid)}
-        fits.append((meets, cv, model))
-    # the best that meets the class's needs; only when none does (the data say FLOPs, or bytes, cost
-    # nothing) the best of all
-    pool = [f for f in fits if f[0]] or fits
+        fits.append(((meets, basic), cv, model))
+    # the best that meets the class's needs; when none does, the best that has the rate of every FLOP
+    # (or a bytes feature) without the kinds of op it needed (their rates came out negative); only
+    # when none has that either (the data say FLOPs, or bytes, cost nothing) the best of all
+    pool = [f for f in fits if f[0][0]] or [f for f in fits if f[0][1]] or fits
     if not pool:
         return None
     best = min(pool, key=lambda f: f[1]["mean_step_share_error"])[1:]
