@@ -2,8 +2,8 @@
 # Ships a GPU profile made by calibration/gpu_run.sh on a booked GPU: the profile under
 # green_estimate/data/profiles/NAME.json (its name set to NAME), its raw samples gzipped under
 # calibration/samples/, and the run's other files (log, benchmarks, validation) under
-# calibration/gpu-runs/NAME/ (with the profile as calibrated; the host-CPU part of cpu.tgz under
-# host-cpu/), so the figures in docs/performance.md
+# calibration/gpu-runs/NAME/ (with the profile as calibrated; validate's files under validation/, the
+# host-CPU part of cpu.tgz under host-cpu/), so the figures in docs/performance.md
 # can be read and refitted (calibration/refit_profile.py).
 #
 #   bash calibration/ship_gpu_profile.sh /work/.device/2 nvidia-h200-nvml
@@ -24,6 +24,9 @@ for f in log.txt meters.json bench.json large.json validation-trials.csv validat
   [ -f "$src/$f" ] && cp "$src/$f" "calibration/gpu-runs/$name/$f"
 done
 cp "$src/profile.json" "calibration/gpu-runs/$name/profile-as-calibrated.json"  # before any later refit
+if [ -f "$src/validation.tgz" ]; then  # validate's trials, reports and plots (gpu_run.sh since run H200-d)
+  mkdir -p "calibration/gpu-runs/$name/validation" && tar -xzf "$src/validation.tgz" -C "calibration/gpu-runs/$name/validation"
+fi
 if [ -f "$src/cpu.tgz" ]; then  # the host-CPU part: its bench JSON, the quick profile, its samples gzipped, the probe
   tmp=$(mktemp -d) && tar -xzf "$src/cpu.tgz" -C "$tmp"
   mkdir -p "calibration/gpu-runs/$name/host-cpu"
