@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One prepared run for a short GPU booking, in two parts, everything collected under $OUT (at most 8
-# files come back, so the CPU part's files travel as one cpu.tgz):
+# files come back, so the CPU part's files travel as one cpu.tgz, validate's as validation.tgz):
 #
 # 1. The booking's host CPU, a CPU other than the one that made the shipped CPU profile, with the GPU
 #    hidden and torch's own thread count, as a CPU user there would run: `calibrate --cpu --quick`
