@@ -58,29 +58,41 @@ def _step_time_s(profile: Profile, report: Any) -> float:
     return sum(c.time_s for c in price_step(report, profile).values())
 
 
+def reference_log_errors(profile: Profile, scaled: Profile, here: dict) -> list[float]:
+    """Per reference step of ``profile``'s probe: log(its time measured here / ``scaled``'s price of it)
+    less the same on the profile's own machine — the transfer's error alone, not the profile's own
+    (a step this probe did not time is timed now)."""
+    from green_estimate.device_probe import reference_step_time_s
+
+    measured = {(x["family"], x["seed"], x["batch"]): x["time_s"] for x in here.get("reference_steps", [])}
+    logs = []
+    for ref in (profile.probe or {}).get("reference_steps", []):
+        key = (ref["family"], ref["seed"], ref["batch"])
+        meas = measured.get(key) or reference_step_time_s(ref["family"], ref["seed"], ref["batch"], ref["optimizer"])
+        report = _reference_report(ref)
+        home = math.log(ref["time_s"] / _step_time_s(profile, report))
+        logs.append(math.log(meas / _step_time_s(scaled, report)) - home)
+    return logs
+
+
+def transfer_log_error(logs: list[float]) -> float:
+    """How much a carried profile's interval widens (in log): the median of its reference steps' errors."""
+    return statistics.median(abs(x) for x in logs) if logs else 0.0
+
+
 def transfer_profile(profile: Profile) -> tuple[Profile, list[str]]:
     """``profile`` carried to this CPU (unchanged when it was made here), and notes saying what was done."""
     if not _foreign(profile):
         return profile, []
     if profile.carried is not None:  # carried once per profile object: validate prices every trial with it
         return profile.carried
-    from green_estimate.device_probe import probe_here, ratios, reference_step_time_s
+    from green_estimate.device_probe import probe_here, ratios
 
-    made = profile.probe
     here = probe_here()
-    r = ratios(made, here)
+    r = ratios(profile.probe, here)
     scaled = rescaled(profile, r)
-    measured = {(x["family"], x["seed"], x["batch"]): x["time_s"] for x in here.get("reference_steps", [])}
-    logs = []
-    for ref in made.get("reference_steps", []):
-        key = (ref["family"], ref["seed"], ref["batch"])
-        meas = measured.get(key) or reference_step_time_s(ref["family"], ref["seed"], ref["batch"], ref["optimizer"])
-        # the transfer's error alone: how much worse (or better) the rescaled profile predicts this
-        # step here than the profile predicted the same step on its own machine
-        report = _reference_report(ref)
-        home = math.log(ref["time_s"] / _step_time_s(profile, report))
-        logs.append(math.log(meas / _step_time_s(scaled, report)) - home)
-    log_error = statistics.median(abs(x) for x in logs) if logs else 0.0
+    logs = reference_log_errors(profile, scaled, here)
+    log_error = transfer_log_error(logs)
     to = describe_cpu(here["fingerprint"])
     final = scaled.replaced(transfer={
         "from": profile.made_on, "to": to, "ratios": r, "reference_log_errors": logs,
@@ -106,7 +118,8 @@ def transfer_profile(profile: Profile) -> tuple[Profile, list[str]]:
 def probe_report(profile: Profile, refresh: bool = True) -> dict[str, Any]:
     """This CPU's device probe (measured now and cached unless ``refresh`` is False, then the cached one),
     the probe it replaced, and ``profile``'s own probe and how it is carried here (``carried``, the rate
-    ``ratios``; a profile made on this CPU, or without a probe, is not): what ``green-estimate probe`` shows.
+    ``ratios``, each reference step's error after them and the interval's widening, ``log_error``; a
+    profile made on this CPU, or without a probe, is not): what ``green-estimate probe`` shows.
 
     Raises:
         ProfileError: ``refresh`` is False and no probe is cached for this CPU.
@@ -120,11 +133,14 @@ def probe_report(profile: Profile, refresh: bool = True) -> dict[str, Any]:
                            "with `green-estimate probe` (about 12 s)")
     here = probe_here(refresh=True) if refresh else previous
     carried = _foreign(profile)
+    r = ratios(profile.probe, here) if carried else None
+    logs = reference_log_errors(profile, rescaled(profile, r), here) if carried else None
     return {
         "schema": "green-estimate/probe-report@1",
         "machine": describe_cpu(here["fingerprint"]),
         "probe": here,
         "previous": previous if refresh else None,
         "profile": {"name": profile.name, "made_on": profile.made_on, "kind": profile.device.get("kind"), "carried": carried,
-                    "probe": profile.probe, "ratios": ratios(profile.probe, here) if carried else None},
+                    "probe": profile.probe, "ratios": r, "reference_log_errors": logs,
+                    "log_error": transfer_log_error(logs) if carried else None},
     }

@@ -1,6 +1,7 @@
 """``green-estimate probe``: measure this CPU's device probe again, and show what carries a profile here."""
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 import typer
@@ -28,7 +29,8 @@ def probe(
     the cost of one aten call, Python's speed, three reference training steps). predict probes once and
     keeps the result, so a probe taken in a minute the machine ran fast or slow stays in every later
     prediction: run this to measure it again. The table sets the new probe beside the one it replaced and
-    beside the profile's own machine.
+    beside the profile's own machine; below it, how predict carries the profile here and how far that
+    widens its interval.
 
     Example: green-estimate probe
 
@@ -96,7 +98,10 @@ def _render(report: dict[str, Any]) -> None:
         console.print(f"predict carries profile {prof['name']} (made on {prof['made_on']}) here with this probe: "
                       f"time multipliers GEMM ×{r['flops']:.2f}, thin GEMM ×{r['thin_flops']:.2f}{conv}, "
                       f"bandwidth ×{r['bytes']:.2f}, dispatch ×{r['dispatch']:.2f}, Python ×{r['python']:.2f}, "
-                      "then widens its interval by the reference steps' median error here.", soft_wrap=True)
+                      "then widens its interval by the reference steps' median error here"
+                      + (": they take " + ", ".join(f"×{math.exp(x):.2f}" for x in prof["reference_log_errors"])
+                         + f" the time it predicts for them (against its own machine), so ×{math.exp(prof['log_error']):.2f}."
+                         if prof.get("reference_log_errors") else "."), soft_wrap=True)
     elif prof["kind"] != "cpu":
         console.print(f"Profile {prof['name']} is not a CPU profile: the probe does not carry it.", soft_wrap=True)
     elif made is None:

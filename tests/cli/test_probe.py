@@ -3,6 +3,7 @@ profile is carried here with it."""
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from typer.testing import CliRunner
@@ -71,6 +72,22 @@ def test_probe_shows_the_rates_before_and_now_and_how_the_profile_is_carried(pro
     assert "GEMM ×5.00" in out and "convolution ×2.00" in out  # 1e11 / 2e10 and 8e10 / 4e10
     # the reference steps widen the interval; they no longer correct the times
     assert "widens its interval by the reference steps' median error here" in out and "corrects" not in out
+
+
+def test_probe_reports_the_widening_predict_will_apply_with_it(probes):
+    from green_estimate.profile_store import resolve_profile
+    from green_estimate.transfer import transfer_profile
+
+    name = _foreign_profile()
+    doc = json.loads(runner.invoke(app, ["probe", "--profile", name, "--json"]).stdout)
+    errs, widen = doc["profile"]["reference_log_errors"], doc["profile"]["log_error"]
+    assert len(errs) == 1 and widen == pytest.approx(abs(errs[0]))  # one reference step: its own error
+    # predict, with the probe just cached, carries the profile with the very same figures
+    carried, _ = transfer_profile(resolve_profile(name, "cpu"))
+    assert carried.data["transfer"]["reference_log_errors"] == pytest.approx(errs)
+    assert carried.data["transfer"]["log_error"] == pytest.approx(widen)
+    out = runner.invoke(app, ["probe", "--cached", "--profile", name], env={"COLUMNS": "250"}).stdout
+    assert f"they take ×{math.exp(errs[0]):.2f} the time it predicts for them" in out and f"so ×{math.exp(widen):.2f}." in out
 
 
 def test_a_profile_made_on_this_cpu_is_not_carried(probes):
