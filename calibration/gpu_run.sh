@@ -53,6 +53,8 @@ start=$(date +%s)
 elapsed() { echo $(( $(date +%s) - start )); }
 left() { echo $(( BUDGET_S - $(elapsed) )); }
 log() { echo "[$(elapsed)s] $*" | tee -a "$OUT/log.txt"; }
+# what a `calibrate --json` record says it measured: "N of M networks in S s"
+measured() { $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["networks_measured"], "of", d["networks_in_suite"], "networks in", round(d["elapsed_s"]), "s")' "$1" 2>&1; }
 
 log "nvidia-smi: $(nvidia-smi --query-gpu=name,driver_version,power.draw,power.limit,clocks.sm,temperature.gpu --format=csv,noheader 2>&1 | head -1)"
 log "host CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) logical CPUs; $($PY -c 'import torch; print("torch", torch.__version__, "threads", torch.get_num_threads(), "capability", torch.backends.cpu.get_cpu_capability())' 2>&1 | tail -1)"
@@ -68,7 +70,7 @@ mkdir -p "$OUT/cpu"
 log "CPU: calibrate --cpu --quick --max-minutes 2.2 on this host's CPU"
 CUDA_VISIBLE_DEVICES= timeout 200 $GE calibrate --cpu --quick --max-minutes 2.2 --name host-cpu-quick \
   --out "$OUT/cpu/quick.json" --json > "$OUT/cpu/calibrate.json" 2>>"$OUT/log.txt" || log "CPU calibrate exited $?"
-[ -s "$OUT/cpu/calibrate.json" ] && log "CPU calibrate: $($PY -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["networks_measured"], "of", d["networks_in_suite"], "networks in", round(d["elapsed_s"]), "s")' "$OUT/cpu/calibrate.json" 2>&1)"
+[ -s "$OUT/cpu/calibrate.json" ] && log "CPU calibrate: $(measured "$OUT/cpu/calibrate.json")"
 if [ -f "$OUT/cpu/quick.json" ]; then CPU_PROFILES="$OUT/cpu/quick.json,default"; else CPU_PROFILES=default; fi
 log "CPU: unseen-model benchmark, profiles $CPU_PROFILES, one pass"
 CUDA_VISIBLE_DEVICES= timeout 120 $PY tests/benchmarks/bench_accuracy.py --profiles "$CPU_PROFILES" \
@@ -96,7 +98,7 @@ fi
 log "calibrate ${DEV[*]} ${QUICK[*]} ${RESUME[*]} --max-minutes $minutes with meter $METER ($(left)s left)"
 timeout $(( $(left) - 110 )) $GE calibrate "${DEV[@]}" "${QUICK[@]}" "${RESUME[@]}" --max-minutes "$minutes" --meter "$METER" --name "${DEVICE}-measured" \
   --out "$OUT/profile.json" --json > "$OUT/calibrate.json" 2>>"$OUT/log.txt" || log "calibrate exited $?"
-[ -s "$OUT/calibrate.json" ] && log "calibrate: $($PY -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["networks_measured"], "of", d["networks_in_suite"], "networks in", round(d["elapsed_s"]), "s")' "$OUT/calibrate.json" 2>&1)"
+[ -s "$OUT/calibrate.json" ] && log "calibrate: $(measured "$OUT/calibrate.json")"
 if [ -f "$OUT/profile.json" ]; then
   log "unseen-model benchmark on ${DEVICE} with that profile"
   if [ "$DEVICE" = gpu ]; then BENCH=(--device cuda:0); else BENCH=(--device cpu --watts 100); fi

@@ -75,6 +75,11 @@ def reference_log_errors(profile: Profile, scaled: Profile, here: dict) -> list[
     return logs
 
 
+def reference_factors(logs: list[float]) -> str:
+    """The reference steps' errors as the notes show them: "×27.76, ×1.54, ×2.50"."""
+    return ", ".join(f"×{math.exp(x):.2f}" for x in logs)
+
+
 def transfer_log_error(logs: list[float]) -> float:
     """How much a carried profile's interval widens (in log): the median of its reference steps' errors."""
     return statistics.median(abs(x) for x in logs) if logs else 0.0
@@ -100,11 +105,10 @@ def transfer_profile(profile: Profile) -> tuple[Profile, list[str]]:
         "probe_measured_utc": here.get("measured_utc"),
     })
     conv = f"convolution ×{r['conv_flops']:.2f}, " if "conv_flops" in r else ""
-    refs = ", ".join(f"×{math.exp(x):.2f}" for x in logs)
     notes = [f"Profile {profile.name} was made on {profile.made_on}; rescaled to this CPU, {to}, "
              "by a device probe "
              f"(GEMM ×{r['flops']:.2f}, {conv}bandwidth ×{r['bytes']:.2f}, dispatch ×{r['dispatch']:.2f}); "
-             f"its reference steps took {refs} the time it predicts for them here (against its own machine), "
+             f"its reference steps took {reference_factors(logs)} the time it predicts for them here (against its own machine), "
              f"and the interval is widened by the median of those, the measured transfer error ({math.exp(log_error) - 1:.0%}). Calibrate here for a tighter one: "
              "`green-estimate calibrate --cpu --quick`."]
     if here.get("cached") and here.get("cache_path"):

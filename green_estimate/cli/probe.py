@@ -93,13 +93,15 @@ def _render(report: dict[str, Any]) -> None:
     console = stdout_console()
     console.print(t)
     if prof["carried"]:
+        from green_estimate.transfer import reference_factors
+
         r = prof["ratios"]
         conv = f", convolution ×{r['conv_flops']:.2f}" if "conv_flops" in r else ""
         console.print(f"predict carries profile {prof['name']} (made on {prof['made_on']}) here with this probe: "
                       f"time multipliers GEMM ×{r['flops']:.2f}, thin GEMM ×{r['thin_flops']:.2f}{conv}, "
                       f"bandwidth ×{r['bytes']:.2f}, dispatch ×{r['dispatch']:.2f}, Python ×{r['python']:.2f}, "
                       "then widens its interval by the reference steps' median error here"
-                      + (": they take " + ", ".join(f"×{math.exp(x):.2f}" for x in prof["reference_log_errors"])
+                      + (": they take " + reference_factors(prof["reference_log_errors"])
                          + f" the time it predicts for them (against its own machine), so ×{math.exp(prof['log_error']):.2f}."
                          if prof.get("reference_log_errors") else "."), soft_wrap=True)
     elif prof["kind"] != "cpu":

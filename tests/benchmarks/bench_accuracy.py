@@ -62,6 +62,7 @@ from green_estimate.predict import predict_report
 from green_estimate.profile import Profile
 from green_estimate.profile_store import check_precision_matches, read_profile, shipped_profiles  # noqa: E402
 from green_estimate.training_plan import TrainingPlan  # noqa: E402
+from green_estimate.transfer import reference_factors  # noqa: E402
 
 BATCH = 64
 # Environment variables that make torch's kernels use fewer vector instructions: a CPU other than this
@@ -532,7 +533,7 @@ def main() -> None:
               f"90% interval covers {100 * summary['coverage_90']:.0f}% (each pass alone: "
               f"{', '.join(str(c) for c in summary['coverage_90_per_pass'])} of {len(rows)})"
               + (f"; transferred from {transfer['from']} (reference steps "
-                 + ", ".join(f"×{math.exp(x):.2f}" for x in transfer["reference_log_errors"])
+                 + reference_factors(transfer["reference_log_errors"])
                  + f"; interval widened ×{math.exp(transfer['log_error']):.2f})"
                  if transfer else ""))
         if at_pace and len(at_pace) < len(rows):
