@@ -81,15 +81,17 @@ def count_step(
     import torch
 
     from green_estimate.counting.attention import check_backend
+    from green_estimate.counting.dynamo_free import dynamo_free
     from green_estimate.counting.precision import check_precision, check_target
 
     precision, target, attention = check_precision(precision), check_target(target), check_backend(attention)
     kwargs = dict(kwargs or {})
     tensors = [t for t in (*inputs, *kwargs.values()) if isinstance(t, torch.Tensor)]
     notes: list[str] = []
-    params, opt, optimizer = _prepare(model, inputs, kwargs, tensors, optimizer, target, notes)
-    scaled = precision == "fp16" and opt is not None
-    mode, loss_text = _run(model, inputs, kwargs, opt, params, precision, target, attention, scaled)
+    with dynamo_free():  # torch.optim's compile guards would import torch._dynamo (about 1 s)
+        params, opt, optimizer = _prepare(model, inputs, kwargs, tensors, optimizer, target, notes)
+        scaled = precision == "fp16" and opt is not None
+        mode, loss_text = _run(model, inputs, kwargs, opt, params, precision, target, attention, scaled)
     notes += _precision_notes(precision, target, scaled)
     first = next((t for t in tensors if t.dim() > 0), None)
     return CostReport(
