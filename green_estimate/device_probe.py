@@ -1,4 +1,4 @@
-"""The device probe: about 12 s of measurements that carry a CPU profile to another CPU.
+"""The device probe: about 14 s of measurements that carry a CPU profile to another CPU.
 
 A profile is a property of the machine that made it. The probe measures what decides how the same
 step runs elsewhere — a square GEMM's rate, a thin GEMM's rate, a 3×3 convolution's rate (forward
@@ -33,6 +33,12 @@ PROBE_ROUNDS = 3
 RATE_KEYS = ("gemm_flops_per_s", "thin_gemm_flops_per_s", "conv_flops_per_s", "bandwidth_bytes_per_s", "dispatch_s",
              "python_loop_s")
 REFERENCE_STEPS = (("cnn", 1, 32, "adam"), ("mlp", 3, 64, "adam"), ("transformer", 2, 16, "adam"))
+# A 2 MiB copy (4 MiB of traffic: in a last-level cache), timed beside the 32 MiB one and recorded as
+# ``cache_bandwidth_bytes_per_s``; nothing carries a profile by it yet. On the project's 2-vCPU EPYC VM
+# the 32 MiB copy read 37-89 GB/s from one probe or process to the next, this one 148-167 GB/s
+# (docs/performance.md, runs CB to CD): whether byte coefficients should follow it instead waits for
+# its reading on another CPU.
+CACHE_COPY_ELEMENTS = 512 * 1024
 
 
 def _rate(fn: Callable[[], None], budget_s: float) -> float:
@@ -81,7 +87,7 @@ def reference_step_time_s(family: str, seed: int, batch: int, optimizer: str, bu
 
 
 def run_probe(budget_s: float = 0.35, step_budget_s: float = 0.5) -> dict[str, Any]:
-    """Probe this CPU (about 12 s): rates, costs and reference step times, all measured, each the
+    """Probe this CPU (about 14 s): rates, costs and reference step times, all measured, each the
     median of :data:`PROBE_ROUNDS` rounds over all of them (a shared machine's speed moves within
     seconds: interleaved, a slow moment touches one round of each, not one figure)."""
     import torch
@@ -93,6 +99,7 @@ def run_probe(budget_s: float = 0.35, step_budget_s: float = 0.5) -> dict[str, A
     a, b = torch.randn(512, 512), torch.randn(512, 512)
     thin_a, thin_b = torch.randn(64, 256), torch.randn(256, 256)
     big, dst = torch.randn(8 * 1024 * 1024), torch.empty(8 * 1024 * 1024)
+    small, small_dst = torch.randn(CACHE_COPY_ELEMENTS), torch.empty(CACHE_COPY_ELEMENTS)
     x, y = torch.randn(1), torch.randn(1)
     conv = torch.nn.Conv2d(32, 32, 3, padding=1, bias=False)
     image = torch.randn(8, 32, 32, 32)
@@ -102,7 +109,8 @@ def run_probe(budget_s: float = 0.35, step_budget_s: float = 0.5) -> dict[str, A
 
     kernels: dict[str, Callable[[], None]] = {
         "gemm": lambda: torch.mm(a, b), "conv": conv_step, "thin": lambda: torch.mm(thin_a, thin_b),
-        "copy": lambda: dst.copy_(big), "add": lambda: torch.add(x, y), "python": _python_loop}
+        "copy": lambda: dst.copy_(big), "cache_copy": lambda: small_dst.copy_(small),
+        "add": lambda: torch.add(x, y), "python": _python_loop}
     steps = [reference_step(*ref) for ref in REFERENCE_STEPS]
     rounds: dict[str, list[float]] = {k: [] for k in [*kernels, *(str(i) for i in range(len(steps)))]}
     for _ in range(PROBE_ROUNDS):
@@ -120,7 +128,8 @@ def run_probe(budget_s: float = 0.35, step_budget_s: float = 0.5) -> dict[str, A
         "gemm_flops_per_s": 2 * 512**3 / gemm_s, "thin_gemm_flops_per_s": 2 * 64 * 256 * 256 / thin_s,
         # forward, input gradient and weight gradient: three times the forward's 2·N·Cout·H·W·Cin·9
         "conv_flops_per_s": 3 * 2 * 8 * 32 * 32 * 32 * 32 * 9 / conv_s,
-        "bandwidth_bytes_per_s": 2 * big.numel() * 4 / copy_s, "dispatch_s": add_s, "python_loop_s": py_s,
+        "bandwidth_bytes_per_s": 2 * big.numel() * 4 / copy_s,
+        "cache_bandwidth_bytes_per_s": 2 * small.numel() * 4 / med["cache_copy"], "dispatch_s": add_s, "python_loop_s": py_s,
         "reference_steps": refs,
     }
 
@@ -155,7 +164,7 @@ def cached_probe() -> dict[str, Any] | None:
 
 def probe_here(refresh: bool = False) -> dict[str, Any]:
     """This machine's probe: the cached one (see :func:`cached_probe`) unless ``refresh`` or there is
-    none, else measured now (about 12 s) and cached in its place."""
+    none, else measured now (about 14 s) and cached in its place."""
     import torch
 
     from green_estimate.fingerprint import cpu_fingerprint

@@ -134,7 +134,7 @@ def probe_report(profile: Profile, refresh: bool = True) -> dict[str, Any]:
     previous = cached_probe()
     if not refresh and previous is None:
         raise ProfileError("no device probe is cached for this CPU, its thread count and this torch: measure one "
-                           "with `green-estimate probe` (about 12 s)")
+                           "with `green-estimate probe` (about 14 s)")
     here = probe_here(refresh=True) if refresh else previous
     carried = _foreign(profile)
     r = ratios(profile.probe, here) if carried else None

@@ -300,17 +300,18 @@ def test_the_probe_takes_each_figure_as_the_median_of_interleaved_rounds(monkeyp
         steps.append(step)
         return step
 
-    calls_per_round = [None] * (6 + len(probe_mod.REFERENCE_STEPS))
+    calls_per_round = [None] * (7 + len(probe_mod.REFERENCE_STEPS))
     monkeypatch.setattr(probe_mod, "_rate", fake_rate)
     monkeypatch.setattr(probe_mod, "reference_step", fake_step)
     p = inspect.unwrap(probe_mod.run_probe)()  # the probe itself, not the test session's cache of it
     assert len(calls) == probe_mod.PROBE_ROUNDS * len(calls_per_round)
     # interleaved: each round times every kernel, then every reference step
-    assert calls[6:9] == [f"ref-{f}" for f, *_ in probe_mod.REFERENCE_STEPS]
+    assert calls[7:10] == [f"ref-{f}" for f, *_ in probe_mod.REFERENCE_STEPS]
     # the slow round is out-voted: 1 ms per call everywhere
     assert p["gemm_flops_per_s"] == pytest.approx(2 * 512**3 / 1e-3)
     assert p["conv_flops_per_s"] == pytest.approx(3 * 2 * 8 * 32 * 32 * 32 * 32 * 9 / 1e-3)
     assert p["bandwidth_bytes_per_s"] == pytest.approx(2 * 8 * 1024 * 1024 * 4 / 1e-3)
+    assert p["cache_bandwidth_bytes_per_s"] == pytest.approx(2 * 512 * 1024 * 4 / 1e-3)  # read and written
     assert [r["time_s"] for r in p["reference_steps"]] == pytest.approx([1e-3] * len(probe_mod.REFERENCE_STEPS))
     assert p["method"] == probe_mod.PROBE_METHOD and set(probe_mod.RATE_KEYS) <= set(p)
 

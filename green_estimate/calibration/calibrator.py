@@ -237,7 +237,7 @@ def _timed_suite_run(cases: list[Case], meter: Meter, samples_path: Path, header
 
 
 def _cpu_probe() -> dict:
-    """The device probe of this CPU (about 12 s), stored so the profile can be rescaled on another CPU."""
+    """The device probe of this CPU (about 14 s), stored so the profile can be rescaled on another CPU."""
     from green_estimate.device_probe import run_probe
 
     return run_probe()

@@ -13,6 +13,7 @@ RATES = (("gemm_flops_per_s", "square GEMM (512³)", "GFLOP/s", 1e-9),
          ("thin_gemm_flops_per_s", "thin GEMM (64×256×256)", "GFLOP/s", 1e-9),
          ("conv_flops_per_s", "3×3 convolution, forward and backward", "GFLOP/s", 1e-9),
          ("bandwidth_bytes_per_s", "copy bandwidth (32 MiB)", "GB/s", 1e-9),
+         ("cache_bandwidth_bytes_per_s", "copy bandwidth (2 MiB, in cache; recorded, not used)", "GB/s", 1e-9),
          ("dispatch_s", "one aten call", "µs", 1e6),
          ("python_loop_s", "Python loop (20,000 iterations)", "ms", 1e3))
 
@@ -23,7 +24,7 @@ def probe(
     profile: Annotated[str | None, typer.Option("--profile", help="The CPU profile to compare with (default: the one predict uses on this CPU).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON (schema green-estimate/probe-report@1).")] = False,
 ) -> None:
-    """Measure this CPU's device probe again (about 12 s) and cache it in place of the old one.
+    """Measure this CPU's device probe again (about 14 s) and cache it in place of the old one.
 
     A CPU profile made on another CPU is carried here by the probe (GEMM, convolution and bandwidth rates,
     the cost of one aten call, Python's speed, three reference training steps). predict probes once and
@@ -45,7 +46,7 @@ def probe(
     else:
         from contextlib import nullcontext
 
-        with nullcontext() if json_out else stderr_console().status("probing this CPU (about 12 s)"):
+        with nullcontext() if json_out else stderr_console().status("probing this CPU (about 14 s)"):
             report = probe_report(prof, refresh=True)
     if json_out:
         echo_json(report)
