@@ -13,6 +13,37 @@ from green_estimate.counting.shapes import conv_geometry, gemm_shape, lookup_ind
 from green_estimate.counting.tensors import op_bytes, output_tensors
 
 
+class EnteredModules(dict):
+    """``ModuleTracker.parents`` as a set that remembers the order modules were entered in.
+
+    In backward, ``ModuleTracker`` enters a module when its outputs' gradients are ready and leaves
+    it when its inputs' are: siblings that read one input (an attention's query, key and value) stay
+    entered together until the last of them is done, and a module whose inputs need no gradient is
+    never left. A plain set made the op's module the one the string hashes put first — another
+    module from one process to the next (``PYTHONHASHSEED``). Ordered, the innermost module entered
+    last wins: the same in every process, and right where the backward pass reaches siblings one at
+    a time.
+    """
+
+    def __init__(self, names: tuple[str, ...] = ("Global",)) -> None:
+        super().__init__((n, None) for n in names)
+
+    def add(self, name: str) -> None:
+        self.pop(name, None)
+        self[name] = None
+
+    def remove(self, name: str) -> None:
+        del self[name]
+
+
+def innermost(names: list[str], ordered: bool) -> str:
+    """The deepest module path of ``names``; among equally deep ones the last entered (``ordered``:
+    ``names`` in the order entered), else the greatest name — never the hash order of a set."""
+    if ordered:
+        return max(enumerate(names), key=lambda kv: (kv[1].count("."), kv[0]))[1]
+    return max(names, key=lambda p: (p.count("."), p))
+
+
 def make_mode():  # the class needs torch, which this module imports lazily
     from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -36,7 +67,7 @@ def make_mode():  # the class needs torch, which this module imports lazily
             parents = [p for p in self.tracker.parents if p != "Global"]
             if not parents:
                 return ""
-            leaf = max(parents, key=lambda p: p.count("."))
+            leaf = innermost(parents, ordered=isinstance(self.tracker.parents, EnteredModules))
             return leaf[len(self.root_prefix):] if leaf.startswith(self.root_prefix) else leaf
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001

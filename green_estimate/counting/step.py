@@ -11,7 +11,7 @@ from typing import Any
 
 from green_estimate.counting.inputs import has_lazy, run_forward
 from green_estimate.counting.loss import step_loss
-from green_estimate.counting.mode import make_mode
+from green_estimate.counting.mode import EnteredModules, make_mode
 from green_estimate.counting.regions import device_dropout, fused_regions
 from green_estimate.counting.report import CostReport
 from green_estimate.errors import UsageError
@@ -165,7 +165,9 @@ def _run(model: Any, inputs: tuple, kwargs: dict, opt: Any, params: list, precis
     from green_estimate.counting.precision import (autocast_emulation, low_dtype, scaler_scale,
                                                    scaler_unscale_and_update)
 
-    mode = make_mode()(ModuleTracker(), f"{type(model).__name__}.")
+    tracker = ModuleTracker()
+    tracker.parents = EnteredModules()  # the module entered last among equals, not a set's hash order
+    mode = make_mode()(tracker, f"{type(model).__name__}.")
     mode.attention = "math" if target == "cpu" else attention
     mode.target = target
     # GRUs and plain RNNs as the target runs them; then marked as fused regions (they wrap what is in place)
