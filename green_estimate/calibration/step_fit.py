@@ -81,9 +81,9 @@ def step_features(sample: dict, times: Times, structure: list[float] | None = No
 
 HUBER_T = 1.345  # Huber's threshold in robust standard deviations (statsmodels' HuberT default)
 # A GRU region's two scales (the rest of its priced time, its per-op part) from fewer networks than
-# this are one scale: with the scales then split by class, the quick suite's 3 GRUs split theirs
-# 0.05 / 2.0, and their family's error with the family left out fell from 38–75% to 25–39% with the
-# halves tied (five runs' quick samples, 2-vCPU EPYC).
+# this are one scale: with the scales then split by class, the quick suite's 3 GRUs (before its extra
+# recurrent group, suite.toml) split theirs 0.05 / 2.0, and their family's error with the family left
+# out fell from 38–75% to 25–39% with the halves tied (five runs' quick samples, 2-vCPU EPYC).
 MIN_REGION_NETWORKS = 8
 _REGION_HALVES = ((SCALE_GROUPS.index("rnn_var"), SCALE_GROUPS.index("rnn_fixed")),)
 
