@@ -85,19 +85,28 @@ def transfer_log_error(logs: list[float]) -> float:
     return statistics.median(abs(x) for x in logs) if logs else 0.0
 
 
+def carry(profile: Profile, here: dict) -> tuple[dict[str, float], Profile, list[float], float]:
+    """How ``profile`` is carried to the CPU of probe ``here``: the rate ratios, the rescaled profile,
+    its reference steps' log errors and the interval's widening (what predict applies and
+    ``green-estimate probe`` shows)."""
+    from green_estimate.device_probe import ratios
+
+    r = ratios(profile.probe, here)
+    scaled = rescaled(profile, r)
+    logs = reference_log_errors(profile, scaled, here)
+    return r, scaled, logs, transfer_log_error(logs)
+
+
 def transfer_profile(profile: Profile) -> tuple[Profile, list[str]]:
     """``profile`` carried to this CPU (unchanged when it was made here), and notes saying what was done."""
     if not _foreign(profile):
         return profile, []
     if profile.carried is not None:  # carried once per profile object: validate prices every trial with it
         return profile.carried
-    from green_estimate.device_probe import probe_here, ratios
+    from green_estimate.device_probe import probe_here
 
     here = probe_here()
-    r = ratios(profile.probe, here)
-    scaled = rescaled(profile, r)
-    logs = reference_log_errors(profile, scaled, here)
-    log_error = transfer_log_error(logs)
+    r, scaled, logs, log_error = carry(profile, here)
     to = describe_cpu(here["fingerprint"])
     final = scaled.replaced(transfer={
         "from": profile.made_on, "to": to, "ratios": r, "reference_log_errors": logs,
@@ -128,7 +137,7 @@ def probe_report(profile: Profile, refresh: bool = True) -> dict[str, Any]:
     Raises:
         ProfileError: ``refresh`` is False and no probe is cached for this CPU.
     """
-    from green_estimate.device_probe import cached_probe, probe_here, ratios
+    from green_estimate.device_probe import cached_probe, probe_here
     from green_estimate.errors import ProfileError
 
     previous = cached_probe()
@@ -137,14 +146,12 @@ def probe_report(profile: Profile, refresh: bool = True) -> dict[str, Any]:
                            "with `green-estimate probe` (about 14 s)")
     here = probe_here(refresh=True) if refresh else previous
     carried = _foreign(profile)
-    r = ratios(profile.probe, here) if carried else None
-    logs = reference_log_errors(profile, rescaled(profile, r), here) if carried else None
+    r, _, logs, log_error = carry(profile, here) if carried else (None, None, None, None)
     return {
         "schema": "green-estimate/probe-report@1",
         "machine": describe_cpu(here["fingerprint"]),
         "probe": here,
         "previous": previous if refresh else None,
         "profile": {"name": profile.name, "made_on": profile.made_on, "kind": profile.device.get("kind"), "carried": carried,
-                    "probe": profile.probe, "ratios": r, "reference_log_errors": logs,
-                    "log_error": transfer_log_error(logs) if carried else None},
+                    "probe": profile.probe, "ratios": r, "reference_log_errors": logs, "log_error": log_error},
     }
