@@ -42,8 +42,9 @@ def render() -> str:
                 label = "argument" + (" (one or more)" if p.nargs == -1 else "")
                 rows.append((f"`{p.name.upper()}`", (f"{label}: " + (p.help or "")).replace("|", "\\|"), ""))
                 continue
-            opts = ", ".join(f"`{o}`" for o in p.opts)
-            default = "" if p.default in (None, False) or callable(p.default) else f"{p.default}"
+            opts = ", ".join(f"`{o}`" for o in [*p.opts, *getattr(p, "secondary_opts", [])])
+            value = getattr(p.default, "value", p.default)  # an Enum's default as --help shows it
+            default = "" if value in (None, False) or callable(value) else f"{value}"
             rows.append((opts, (p.help or "").replace("|", "\\|"), default))
         if rows:
             lines += ["| option | meaning | default |", "|---|---|---|"]

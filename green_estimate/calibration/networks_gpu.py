@@ -4,8 +4,8 @@ The families of :mod:`~green_estimate.calibration.networks` are sized for a CPU:
 one of their steps is bound by the host issuing kernels (a step took a median 8.5× its kernels'
 time; docs/performance.md, run H200-b), so a GPU profile fitted on them alone never sees a step
 whose time is the GPU's own. These draw the same kinds of layers at the sizes people train on a
-GPU — conv stacks on 32–128-pixel images with 64–512 channels, MLPs 2048–6144 wide, transformer
-encoders of width 256–1024 on 64–256 tokens — and only ``suite_gpu.toml`` uses them.
+GPU — conv stacks on 32–128-pixel images with 64–512 channels, MLPs with hidden layers 2048–6144
+wide, transformer encoders of width 128–1024 on 64–256 tokens — and only ``suite_gpu.toml`` uses them.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 CPU kernels run a ``Conv1d`` as a 2-D convolution of height 1, and some of its shapes run at half
 the rate of a 2-D one with the same implicit GEMM (:func:`green_estimate.counting.shapes.conv_geometry`),
 so the suite times them where they occur: on raw signals (1–80 channels: waveforms, sensor leads,
-spectrogram bands) of 256–2048 samples, or on token embeddings (32–300 wide) of 32–512 tokens;
+spectrogram bands) of 256–2048 samples (64–512 from 40 channels up), or on token embeddings (32–300 wide) of 32–512 tokens;
 plain stacks with pooling, dilated residual stacks (TCN-like), depthwise-separable stacks, and
 parallel kernels taking the max over time (TextCNN-like); kernels of 1–15, strides of 2, batch and
 group norm. The benchmark's 1-D models (``tests/benchmarks``) are written apart and not drawn here.

@@ -128,9 +128,11 @@ def _first_rows(value: Any, rows: int) -> Any:
 def count_fit_step(model: Any, batch: Any, plan: FitPlan, *, name: str, keep: tuple = (), target: str = "cpu") -> Any:
     """Count one training step of ``model`` on ``batch`` with the counter of ``count``.
 
-    The step runs on a meta copy (no weights copied; the real model is never stepped). A model that
-    cannot run on the meta device (a ``.item()`` in its forward, as Hugging Face's masks do) is counted
-    on a CPU copy with random weights at batch 1 and 2 and scaled, as ``count`` does for files.
+    The step runs on a meta copy (no weights copied; the real model is never stepped); small integer
+    inputs keep their values there (green_estimate/counting/shadow.py). A model that still cannot run
+    on the meta device (a ``.item()`` on a value meta does not keep, such as a mask over more than
+    65,536 elements) is counted on a CPU copy with random weights at batch 1 and 2 and scaled, as
+    ``count`` does for files.
     """
     from green_estimate.counting.counter import CPU_FALLBACK_MAX_PARAMS, _is_meta_limitation as is_meta_limitation, _to_device, count_step, count_workload
     from green_estimate.errors import ModelLoadError

@@ -13,7 +13,7 @@ from green_estimate.cli.render import pct, si
 def predict(
     models: Annotated[List[str], typer.Argument(help="One or more MODELs: path/to/model.py[:name] or package.module[:name].")],
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", help="Samples per micro-batch on one GPU (per step without --grad-accum).")] = 64,
-    samples: Annotated[Optional[int], typer.Option("--samples", help="Training-set size; steps/epoch = ceil(samples / batch).")] = None,
+    samples: Annotated[Optional[int], typer.Option("--samples", help="Training-set size; steps/epoch = ceil(samples / (batch × grad-accum × gpus)).")] = None,
     epochs: Annotated[int, typer.Option("--epochs", help="Passes over the training set.")] = 1,
     steps: Annotated[Optional[int], typer.Option("--steps", help="Total optimizer steps (instead of --samples × --epochs).")] = None,
     optimizer: Annotated[str, typer.Option(help="adam | adamw | sgd | none")] = "adam",

@@ -32,7 +32,7 @@ class OpRecord:
         gemm_mnk: the ``(M, N, K)`` of that GEMM (see :func:`~green_estimate.counting.shapes.gemm_shape`).
         conv_cin: a convolution's input channels per group (0 for other ops): CPU kernels work on
             blocks of 8 or 16 channels, so a channel count off the block runs padded.
-        fused: ``attention`` or ``rnn`` when the op belongs to a call that a real device runs as
+        fused: ``attention``, ``lstm`` or ``rnn`` when the op belongs to a call that a real device runs as
             fused kernels (see :mod:`green_estimate.counting.regions`); ``""`` otherwise.
         dtype: the dtype the op computes in (its first floating-point input, else its output), e.g.
             ``bfloat16`` for a GEMM under bf16 autocast; ``""`` for ops without floating tensors.
