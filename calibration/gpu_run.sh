@@ -6,7 +6,8 @@
 #    hidden and torch's own thread count, as a CPU user there would run: `calibrate --cpu --quick`
 #    (at most 2.2 minutes of measuring, --max-minutes), then the unseen-model benchmark
 #    (tests/benchmarks/bench_accuracy.py, one pass) pricing every model with that quick profile and
-#    with the shipped default carried there by the device probe.
+#    with the shipped default carried there by the device probe; then copy bandwidth by buffer size
+#    (tests/benchmarks/bench_copy_sizes.py, two rounds) into the log.
 # 2. The GPU: the real-NVML test, `calibrate --gpu 0` (the in-context GPU suite: seeded random
 #    networks whose ops are timed inside real training steps — on CUDA each op's time is the device
 #    time of the kernels its profiler event launched — and whose whole steps are measured with NVML;
@@ -75,6 +76,8 @@ if [ -f "$OUT/cpu/quick.json" ]; then CPU_PROFILES="$OUT/cpu/quick.json,default"
 log "CPU: unseen-model benchmark, profiles $CPU_PROFILES, one pass"
 CUDA_VISIBLE_DEVICES= timeout 120 $PY tests/benchmarks/bench_accuracy.py --profiles "$CPU_PROFILES" \
   --passes 1 --passes-before 0 --json "$OUT/cpu/bench.json" >>"$OUT/log.txt" 2>&1 || log "CPU benchmark exited $?"
+log "CPU: copy bandwidth by buffer size (where the probe's copies fall against this host's caches)"
+CUDA_VISIBLE_DEVICES= timeout 30 $PY tests/benchmarks/bench_copy_sizes.py --rounds 2 >>"$OUT/log.txt" 2>&1 || log "copy sizes exited $?"
 cp -r "$OUT/.home" "$OUT/cpu/home" 2>/dev/null  # the probe this host measured (and its cache)
 tar -czf "$OUT/cpu.tgz" -C "$OUT" cpu && rm -rf "$OUT/cpu"
 rm -rf "$OUT/.home"; mkdir -p "$OUT/.home"  # the GPU part starts from an empty home

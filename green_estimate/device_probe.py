@@ -33,12 +33,43 @@ PROBE_ROUNDS = 3
 RATE_KEYS = ("gemm_flops_per_s", "thin_gemm_flops_per_s", "conv_flops_per_s", "bandwidth_bytes_per_s", "dispatch_s",
              "python_loop_s")
 REFERENCE_STEPS = (("cnn", 1, 32, "adam"), ("mlp", 3, 64, "adam"), ("transformer", 2, 16, "adam"))
-# A 2 MiB copy (4 MiB of traffic: in a last-level cache), timed beside the 32 MiB one and recorded as
-# ``cache_bandwidth_bytes_per_s``; nothing carries a profile by it yet. On the project's 2-vCPU EPYC VM
-# the 32 MiB copy read 37-89 GB/s from one probe or process to the next, this one 148-167 GB/s
-# (docs/performance.md, runs CB to CD): whether byte coefficients should follow it instead waits for
-# its reading on another CPU.
+# Two more copies, timed beside the 32 MiB one and recorded, which nothing carries a profile by yet: a
+# 2 MiB copy (4 MiB of traffic: in a last-level cache), ``cache_bandwidth_bytes_per_s``, and a copy of
+# four times the last-level cache (128-512 MiB: from memory), ``dram_bandwidth_bytes_per_s``. The 32 MiB
+# copy's 64 MiB of traffic sits at a 32 MiB cache's edge: on the project's 2-vCPU EPYC VM it read 37-96
+# GB/s from one probe or process to the next, the 2 MiB one 143-167 and a 128 or 512 MiB one 28-52
+# (docs/performance.md, runs CB to CD, CK and CL); on a CPU with a larger cache it is an in-cache rate.
+# Which rate byte coefficients should follow waits for these readings on another CPU.
 CACHE_COPY_ELEMENTS = 512 * 1024
+# The memory copy's size per buffer: four times the last-level cache, within these bounds (bytes)
+DRAM_COPY_MIN_BYTES, DRAM_COPY_MAX_BYTES = 128 << 20, 512 << 20
+# Where the cache sizes of CPU 0 are (Linux)
+CPU_CACHE_DIR = Path("/sys/devices/system/cpu/cpu0/cache")
+
+
+def last_level_cache_bytes(cache_dir: Path | None = None) -> int | None:
+    """The size of the highest-level cache CPU 0 reports (Linux sysfs: ``index*/level`` and ``size``, e.g.
+    ``32768K``), in bytes; ``None`` where it cannot be read."""
+    best: tuple[int, int] | None = None
+    for index in sorted((cache_dir or CPU_CACHE_DIR).glob("index*")):
+        try:
+            level = int((index / "level").read_text().strip())
+            m = re.fullmatch(r"(\d+)([KMG]?)", (index / "size").read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if m:
+            size = int(m.group(1)) << {"": 0, "K": 10, "M": 20, "G": 30}[m.group(2)]
+            if best is None or level > best[0]:
+                best = (level, size)
+    return best[1] if best else None
+
+
+def dram_copy_bytes(llc_bytes: int | None) -> int:
+    """The memory copy's size per buffer for a last-level cache of ``llc_bytes``: four times it, at least
+    :data:`DRAM_COPY_MIN_BYTES` and at most :data:`DRAM_COPY_MAX_BYTES` (256 MiB where the cache is unknown)."""
+    if llc_bytes is None:
+        return 256 << 20
+    return min(max(4 * llc_bytes, DRAM_COPY_MIN_BYTES), DRAM_COPY_MAX_BYTES)
 
 
 def _rate(fn: Callable[[], None], budget_s: float) -> float:
@@ -100,6 +131,9 @@ def run_probe(budget_s: float = 0.35, step_budget_s: float = 0.5) -> dict[str, A
     thin_a, thin_b = torch.randn(64, 256), torch.randn(256, 256)
     big, dst = torch.randn(8 * 1024 * 1024), torch.empty(8 * 1024 * 1024)
     small, small_dst = torch.randn(CACHE_COPY_ELEMENTS), torch.empty(CACHE_COPY_ELEMENTS)
+    llc = last_level_cache_bytes()
+    huge_elements = dram_copy_bytes(llc) // 4
+    huge, huge_dst = torch.empty(huge_elements).fill_(1.0), torch.empty(huge_elements).fill_(0.0)  # pages touched
     x, y = torch.randn(1), torch.randn(1)
     conv = torch.nn.Conv2d(32, 32, 3, padding=1, bias=False)
     image = torch.randn(8, 32, 32, 32)
@@ -110,6 +144,7 @@ def run_probe(budget_s: float = 0.35, step_budget_s: float = 0.5) -> dict[str, A
     kernels: dict[str, Callable[[], None]] = {
         "gemm": lambda: torch.mm(a, b), "conv": conv_step, "thin": lambda: torch.mm(thin_a, thin_b),
         "copy": lambda: dst.copy_(big), "cache_copy": lambda: small_dst.copy_(small),
+        "dram_copy": lambda: huge_dst.copy_(huge),
         "add": lambda: torch.add(x, y), "python": _python_loop}
     steps = [reference_step(*ref) for ref in REFERENCE_STEPS]
     rounds: dict[str, list[float]] = {k: [] for k in [*kernels, *(str(i) for i in range(len(steps)))]}
@@ -129,7 +164,9 @@ def run_probe(budget_s: float = 0.35, step_budget_s: float = 0.5) -> dict[str, A
         # forward, input gradient and weight gradient: three times the forward's 2·N·Cout·H·W·Cin·9
         "conv_flops_per_s": 3 * 2 * 8 * 32 * 32 * 32 * 32 * 9 / conv_s,
         "bandwidth_bytes_per_s": 2 * big.numel() * 4 / copy_s,
-        "cache_bandwidth_bytes_per_s": 2 * small.numel() * 4 / med["cache_copy"], "dispatch_s": add_s, "python_loop_s": py_s,
+        "cache_bandwidth_bytes_per_s": 2 * small.numel() * 4 / med["cache_copy"],
+        "dram_bandwidth_bytes_per_s": 2 * huge.numel() * 4 / med["dram_copy"], "dram_copy_bytes": huge.numel() * 4,
+        "last_level_cache_bytes": llc, "dispatch_s": add_s, "python_loop_s": py_s,
         "reference_steps": refs,
     }
 

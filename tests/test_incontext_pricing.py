@@ -300,20 +300,48 @@ def test_the_probe_takes_each_figure_as_the_median_of_interleaved_rounds(monkeyp
         steps.append(step)
         return step
 
-    calls_per_round = [None] * (7 + len(probe_mod.REFERENCE_STEPS))
+    calls_per_round = [None] * (8 + len(probe_mod.REFERENCE_STEPS))
+    monkeypatch.setattr(probe_mod, "last_level_cache_bytes", lambda: 1 << 20)  # a 1 MiB cache: 4 MiB copies
+    monkeypatch.setattr(probe_mod, "DRAM_COPY_MIN_BYTES", 1 << 20)
     monkeypatch.setattr(probe_mod, "_rate", fake_rate)
     monkeypatch.setattr(probe_mod, "reference_step", fake_step)
     p = inspect.unwrap(probe_mod.run_probe)()  # the probe itself, not the test session's cache of it
     assert len(calls) == probe_mod.PROBE_ROUNDS * len(calls_per_round)
     # interleaved: each round times every kernel, then every reference step
-    assert calls[7:10] == [f"ref-{f}" for f, *_ in probe_mod.REFERENCE_STEPS]
+    assert calls[8:11] == [f"ref-{f}" for f, *_ in probe_mod.REFERENCE_STEPS]
     # the slow round is out-voted: 1 ms per call everywhere
     assert p["gemm_flops_per_s"] == pytest.approx(2 * 512**3 / 1e-3)
     assert p["conv_flops_per_s"] == pytest.approx(3 * 2 * 8 * 32 * 32 * 32 * 32 * 9 / 1e-3)
     assert p["bandwidth_bytes_per_s"] == pytest.approx(2 * 8 * 1024 * 1024 * 4 / 1e-3)
     assert p["cache_bandwidth_bytes_per_s"] == pytest.approx(2 * 512 * 1024 * 4 / 1e-3)  # read and written
+    assert p["last_level_cache_bytes"] == 1 << 20 and p["dram_copy_bytes"] == 4 << 20
+    assert p["dram_bandwidth_bytes_per_s"] == pytest.approx(2 * (4 << 20) / 1e-3)
     assert [r["time_s"] for r in p["reference_steps"]] == pytest.approx([1e-3] * len(probe_mod.REFERENCE_STEPS))
     assert p["method"] == probe_mod.PROBE_METHOD and set(probe_mod.RATE_KEYS) <= set(p)
+
+
+def test_the_last_level_cache_is_read_from_a_sysfs_tree(tmp_path):
+    from green_estimate.device_probe import last_level_cache_bytes
+
+    for index, level, size in (("index0", "1", "48K"), ("index2", "2", "2048K"), ("index3", "3", "32768K"),
+                               ("index1", "1", "32K")):
+        (tmp_path / index).mkdir()
+        (tmp_path / index / "level").write_text(level + "\n")
+        (tmp_path / index / "size").write_text(size + "\n")
+    assert last_level_cache_bytes(tmp_path) == 32768 * 1024
+    (tmp_path / "index4").mkdir()  # a level-4 cache without a readable size is passed over
+    (tmp_path / "index4" / "level").write_text("4\n")
+    assert last_level_cache_bytes(tmp_path) == 32 << 20
+    assert last_level_cache_bytes(tmp_path / "none") is None
+
+
+def test_the_memory_copy_is_four_caches_within_its_bounds():
+    from green_estimate.device_probe import DRAM_COPY_MAX_BYTES, DRAM_COPY_MIN_BYTES, dram_copy_bytes
+
+    assert dram_copy_bytes(32 << 20) == 4 * (32 << 20) == DRAM_COPY_MIN_BYTES
+    assert dram_copy_bytes(100 << 20) == 400 << 20
+    assert dram_copy_bytes(8 << 20) == DRAM_COPY_MIN_BYTES and dram_copy_bytes(1 << 30) == DRAM_COPY_MAX_BYTES
+    assert dram_copy_bytes(None) == 256 << 20
 
 
 def test_a_cpu_profile_counted_before_grus_were_counted_as_a_cpu_runs_them_asks_to_recalibrate_for_one():

@@ -14,6 +14,7 @@ RATES = (("gemm_flops_per_s", "square GEMM (512³)", "GFLOP/s", 1e-9),
          ("conv_flops_per_s", "3×3 convolution, forward and backward", "GFLOP/s", 1e-9),
          ("bandwidth_bytes_per_s", "copy bandwidth (32 MiB)", "GB/s", 1e-9),
          ("cache_bandwidth_bytes_per_s", "copy bandwidth (2 MiB, in cache; recorded, not used)", "GB/s", 1e-9),
+         ("dram_bandwidth_bytes_per_s", "copy bandwidth (4× last-level cache; recorded, not used)", "GB/s", 1e-9),
          ("dispatch_s", "one aten call", "µs", 1e6),
          ("python_loop_s", "Python loop (20,000 iterations)", "ms", 1e3))
 
