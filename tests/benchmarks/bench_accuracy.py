@@ -2,7 +2,7 @@
 
 In one process: print the machine; calibrate it (full, then quick suite, each timed); then, for
 models that the calibration's network generator never builds (a depthwise-separable net, a
-grouped-conv net, a U-Net with transposed convs, GRU and LSTM classifiers, a small ViT, an MLP-Mixer,
+grouped-conv net, U-Nets with transposed convs and with bilinear upsampling, GRU and LSTM classifiers, a small ViT, an MLP-Mixer,
 tiny and wide MLPs, LeNet-5, a VGG- and a ResNet-style net, the study's SimpleCNN, a recommender's
 embedding bags, a fastText classifier with hashed bigrams, and two 1-D convolution nets: a TCN and
 wav2vec 2.0's feature encoder), count one
@@ -141,6 +141,32 @@ class UNet(nn.Module):
         m = self.e3(nn.functional.max_pool2d(b, 2))
         y = self.d2(torch.cat([self.u2(m), b], 1))
         return self.out(self.d1(torch.cat([self.u1(y), a], 1)))
+
+
+class UNetBilinear(nn.Module):
+    """A segmentation U-Net whose decoder upsamples by bilinear interpolation (``nn.Upsample``, as the
+    ``bilinear=True`` U-Net of milesial/Pytorch-UNet), not transposed convolutions: 3×64×64 images, four
+    levels of 16-64 channels, two classes per pixel."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        def c(a: int, b: int, mid: int | None = None) -> nn.Module:
+            mid = mid or b
+            return nn.Sequential(nn.Conv2d(a, mid, 3, padding=1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(),
+                                 nn.Conv2d(mid, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU())
+        self.e1, self.e2, self.e3, self.e4 = c(3, 16), c(16, 32), c(32, 64), c(64, 64)
+        self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+        self.d3, self.d2, self.d1 = c(128, 32, 64), c(64, 16, 32), c(32, 16, 16)
+        self.out = nn.Conv2d(16, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = self.e1(x)
+        b = self.e2(nn.functional.max_pool2d(a, 2))
+        m = self.e3(nn.functional.max_pool2d(b, 2))
+        y = self.e4(nn.functional.max_pool2d(m, 2))
+        y = self.d3(torch.cat([m, self.up(y)], 1))
+        y = self.d2(torch.cat([b, self.up(y)], 1))
+        return self.out(self.d1(torch.cat([a, self.up(y)], 1)))
 
 
 class GRUNet(nn.Module):
@@ -307,6 +333,7 @@ MODELS: dict[str, tuple] = {  # name → (build, per-sample input shape or examp
     "depthwise-separable": (depthwise_separable, (3, 32, 32)),
     "resnext-grouped": (grouped_net, (3, 32, 32)),
     "unet-transposed": (UNet, (1, 32, 32)),
+    "unet-bilinear-64px": (UNetBilinear, (3, 64, 64)),
     "gru-2x256-seq64": (GRUNet, _seq),
     "lstm-text-seq48": (LSTMText, _tokens),
     "vit-small": (ViT, (3, 32, 32)),

@@ -99,6 +99,29 @@ def test_maxpool_forward_counts_indices():
     assert r.bytes_written == 8 * F32 + 8 * 8  # values + int64 indices
 
 
+@pytest.mark.parametrize("mode, taps, op", [("nearest", 0, "upsample_nearest2d"), ("bilinear", 4, "upsample_bilinear2d"),
+                                             ("bicubic", 16, "upsample_bicubic2d")])
+def test_upsampling_is_priced_as_pooling_by_its_taps(mode, taps, op):
+    up = nn.Sequential(nn.Conv2d(2, 2, 1), nn.Upsample(scale_factor=2, mode=mode))
+    records = ops(up, torch.empty(1, 2, 3, 3, device="meta"))
+    fwd, bwd = one(records, f"aten.{op}"), one(records, f"aten.{op}_backward")
+    # 1·2·6·6 = 72 outputs from 18 inputs; each output weighs `taps` inputs: taps multiplies, taps - 1 adds
+    assert fwd.cls == bwd.cls == "pool"
+    assert fwd.flops == (72 * (2 * taps - 1) if taps else 0)
+    assert (fwd.bytes_read, fwd.bytes_written) == (18 * F32, 72 * F32)
+    # each of the 72 output gradients is scattered to its taps: one multiply and one add each
+    assert bwd.flops == 72 * 2 * taps
+    assert (bwd.bytes_read, bwd.bytes_written) == (72 * F32, 18 * F32)
+
+
+def test_pixel_shuffle_is_a_copy():
+    shuffle = nn.Sequential(nn.Conv2d(4, 4, 1), nn.PixelShuffle(2))
+    records = ops(shuffle, torch.empty(1, 4, 3, 3, device="meta"))
+    fwd, bwd = one(records, "aten.pixel_shuffle"), one(records, "aten.pixel_unshuffle")
+    assert fwd.cls == bwd.cls == "copy" and fwd.flops == bwd.flops == 0
+    assert fwd.bytes_read == fwd.bytes_written == 36 * F32
+
+
 def test_batchnorm_training_forward_and_backward():
     model = nn.Sequential(nn.Conv2d(3, 3, 1), nn.BatchNorm2d(3))
     records = ops(model, torch.empty(2, 3, 2, 2, device="meta"))
