@@ -20,7 +20,7 @@ import re
 import statistics
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 PROBE_SCHEMA = "green-estimate/probe@1"
 # How the probe was timed: since "settled-allocator", after allocator.settle(), as calibration times its
@@ -35,7 +35,8 @@ RATE_KEYS = ("gemm_flops_per_s", "thin_gemm_flops_per_s", "conv_flops_per_s", "b
 REFERENCE_STEPS = (("cnn", 1, 32, "adam"), ("mlp", 3, 64, "adam"), ("transformer", 2, 16, "adam"))
 # Two more copies, timed beside the 32 MiB one and recorded, which nothing carries a profile by yet: a
 # 2 MiB copy (4 MiB of traffic: in a last-level cache), ``cache_bandwidth_bytes_per_s``, and a copy of
-# four times the last-level cache (128-512 MiB: from memory), ``dram_bandwidth_bytes_per_s``. The 32 MiB
+# four times the last-level cache the process's CPUs reach (128-512 MiB: from memory),
+# ``dram_bandwidth_bytes_per_s``. The 32 MiB
 # copy's 64 MiB of traffic sits at a 32 MiB cache's edge: on the project's 2-vCPU EPYC VM it read 37-96
 # GB/s from one probe or process to the next, the 2 MiB one 143-167 and a 128 or 512 MiB one 28-52
 # (docs/performance.md, runs CB to CD, CK and CL); on a CPU with a larger cache it is an in-cache rate.
@@ -43,25 +44,40 @@ REFERENCE_STEPS = (("cnn", 1, 32, "adam"), ("mlp", 3, 64, "adam"), ("transformer
 CACHE_COPY_ELEMENTS = 512 * 1024
 # The memory copy's size per buffer: four times the last-level cache, within these bounds (bytes)
 DRAM_COPY_MIN_BYTES, DRAM_COPY_MAX_BYTES = 128 << 20, 512 << 20
-# Where the cache sizes of CPU 0 are (Linux)
-CPU_CACHE_DIR = Path("/sys/devices/system/cpu/cpu0/cache")
+# Where Linux describes each CPU's caches
+CPU_DIR = Path("/sys/devices/system/cpu")
 
 
-def last_level_cache_bytes(cache_dir: Path | None = None) -> int | None:
-    """The size of the highest-level cache CPU 0 reports (Linux sysfs: ``index*/level`` and ``size``, e.g.
-    ``32768K``), in bytes; ``None`` where it cannot be read."""
-    best: tuple[int, int] | None = None
-    for index in sorted((cache_dir or CPU_CACHE_DIR).glob("index*")):
+def _highest_cache(cache_dir: Path) -> tuple[int, int, str] | None:
+    """``(level, bytes, CPUs sharing it)`` of the highest-level cache in one CPU's ``cache/`` folder
+    (``index*/level``, ``size`` such as ``32768K``, ``shared_cpu_list``); ``None`` where none is readable."""
+    best = None
+    for index in sorted(cache_dir.glob("index*")):
         try:
             level = int((index / "level").read_text().strip())
             m = re.fullmatch(r"(\d+)([KMG]?)", (index / "size").read_text().strip())
+            shared = (index / "shared_cpu_list").read_text().strip() if (index / "shared_cpu_list").exists() else index.as_posix()
         except (OSError, ValueError):
             continue
-        if m:
-            size = int(m.group(1)) << {"": 0, "K": 10, "M": 20, "G": 30}[m.group(2)]
-            if best is None or level > best[0]:
-                best = (level, size)
-    return best[1] if best else None
+        if m and (best is None or level > best[0]):
+            best = (level, int(m.group(1)) << {"": 0, "K": 10, "M": 20, "G": 30}[m.group(2)], shared)
+    return best
+
+
+def last_level_cache_bytes(cpu_dir: Path | None = None, cpus: Iterable[int] | None = None) -> int | None:
+    """The last-level cache the CPUs this process may run on (``cpus``, default its affinity) reach, in
+    bytes: the sizes of the distinct highest-level caches they use, summed (a server's threads span
+    several L3 slices, each its own cache); ``None`` where Linux does not describe them."""
+    import os
+
+    root = cpu_dir or CPU_DIR
+    if cpus is None:
+        cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    caches = [c for c in (_highest_cache(root / f"cpu{n}" / "cache") for n in sorted(cpus)) if c]
+    if not caches:
+        return None
+    top = max(level for level, _, _ in caches)
+    return sum({shared: size for level, size, shared in caches if level == top}.values())
 
 
 def dram_copy_bytes(llc_bytes: int | None) -> int:

@@ -320,19 +320,28 @@ def test_the_probe_takes_each_figure_as_the_median_of_interleaved_rounds(monkeyp
     assert p["method"] == probe_mod.PROBE_METHOD and set(probe_mod.RATE_KEYS) <= set(p)
 
 
-def test_the_last_level_cache_is_read_from_a_sysfs_tree(tmp_path):
+def test_the_last_level_cache_is_summed_over_the_slices_the_cpus_use(tmp_path):
     from green_estimate.device_probe import last_level_cache_bytes
 
-    for index, level, size in (("index0", "1", "48K"), ("index2", "2", "2048K"), ("index3", "3", "32768K"),
-                               ("index1", "1", "32K")):
-        (tmp_path / index).mkdir()
-        (tmp_path / index / "level").write_text(level + "\n")
-        (tmp_path / index / "size").write_text(size + "\n")
-    assert last_level_cache_bytes(tmp_path) == 32768 * 1024
-    (tmp_path / "index4").mkdir()  # a level-4 cache without a readable size is passed over
-    (tmp_path / "index4" / "level").write_text("4\n")
-    assert last_level_cache_bytes(tmp_path) == 32 << 20
-    assert last_level_cache_bytes(tmp_path / "none") is None
+    def cache(cpu: int, index: str, level: str, size: str, shared: str) -> None:
+        d = tmp_path / f"cpu{cpu}" / "cache" / index
+        d.mkdir(parents=True)
+        for name, text in (("level", level), ("size", size), ("shared_cpu_list", shared)):
+            (d / name).write_text(text + "\n")
+
+    # four CPUs, private L1 and L2, two L3 slices of 16 MiB (CPUs 0-1 and 2-3), as a server's CCDs
+    for cpu in range(4):
+        cache(cpu, "index0", "1", "48K", str(cpu))
+        cache(cpu, "index2", "2", "2048K", str(cpu))
+        cache(cpu, "index3", "3", "16384K", "0-1" if cpu < 2 else "2-3")
+    assert last_level_cache_bytes(tmp_path, cpus=[0, 1, 2, 3]) == 32 << 20  # both slices
+    assert last_level_cache_bytes(tmp_path, cpus=[0, 1]) == 16 << 20  # one slice, shared: counted once
+    assert last_level_cache_bytes(tmp_path, cpus=[1, 3]) == 32 << 20
+    # a CPU whose caches cannot be read is passed over; none readable: unknown
+    (tmp_path / "cpu3" / "cache" / "index3" / "size").write_text("lots\n")
+    assert last_level_cache_bytes(tmp_path, cpus=[3]) == 2 << 20  # its highest readable level is L2
+    assert last_level_cache_bytes(tmp_path, cpus=[2, 3]) == 16 << 20  # L3 where any CPU has it
+    assert last_level_cache_bytes(tmp_path / "none", cpus=[0]) is None
 
 
 def test_the_memory_copy_is_four_caches_within_its_bounds():
