@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import statistics
 import time
@@ -36,11 +37,11 @@ REFERENCE_STEPS = (("cnn", 1, 32, "adam"), ("mlp", 3, 64, "adam"), ("transformer
 # Two more copies, timed beside the 32 MiB one and recorded, which nothing carries a profile by yet: a
 # 2 MiB copy (4 MiB of traffic: in a last-level cache), ``cache_bandwidth_bytes_per_s``, and a copy of
 # four times the last-level cache the process's CPUs reach (128-512 MiB: from memory),
-# ``dram_bandwidth_bytes_per_s``. The 32 MiB
-# copy's 64 MiB of traffic sits at a 32 MiB cache's edge: on the project's 2-vCPU EPYC VM it read 37-96
-# GB/s from one probe or process to the next, the 2 MiB one 143-167 and a 128 or 512 MiB one 28-52
-# (docs/performance.md, runs CB to CD, CK and CL); on a CPU with a larger cache it is an in-cache rate.
-# Which rate byte coefficients should follow waits for these readings on another CPU.
+# ``dram_bandwidth_bytes_per_s``. The 32 MiB copy's 64 MiB of traffic sits at a 32 MiB cache's edge: on
+# the project's 2-vCPU EPYC VM it read 37-96 GB/s from one probe or process to the next, the 2 MiB one
+# 143-167 and a 128 or 512 MiB one 28-52 (docs/performance.md, runs CB to CD, CK and CL); on a CPU with
+# a larger cache it is an in-cache rate. Which rate byte coefficients should follow waits for these
+# readings on another CPU.
 CACHE_COPY_ELEMENTS = 512 * 1024
 # The memory copy's size per buffer: four times the last-level cache, within these bounds (bytes)
 DRAM_COPY_MIN_BYTES, DRAM_COPY_MAX_BYTES = 128 << 20, 512 << 20
@@ -68,8 +69,6 @@ def last_level_cache_bytes(cpu_dir: Path | None = None, cpus: Iterable[int] | No
     """The last-level cache the CPUs this process may run on (``cpus``, default its affinity) reach, in
     bytes: the sizes of the distinct highest-level caches they use, summed (a server's threads span
     several L3 slices, each its own cache); ``None`` where Linux does not describe them."""
-    import os
-
     root = cpu_dir or CPU_DIR
     if cpus is None:
         cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
