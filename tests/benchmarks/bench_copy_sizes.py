@@ -31,13 +31,13 @@ def main() -> None:
     ap.add_argument("--sizes-mib", default="2,8,32,128,512", help="buffer sizes in MiB (each of source and destination)")
     args = ap.parse_args()
     llc = last_level_cache_bytes()
+    memory_copy = dram_copy_bytes(llc)
     sizes = [int(s) << 20 for s in args.sizes_mib.split(",")]
-    if dram_copy_bytes(llc) not in sizes:
-        sizes.append(dram_copy_bytes(llc))
-    fp = cpu_fingerprint()
-    print(f"{describe_cpu(fp)}, torch {torch.__version__}; "
+    if memory_copy not in sizes:
+        sizes.append(memory_copy)
+    print(f"{describe_cpu(cpu_fingerprint())}, torch {torch.__version__}; "
           f"last-level cache {'unknown' if llc is None else f'{llc >> 20} MiB'}; the probe's memory copy "
-          f"{dram_copy_bytes(llc) >> 20} MiB")
+          f"{memory_copy >> 20} MiB")
     buffers = {s: (torch.empty(s // 4).fill_(1.0), torch.empty(s // 4).fill_(0.0)) for s in sizes}
     print("round  " + "  ".join(f"{s >> 20:>6} MiB" for s in sizes) + "   (GB/s, read + written)")
     for r in range(args.rounds):

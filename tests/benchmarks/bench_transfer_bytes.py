@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 from pathlib import Path
@@ -113,7 +114,7 @@ def main() -> None:
             inside += lo <= r["measured_s"] <= hi
         print(f"{policy:8s} median error {statistics.median(abs(e) for e in errs):6.1%} (signed {statistics.median(errs):+.1%}), "
               f"within ±15% {sum(abs(e) <= 0.15 for e in errs)}/{len(errs)}, inside {inside}/{len(errs)}; "
-              f"interval widened ×{2.718281828 ** prof.transfer_log_error:.2f}")
+              f"interval widened ×{math.exp(prof.transfer_log_error):.2f}")
 
 
 if __name__ == "__main__":
