@@ -89,8 +89,11 @@ CANDIDATES: tuple[tuple[str, ...], ...] = (
 # GEMM-like classes must be priced by their FLOPs: a bytes-only fit can win cross-validation on the
 # calibration's networks and still be wrong by 10× on a GEMM larger than any of them.
 FLOP_CLASSES = frozenset({"linear", "conv", "attention"})
-# ...and memory-bound classes by their bytes: a model without them prices a 100 MB optimizer update
-# like a 100 kB one.
+# ...and memory-bound classes by the rate of every byte ("bytes"): a model without it prices a 100 MB
+# optimizer update like a 100 kB one. A byte feature that stops growing is not enough: a softmax priced
+# by the square root of its bytes, or a loss by bytes below the "large" bin only (what run CN's full
+# calibration chose by cross-validation, its largest softmax a few MB), priced a language model's
+# 67 MB log-softmax over a 4096-token vocabulary at 0.02× its time and its loss's backward at 0.0004×.
 BYTE_CLASSES = frozenset({"elementwise", "copy", "norm", "relu", "pool", "reduction", "softmax", "embedding", "loss"})
 # Drawing random numbers (dropout's ``bernoulli_``) costs ~80× an add per byte (features.RNG_OPS): a
 # memory-bound class whose calibration drew them in at least MIN_NETWORKS networks must price them,
@@ -273,13 +276,14 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
     """The best model of one class's in-context time, or ``None`` with too few rows.
 
     Candidates: the feature sets of :data:`CANDIDATES` (``need_flops``: only those with the rate of
-    every FLOP, for GEMM-like classes; ``need_bytes``: only those with a bytes feature, for
+    every FLOP, for GEMM-like classes; ``need_bytes``: only those with the rate of every byte, for
     memory-bound classes; and with each feature of :data:`KIND_FEATURES`, and its base rate, that at
     least :data:`MIN_NETWORKS` of the rows' networks have, such as ``rng_bytes`` and ``bytes`` where
     they drew random numbers). The one whose class totals, predicted for networks it did not see,
     miss by the smallest mean share of those networks' step time wins, among those that meet every
     need; when none does (a needed kind's rate came out negative wherever it was tried), among those
-    that keep the FLOP rate or a bytes feature; only when none does that either, among all. With
+    that keep the rate of every FLOP or byte; then, for a byte class, among those with any bytes
+    feature; only when none does that either, among all. With
     ``one_se`` the one with the fewest features among those within a standard error of that (see
     :data:`ONE_SE`).
     """
@@ -287,7 +291,8 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
 
     if len(rows) < MIN_ROWS or len({r.network for r in rows}) < MIN_NETWORKS:
         return None
-    fits: list[tuple[tuple[bool, bool], dict, dict]] = []  # ((meets all needs, the FLOP/byte ones), cv, model)
+    # ((meets all needs, has the FLOP/byte rate, has any bytes feature), cv, model)
+    fits: list[tuple[tuple[bool, bool, bool], dict, dict]] = []
     tried: set[tuple[str, ...]] = set()
     names = list(dict.fromkeys(f for cand in candidates for f in cand))
     X_all, y, groups, step = _design(rows, tuple(names))  # every feature once; candidates take columns
@@ -314,18 +319,20 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
         if cv is None:
             continue
         # a FLOP class needs the rate of every FLOP ("flops"): the shape bins alone price a GEMM
-        # larger than the bins' largest at zero per FLOP
-        basic = (not (need_flops and "flops" not in chosen)
-                 and not (need_bytes and not any("bytes" in f for f in chosen)))
+        # larger than the bins' largest at zero per FLOP; a byte class likewise the rate of every byte
+        basic = not (need_flops and "flops" not in chosen) and not (need_bytes and "bytes" not in chosen)
         meets = basic and needed <= set(chosen)
+        some_bytes = not need_bytes or any("bytes" in f for f in chosen)
         model = {"form": "linear", "features": list(chosen), "params": [float(p) for p in res.params],
                  "cov": [[float(c) for c in row] for row in np.atleast_2d(res.cov_params())],
                  "resid_rel_sd": cv["median_ape"], "df_resid": int(res.df_resid)}
-        fits.append(((meets, basic), cv, model))
+        fits.append(((meets, basic, some_bytes), cv, model))
     # the best that meets the class's needs; when none does, the best that has the rate of every FLOP
-    # (or a bytes feature) without the kinds of op it needed (their rates came out negative); only
-    # when none has that either (the data say FLOPs, or bytes, cost nothing) the best of all
-    pool = [f for f in fits if f[0][0]] or [f for f in fits if f[0][1]] or fits
+    # (or byte) without the kinds of op it needed (their rates came out negative); then, for a byte
+    # class whose rate of every byte came out negative wherever it was tried, the best with any bytes
+    # feature; only when none has that either (the data say FLOPs, or bytes, cost nothing) the best of all
+    pool = ([f for f in fits if f[0][0]] or [f for f in fits if f[0][1]] or [f for f in fits if f[0][2]]
+            or fits)
     if not pool:
         return None
     best = min(pool, key=lambda f: f[1]["mean_step_share_error"])[1:]

@@ -4,8 +4,9 @@ In one process: print the machine; calibrate it (full, then quick suite, each ti
 models that the calibration's network generator never builds (a depthwise-separable net, a
 grouped-conv net, U-Nets with transposed convs and with bilinear upsampling, GRU and LSTM classifiers, a small ViT, an MLP-Mixer,
 tiny and wide MLPs, LeNet-5, a VGG- and a ResNet-style net, the study's SimpleCNN, a recommender's
-embedding bags, a fastText classifier with hashed bigrams, and two 1-D convolution nets: a TCN and
-wav2vec 2.0's feature encoder), count one
+embedding bags, a fastText classifier with hashed bigrams, two 1-D convolution nets: a TCN and
+wav2vec 2.0's feature encoder, a small GPT-style causal language model, and an EfficientNet-style net of
+inverted bottlenecks with squeeze-and-excitation), count one
 training step (forward, loss, backward, Adam, batch 64) and price it with each profile, then
 measure the same step for real (glibc's malloc settled as calibration has it, warm-up, 5 windows
 of ≥ 0.3 s, median; in one pass over the list *before* calibrating and two after, each model's
@@ -230,6 +231,76 @@ def mixer() -> nn.Module:
     return Mixer()
 
 
+class GPTBlock(nn.Module):
+    """A pre-norm GPT block written out (as nanoGPT's): one QKV projection, causal
+    ``scaled_dot_product_attention``, an output projection, and a GELU MLP, with residual adds."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.ln1, self.ln2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.qkv, self.proj = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+        self.fc, self.out = nn.Linear(dim, 4 * dim), nn.Linear(4 * dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, c = x.shape
+        q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in self.qkv(self.ln1(x)).split(c, 2))
+        y = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + self.proj(y.transpose(1, 2).reshape(b, t, c))
+        return x + self.out(torch.nn.functional.gelu(self.fc(self.ln2(x))))
+
+
+class GPT(nn.Module):
+    """A small causal language model (nanoGPT's layout): token and position embeddings, 4 blocks of
+    width 256, a final norm and a head over a 4,096-token vocabulary tied to the token embedding; the
+    step's loss is per-token cross-entropy over the vocabulary (64 sequences of 64 tokens)."""
+
+    def __init__(self, vocab: int = 4096, seq: int = 64, dim: int = 256, heads: int = 4, depth: int = 4) -> None:
+        super().__init__()
+        self.tok, self.pos = nn.Embedding(vocab, dim), nn.Embedding(seq, dim)
+        self.blocks = nn.Sequential(*[GPTBlock(dim, heads) for _ in range(depth)])
+        self.ln, self.head = nn.LayerNorm(dim), nn.Linear(dim, vocab, bias=False)
+        self.head.weight = self.tok.weight
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        x = self.tok(idx) + self.pos(torch.arange(idx.shape[1], device=idx.device))
+        return self.head(self.ln(self.blocks(x)))
+
+
+class SqueezeExcite(nn.Module):
+    def __init__(self, ch: int, reduce: int = 4) -> None:
+        super().__init__()
+        self.down, self.up = nn.Conv2d(ch, ch // reduce, 1), nn.Conv2d(ch // reduce, ch, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = torch.nn.functional.adaptive_avg_pool2d(x, 1)
+        return x * torch.sigmoid(self.up(torch.nn.functional.silu(self.down(s))))
+
+
+class MBConv(nn.Module):
+    """EfficientNet's inverted bottleneck: 1×1 expansion, depthwise 3×3, squeeze-and-excitation, 1×1
+    projection, batch norm and SiLU, a residual add where the shape allows."""
+
+    def __init__(self, cin: int, cout: int, stride: int, expand: int = 4) -> None:
+        super().__init__()
+        mid = cin * expand
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, mid, 1, bias=False), nn.BatchNorm2d(mid), nn.SiLU(),
+            nn.Conv2d(mid, mid, 3, stride, 1, groups=mid, bias=False), nn.BatchNorm2d(mid), nn.SiLU(),
+            SqueezeExcite(mid), nn.Conv2d(mid, cout, 1, bias=False), nn.BatchNorm2d(cout))
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.body(x)
+        return x + y if self.residual else y
+
+
+def efficientnet_small() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, 32, 3, 1, 1, bias=False), nn.BatchNorm2d(32), nn.SiLU(),
+                         MBConv(32, 32, 1), MBConv(32, 48, 2), MBConv(48, 48, 1), MBConv(48, 96, 2), MBConv(96, 96, 1),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(96, 10))
+
+
 class SparseTables(nn.Module):
     """A recommender's sparse side (as DLRM's): 8 categorical features, 4 ids each, summed per table by
     its own embedding bag, concatenated into a small MLP."""
@@ -329,6 +400,10 @@ def _seq(batch: int) -> torch.Tensor:
     return torch.randn(batch, 64, 32)
 
 
+def _text(batch: int) -> torch.Tensor:
+    return torch.randint(0, 4096, (batch, 64))
+
+
 MODELS: dict[str, tuple] = {  # name → (build, per-sample input shape or example_input)
     "depthwise-separable": (depthwise_separable, (3, 32, 32)),
     "resnext-grouped": (grouped_net, (3, 32, 32)),
@@ -348,6 +423,8 @@ MODELS: dict[str, tuple] = {  # name → (build, per-sample input shape or examp
     "fasttext-bigrams-seq256": (FastTextBigrams, _document),
     "wav2vec-encoder-64ch-8k": (wav2vec_encoder, (1, 8000)),
     "tcn-4x64-k3-seq256": (tcn, (40, 256)),
+    "gpt-4x256-vocab4096": (GPT, _text),
+    "efficientnet-se-32px": (efficientnet_small, (3, 32, 32)),
 }
 
 
