@@ -401,3 +401,67 @@ def test_a_candidate_with_as_many_features_as_a_folds_rows_is_skipped_not_a_cras
     assert m["features"] == ["const", "flops", "bytes"]
     big = OpRecord("aten.mm", "linear", "forward", "", 10**9, 10**7, 5 * 10**6, min_dim=512, gemm_mnk=(4096, 512, 512))
     assert model_mean(m, [big]) == pytest.approx(2e-5 + 1e-11 * 10**9 + 1e-10 * 1.5 * 10**7, rel=0.15)
+
+
+def softmax_rows(n_networks: int = 16, seed: int = 3) -> list[Row]:
+    """Softmax ops costing 5 µs + 1e-7 s × bytes^0.4, on 1 kB to 1 MB: more concave than the square root
+    of the bytes, so a rate of every byte beside it comes out negative and cross-validation picks the
+    square root alone, which prices a 67 MB op at a fraction of what any per-byte rate would."""
+    rng = random.Random(seed)
+    rows = []
+    for n in range(n_networks):
+        ops, times = [], []
+        for _ in range(rng.randint(2, 5)):
+            b = rng.randint(10**3, 10**6)
+            ops.append(OpRecord("aten._softmax", "softmax", "forward", "", b // 8, b // 2, b // 2))
+            times.append(5e-6 + 1e-7 * b ** 0.4)
+        rows.append(Row(ops, sum(times), n, "transformer", times, 20 * sum(times)))
+    return rows
+
+
+def test_a_byte_class_keeps_the_rate_of_every_byte_where_another_byte_feature_fits_better():
+    # run CN's full calibration chose const + sqrt_bytes for softmax and priced a language model's
+    # 67 MB log-softmax at 0.02× its time: a memory-bound class must keep the rate of every byte
+    free = fit_class(softmax_rows(), folds=4)["time_s"]
+    assert "bytes" not in free["features"] and "sqrt_bytes" in free["features"]  # what CV alone picks
+    m = fit_class(softmax_rows(), folds=4, need_bytes=True)["time_s"]
+    assert "bytes" in m["features"]
+    p = dict(zip(m["features"], m["params"]))
+    assert p["bytes"] > 0
+    big = OpRecord("aten._log_softmax", "softmax", "forward", "", 0, 2**25, 2**25)  # 67 MB
+    assert model_mean(m, [big]) > 4 * model_mean(free, [big])
+
+
+def dram_rows(extra_s_per_byte: float, big_networks: int, n_networks: int = 16, seed: int = 11) -> list[Row]:
+    """Convolutions costing 20 µs + 1e-11 s/FLOP + 1e-10 s/byte; in ``big_networks`` of the networks one
+    of them moves 40–120 MB (beyond features.BYTES_DRAM) and costs ``extra_s_per_byte`` more on every byte."""
+    from green_estimate.features import BYTES_DRAM
+
+    rng = random.Random(seed)
+    rows = []
+    for n in range(n_networks):
+        ops, times = [], []
+        for k in range(rng.randint(3, 6)):
+            big = n < big_networks and k == 0
+            b = rng.randint(40 * 10**6, 120 * 10**6) if big else rng.randint(10**5, 2 * 10**7)
+            f = rng.randint(10**7, 10**9)
+            ops.append(OpRecord("aten.convolution", "conv", "forward", "", f, b // 2, b - b // 2, True, 1, 64))
+            times.append(2e-5 + 1e-11 * f + 1e-10 * b + (extra_s_per_byte * b if b >= BYTES_DRAM else 0.0))
+        rows.append(Row(ops, sum(times), n, "cnn", times, 4 * sum(times)))
+    return rows
+
+
+def test_a_flop_class_that_ran_ops_beyond_the_cache_in_three_networks_prices_their_bytes():
+    # four of sixteen networks have one op each that streams from memory at 3× the in-cache cost per
+    # byte: its class totals are a small share of the fit, so cross-validation alone may leave it out
+    m = fit_class(dram_rows(2e-10, 4), folds=4, need_flops=True)["time_s"]
+    p = dict(zip(m["features"], m["params"]))
+    assert p.get("bytes_dram") == pytest.approx(2e-10, rel=1e-3) and p["bytes"] == pytest.approx(1e-10, rel=1e-3)
+    for r in dram_rows(2e-10, 3, n_networks=3, seed=29):  # unseen networks, each with a big op
+        assert model_mean(m, r.ops) == pytest.approx(r.time_s, rel=1e-5)
+    # where the cache holds them (no extra cost) the need cannot be met: the rate comes out ~0 or is
+    # dropped, and the class is priced as before
+    same = fit_class(dram_rows(0.0, 4), folds=4, need_flops=True)["time_s"]
+    assert dict(zip(same["features"], same["params"])).get("bytes_dram", 0.0) < 1e-12
+    for r in dram_rows(0.0, 3, n_networks=3, seed=29):
+        assert model_mean(same, r.ops) == pytest.approx(r.time_s, rel=1e-4)
