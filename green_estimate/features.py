@@ -73,6 +73,9 @@ FEATURES: dict[str, Callable[[OpRecord], float]] = {
     "bytes_medium": lambda op: float(op.nbytes) if BYTES_MEDIUM <= op.nbytes < BYTES_LARGE else 0.0,
     "bytes_large": lambda op: float(op.nbytes) if op.nbytes >= BYTES_LARGE else 0.0,
     "bytes_dram": lambda op: float(op.nbytes) if op.nbytes >= BYTES_DRAM else 0.0,
+    # the bytes an op moves beyond what the cache holds: its traffic past BYTES_DRAM streams from
+    # memory, the rest need not (an op just over it costs about what one just under it does)
+    "bytes_past_cache": lambda op: max(0.0, float(op.nbytes) - BYTES_DRAM),
     # bytes a new (not in-place) output of at least FRESH_BYTES takes from fresh pages
     "bytes_fresh": lambda op: (float(op.bytes_written)
                                if op.bytes_written >= FRESH_BYTES and not is_in_place(_short(op)) else 0.0),

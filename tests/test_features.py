@@ -133,3 +133,17 @@ def test_strided_conv_flops_are_dense_convolutions_stepping_by_more_than_one():
     assert [FEATURES["conv_strided_backward_flops"](o) for o in ops] == [0.0, 1000.0, 0.0, 0.0, 0.0, 0.0]
     mm = OpRecord("aten.mm", "linear", "forward", "", 1000, 0, 0, gemm_mnk=(64, 4, 64), min_dim=4)
     assert FEATURES["conv_strided_flops"](mm) == 0.0
+
+
+def test_bytes_past_cache_are_an_ops_bytes_beyond_the_dram_threshold():
+    from green_estimate.features import BYTES_DRAM
+
+    def conv(read: int, written: int) -> OpRecord:
+        return OpRecord("aten.convolution", "conv", "forward", "", 10**8, read, written)
+
+    ops = [conv(10**7, 10**7), conv(16_777_216, 16_777_216), conv(5 * 10**7, 2 * 10**7)]  # 20 MB, 33.5 MB, 70 MB
+    past = [feature_vector([o], ["bytes_past_cache"])[0] for o in ops]
+    assert past == [0.0, 2 * 16_777_216 - BYTES_DRAM, 7e7 - BYTES_DRAM]
+    assert feature_vector(ops, ["bytes_past_cache"]) == [sum(past)]
+    # the step feature it replaced priced all of the 33.5 MB op's bytes as memory traffic
+    assert feature_vector([ops[1]], ["bytes_dram"]) == [float(2 * 16_777_216)]

@@ -82,9 +82,23 @@ CANDIDATES: tuple[tuple[str, ...], ...] = (
     ("const", "bytes", "bytes_large", "indices"),
     ("const",),
 )
-# ...and each set with the rate of every FLOP and of every byte again with the extra cost per byte of
-# ops that outgrow the caches (DRAM_FEATURE, below)
-CANDIDATES += tuple(c + ("bytes_dram",) for c in CANDIDATES if "flops" in c and "bytes" in c and "bytes_dram" not in c)
+# Ops that move more than a large last-level cache holds (features.BYTES_DRAM, 32 MB) stream the rest
+# from memory. In run CQ's full calibration (2-vCPU EPYC, 32 MiB L3) its convolutions of 32–64 MB were
+# priced at 0.58× their in-step time (backward, 24 ops in 16 networks) and those over 64 MB at
+# 0.24–0.54×, while those of 1–32 MB came out 0.94–1.02×: cross-validation on class totals per network
+# hardly sees the few networks that have such ops, and the robust fit shrinks them as outliers. So a
+# GEMM-like class whose calibration ran such ops in at least MIN_NETWORKS networks must price the
+# bytes they move beyond the cache (features' bytes_past_cache, beside the rate of every byte). Priced
+# on all their bytes instead (bytes_dram), a 33.5 MB convolution that ran in cache at 112 GFLOP/s
+# came out 2.6–2.9× its time (run CT). On a machine whose cache holds such ops the rate comes out near
+# zero, or negative and dropped (then the class does without it, as with KIND_FEATURES). Memory-bound
+# classes choose their cache-size terms by cross-validation alone, as before: the evidence is the
+# convolutions', and required there too, run CQ's quick samples refitted priced two of three held-out
+# CNNs 5–11 points lower (the step model's fresh-page term, which carries much the same bytes, came
+# out smaller).
+DRAM_FEATURE = "bytes_past_cache"
+# ...and each set with the rate of every FLOP and of every byte again with that extra cost
+CANDIDATES += tuple(c + (DRAM_FEATURE,) for c in CANDIDATES if "flops" in c and "bytes" in c and "bytes_dram" not in c)
 # No candidate prices fresh pages (new tensors of 32 MiB and more, see features.FRESH_BYTES): that
 # cost is one per byte whatever the op, and only the few wide networks show it, so per class it was
 # fitted from 3–6 networks each — at coefficients 25× apart, the robust fit down-weighting the largest
@@ -111,18 +125,6 @@ BYTE_CLASSES = frozenset({"elementwise", "copy", "norm", "relu", "pool", "reduct
 # Each such feature of an op kind with a cost of its own, and the base rate it adds to ("bytes": in
 # the memory-bound classes, "flops": in the GEMM-like ones):
 KIND_FEATURES: dict[str, str] = {"rng_bytes": "bytes", "conv_narrow_out_flops": "flops"}
-# Ops that move more than a large last-level cache holds (features.BYTES_DRAM, 32 MB) stream from
-# memory. In run CQ's full calibration (2-vCPU EPYC, 32 MiB L3) its convolutions of 32–64 MB were
-# priced at 0.58× their in-step time (backward, 24 ops in 16 networks) and those over 64 MB at
-# 0.24–0.54×, while those of 1–32 MB came out 0.94–1.02×: cross-validation on class totals per network
-# hardly sees the few networks that have such ops, and the robust fit shrinks them as outliers. So a
-# GEMM-like class whose calibration ran such ops in at least MIN_NETWORKS networks must price them
-# (beside the rate of every byte). On a machine whose cache holds them the rate comes out near zero,
-# or negative and dropped (then the class does without it, as with KIND_FEATURES). Memory-bound
-# classes choose it by cross-validation alone, as before: the evidence is the convolutions', and
-# required there too, run CQ's quick samples refitted priced two of three held-out CNNs 5–11 points
-# lower (the step model's fresh-page term, which carries much the same bytes, came out smaller).
-DRAM_FEATURE = "bytes_dram"
 MIN_ROWS = 8
 MIN_NETWORKS = 3
 # Classes whose model is chosen by the one-standard-error rule (Breiman et al., CART; Hastie et al.,

@@ -434,7 +434,7 @@ def test_a_byte_class_keeps_the_rate_of_every_byte_where_another_byte_feature_fi
 
 def dram_rows(extra_s_per_byte: float, big_networks: int, n_networks: int = 16, seed: int = 11) -> list[Row]:
     """Convolutions costing 20 µs + 1e-11 s/FLOP + 1e-10 s/byte; in ``big_networks`` of the networks one
-    of them moves 40–120 MB (beyond features.BYTES_DRAM) and costs ``extra_s_per_byte`` more on every byte."""
+    of them moves 40–120 MB and costs ``extra_s_per_byte`` more on each byte beyond features.BYTES_DRAM."""
     from green_estimate.features import BYTES_DRAM
 
     rng = random.Random(seed)
@@ -446,22 +446,23 @@ def dram_rows(extra_s_per_byte: float, big_networks: int, n_networks: int = 16, 
             b = rng.randint(40 * 10**6, 120 * 10**6) if big else rng.randint(10**5, 2 * 10**7)
             f = rng.randint(10**7, 10**9)
             ops.append(OpRecord("aten.convolution", "conv", "forward", "", f, b // 2, b - b // 2, True, 1, 64))
-            times.append(2e-5 + 1e-11 * f + 1e-10 * b + (extra_s_per_byte * b if b >= BYTES_DRAM else 0.0))
+            times.append(2e-5 + 1e-11 * f + 1e-10 * b + extra_s_per_byte * max(0.0, b - BYTES_DRAM))
         rows.append(Row(ops, sum(times), n, "cnn", times, 4 * sum(times)))
     return rows
 
 
 def test_a_flop_class_that_ran_ops_beyond_the_cache_in_three_networks_prices_their_bytes():
-    # four of sixteen networks have one op each that streams from memory at 3× the in-cache cost per
-    # byte: its class totals are a small share of the fit, so cross-validation alone may leave it out
+    # four of sixteen networks have one op each whose bytes beyond the cache stream from memory at 3×
+    # the in-cache cost: its class totals are a small share of the fit, so cross-validation alone may
+    # leave it out
     m = fit_class(dram_rows(2e-10, 4), folds=4, need_flops=True)["time_s"]
     p = dict(zip(m["features"], m["params"]))
-    assert p.get("bytes_dram") == pytest.approx(2e-10, rel=1e-3) and p["bytes"] == pytest.approx(1e-10, rel=1e-3)
+    assert p.get("bytes_past_cache") == pytest.approx(2e-10, rel=1e-3) and p["bytes"] == pytest.approx(1e-10, rel=1e-3)
     for r in dram_rows(2e-10, 3, n_networks=3, seed=29):  # unseen networks, each with a big op
         assert model_mean(m, r.ops) == pytest.approx(r.time_s, rel=1e-5)
     # where the cache holds them (no extra cost) the need cannot be met: the rate comes out ~0 or is
     # dropped, and the class is priced as before
     same = fit_class(dram_rows(0.0, 4), folds=4, need_flops=True)["time_s"]
-    assert dict(zip(same["features"], same["params"])).get("bytes_dram", 0.0) < 1e-12
+    assert dict(zip(same["features"], same["params"])).get("bytes_past_cache", 0.0) < 1e-12
     for r in dram_rows(0.0, 3, n_networks=3, seed=29):
         assert model_mean(same, r.ops) == pytest.approx(r.time_s, rel=1e-4)
