@@ -83,18 +83,18 @@ CANDIDATES: tuple[tuple[str, ...], ...] = (
     ("const",),
 )
 # Ops that move more than a large last-level cache holds (features.BYTES_DRAM, 32 MB) stream the rest
-# from memory. In run CQ's full calibration (2-vCPU EPYC, 32 MiB L3) its convolutions of 32–64 MB were
-# priced at 0.58× their in-step time (backward, 24 ops in 16 networks) and those over 64 MB at
-# 0.24–0.54×, while those of 1–32 MB came out 0.94–1.02×: cross-validation on class totals per network
+# from memory. In run CQ's full calibration (2-vCPU EPYC, 32 MiB L3) its backward convolutions of
+# 32–64 MB were priced at 0.58× their in-step time (24 ops in 16 networks) and every kind over 64 MB at
+# 0.24–0.54×, while dense ones of 1–32 MB came out 0.94–1.02×: cross-validation on class totals per network
 # hardly sees the few networks that have such ops, and the robust fit shrinks them as outliers. So a
 # GEMM-like class whose calibration ran such ops in at least MIN_NETWORKS networks must price the
 # bytes they move beyond the cache (features' bytes_past_cache, beside the rate of every byte). Priced
-# on all their bytes instead (bytes_dram), a 33.5 MB convolution that ran in cache at 112 GFLOP/s
-# came out 2.6–2.9× its time (run CT). On a machine whose cache holds such ops the rate comes out near
+# on all their bytes instead (bytes_dram), 33.5 MB convolutions that ran in cache at up to 112 GFLOP/s
+# came out 2.6–2.9× their time (run CS). On a machine whose cache holds such ops the rate comes out near
 # zero, or negative and dropped (then the class does without it, as with KIND_FEATURES). Memory-bound
 # classes choose their cache-size terms by cross-validation alone, as before: the evidence is the
 # convolutions', and required there too, run CQ's quick samples refitted priced two of three held-out
-# CNNs 5–11 points lower (the step model's fresh-page term, which carries much the same bytes, came
+# CNNs 4–11 points lower (the step model's fresh-page term, which carries much the same bytes, came
 # out smaller).
 DRAM_FEATURE = "bytes_past_cache"
 # ...and each set with the rate of every FLOP and of every byte again with that extra cost
