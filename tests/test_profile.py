@@ -74,10 +74,13 @@ def _report() -> CostReport:
 # cafe855 with the features added since — depthwise_wide_backward_flops, rng_bytes, transcendental_bytes,
 # new_bytes, indices — defined as in features.py).
 PINNED = {
-    # run AX's full profile (2026-11-30), computed with the code that shipped it (GRUs counted as a CPU
-    # runs them), not cafe855: it has terms cafe855 lacks (conv1d_flops) and reference-scaled intervals
-    "cpu-reference-2core.json": (0.05122790827029561, 0.00731827261004223, 0.042507998862345846,
-                                 0.06173658266643221),
+    # run AX's full profile (2026-11-30) as refitted on its own samples by the code of bff9e32 (every byte
+    # priced in memory-bound classes, bytes past 32 MB in GEMM-like ones), computed with that code, not
+    # cafe855: it has terms cafe855 lacks (conv1d_flops, bytes_past_cache) and reference-scaled
+    # intervals. As run AX's fit made it: 0.05122790827029561, 0.00731827261004223, [0.0425, 0.0617]
+    # (the refit moved this made-up conv's price from 6.97 to 5.63 ms)
+    "cpu-reference-2core.json": (0.04183365281700637, 0.005976236116715195, 0.03400630262927534,
+                                 0.051462651705841085),
     "gtx-1080-yarally-cain2023.json": (0.07873874751285265, 0.0009691344465890402, 0.04255886735375714,
                                        0.14567564283041087),
     # computed with the code of 2026-11-30 that refitted it on runs H200-b's and H200-d's samples
