@@ -151,10 +151,12 @@ def calibrate(
     in_suite = {c.id for c in suite.cases}
     measured = sum(1 for s in samples if s.get("case") in in_suite)
     stopped = max_minutes if measured < len(in_suite) else None
+    here_probe = _cpu_probe() if device == "cpu" and probe else None
+    priors, prior_source = _priors(here_probe, precision)
     try:
         if stopped is not None:
             _check_partial(samples, suite.cases)
-        fitted = fit_profile(samples, folds=folds, gpu=device != "cpu")
+        fitted = fit_profile(samples, folds=folds, gpu=device != "cpu", priors=priors, prior_source=prior_source)
     except GreenEstimateError as e:
         if stopped is None:
             raise
@@ -162,7 +164,7 @@ def calibrate(
             f"--max-minutes {stopped:g} stopped the run after {measured} of {len(in_suite)} networks, too few to fit: "
             f"{e}. Run the same command with --resume to measure the rest (with a larger --max-minutes, or none); "
             f"every network measured is kept in {samples_path}") from e
-    about = _calibration_entries(precision, header["idle_power_w"], quick, elapsed, probe=device == "cpu" and probe)
+    about = _calibration_entries(precision, header["idle_power_w"], quick, elapsed, probe=here_probe)
     about["suite_networks"] = {"measured": measured, "in_suite": len(in_suite)}
     from green_estimate.pace import pace_summary
 
@@ -243,13 +245,25 @@ def _cpu_probe() -> dict:
     return run_probe()
 
 
+def _priors(here_probe: dict | None, precision: str) -> tuple[dict[str, dict[str, float]], dict]:
+    """What a CPU calibration with device probe ``here_probe`` may borrow from the shipped CPU profile
+    (:mod:`green_estimate.calibration.priors`; nothing without a probe)."""
+    if here_probe is None:
+        return {}, {}
+    from green_estimate.calibration.priors import borrowed_priors
+    from green_estimate.profile_store import shipped_profiles
+
+    source = next((p for p in shipped_profiles() if p.device.get("kind") == "cpu"), None)
+    return borrowed_priors(source, here_probe, precision)
+
+
 def _calibration_entries(precision: str, idle_power_w: float | None, quick: bool, elapsed_s: float,
-                         probe: bool) -> dict:
-    """What the profile says about how it was made besides device and meter: the CPU's probe (when
-    ``probe``), precision, idle power, suite, time."""
+                         probe: dict | None) -> dict:
+    """What the profile says about how it was made besides device and meter: the CPU's ``probe``
+    (when one was measured), precision, idle power, suite, time."""
     from green_estimate.counting.precision import precision_dtype
 
-    return {**({"probe": _cpu_probe()} if probe else {}), "dtype": precision_dtype(precision), "precision": precision, "idle_power_w": idle_power_w,
+    return {**({"probe": probe} if probe else {}), "dtype": precision_dtype(precision), "precision": precision, "idle_power_w": idle_power_w,
             "suite": "quick" if quick else "full", "calibration_time_s": elapsed_s}
 
 
@@ -290,11 +304,15 @@ def _idle_power_w(samples_path: Path, resume: bool, meter: Meter, device: str, i
     return None
 
 
-def fit_profile(samples: list[dict], folds: int = 5, gpu: bool = False) -> ProfileDocument:
+def fit_profile(samples: list[dict], folds: int = 5, gpu: bool = False,
+                priors: dict[str, dict[str, float]] | None = None, prior_source: dict | None = None) -> ProfileDocument:
     """A profile's models from network samples: op models per class, the step model, powers, intervals.
 
     ``gpu``: the samples' op times are a GPU's kernel times, so the step model's op-time scale is at
-    least :data:`~green_estimate.calibration.step_fit.GPU_OP_SCALE_FLOOR`.
+    least :data:`~green_estimate.calibration.step_fit.GPU_OP_SCALE_FLOOR`. ``priors``: per class,
+    coefficients for op sizes the samples have too few networks of (see
+    :mod:`green_estimate.calibration.priors`); what a class took is recorded under ``borrowed``, with
+    ``prior_source`` (where they came from).
 
     The document has no name, device or meter yet: :func:`calibrate` adds them.
 
@@ -310,7 +328,8 @@ def fit_profile(samples: list[dict], folds: int = 5, gpu: bool = False) -> Profi
     references = [s for s in samples if s["params"].get("family") == REFERENCE_FAMILY]
     samples = [s for s in samples if s["params"].get("family") != REFERENCE_FAMILY]
     rows = class_rows(samples)
-    classes = fit_classes(rows, folds=folds)
+    classes = fit_classes(rows, folds=folds, priors=priors)
+    borrowed = {cls: fitted["borrowed"] for cls, fitted in classes.items() if fitted.get("borrowed")}
     for needed in ("linear", "elementwise"):
         if needed not in classes:
             raise GreenEstimateError(f"calibration produced no {needed} model (too few samples): run the full suite")
@@ -328,5 +347,6 @@ def fit_profile(samples: list[dict], folds: int = 5, gpu: bool = False) -> Profi
         time_provenance="measured", step_model=step,
         extras={"energy_basis": "total", "torch_version": torch.__version__, "dtype": "float32",
                 "sample_count": len(samples), "repeat_noise": repeat_noise(samples), "method": "in-context",
-                "uncalibrated_classes_priced_as": default, "count_revision": COUNT_REVISION})
+                "uncalibrated_classes_priced_as": default, "count_revision": COUNT_REVISION,
+                **({"borrowed": {**(prior_source or {}), "classes": borrowed}} if borrowed else {})})
 

@@ -97,6 +97,12 @@ CANDIDATES: tuple[tuple[str, ...], ...] = (
 # CNNs 4–11 points lower (the step model's fresh-page term, which carries much the same bytes, came
 # out smaller).
 DRAM_FEATURE = "bytes_past_cache"
+# A calibration that ran such ops in fewer than MIN_NETWORKS networks (a quick one: two of its networks
+# have convolutions past 32 MB, none past 64 MB) has no evidence of their cost, and priced a ResNet-18
+# at 64 px 27–44% low (run CR). Such a class borrows that coefficient from a profile made with more
+# (calibration/priors.py: the shipped CPU profile's, rescaled by the two machines' probed bandwidth);
+# fit_class takes it as ``prior``.
+PRIOR_FEATURES = (DRAM_FEATURE,)
 # ...and each set with the rate of every FLOP and of every byte again with that extra cost
 CANDIDATES += tuple(c + (DRAM_FEATURE,) for c in CANDIDATES if "flops" in c and "bytes" in c and "bytes_dram" not in c)
 # No candidate prices fresh pages (new tensors of 32 MiB and more, see features.FRESH_BYTES): that
@@ -289,7 +295,8 @@ def _grouped_cv(X: Any, y: Any, groups: Any, step: Any, folds: int) -> dict | No
 
 
 def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...], ...] = CANDIDATES,
-              need_flops: bool = False, need_bytes: bool = False, one_se: bool = False) -> dict | None:
+              need_flops: bool = False, need_bytes: bool = False, one_se: bool = False,
+              prior: dict[str, float] | None = None) -> dict | None:
     """The best model of one class's in-context time, or ``None`` with too few rows.
 
     Candidates: the feature sets of :data:`CANDIDATES` (``need_flops``: only those with the rate of
@@ -303,6 +310,12 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
     feature; only when none does that either, among all. With
     ``one_se`` the one with the fewest features among those within a standard error of that (see
     :data:`ONE_SE`).
+
+    ``prior``: coefficients of features the rows have too little evidence of (fewer than
+    :data:`MIN_NETWORKS` of their networks have them, or none), from a profile made with more (see
+    :data:`PRIOR_FEATURES`): each such feature joins the model at that coefficient, its cost is taken
+    off the rows' time before the fit, and the result lists it under ``borrowed``. A feature the rows
+    have in enough networks is fitted as usual.
     """
     import numpy as np
 
@@ -314,7 +327,11 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
     names = list(dict.fromkeys(f for cand in candidates for f in cand))
     X_all, y, groups, step = _design(rows, tuple(names))  # every feature once; candidates take columns
     column = {f: j for j, f in enumerate(names)}
-    present = {f for f in names if (X_all[:, column[f]] != 0).any()}
+    borrowed = {f: float(c) for f, c in (prior or {}).items()
+                if f in column and _networks_having(X_all[:, column[f]], groups) < MIN_NETWORKS}
+    for f, c in borrowed.items():
+        y = y - X_all[:, column[f]] * c  # the borrowed cost is known: the candidates fit the rest
+    present = {f for f in names if (X_all[:, column[f]] != 0).any() and f not in borrowed}
     needed: set[str] = set()  # kinds of op the rows ran in enough networks, with their base rates
     for f, base in KIND_FEATURES.items():
         if ((need_bytes if base == "bytes" else need_flops) and f in column
@@ -325,6 +342,7 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
         needed |= {DRAM_FEATURE, "bytes"}
     inputs: set[tuple[str, ...]] = set()
     for cand in candidates:
+        cand = tuple(f for f in cand if f not in borrowed)
         used = tuple(f for f in cand if f in present)
         if used in inputs:
             continue  # the same columns as a candidate fitted already (features this class never has)
@@ -360,16 +378,26 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
         bar = best[0]["mean_step_share_error"] + best[0]["mean_step_share_error_se"]
         best = min((f for f in pool if f[1]["mean_step_share_error"] <= bar),
                    key=lambda f: (len(f[2]["features"]), f[1]["mean_step_share_error"]))[1:]
-    return {"n_samples": len(rows), "n_networks": len({r.network for r in rows}), "time_s": best[1],
-            "cv": {"time_s": best[0]}}
+    model = best[1]
+    if borrowed:
+        k = len(model["features"])
+        model = {**model, "features": model["features"] + list(borrowed),
+                 "params": model["params"] + list(borrowed.values()),
+                 "cov": [row + [0.0] * len(borrowed) for row in model["cov"]]
+                 + [[0.0] * (k + len(borrowed)) for _ in borrowed]}
+    return {"n_samples": len(rows), "n_networks": len({r.network for r in rows}), "time_s": model,
+            "cv": {"time_s": best[0]}, **({"borrowed": borrowed} if borrowed else {})}
 
 
-def fit_classes(rows: dict[str, list[Row]], folds: int = 5) -> dict[str, dict]:
-    """A time model per class that has enough rows, its features chosen by grouped cross-validation."""
+def fit_classes(rows: dict[str, list[Row]], folds: int = 5,
+                priors: dict[str, dict[str, float]] | None = None) -> dict[str, dict]:
+    """A time model per class that has enough rows, its features chosen by grouped cross-validation
+    (``priors``: per class, coefficients for what its rows have too little evidence of; see
+    :func:`fit_class`)."""
     out = {}
     for cls, cls_rows in sorted(rows.items()):
         fit = fit_class(cls_rows, folds=folds, need_flops=cls in FLOP_CLASSES, need_bytes=cls in BYTE_CLASSES,
-                        one_se=cls in ONE_SE)
+                        one_se=cls in ONE_SE, prior=(priors or {}).get(cls))
         if fit is not None:
             out[cls] = fit
     return out

@@ -466,3 +466,35 @@ def test_a_flop_class_that_ran_ops_beyond_the_cache_in_three_networks_prices_the
     assert dict(zip(same["features"], same["params"])).get("bytes_past_cache", 0.0) < 1e-12
     for r in dram_rows(0.0, 3, n_networks=3, seed=29):
         assert model_mean(same, r.ops) == pytest.approx(r.time_s, rel=1e-4)
+
+
+def test_a_flop_class_with_too_few_networks_past_the_cache_borrows_that_rate_and_fits_the_rest():
+    # no network ran an op past the cache (a quick suite has one or two): without a prior the class has
+    # no such term and prices an unseen 40-120 MB op at the in-cache rate
+    unseen = dram_rows(2e-10, 3, n_networks=3, seed=29)
+    alone = fit_class(dram_rows(2e-10, 0), folds=4, need_flops=True)
+    assert "bytes_past_cache" not in alone["time_s"]["features"] and "borrowed" not in alone
+    assert all(model_mean(alone["time_s"], r.ops) < 0.9 * r.time_s for r in unseen)
+    none = fit_class(dram_rows(2e-10, 0), folds=4, need_flops=True, prior={"bytes_past_cache": 2e-10})
+    assert none["borrowed"] == {"bytes_past_cache": 2e-10}
+    for r in unseen:
+        assert model_mean(none["time_s"], r.ops) == pytest.approx(r.time_s, rel=1e-5)
+    # two networks with such ops: the borrowed cost is taken off their time and the rest fitted, so
+    # the other rates come out exact
+    fit = fit_class(dram_rows(2e-10, 2), folds=4, need_flops=True, prior={"bytes_past_cache": 2e-10})
+    m = fit["time_s"]
+    p = dict(zip(m["features"], m["params"]))
+    assert fit["borrowed"] == {"bytes_past_cache": 2e-10} and m["features"][-1] == "bytes_past_cache"
+    assert m["features"].count("bytes_past_cache") == 1 and p["bytes_past_cache"] == 2e-10
+    assert p["bytes"] == pytest.approx(1e-10, rel=1e-3)
+    assert len(m["cov"]) == len(m["features"]) and all(len(row) == len(m["features"]) for row in m["cov"])
+    assert m["cov"][-1] == [0.0] * len(m["features"])  # a borrowed rate adds no fit uncertainty
+    for r in unseen:
+        assert model_mean(m, r.ops) == pytest.approx(r.time_s, rel=1e-5)
+    # a wrong prior is not fitted around where the evidence is thin: it prices what it says
+    wrong = fit_class(dram_rows(2e-10, 2), folds=4, need_flops=True, prior={"bytes_past_cache": 4e-10})["time_s"]
+    assert dict(zip(wrong["features"], wrong["params"]))["bytes_past_cache"] == 4e-10
+    # a class that ran such ops in enough networks fits the rate itself, whatever the prior says
+    own = fit_class(dram_rows(2e-10, 4), folds=4, need_flops=True, prior={"bytes_past_cache": 9e-10})
+    assert "borrowed" not in own
+    assert dict(zip(own["time_s"]["features"], own["time_s"]["params"]))["bytes_past_cache"] == pytest.approx(2e-10, rel=1e-3)
