@@ -146,9 +146,9 @@ def _render(result) -> None:  # noqa: ANN001
     borrowed = p.get("borrowed")
     if borrowed:
         what = "; ".join(f"{cls}: {', '.join(borrowed['classes'][cls])}" for cls in sorted(borrowed["classes"]))
-        console.print(f"Borrowed from {borrowed['from']}, carried here by the probed bandwidth "
-                      f"(×{borrowed['bandwidth_ratio']:.2f}): {what} — the cost of bytes an op moves past a 32 MB "
-                      "cache, which this calibration ran in too few networks to fit.")
+        console.print(f"Borrowed from {borrowed['from']} ({borrowed['ratio_basis']}: ×{borrowed['ratio']:.2f}): {what} "
+                      "— the cost of bytes an op moves past a 32 MB cache, which this calibration ran in too few "
+                      "networks to fit.")
     iv = p["step_model"]["interval"]
     local = iv.get("local")
     cover = (local["coverage_unseen_family"]["time_s"] if local else iv["time_s"]["coverage_unseen_family"]).get("0.9")

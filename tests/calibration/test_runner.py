@@ -157,12 +157,13 @@ class MinuteClock:
 
 def test_a_cpu_calibration_records_its_probe_and_what_it_borrowed(suite_file, tmp_path, monkeypatch, capsys):
     # the suite's networks have no op past the cache: the GEMM-like classes take that rate from the
-    # shipped CPU profile, carried by the probed bandwidth (here half the shipped profile's machine's)
+    # shipped CPU profile, carried by the probed bandwidth (here another CPU, half as fast)
     import green_estimate.calibration.calibrator as calibrator
     from green_estimate.profile_store import shipped_profiles
 
     source = next(p for p in shipped_profiles() if p.device.get("kind") == "cpu")
-    here = {**source.probe, "bandwidth_bytes_per_s": source.probe["bandwidth_bytes_per_s"] / 2}
+    here = {**source.probe, "fingerprint": {**source.probe["fingerprint"], "cpu_model": "Intel Xeon"},
+            "bandwidth_bytes_per_s": source.probe["bandwidth_bytes_per_s"] / 2}
     monkeypatch.setattr(calibrator, "_cpu_probe", lambda: here)
     out = tmp_path / "p.json"
     res = calibrate(out=out, meter=FakeMeter(power_w=20.0), suite_path=suite_file, settings=FAST, folds=3)
@@ -170,7 +171,8 @@ def test_a_cpu_calibration_records_its_probe_and_what_it_borrowed(suite_file, tm
     assert prof["probe"] == here
     shipped = source.data["classes"]["linear"]["time_s"]
     want = 2.0 * shipped["params"][shipped["features"].index("bytes_past_cache")]
-    assert prof["borrowed"]["from"] == source.name and prof["borrowed"]["bandwidth_ratio"] == pytest.approx(2.0)
+    assert prof["borrowed"]["from"] == source.name and prof["borrowed"]["ratio"] == pytest.approx(2.0)
+    assert prof["borrowed"]["ratio_basis"] == "32 MiB copy"
     assert prof["borrowed"]["classes"]["linear"] == {"bytes_past_cache": pytest.approx(want)}
     linear = prof["classes"]["linear"]["time_s"]
     assert linear["params"][linear["features"].index("bytes_past_cache")] == pytest.approx(want)
@@ -180,7 +182,7 @@ def test_a_cpu_calibration_records_its_probe_and_what_it_borrowed(suite_file, tm
 
     _render(res)
     said = " ".join(capsys.readouterr().out.split())
-    assert f"Borrowed from {source.name}, carried here by the probed bandwidth (×2.00): linear: bytes_past_cache" in said
+    assert f"Borrowed from {source.name} (32 MiB copy: ×2.00): linear: bytes_past_cache" in said
 
 
 def test_max_minutes_stops_measuring_and_the_profile_says_how_many_networks_it_has(suite_file, tmp_path, capsys):
