@@ -100,8 +100,8 @@ DRAM_FEATURE = "bytes_past_cache"
 # A calibration that ran such ops in fewer than MIN_NETWORKS networks (a quick one: two of its networks
 # have convolutions past 32 MB, none past 64 MB) has no evidence of their cost, and priced a ResNet-18
 # at 64 px 27–44% low (run CR). Such a class borrows that coefficient from a profile made with more
-# (calibration/priors.py: the shipped CPU profile's, rescaled by the two machines' probed bandwidth);
-# fit_class takes it as ``prior``.
+# (green_estimate/calibration/priors.py: the shipped CPU profile's, as it is on the CPU that made it,
+# else rescaled by the two machines' probed bandwidth); fit_class takes it as ``prior``.
 PRIOR_FEATURES = (DRAM_FEATURE,)
 # ...and each set with the rate of every FLOP and of every byte again with that extra cost
 CANDIDATES += tuple(c + (DRAM_FEATURE,) for c in CANDIDATES if "flops" in c and "bytes" in c and "bytes_dram" not in c)
