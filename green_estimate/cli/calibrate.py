@@ -38,7 +38,9 @@ def calibrate(
     under the energy meter; per-class op models, a step model, per-class power and intervals from
     leaving whole architecture families out are fitted with statsmodels. 19 standard reference
     architectures are measured too (not by the quick GPU suite) and never fitted: their errors are
-    printed, and they scale the intervals (split conformal prediction). Each sample is appended to a
+    printed, and they scale the intervals (split conformal prediction). On a CPU, a class that ran too
+    few networks with ops past a 32 MB cache to fit their cost (a quick suite's convolutions) takes
+    it from the shipped CPU profile, carried here by the device probe; the output says so. Each sample is appended to a
     samples file beside the profile as it is measured, so Ctrl-C loses nothing; --resume continues
     where it stopped. --max-minutes bounds the measuring: the profile is then fitted on the networks
     measured so far, and says how many of the suite's those were.
