@@ -64,6 +64,12 @@ def shipped_profiles() -> list[Profile]:
     return [read_profile(p, origin="shipped") for p in _shipped_paths()]
 
 
+def shipped_cpu_profile() -> Profile | None:
+    """The shipped CPU profile (``cpu-reference-2core``): the default on a CPU with no local profile,
+    and what a CPU calibration borrows from; ``None`` if the package holds none."""
+    return next((p for p in shipped_profiles() if p.device.get("kind") == "cpu"), None)
+
+
 def local_profiles() -> list[Profile]:
     d = profiles_dir()
     if not d.exists():
@@ -167,10 +173,10 @@ def default_profile(device: str | None = None, precision: str | None = None) -> 
                     raise ProfileError(f"no profile for {name}: run `green-estimate calibrate --gpu "
                                        f"{device.split(':')[1]}` or pass --profile")
                 return Profile.from_dict(datasheet_profile(spec.key), origin="datasheet")
-    shipped = [p for p in shipped_profiles() if p.device.get("kind") == "cpu"]
-    if not shipped:
+    shipped = shipped_cpu_profile()
+    if shipped is None:
         raise ProfileError("no profile available: run `green-estimate calibrate --cpu --quick` or pass --profile")
-    return shipped[0]
+    return shipped
 
 
 def list_all_profiles() -> list[dict]:

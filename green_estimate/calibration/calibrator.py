@@ -251,10 +251,9 @@ def _priors(here_probe: dict | None, precision: str) -> tuple[dict[str, dict[str
     if here_probe is None:
         return {}, {}
     from green_estimate.calibration.priors import borrowed_priors
-    from green_estimate.profile_store import shipped_profiles
+    from green_estimate.profile_store import shipped_cpu_profile
 
-    source = next((p for p in shipped_profiles() if p.device.get("kind") == "cpu"), None)
-    return borrowed_priors(source, here_probe, precision)
+    return borrowed_priors(shipped_cpu_profile(), here_probe, precision)
 
 
 def _calibration_entries(precision: str, idle_power_w: float | None, quick: bool, elapsed_s: float,

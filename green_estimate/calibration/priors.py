@@ -23,13 +23,14 @@ def bandwidth_ratio(made: Mapping[str, Any], here: Mapping[str, Any]) -> tuple[f
     """The time multiplier of a bytes coefficient from the probe ``made`` to the probe ``here``, and
     what it rests on: ``same CPU`` (1), ``memory copy`` (the copies past the last-level cache) or
     ``32 MiB copy`` (a probe from before that copy)."""
+    from green_estimate.device_probe import ratios
     from green_estimate.fingerprint import same_cpu
 
     if made.get("fingerprint") and here.get("fingerprint") and same_cpu(made["fingerprint"], here["fingerprint"]):
         return 1.0, "same CPU"
     if made.get("dram_bandwidth_bytes_per_s") and here.get("dram_bandwidth_bytes_per_s"):
         return made["dram_bandwidth_bytes_per_s"] / here["dram_bandwidth_bytes_per_s"], "memory copy"
-    return made["bandwidth_bytes_per_s"] / here["bandwidth_bytes_per_s"], "32 MiB copy"
+    return ratios(made, here)["bytes"], "32 MiB copy"
 
 
 def borrowed_priors(source: Any, here_probe: Mapping[str, Any] | None,

@@ -61,7 +61,7 @@ from green_estimate.loading import Workload  # noqa: E402
 from green_estimate.pace import OFF_PACE, ReferenceTimer, off_pace, pace_probe_for  # noqa: E402
 from green_estimate.predict import predict_report
 from green_estimate.profile import Profile
-from green_estimate.profile_store import check_precision_matches, read_profile, shipped_profiles  # noqa: E402
+from green_estimate.profile_store import check_precision_matches, read_profile, shipped_cpu_profile  # noqa: E402
 from green_estimate.training_plan import TrainingPlan  # noqa: E402
 from green_estimate.transfer import reference_factors  # noqa: E402
 
@@ -582,7 +582,7 @@ def main() -> None:
                 print(f"calibrate --cpu{flags}: {calib_s[which]:.0f} s; "
                       f"leave-one-family-out median error {100 * iv['median_ape']:.1f}%", flush=True)
             elif which == "default":
-                profiles["default"] = next(p for p in shipped_profiles() if p.data["device"]["kind"] == "cpu")
+                profiles["default"] = shipped_cpu_profile()
             else:
                 profiles[which] = given[which]
         preds: dict[str, dict] = {p: {} for p in profiles}

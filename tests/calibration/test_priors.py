@@ -5,11 +5,7 @@ import pytest
 
 from green_estimate.calibration.fit import FLOP_CLASSES, PRIOR_FEATURES
 from green_estimate.calibration.priors import borrowed_priors
-from green_estimate.profile_store import shipped_profiles
-
-
-def _shipped_cpu():
-    return next(p for p in shipped_profiles() if p.device.get("kind") == "cpu")
+from green_estimate.profile_store import shipped_cpu_profile
 
 
 def _coefficients(profile, feature):
@@ -22,7 +18,7 @@ def _coefficients(profile, feature):
 
 
 def test_the_shipped_rates_past_the_cache_are_taken_as_they_are_on_the_cpu_that_made_them():
-    source = _shipped_cpu()
+    source = shipped_cpu_profile()
     have = {cls: c for cls, c in _coefficients(source, PRIOR_FEATURES[0]).items() if cls in FLOP_CLASSES and c > 0}
     assert have, "the shipped CPU profile prices bytes past the cache in some GEMM-like class"
     # the same CPU, its 32 MiB copy read twice as fast (as it does at a cache's edge): no rescaling
@@ -33,7 +29,7 @@ def test_the_shipped_rates_past_the_cache_are_taken_as_they_are_on_the_cpu_that_
 
 
 def test_on_another_cpu_they_are_carried_by_the_memory_copy_or_else_the_32_mib_copy():
-    source = _shipped_cpu()
+    source = shipped_cpu_profile()
     have = {cls: c for cls, c in _coefficients(source, PRIOR_FEATURES[0]).items() if cls in FLOP_CLASSES and c > 0}
     other = {**source.probe["fingerprint"], "cpu_model": "Intel Xeon", "cpu_id": "6/143/8"}
     # the shipped probe has no copy past the cache: the 32 MiB copy's ratio (here half the bandwidth)
@@ -50,7 +46,7 @@ def test_on_another_cpu_they_are_carried_by_the_memory_copy_or_else_the_32_mib_c
 
 
 def test_nothing_is_borrowed_without_a_probe_or_at_another_precision():
-    source = _shipped_cpu()
+    source = shipped_cpu_profile()
     assert borrowed_priors(source, None) == ({}, {})
     assert borrowed_priors(source, dict(source.probe), precision="bf16") == ({}, {})
     assert borrowed_priors(source.replaced(probe=None), dict(source.probe)) == ({}, {})

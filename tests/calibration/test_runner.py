@@ -159,9 +159,9 @@ def test_a_cpu_calibration_records_its_probe_and_what_it_borrowed(suite_file, tm
     # the suite's networks have no op past the cache: the GEMM-like classes take that rate from the
     # shipped CPU profile, carried by the probed bandwidth (here another CPU, half as fast)
     import green_estimate.calibration.calibrator as calibrator
-    from green_estimate.profile_store import shipped_profiles
+    from green_estimate.profile_store import shipped_cpu_profile
 
-    source = next(p for p in shipped_profiles() if p.device.get("kind") == "cpu")
+    source = shipped_cpu_profile()
     here = {**source.probe, "fingerprint": {**source.probe["fingerprint"], "cpu_model": "Intel Xeon"},
             "bandwidth_bytes_per_s": source.probe["bandwidth_bytes_per_s"] / 2}
     monkeypatch.setattr(calibrator, "_cpu_probe", lambda: here)
