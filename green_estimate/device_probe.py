@@ -1,10 +1,10 @@
-"""The device probe: about 14 s of measurements that carry a CPU profile to another CPU.
+"""The device probe: about 15 s of measurements that carry a CPU profile to another CPU.
 
 A profile is a property of the machine that made it. The probe measures what decides how the same
 step runs elsewhere — a square GEMM's rate, a thin GEMM's rate, a 3×3 convolution's rate (forward
 and backward: convolutions run in another library than GEMMs, whose speed relative to the GEMM's
-differs from CPU to CPU), memory bandwidth, the cost of one aten call, plain Python speed — and
-three fixed reference training steps. Calibration stores the probe of the calibrating machine in
+differs from CPU to CPU), memory bandwidth, the cost of one aten call, plain Python speed, what a
+new 64 MiB tensor's pages cost to fault in and to unmap — and three fixed reference training steps. Calibration stores the probe of the calibrating machine in
 the profile; on another CPU ``predict`` probes this machine (once: the result is cached per CPU
 name, identity numbers and vector instructions, thread count and torch version, until ``green-estimate
 probe`` measures it again), rescales each
@@ -32,7 +32,16 @@ PROBE_METHOD = "settled-allocator-3-rounds"
 PROBE_ROUNDS = 3
 # What a probe measures: a cached probe without one of them (made by an older probe) is measured again.
 RATE_KEYS = ("gemm_flops_per_s", "thin_gemm_flops_per_s", "conv_flops_per_s", "bandwidth_bytes_per_s", "dispatch_s",
-             "python_loop_s")
+             "python_loop_s", "fresh_page_s_per_byte", "unmap_s_per_byte")
+# Fresh pages: a new tensor of 32 MiB or more (features.FRESH_BYTES) takes pages the kernel maps and
+# zeroes as the op first writes them, and gives them back when it is freed, between ops. Timed apart
+# on a 64 MiB tensor: filling a new one against filling one already touched is the fault cost per
+# byte, freeing it the unmap cost. On the 2-vCPU EPYC VM (4 KiB pages, transparent huge pages on
+# madvise) 0.20-0.23 and 0.062-0.071 ns/B for tensors of 33-256 MiB, one process to the next; a
+# machine that backs such tensors with huge pages pays less. Calibration takes both as measured
+# costs (fit.MEASURED_FEATURES), not fitted ones: few calibration networks have such tensors.
+FRESH_PROBE_BYTES = 64 << 20
+FRESH_PROBE_REPS = 5
 REFERENCE_STEPS = (("cnn", 1, 32, "adam"), ("mlp", 3, 64, "adam"), ("transformer", 2, 16, "adam"))
 # Two more copies, timed beside the 32 MiB one and recorded, which nothing carries a profile by yet: a
 # 2 MiB copy (4 MiB of traffic: in a last-level cache), ``cache_bandwidth_bytes_per_s``, and a copy of
@@ -106,6 +115,29 @@ def _rate(fn: Callable[[], None], budget_s: float) -> float:
     return statistics.median(times)
 
 
+def fresh_page_costs(nbytes: int = FRESH_PROBE_BYTES, reps: int = FRESH_PROBE_REPS) -> tuple[float, float]:
+    """Seconds per byte of faulting in a new tensor's pages and of unmapping them when it is freed:
+    medians of ``reps`` timings of a new ``nbytes`` tensor filled, freed, and a touched one filled."""
+    import torch
+
+    n = nbytes // 4
+    touched = torch.empty(n).fill_(0.0)
+    new_s, free_s, fill_s = [], [], []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fresh = torch.empty(n).fill_(1.0)
+        t1 = time.perf_counter()
+        del fresh
+        t2 = time.perf_counter()
+        touched.fill_(1.0)
+        t3 = time.perf_counter()
+        new_s.append(t1 - t0)
+        free_s.append(t2 - t1)
+        fill_s.append(t3 - t2)
+    fault = max(0.0, statistics.median(new_s) - statistics.median(fill_s)) / (4 * n)
+    return fault, statistics.median(free_s) / (4 * n)
+
+
 def _python_loop() -> None:
     total = 0
     for i in range(20000):
@@ -133,7 +165,7 @@ def reference_step_time_s(family: str, seed: int, batch: int, optimizer: str, bu
 
 
 def run_probe(budget_s: float = 0.35, step_budget_s: float = 0.5) -> dict[str, Any]:
-    """Probe this CPU (about 14 s): rates, costs and reference step times, all measured, each the
+    """Probe this CPU (about 15 s): rates, costs and reference step times, all measured, each the
     median of :data:`PROBE_ROUNDS` rounds over all of them (a shared machine's speed moves within
     seconds: interleaved, a slow moment touches one round of each, not one figure)."""
     import torch
@@ -163,9 +195,11 @@ def run_probe(budget_s: float = 0.35, step_budget_s: float = 0.5) -> dict[str, A
         "add": lambda: torch.add(x, y), "python": _python_loop}
     steps = [reference_step(*ref) for ref in REFERENCE_STEPS]
     rounds: dict[str, list[float]] = {k: [] for k in [*kernels, *(str(i) for i in range(len(steps)))]}
+    pages: list[tuple[float, float]] = []
     for _ in range(PROBE_ROUNDS):
         for name, fn in kernels.items():
             rounds[name].append(_rate(fn, budget_s))
+        pages.append(fresh_page_costs())
         for i, step in enumerate(steps):
             rounds[str(i)].append(_rate(step, step_budget_s))
     med = {k: statistics.median(v) for k, v in rounds.items()}
@@ -182,6 +216,8 @@ def run_probe(budget_s: float = 0.35, step_budget_s: float = 0.5) -> dict[str, A
         "cache_bandwidth_bytes_per_s": 2 * small.numel() * 4 / med["cache_copy"],
         "dram_bandwidth_bytes_per_s": 2 * huge.numel() * 4 / med["dram_copy"], "dram_copy_bytes": huge.numel() * 4,
         "last_level_cache_bytes": llc, "dispatch_s": add_s, "python_loop_s": py_s,
+        "fresh_page_s_per_byte": statistics.median(f for f, _ in pages),
+        "unmap_s_per_byte": statistics.median(u for _, u in pages),
         "reference_steps": refs,
     }
 
@@ -216,7 +252,7 @@ def cached_probe() -> dict[str, Any] | None:
 
 def probe_here(refresh: bool = False) -> dict[str, Any]:
     """This machine's probe: the cached one (see :func:`cached_probe`) unless ``refresh`` or there is
-    none, else measured now (about 14 s) and cached in its place."""
+    none, else measured now (about 15 s) and cached in its place."""
     import torch
 
     from green_estimate.fingerprint import cpu_fingerprint
@@ -237,11 +273,16 @@ def probe_here(refresh: bool = False) -> dict[str, Any]:
 
 def ratios(made: dict, here: dict) -> dict[str, float]:
     """Time multipliers from the profile's machine to this one, per kind of coefficient (``conv_flops``
-    only when both probes timed a convolution: a profile probed before that prices conv FLOPs by GEMMs)."""
+    only when both probes timed a convolution: a profile probed before that prices conv FLOPs by GEMMs;
+    ``fresh`` and ``unmap``, the fresh-page costs, only when both probes measured them)."""
     conv = {"conv_flops": made["conv_flops_per_s"] / here["conv_flops_per_s"]} \
         if made.get("conv_flops_per_s") and here.get("conv_flops_per_s") else {}
+    pages = {"fresh": here["fresh_page_s_per_byte"] / made["fresh_page_s_per_byte"],
+             "unmap": here["unmap_s_per_byte"] / made["unmap_s_per_byte"]} \
+        if all((p.get("fresh_page_s_per_byte") or 0) > 0 and (p.get("unmap_s_per_byte") or 0) > 0 for p in (made, here)) \
+        else {}
     return {
-        **conv,
+        **conv, **pages,
         "flops": made["gemm_flops_per_s"] / here["gemm_flops_per_s"],
         "thin_flops": made["thin_gemm_flops_per_s"] / here["thin_gemm_flops_per_s"],
         "bytes": made["bandwidth_bytes_per_s"] / here["bandwidth_bytes_per_s"],
@@ -255,6 +296,8 @@ def feature_ratio(feature: str, r: dict[str, float], cls: str = "") -> float:
     convolution's for the conv class's, where probed), bandwidth for bytes, dispatch otherwise."""
     if cls == "conv" and "flops" in feature and "conv_flops" in r:
         return r["conv_flops"]
+    if feature == "bytes_fresh" and "fresh" in r:
+        return r["fresh"]
     if feature in ("gemm_flops_thin", "gemm_flops_narrow", "depthwise_flops", "flops_small", "sqrt_flops"):
         return r["thin_flops"]
     if "flops" in feature:
@@ -268,4 +311,6 @@ def step_feature_ratio(feature: str, r: dict[str, float]) -> float:
     """The step model's coefficients: the op-time scale stays; the work between ops is Python's."""
     if feature.endswith("_time_s"):
         return 1.0
+    if feature == "fresh_bytes" and "unmap" in r:
+        return r["unmap"]
     return math.sqrt(r["python"] * r["dispatch"])

@@ -120,7 +120,7 @@ class PaceProbe:
 def pace_probe_for(profile: Any, device: str) -> PaceProbe | None:
     """The pace probe for trials on ``device`` priced by ``profile``. On a CPU the baseline is, for a
     profile made on this CPU, the median pace of its calibration, else its probe's reference step;
-    for another profile, this CPU's probe (cached; measured once, about 14 s). None on a GPU (the
+    for another profile, this CPU's probe (cached; measured once, about 15 s). None on a GPU (the
     reference step is a CPU step) or when nothing holds the reference step."""
     if not device.startswith("cpu"):
         return None

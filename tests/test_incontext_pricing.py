@@ -305,6 +305,8 @@ def test_the_probe_takes_each_figure_as_the_median_of_interleaved_rounds(monkeyp
     monkeypatch.setattr(probe_mod, "DRAM_COPY_MIN_BYTES", 1 << 20)
     monkeypatch.setattr(probe_mod, "_rate", fake_rate)
     monkeypatch.setattr(probe_mod, "reference_step", fake_step)
+    pages = iter([(2e-10, 7e-11), (9e-10, 9e-10), (2.2e-10, 6e-11)])  # round 2's pages are slow too
+    monkeypatch.setattr(probe_mod, "fresh_page_costs", lambda: next(pages))
     p = inspect.unwrap(probe_mod.run_probe)()  # the probe itself, not the test session's cache of it
     assert len(calls) == probe_mod.PROBE_ROUNDS * len(calls_per_round)
     # interleaved: each round times every kernel, then every reference step
@@ -317,7 +319,33 @@ def test_the_probe_takes_each_figure_as_the_median_of_interleaved_rounds(monkeyp
     assert p["last_level_cache_bytes"] == 1 << 20 and p["dram_copy_bytes"] == 4 << 20
     assert p["dram_bandwidth_bytes_per_s"] == pytest.approx(2 * (4 << 20) / 1e-3)
     assert [r["time_s"] for r in p["reference_steps"]] == pytest.approx([1e-3] * len(probe_mod.REFERENCE_STEPS))
+    assert p["fresh_page_s_per_byte"] == 2.2e-10 and p["unmap_s_per_byte"] == 7e-11
     assert p["method"] == probe_mod.PROBE_METHOD and set(probe_mod.RATE_KEYS) <= set(p)
+
+
+def test_fresh_page_costs_are_measured_per_byte():
+    from green_estimate.allocator import settle
+    from green_estimate.device_probe import fresh_page_costs
+
+    settle()  # 64 MiB is past glibc's largest mmap threshold: fresh pages every time
+    fault, unmap = fresh_page_costs(64 << 20, reps=3)
+    # per byte: a 64 MiB tensor faults in and unmaps in well under 0.7 s on any machine (10 ns/B)
+    assert 0.0 <= fault < 1e-8 and 0.0 < unmap < 1e-8
+
+
+def test_fresh_page_coefficients_follow_the_probed_page_costs():
+    import green_estimate.device_probe as probe_mod
+
+    made = {**PROBE, "fresh_page_s_per_byte": 2e-10, "unmap_s_per_byte": 7e-11}
+    here = {**PROBE, "fresh_page_s_per_byte": 1e-10, "unmap_s_per_byte": 1.4e-10}
+    r = probe_mod.ratios(made, here)
+    assert r["fresh"] == pytest.approx(0.5) and r["unmap"] == pytest.approx(2.0)
+    assert probe_mod.feature_ratio("bytes_fresh", r, "elementwise") == pytest.approx(0.5)
+    assert probe_mod.step_feature_ratio("fresh_bytes", r) == pytest.approx(2.0)
+    # a probe that did not measure them (made before; or a machine whose faults came out free): bandwidth
+    for old in (PROBE, {**PROBE, "fresh_page_s_per_byte": 0.0, "unmap_s_per_byte": 7e-11}):
+        r = probe_mod.ratios(old, here)
+        assert "fresh" not in r and probe_mod.feature_ratio("bytes_fresh", r, "elementwise") == r["bytes"]
 
 
 def test_the_last_level_cache_is_summed_over_the_slices_the_cpus_use(tmp_path):

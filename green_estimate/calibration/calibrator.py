@@ -156,7 +156,8 @@ def calibrate(
     try:
         if stopped is not None:
             _check_partial(samples, suite.cases)
-        fitted = fit_profile(samples, folds=folds, gpu=device != "cpu", priors=priors, prior_source=prior_source)
+        fitted = fit_profile(samples, folds=folds, gpu=device != "cpu", priors=priors, prior_source=prior_source,
+                             fresh_pages=fresh_page_costs(here_probe))
     except GreenEstimateError as e:
         if stopped is None:
             raise
@@ -239,10 +240,22 @@ def _timed_suite_run(cases: list[Case], meter: Meter, samples_path: Path, header
 
 
 def _cpu_probe() -> dict:
-    """The device probe of this CPU (about 14 s), stored so the profile can be rescaled on another CPU."""
+    """The device probe of this CPU (about 15 s), stored so the profile can be rescaled on another CPU."""
     from green_estimate.device_probe import run_probe
 
     return run_probe()
+
+
+def fresh_page_costs(probe: dict | None) -> dict | None:
+    """What a device probe measured of fresh pages (seconds per byte to fault a new tensor's pages in,
+    and to unmap them), for :func:`fit_profile`; None for a probe without them (made before they were
+    measured) or no probe (a GPU's calibration: its tensors are not the C library's)."""
+    fault, unmap = (probe or {}).get("fresh_page_s_per_byte"), (probe or {}).get("unmap_s_per_byte")
+    if fault is None or unmap is None:
+        return None
+    when = probe.get("fresh_pages_measured_utc") or probe.get("measured_utc")  # the former: added to an older probe
+    return {"fault_s_per_byte": float(fault), "unmap_s_per_byte": float(unmap), "from": "device probe",
+            **({"measured_utc": when} if when else {})}
 
 
 def _priors(here_probe: dict | None, precision: str) -> tuple[dict[str, dict[str, float]], dict]:
@@ -304,14 +317,18 @@ def _idle_power_w(samples_path: Path, resume: bool, meter: Meter, device: str, i
 
 
 def fit_profile(samples: list[dict], folds: int = 5, gpu: bool = False,
-                priors: dict[str, dict[str, float]] | None = None, prior_source: dict | None = None) -> ProfileDocument:
+                priors: dict[str, dict[str, float]] | None = None, prior_source: dict | None = None,
+                fresh_pages: dict | None = None) -> ProfileDocument:
     """A profile's models from network samples: op models per class, the step model, powers, intervals.
 
     ``gpu``: the samples' op times are a GPU's kernel times, so the step model's op-time scale is at
     least :data:`~green_estimate.calibration.step_fit.GPU_OP_SCALE_FLOOR`. ``priors``: per class,
     coefficients for op sizes the samples have too few networks of (see
     :mod:`green_estimate.calibration.priors`); what a class took is recorded under ``borrowed``, with
-    ``prior_source`` (where they came from).
+    ``prior_source`` (where they came from). ``fresh_pages``: the measured cost per byte of new tensors
+    of 32 MiB or more (:func:`fresh_page_costs`): the memory-bound classes price faulting them in at
+    it, the step model unmapping them (:data:`~green_estimate.calibration.fit.MEASURED_FEATURES`);
+    without it the step model fits one cost for both. It is recorded under ``fresh_pages``.
 
     The document has no name, device or meter yet: :func:`calibrate` adds them.
 
@@ -327,14 +344,16 @@ def fit_profile(samples: list[dict], folds: int = 5, gpu: bool = False,
     references = [s for s in samples if s["params"].get("family") == REFERENCE_FAMILY]
     samples = [s for s in samples if s["params"].get("family") != REFERENCE_FAMILY]
     rows = class_rows(samples)
-    classes = fit_classes(rows, folds=folds, priors=priors)
+    known = {"bytes_fresh": fresh_pages["fault_s_per_byte"]} if fresh_pages else None
+    classes = fit_classes(rows, folds=folds, priors=priors, known=known)
     borrowed = {cls: fitted["borrowed"] for cls, fitted in classes.items() if fitted.get("borrowed")}
     for needed in ("linear", "elementwise"):
         if needed not in classes:
             raise GreenEstimateError(f"calibration produced no {needed} model (too few samples): run the full suite")
     default = "elementwise"
     step = fit_step_model(samples, classes, rows, default, op_scale_floor=GPU_OP_SCALE_FLOOR if gpu else 0.0,
-                          references=references)
+                          references=references,
+                          fixed={"fresh_bytes": fresh_pages["unmap_s_per_byte"]} if fresh_pages else None)
     power = step["power_w"]
     entries = {}
     for cls, fitted in classes.items():
@@ -347,5 +366,6 @@ def fit_profile(samples: list[dict], folds: int = 5, gpu: bool = False,
         extras={"energy_basis": "total", "torch_version": torch.__version__, "dtype": "float32",
                 "sample_count": len(samples), "repeat_noise": repeat_noise(samples), "method": "in-context",
                 "uncalibrated_classes_priced_as": default, "count_revision": COUNT_REVISION,
-                **({"borrowed": {**(prior_source or {}), "classes": borrowed}} if borrowed else {})})
+                **({"borrowed": {**(prior_source or {}), "classes": borrowed}} if borrowed else {}),
+                **({"fresh_pages": fresh_pages} if fresh_pages else {})})
 

@@ -108,7 +108,17 @@ CANDIDATES += tuple(c + (DRAM_FEATURE,) for c in CANDIDATES if "flops" in c and 
 # No candidate prices fresh pages (new tensors of 32 MiB and more, see features.FRESH_BYTES): that
 # cost is one per byte whatever the op, and only the few wide networks show it, so per class it was
 # fitted from 3–6 networks each — at coefficients 25× apart, the robust fit down-weighting the largest
-# as outliers. The step model carries it with one coefficient (step_fit.STEP_FEATURES' fresh_bytes).
+# as outliers. Fitted as one step-level coefficient instead (step_fit.STEP_FEATURES' fresh_bytes),
+# faulting and unmapping together came out 0.04–0.18 ns/B in seven refits, where the device probe measures 0.16–0.23
+# to fault a new tensor in and 0.05–0.07 to unmap it (2-vCPU EPYC VM), and a word2vec net, a
+# recommender and fastText, whose steps are mostly Adam's new table-sized tensors, were priced
+# 16–42% low (docs/performance.md, run DC). So where the device probe measured them, a memory-bound
+# class (BYTE_CLASSES) takes the fault cost as measured, ``known`` to fit_class: its ops' new
+# tensors of 32 MiB or more cost that per byte, and the class fits the rest; the step model takes the
+# unmapping at the probe's cost (calibrator.fit_profile). GEMM-like classes fit their cost past the
+# cache as before, which carries their outputs' faults: with the measured cost subtracted as well,
+# the linear class lost its rate past the cache in six of seven refits (run DC).
+MEASURED_FEATURES = ("bytes_fresh",)
 # GEMM-like classes must be priced by their FLOPs: a bytes-only fit can win cross-validation on the
 # calibration's networks and still be wrong by 10× on a GEMM larger than any of them.
 FLOP_CLASSES = frozenset({"linear", "conv", "attention"})
@@ -296,7 +306,7 @@ def _grouped_cv(X: Any, y: Any, groups: Any, step: Any, folds: int) -> dict | No
 
 def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...], ...] = CANDIDATES,
               need_flops: bool = False, need_bytes: bool = False, one_se: bool = False,
-              prior: dict[str, float] | None = None) -> dict | None:
+              prior: dict[str, float] | None = None, known: dict[str, float] | None = None) -> dict | None:
     """The best model of one class's in-context time, or ``None`` with too few rows.
 
     Candidates: the feature sets of :data:`CANDIDATES` (``need_flops``: only those with the rate of
@@ -316,6 +326,9 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
     :data:`PRIOR_FEATURES`): each such feature joins the model at that coefficient, its cost is taken
     off the rows' time before the fit, and the result lists it under ``borrowed``. A feature the rows
     have in enough networks is fitted as usual.
+
+    ``known``: coefficients of features whose cost was measured apart (:data:`MEASURED_FEATURES`):
+    each joins the model at that coefficient whatever the rows have, its cost taken off their time.
     """
     import numpy as np
 
@@ -331,6 +344,9 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
                 if f in column and _networks_having(X_all[:, column[f]], groups) < MIN_NETWORKS}
     for f, c in borrowed.items():
         y = y - X_all[:, column[f]] * c  # the borrowed cost is known: the candidates fit the rest
+    known = {f: float(c) for f, c in (known or {}).items() if f not in borrowed}
+    if known:
+        y = y - np.array([feature_vector(r.ops, list(known)) for r in rows], dtype=float) @ np.array(list(known.values()))
     present = {f for f in names if (X_all[:, column[f]] != 0).any() and f not in borrowed}
     needed: set[str] = set()  # kinds of op the rows ran in enough networks, with their base rates
     for f, base in KIND_FEATURES.items():
@@ -379,25 +395,29 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
         best = min((f for f in pool if f[1]["mean_step_share_error"] <= bar),
                    key=lambda f: (len(f[2]["features"]), f[1]["mean_step_share_error"]))[1:]
     model = best[1]
-    if borrowed:
+    fixed = {**borrowed, **known}
+    if fixed:
         k = len(model["features"])
-        model = {**model, "features": model["features"] + list(borrowed),
-                 "params": model["params"] + list(borrowed.values()),
-                 "cov": [row + [0.0] * len(borrowed) for row in model["cov"]]
-                 + [[0.0] * (k + len(borrowed)) for _ in borrowed]}
+        model = {**model, "features": model["features"] + list(fixed),
+                 "params": model["params"] + list(fixed.values()),
+                 "cov": [row + [0.0] * len(fixed) for row in model["cov"]]
+                 + [[0.0] * (k + len(fixed)) for _ in fixed]}
     return {"n_samples": len(rows), "n_networks": len({r.network for r in rows}), "time_s": model,
             "cv": {"time_s": best[0]}, **({"borrowed": borrowed} if borrowed else {})}
 
 
 def fit_classes(rows: dict[str, list[Row]], folds: int = 5,
-                priors: dict[str, dict[str, float]] | None = None) -> dict[str, dict]:
+                priors: dict[str, dict[str, float]] | None = None, known: dict[str, float] | None = None
+                ) -> dict[str, dict]:
     """A time model per class that has enough rows, its features chosen by grouped cross-validation
-    (``priors``: per class, coefficients for what its rows have too little evidence of; see
+    (``priors``: per class, coefficients for what its rows have too little evidence of; ``known``:
+    measured costs, which the memory-bound classes take (see :data:`MEASURED_FEATURES`); see
     :func:`fit_class`)."""
     out = {}
     for cls, cls_rows in sorted(rows.items()):
         fit = fit_class(cls_rows, folds=folds, need_flops=cls in FLOP_CLASSES, need_bytes=cls in BYTE_CLASSES,
-                        one_se=cls in ONE_SE, prior=(priors or {}).get(cls))
+                        one_se=cls in ONE_SE, prior=(priors or {}).get(cls),
+                        known=known if cls in BYTE_CLASSES else None)
         if fit is not None:
             out[cls] = fit
     return out
@@ -422,7 +442,7 @@ def refit_params(rows: list[Row], features: list[str], fallback: list[float] | N
     params = [0.0] * len(features)
     if fallback is not None:
         for k in range(len(features)):
-            if _networks_having(X[:, k], groups) < MIN_NETWORKS:
+            if _networks_having(X[:, k], groups) < MIN_NETWORKS or features[k] in MEASURED_FEATURES:  # measured: kept
                 params[k] = float(fallback[k])
                 y = y - X[:, k] * params[k]
                 X[:, k] = 0.0

@@ -99,7 +99,8 @@ def _wls(X: Any, y: Any) -> Any:
 GPU_OP_SCALE_FLOOR = 1.0
 
 
-def fit_step(X: Any, y: Any, op_scale_floor: float = 0.0) -> tuple[list[float], Fit]:
+def fit_step(X: Any, y: Any, op_scale_floor: float = 0.0, fixed: dict[str, float] | None = None
+             ) -> tuple[list[float], Fit]:
     """Step coefficients in :data:`STEP_FEATURES` order, and the fit.
 
     One robust fit with every coefficient bounded at zero: an op's in-step time and the work between
@@ -121,11 +122,12 @@ def fit_step(X: Any, y: Any, op_scale_floor: float = 0.0) -> tuple[list[float], 
         if 0 < int(((X[:, a] != 0) | (X[:, b] != 0)).sum()) < MIN_REGION_NETWORKS:
             X[:, a], X[:, b] = X[:, a] + X[:, b], 0.0  # the whole region's time, one scale
             tied.append((a, b))
-    used = [j for j in range(X.shape[1]) if (X[:, j] != 0).any()]
+    held = {STEP_FEATURES.index(f): float(c) for f, c in (fixed or {}).items()}
+    used = [j for j in range(X.shape[1]) if (X[:, j] != 0).any() and j not in held]
     A = X[:, used] / y[:, None]  # relative errors: each row divided by its step time
     col = np.abs(A).max(axis=0)
     A = A / col  # unit columns: FLOP-sized and per-step terms in one system
-    b = np.ones(len(y))
+    b = np.ones(len(y)) - sum((X[:, j] * c for j, c in held.items()), np.zeros(len(y))) / y  # what is left to fit
     lo = np.zeros(len(used))
     if op_scale_floor > 0 and 0 in used:
         lo[used.index(0)] = op_scale_floor * col[used.index(0)]  # in the unit columns' scale
@@ -137,6 +139,8 @@ def fit_step(X: Any, y: Any, op_scale_floor: float = 0.0) -> tuple[list[float], 
     full = [0.0] * X.shape[1]
     for j, v in zip(used, x / col):
         full[j] = float(v)
+    for j, c in held.items():
+        full[j] = c
     if full[0] <= 0:  # not physical: price ops as profiled, with the other terms as fitted
         full[0] = 1.0
     for a, b in tied:
@@ -217,8 +221,8 @@ def quantile(errors: list[float], level: float) -> float:
 
 
 def _family_out_errors(samples: list[dict], classes: dict[str, dict], rows: dict[str, list[Row]], default: str,
-                       X: Any, y: Any, structure: list[list[float]], op_scale_floor: float = 0.0
-                       ) -> tuple[dict[str, list[float]], list[str], list[int]]:
+                       X: Any, y: Any, structure: list[list[float]], op_scale_floor: float = 0.0,
+                       fixed: dict[str, float] | None = None) -> tuple[dict[str, list[float]], list[str], list[int]]:
     """Absolute log errors of every network predicted with its family left out of the op models.
 
     ``structure`` is each network's :func:`structure_features` (the same in every refit). Returns the
@@ -245,7 +249,7 @@ def _family_out_errors(samples: list[dict], classes: dict[str, dict], rows: dict
         Xf = np.array([step_features(s, c, st) for s, c, st in zip(samples, ot, structure)])
         for i in (i for i, f in enumerate(fam_of) if f == fam):
             rest = [j for j in range(len(samples)) if j != i]
-            pf, _ = fit_step(Xf[rest], y[rest], op_scale_floor)
+            pf, _ = fit_step(Xf[rest], y[rest], op_scale_floor, fixed)
             sc = [_scaled(c, pf) for c in ot]
             pw = fit_power([samples[j] for j in rest], [sc[j] for j in rest], [float(y[j]) for j in rest])
             t_pred = float(Xf[i] @ np.array(pf))
@@ -306,7 +310,8 @@ def _reference_errors(refs: list[dict], classes: dict[str, dict], default: str, 
 
 
 def fit_step_model(samples: list[dict], classes: dict[str, dict], rows: dict[str, list[Row]],
-                   default: str, op_scale_floor: float = 0.0, references: list[dict] | None = None) -> dict:
+                   default: str, op_scale_floor: float = 0.0, references: list[dict] | None = None,
+                   fixed: dict[str, float] | None = None) -> dict:
     """The step model, per-class power and leave-one-family-out intervals from the network samples
     (``op_scale_floor``: :func:`fit_step`'s, in every refit); with ``references`` (samples of
     standard models the fit never saw), their errors, which scale the intervals (split conformal)."""
@@ -316,13 +321,13 @@ def fit_step_model(samples: list[dict], classes: dict[str, dict], rows: dict[str
     op_times = _class_op_times(samples, classes, default)
     structure = [structure_features(s) for s in samples]
     X = np.array([step_features(s, c, st) for s, c, st in zip(samples, op_times, structure)])
-    params, res = fit_step(X, y, op_scale_floor)
+    params, res = fit_step(X, y, op_scale_floor, fixed)
     scaled = [_scaled(c, params) for c in op_times]
     power = fit_power(samples, scaled, list(y))
     cov = np.atleast_2d(res.cov_params()).tolist()  # every step feature's (zero where no network has it)
 
     log_err, err_family, err_index = _family_out_errors(samples, classes, rows, default, X, y, structure,
-                                                        op_scale_floor)
+                                                        op_scale_floor, fixed)
     interval = _interval_summary(log_err, err_family, sorted({s["params"]["family"] for s in samples}))
     if err_index:
         kinds = sorted({k for c in scaled for k in c} | set(classes)) + [FUSED]

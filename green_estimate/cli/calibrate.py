@@ -38,12 +38,15 @@ def calibrate(
     under the energy meter; per-class op models, a step model, per-class power and intervals from
     leaving whole architecture families out are fitted with statsmodels. 19 standard reference
     architectures are measured too (not by the quick GPU suite) and never fitted: their errors are
-    printed, and they scale the intervals (split conformal prediction). On a CPU, a class that ran too
-    few networks with ops past a 32 MB cache to fit their cost (a quick suite's convolutions) takes
-    it from the shipped CPU profile, carried here by the device probe; the output says so. Each sample is appended to a
+    printed, and they scale the intervals (split conformal prediction). Each sample is appended to a
     samples file beside the profile as it is measured, so Ctrl-C loses nothing; --resume continues
     where it stopped. --max-minutes bounds the measuring: the profile is then fitted on the networks
     measured so far, and says how many of the suite's those were.
+
+    On a CPU, a class that ran too few networks with ops past a 32 MB cache to fit their cost (a quick
+    suite's convolutions) takes it from the shipped CPU profile, carried here by the device probe; new
+    tensors of 32 MiB or more are priced at what the probe measured them to cost (faulting their pages
+    in, unmapping them), not fitted. The output says both.
 
     Example: green-estimate calibrate --cpu --quick --out my-cpu.json
 
@@ -151,6 +154,11 @@ def _render(result) -> None:  # noqa: ANN001
         console.print(f"Borrowed from {borrowed['from']} ({borrowed['ratio_basis']}: ×{borrowed['ratio']:.2f}): {what} "
                       "— the cost of bytes an op moves past a 32 MB cache, which this calibration ran in too few "
                       "networks to fit.")
+    pages = p.get("fresh_pages")
+    if pages:
+        console.print(f"Fresh pages (new tensors of 32 MiB or more), measured by the {pages['from']}: "
+                      f"{pages['fault_s_per_byte'] * 1e9:.3f} ns/byte to fault them in (priced in the memory-bound "
+                      f"classes), {pages['unmap_s_per_byte'] * 1e9:.3f} ns/byte to unmap them (in the step model).")
     iv = p["step_model"]["interval"]
     local = iv.get("local")
     cover = (local["coverage_unseen_family"]["time_s"] if local else iv["time_s"]["coverage_unseen_family"]).get("0.9")

@@ -15,6 +15,8 @@ RATES = (("gemm_flops_per_s", "square GEMM (512³)", "GFLOP/s", 1e-9),
          ("bandwidth_bytes_per_s", "copy bandwidth (32 MiB)", "GB/s", 1e-9),
          ("cache_bandwidth_bytes_per_s", "copy bandwidth (2 MiB, in cache; recorded, not used)", "GB/s", 1e-9),
          ("dram_bandwidth_bytes_per_s", "copy bandwidth (4× last-level cache; recorded, not used)", "GB/s", 1e-9),
+         ("fresh_page_s_per_byte", "fault in a new 64 MiB tensor's pages, per byte", "ns", 1e9),
+         ("unmap_s_per_byte", "unmap them when it is freed, per byte", "ns", 1e9),
          ("dispatch_s", "one aten call", "µs", 1e6),
          ("python_loop_s", "Python loop (20,000 iterations)", "ms", 1e3))
 
@@ -25,10 +27,11 @@ def probe(
     profile: Annotated[str | None, typer.Option("--profile", help="The CPU profile to compare with (default: the one predict uses on this CPU).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON (schema green-estimate/probe-report@1).")] = False,
 ) -> None:
-    """Measure this CPU's device probe again (about 14 s) and cache it in place of the old one.
+    """Measure this CPU's device probe again (about 15 s) and cache it in place of the old one.
 
     A CPU profile made on another CPU is carried here by the probe (GEMM, convolution and bandwidth rates,
-    the cost of one aten call, Python's speed, three reference training steps). predict probes once and
+    the cost of one aten call, Python's speed, what a new 64 MiB tensor's pages cost, three reference
+    training steps). predict probes once and
     keeps the result, so a probe taken in a minute the machine ran fast or slow stays in every later
     prediction: run this to measure it again. The table sets the new probe beside the one it replaced and
     beside the profile's own machine; below it, how predict carries the profile here and how far that
@@ -47,7 +50,7 @@ def probe(
     else:
         from contextlib import nullcontext
 
-        with nullcontext() if json_out else stderr_console().status("probing this CPU (about 14 s)"):
+        with nullcontext() if json_out else stderr_console().status("probing this CPU (about 15 s)"):
             report = probe_report(prof, refresh=True)
     if json_out:
         echo_json(report)

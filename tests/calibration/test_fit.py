@@ -101,6 +101,34 @@ def test_a_byte_class_leaves_the_fresh_page_cost_to_the_step_model():
     assert fresh_bytes(o for r in rows for o in r.ops) == sum(o.bytes_written for o in big) > 0
 
 
+def test_a_measured_fresh_page_cost_is_taken_off_and_the_rest_fitted_exactly():
+    # the same rows with the fault cost measured apart (fit.MEASURED_FEATURES): the class takes it as
+    # it is, fits 3 µs + 1e-10 s/byte from what is left, and prices the fresh tensors exactly
+    rows = fresh_rows(2e-10)
+    fit = fit_class(rows, folds=4, need_bytes=True, known={"bytes_fresh": 2e-10})
+    m = fit["time_s"]
+    assert m["features"][-1] == "bytes_fresh" and m["params"][-1] == 2e-10
+    assert all(c == 0.0 for c in m["cov"][-1])  # a measured cost: no fitted uncertainty
+    assert fit["cv"]["time_s"]["median_ape"] < 1e-6
+    for r in rows:
+        assert model_mean(m, r.ops) == pytest.approx(r.time_s, rel=1e-6)
+    # a leave-out fit keeps the measured cost, whatever its rows say
+    params = refit_params(rows[:9], m["features"], m["params"])
+    assert params[-1] == 2e-10
+    # a measured cost off by half is priced as measured; the class fits what it leaves
+    off = fit_class(rows, folds=4, need_bytes=True, known={"bytes_fresh": 1e-10})["time_s"]
+    assert off["params"][-1] == 1e-10
+
+
+def test_only_memory_bound_classes_take_the_measured_fresh_page_cost():
+    from green_estimate.calibration.fit import fit_classes
+
+    rows = {"elementwise": fresh_rows(2e-10), "linear": linear_rows()}
+    fitted = fit_classes(rows, folds=4, known={"bytes_fresh": 2e-10})
+    assert "bytes_fresh" in fitted["elementwise"]["time_s"]["features"]
+    assert "bytes_fresh" not in fitted["linear"]["time_s"]["features"]
+
+
 def kind_rows(n_networks: int = 16, seed: int = 3) -> list[Row]:
     """Pointwise ops at 2 µs + 1e-10 s/byte, where dropout's ``bernoulli_`` costs 2e-9 s/byte more
     and ``sqrt``/``div_`` 3e-10 s/byte more (drawing random numbers, long-latency instructions); an

@@ -185,6 +185,42 @@ def test_a_cpu_calibration_records_its_probe_and_what_it_borrowed(suite_file, tm
     assert f"Borrowed from {source.name} (32 MiB copy: ×2.00): linear: bytes_past_cache" in said
 
 
+def test_a_cpu_calibration_prices_fresh_pages_at_the_probes_measured_costs(suite_file, tmp_path, monkeypatch, capsys):
+    # the probe measured 2e-10 s/byte to fault a new tensor's pages in and 7e-11 to unmap them: the
+    # memory-bound classes take the first as it is, the GEMM-like ones fit their own, the step model
+    # holds the second; without those figures in the probe the step model fits one cost for both
+    import green_estimate.calibration.calibrator as calibrator
+    from green_estimate.calibration.fit import BYTE_CLASSES
+    from green_estimate.profile_store import shipped_cpu_profile
+
+    here = {**shipped_cpu_profile().probe, "fresh_page_s_per_byte": 2e-10, "unmap_s_per_byte": 7e-11}
+    monkeypatch.setattr(calibrator, "_cpu_probe", lambda: here)
+    out = tmp_path / "p.json"
+    res = calibrate(out=out, meter=FakeMeter(power_w=20.0), suite_path=suite_file, settings=FAST, folds=3)
+    prof = json.loads(out.read_text())
+    assert prof["fresh_pages"]["fault_s_per_byte"] == 2e-10 and prof["fresh_pages"]["unmap_s_per_byte"] == 7e-11
+    assert prof["fresh_pages"]["from"] == "device probe"
+    for cls, entry in prof["classes"].items():
+        m = entry["time_s"]
+        if cls in BYTE_CLASSES:
+            assert m["params"][m["features"].index("bytes_fresh")] == 2e-10
+        else:
+            assert "bytes_fresh" not in m["features"]
+    step = prof["step_model"]
+    assert step["time_s"]["params"][step["features"].index("fresh_bytes")] == 7e-11
+    from green_estimate.cli.calibrate import _render
+
+    _render(res)
+    said = " ".join(capsys.readouterr().out.split())
+    assert "measured by the device probe: 0.200 ns/byte to fault them in" in said and "0.070 ns/byte to unmap" in said
+
+    old = {k: v for k, v in here.items() if k not in ("fresh_page_s_per_byte", "unmap_s_per_byte")}
+    monkeypatch.setattr(calibrator, "_cpu_probe", lambda: old)
+    calibrate(out=out, meter=FakeMeter(power_w=20.0), suite_path=suite_file, settings=FAST, folds=3, resume=True)
+    prof = json.loads(out.read_text())
+    assert "fresh_pages" not in prof and not any("bytes_fresh" in e["time_s"]["features"] for e in prof["classes"].values())
+
+
 def test_max_minutes_stops_measuring_and_the_profile_says_how_many_networks_it_has(suite_file, tmp_path, capsys):
     from green_estimate.cli.calibrate import _render
 

@@ -26,6 +26,7 @@ def probes(monkeypatch):
         made.append(1)
         return {"schema": probe_mod.PROBE_SCHEMA, "method": probe_mod.PROBE_METHOD, **PROBE,
                 "gemm_flops_per_s": 1e10 * len(made), "conv_flops_per_s": 4e10, "fingerprint": cpu_fingerprint(),
+                "fresh_page_s_per_byte": 2e-10, "unmap_s_per_byte": 7e-11,
                 "measured_utc": f"2026-11-30T0{len(made)}:00:00Z"}
 
     monkeypatch.setattr(probe_mod, "run_probe", fake)
