@@ -78,9 +78,12 @@ PINNED = {
     # priced in memory-bound classes, bytes past 32 MB in GEMM-like ones), computed with that code, not
     # cafe855: it has terms cafe855 lacks (conv1d_flops, bytes_past_cache) and reference-scaled
     # intervals. As run AX's fit made it: 0.05122790827029561, 0.00731827261004223, [0.0425, 0.0617]
-    # (the refit moved this made-up conv's price from 6.97 to 5.63 ms)
-    "cpu-reference-2core.json": (0.04183365281700637, 0.005976236116715195, 0.03400630262927534,
-                                 0.051462651705841085),
+    # (the refit moved this made-up conv's price from 6.97 to 5.63 ms). Refitted again on 2026-12-01
+    # with the fresh-page costs of three probes of its machine (docs/performance.md, runs DC to DG),
+    # computed with that code: as bff9e32's refit made it, 0.04183365281700637, 0.005976236116715195,
+    # [0.03400630262927534, 0.051462651705841085]
+    "cpu-reference-2core.json": (0.04206253664852472, 0.006008933806932102, 0.03421627069788326,
+                                 0.051708060324000694),
     "gtx-1080-yarally-cain2023.json": (0.07873874751285265, 0.0009691344465890402, 0.04255886735375714,
                                        0.14567564283041087),
     # computed with the code of 2026-11-30 that refitted it on runs H200-b's and H200-d's samples
