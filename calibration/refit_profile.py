@@ -78,7 +78,8 @@ def main() -> None:
     samples_paths, profile_path = args.paths[:-1], args.paths[-1]
     old = json.loads(profile_path.read_text())
     if args.fresh_pages_from:
-        old["probe"] = with_fresh_pages(old.get("probe") or {}, [json.loads(p.read_text()) for p in args.fresh_pages_from])
+        probes = [json.loads(p.read_text()) for p in args.fresh_pages_from]
+        old["probe"] = with_fresh_pages(old.get("probe") or {}, probes)
     samples = read_all(samples_paths)
     # a CPU profile's probe may hold the fresh-page costs (measured with it, or added to it later with
     # ``fresh_pages_measured_utc``): the refit prices fresh pages at them, as a calibration does

@@ -4,8 +4,8 @@ A profile is a property of the machine that made it. The probe measures what dec
 step runs elsewhere — a square GEMM's rate, a thin GEMM's rate, a 3×3 convolution's rate (forward
 and backward: convolutions run in another library than GEMMs, whose speed relative to the GEMM's
 differs from CPU to CPU), memory bandwidth, the cost of one aten call, plain Python speed, what a
-new 64 MiB tensor's pages cost to fault in and to unmap — and three fixed reference training steps. Calibration stores the probe of the calibrating machine in
-the profile; on another CPU ``predict`` probes this machine (once: the result is cached per CPU
+new 64 MiB tensor's pages cost to fault in and to unmap — and three fixed reference training steps.
+Calibration stores the probe of the calibrating machine in the profile; on another CPU ``predict`` probes this machine (once: the result is cached per CPU
 name, identity numbers and vector instructions, thread count and torch version, until ``green-estimate
 probe`` measures it again), rescales each
 coefficient by the ratio of the rate it stands for, and widens the interval by the reference steps'
@@ -37,8 +37,8 @@ RATE_KEYS = ("gemm_flops_per_s", "thin_gemm_flops_per_s", "conv_flops_per_s", "b
 # zeroes as the op first writes them, and gives them back when it is freed, between ops. Timed apart
 # on a 64 MiB tensor: filling a new one against filling one already touched is the fault cost per
 # byte, freeing it the unmap cost. On the 2-vCPU EPYC VM (4 KiB pages, transparent huge pages on
-# madvise) 0.20-0.23 and 0.062-0.071 ns/B for tensors of 33-256 MiB, one process to the next; a
-# machine that backs such tensors with huge pages pays less. Calibration takes both as measured
+# madvise) 0.15-0.23 and 0.052-0.071 ns/B for tensors of 33-256 MiB, one call or process to the
+# next (a machine that backs them with huge pages should pay less; not measured). Calibration takes both as measured
 # costs (fit.MEASURED_FEATURES), not fitted ones: few calibration networks have such tensors.
 FRESH_PROBE_BYTES = 64 << 20
 FRESH_PROBE_REPS = 5
@@ -277,10 +277,10 @@ def ratios(made: dict, here: dict) -> dict[str, float]:
     ``fresh`` and ``unmap``, the fresh-page costs, only when both probes measured them)."""
     conv = {"conv_flops": made["conv_flops_per_s"] / here["conv_flops_per_s"]} \
         if made.get("conv_flops_per_s") and here.get("conv_flops_per_s") else {}
+    measured = all((p.get("fresh_page_s_per_byte") or 0) > 0 and (p.get("unmap_s_per_byte") or 0) > 0
+                   for p in (made, here))
     pages = {"fresh": here["fresh_page_s_per_byte"] / made["fresh_page_s_per_byte"],
-             "unmap": here["unmap_s_per_byte"] / made["unmap_s_per_byte"]} \
-        if all((p.get("fresh_page_s_per_byte") or 0) > 0 and (p.get("unmap_s_per_byte") or 0) > 0 for p in (made, here)) \
-        else {}
+             "unmap": here["unmap_s_per_byte"] / made["unmap_s_per_byte"]} if measured else {}
     return {
         **conv, **pages,
         "flops": made["gemm_flops_per_s"] / here["gemm_flops_per_s"],

@@ -34,7 +34,7 @@ def test_anchors_follow_githubs_rule():
     page = ROOT / "docs" / "performance.md"
     got = anchors(page)
     # headings with backticks, a colon and parentheses
-    assert "validate---quick-from-fresh-clones-runs-ce-ch-co-cv-and-da" in got
+    assert "validate---quick-from-fresh-clones-runs-ce-ch-co-cv-da-and-dh" in got
     assert "a-published-training-run-llama-2-7b-run-d" in got
 
 

@@ -109,15 +109,15 @@ CANDIDATES += tuple(c + (DRAM_FEATURE,) for c in CANDIDATES if "flops" in c and 
 # cost is one per byte whatever the op, and only the few wide networks show it, so per class it was
 # fitted from 3–6 networks each — at coefficients 25× apart, the robust fit down-weighting the largest
 # as outliers. Fitted as one step-level coefficient instead (step_fit.STEP_FEATURES' fresh_bytes),
-# faulting and unmapping together came out 0.04–0.18 ns/B in seven refits, where the device probe measures 0.16–0.23
-# to fault a new tensor in and 0.05–0.07 to unmap it (2-vCPU EPYC VM), and a word2vec net, a
-# recommender and fastText, whose steps are mostly Adam's new table-sized tensors, were priced
-# 16–42% low (docs/performance.md, run DC). So where the device probe measured them, a memory-bound
-# class (BYTE_CLASSES) takes the fault cost as measured, ``known`` to fit_class: its ops' new
-# tensors of 32 MiB or more cost that per byte, and the class fits the rest; the step model takes the
-# unmapping at the probe's cost (calibrator.fit_profile). GEMM-like classes fit their cost past the
-# cache as before, which carries their outputs' faults: with the measured cost subtracted as well,
-# the linear class lost its rate past the cache in six of seven refits (run DC).
+# faulting and unmapping together came out 0.04–0.18 ns/B in seven refits, where the device probe
+# measures 0.15–0.23 to fault a new tensor in and 0.05–0.07 to unmap it (2-vCPU EPYC VM), and a
+# word2vec net, a recommender and fastText, whose steps are mostly Adam's new table-sized tensors,
+# were priced 16–42% low (docs/performance.md, run DC). So where the device probe measured them, a
+# memory-bound class (BYTE_CLASSES) takes the fault cost as measured, ``known`` to fit_class: its
+# ops' new tensors of 32 MiB or more cost that per byte, and the class fits the rest; the step model
+# takes the unmapping at the probe's cost (calibrator.fit_profile). GEMM-like classes fit their cost
+# past the cache as before, which carries their outputs' faults: with the measured cost subtracted
+# as well, the linear class lost its rate past the cache in six of seven refits (run DC).
 MEASURED_FEATURES = ("bytes_fresh",)
 # GEMM-like classes must be priced by their FLOPs: a bytes-only fit can win cross-validation on the
 # calibration's networks and still be wrong by 10× on a GEMM larger than any of them.
@@ -346,7 +346,8 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
         y = y - X_all[:, column[f]] * c  # the borrowed cost is known: the candidates fit the rest
     known = {f: float(c) for f, c in (known or {}).items() if f not in borrowed}
     if known:
-        y = y - np.array([feature_vector(r.ops, list(known)) for r in rows], dtype=float) @ np.array(list(known.values()))
+        K = np.array([feature_vector(r.ops, list(known)) for r in rows], dtype=float)
+        y = y - K @ np.array(list(known.values()))  # measured apart: the candidates fit the rest
     present = {f for f in names if (X_all[:, column[f]] != 0).any() and f not in borrowed}
     needed: set[str] = set()  # kinds of op the rows ran in enough networks, with their base rates
     for f, base in KIND_FEATURES.items():
