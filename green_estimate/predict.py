@@ -8,7 +8,7 @@ grid intensity, data parallelism — is one :class:`PredictSettings`.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from green_estimate.counting.report import CostReport
 from green_estimate.errors import UsageError
@@ -204,6 +204,32 @@ ALLOCATOR_NOTE = ("CPU times are those of a process whose malloc has settled, as
 RECURRENT_REVISION = 2
 
 
+# A step whose new tensors of 32 MiB or more take at least this share of its predicted time gets a note:
+# their pages cost what the device probe measured alone, and inside real steps on the 2-vCPU EPYC VM
+# that cost ran from about 0.1 to 0.3 ns/byte from one op and model to another (docs/performance.md, runs DC
+# to DJ).
+FRESH_NOTE_SHARE = 0.2
+
+
+def fresh_page_note(report: CostReport, step_time_s: float, fresh_pages: Mapping[str, Any] | None) -> str | None:
+    """A note when the fresh pages of ``report``'s step, at a profile's measured costs (its ``fresh_pages``),
+    are at least :data:`FRESH_NOTE_SHARE` of ``step_time_s`` (the predicted step); ``None`` otherwise."""
+    from green_estimate.features import fresh_bytes
+
+    if not fresh_pages or step_time_s <= 0:
+        return None
+    fresh = fresh_bytes(report.ops)
+    fault, unmap = float(fresh_pages["fault_s_per_byte"]), float(fresh_pages["unmap_s_per_byte"])
+    share = fresh * (fault + unmap) / step_time_s
+    if share < FRESH_NOTE_SHARE:
+        return None
+    return (f"This step writes {fresh / 1e6:,.0f} MB to new tensors of 32 MiB or more, which take fresh pages: at the "
+            f"costs the profile's device probe measured ({fault * 1e9:.2f} ns/byte to fault them in, "
+            f"{unmap * 1e9:.2f} to unmap them) that is {share:.0%} of the predicted step. Inside real steps that cost "
+            "ran from about 0.1 to 0.3 ns/byte from one op and model to another on the machine we measured "
+            "(docs/calibration.md), so this part of the step may be off by up to 2x either way.")
+
+
 def _profile_notes(prof: Profile, classes: dict[str, ClassPrice], report: CostReport) -> list[str]:
     notes = []
     if prof.provenance == "measured-runs":
@@ -227,6 +253,9 @@ def _profile_notes(prof: Profile, classes: dict[str, ClassPrice], report: CostRe
             zero = zero_moment_note(report, sum(c.time_s for c in classes.values()))
             if zero:
                 notes.append(zero)
+            pages = fresh_page_note(report, sum(c.time_s for c in classes.values()), prof.data.get("fresh_pages"))
+            if pages:
+                notes.append(pages)
             if prof.count_revision < RECURRENT_REVISION and any(o.fused == "rnn" for o in report.ops):
                 notes.append(f"Profile {prof.name} was calibrated before GRUs and plain RNNs were counted as a CPU runs "
                              "them: its in-step scales of recurrent layers were fitted to another count, and this step's "

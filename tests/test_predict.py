@@ -238,3 +238,32 @@ def test_on_an_h200_without_a_local_profile_the_default_is_the_shipped_measured_
     assert default_profile("cuda:0", precision="bf16").origin == "datasheet"
     monkeypatch.setattr(store, "_gpu_name", lambda device: "NVIDIA A100-SXM4-80GB")
     assert default_profile("cuda:0").origin == "datasheet"
+
+
+def test_a_step_mostly_of_fresh_pages_says_how_sure_their_cost_is(tmp_path):
+    from green_estimate.counting.report import CostReport, OpRecord
+    from green_estimate.predict import FRESH_NOTE_SHARE, fresh_page_note
+
+    mib = 2**20
+    pages = {"fault_s_per_byte": 2e-10, "unmap_s_per_byte": 7e-11}
+    new = OpRecord("aten.sqrt", "elementwise", "optimizer", "", 16 * mib, 64 * mib, 64 * mib)
+    report = CostReport("fresh", 8, "adam", 0, [], [new], {})
+    cost_s = 64 * mib * 2.7e-10  # 18.1 ms: the one new 64 MiB tensor, faulted in and unmapped
+    note = fresh_page_note(report, 0.05, pages)
+    assert note and "67 MB" in note and f"{cost_s / 0.05:.0%}" in note and "0.20 ns/byte" in note
+    assert fresh_page_note(report, cost_s / FRESH_NOTE_SHARE * 1.01, pages) is None  # under a fifth of the step
+    assert fresh_page_note(report, 0.05, None) is None  # a profile that fitted the cost instead
+    in_place = OpRecord("aten.add_", "elementwise", "optimizer", "", 16 * mib, 128 * mib, 64 * mib)
+    assert fresh_page_note(CostReport("in place", 8, "adam", 0, [], [in_place], {}), 0.05, pages) is None
+    # predict adds it for a model whose step is mostly such tensors, with the shipped profile's costs
+    big = tmp_path / "skipgram.py"
+    big.write_text("import torch, torch.nn as nn\n"
+                   "class M(nn.Module):\n"
+                   "    def __init__(s):\n        super().__init__(); s.e = nn.Embedding(150000, 100)\n"
+                   "    def forward(s, x):\n        return s.e(x).sum(1)\n"
+                   "def build_model():\n    return M()\n"
+                   "def example_input(batch):\n    return torch.randint(0, 150000, (batch, 4))\n")
+    notes = predict(str(big), batch_size=64, profile="cpu-reference-2core").to_dict()["notes"]
+    assert any("take fresh pages" in n for n in notes)
+    assert not any("take fresh pages" in n for n in predict(EXAMPLE, batch_size=64,
+                                                            profile="cpu-reference-2core").to_dict()["notes"])
