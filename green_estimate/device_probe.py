@@ -5,10 +5,10 @@ step runs elsewhere — a square GEMM's rate, a thin GEMM's rate, a 3×3 convolu
 and backward: convolutions run in another library than GEMMs, whose speed relative to the GEMM's
 differs from CPU to CPU), memory bandwidth, the cost of one aten call, plain Python speed, what a
 new 64 MiB tensor's pages cost to fault in and to unmap — and three fixed reference training steps.
-Calibration stores the probe of the calibrating machine in the profile; on another CPU ``predict`` probes this machine (once: the result is cached per CPU
-name, identity numbers and vector instructions, thread count and torch version, until ``green-estimate
-probe`` measures it again), rescales each
-coefficient by the ratio of the rate it stands for, and widens the interval by the reference steps'
+Calibration stores the probe of the calibrating machine in the profile; on another CPU ``predict``
+probes this machine (once: the result is cached per CPU name, identity numbers and vector
+instructions, thread count and torch version, until ``green-estimate probe`` measures it again),
+rescales each coefficient by the ratio of the rate it stands for, and widens the interval by the reference steps'
 median error after that: the *measured* transfer error (``green_estimate/transfer.py``). Every figure is
 measured, none is a datasheet value.
 """
@@ -38,8 +38,9 @@ RATE_KEYS = ("gemm_flops_per_s", "thin_gemm_flops_per_s", "conv_flops_per_s", "b
 # on a 64 MiB tensor: filling a new one against filling one already touched is the fault cost per
 # byte, freeing it the unmap cost. On the 2-vCPU EPYC VM (4 KiB pages, transparent huge pages on
 # madvise) 0.15-0.23 and 0.052-0.071 ns/B for tensors of 33-256 MiB, one call or process to the
-# next (a machine that backs them with huge pages should pay less; not measured). Calibration takes both as measured
-# costs (fit.MEASURED_FEATURES), not fitted ones: few calibration networks have such tensors.
+# next (a machine that backs them with huge pages should pay less; not measured). Calibration takes
+# both as measured costs (fit.MEASURED_FEATURES), not fitted ones: few calibration networks have such
+# tensors.
 FRESH_PROBE_BYTES = 64 << 20
 FRESH_PROBE_REPS = 5
 REFERENCE_STEPS = (("cnn", 1, 32, "adam"), ("mlp", 3, 64, "adam"), ("transformer", 2, 16, "adam"))
