@@ -250,12 +250,9 @@ def _profile_notes(prof: Profile, classes: dict[str, ClassPrice], report: CostRe
             notes.append(ALLOCATOR_NOTE)
             from green_estimate.zero_moments import zero_moment_note
 
-            zero = zero_moment_note(report, sum(c.time_s for c in classes.values()))
-            if zero:
-                notes.append(zero)
-            pages = fresh_page_note(report, sum(c.time_s for c in classes.values()), prof.data.get("fresh_pages"))
-            if pages:
-                notes.append(pages)
+            step_s = sum(c.time_s for c in classes.values())
+            notes += [n for n in (zero_moment_note(report, step_s),
+                                  fresh_page_note(report, step_s, prof.data.get("fresh_pages"))) if n]
             if prof.count_revision < RECURRENT_REVISION and any(o.fused == "rnn" for o in report.ops):
                 notes.append(f"Profile {prof.name} was calibrated before GRUs and plain RNNs were counted as a CPU runs "
                              "them: its in-step scales of recurrent layers were fitted to another count, and this step's "

@@ -342,12 +342,11 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
     column = {f: j for j, f in enumerate(names)}
     borrowed = {f: float(c) for f, c in (prior or {}).items()
                 if f in column and _networks_having(X_all[:, column[f]], groups) < MIN_NETWORKS}
-    for f, c in borrowed.items():
-        y = y - X_all[:, column[f]] * c  # the borrowed cost is known: the candidates fit the rest
-    known = {f: float(c) for f, c in (known or {}).items() if f not in borrowed}
-    if known:
-        K = np.array([feature_vector(r.ops, list(known)) for r in rows], dtype=float)
-        y = y - K @ np.array(list(known.values()))  # measured apart: the candidates fit the rest
+    # borrowed and measured costs are known: taken off the rows' time, the candidates fit the rest
+    fixed = {**borrowed, **{f: float(c) for f, c in (known or {}).items() if f not in borrowed}}
+    if fixed:
+        K = np.array([feature_vector(r.ops, list(fixed)) for r in rows], dtype=float)
+        y = y - K @ np.array(list(fixed.values()))
     present = {f for f in names if (X_all[:, column[f]] != 0).any() and f not in borrowed}
     needed: set[str] = set()  # kinds of op the rows ran in enough networks, with their base rates
     for f, base in KIND_FEATURES.items():
@@ -396,7 +395,6 @@ def fit_class(rows: list[Row], folds: int = 5, candidates: tuple[tuple[str, ...]
         best = min((f for f in pool if f[1]["mean_step_share_error"] <= bar),
                    key=lambda f: (len(f[2]["features"]), f[1]["mean_step_share_error"]))[1:]
     model = best[1]
-    fixed = {**borrowed, **known}
     if fixed:
         k = len(model["features"])
         model = {**model, "features": model["features"] + list(fixed),
