@@ -211,20 +211,28 @@ RECURRENT_REVISION = 2
 FRESH_NOTE_SHARE = 0.2
 
 
-def fresh_page_note(report: CostReport, step_time_s: float, fresh_pages: Mapping[str, Any] | None) -> str | None:
+def fresh_page_note(report: CostReport, step_time_s: float, fresh_pages: Mapping[str, Any] | None,
+                    ratios: Mapping[str, float] | None = None) -> str | None:
     """A note when the fresh pages of ``report``'s step, at a profile's measured costs (its ``fresh_pages``),
-    are at least :data:`FRESH_NOTE_SHARE` of ``step_time_s`` (the predicted step); ``None`` otherwise."""
+    are at least :data:`FRESH_NOTE_SHARE` of ``step_time_s`` (the predicted step); ``None`` otherwise.
+    ``ratios``: a carried profile's probe ratios (its ``transfer``), which rescale both costs to this CPU
+    as they rescale the profile's coefficients."""
+    from green_estimate.device_probe import feature_ratio, step_feature_ratio
     from green_estimate.features import fresh_bytes
 
     if not fresh_pages or step_time_s <= 0:
         return None
     fresh = fresh_bytes(report.ops)
     fault, unmap = float(fresh_pages["fault_s_per_byte"]), float(fresh_pages["unmap_s_per_byte"])
+    if ratios:
+        fault *= feature_ratio("bytes_fresh", dict(ratios))
+        unmap *= step_feature_ratio("fresh_bytes", dict(ratios))
     share = fresh * (fault + unmap) / step_time_s
     if share < FRESH_NOTE_SHARE:
         return None
+    where = " (rescaled to this CPU)" if ratios else ""
     return (f"This step writes {fresh / 1e6:,.0f} MB to new tensors of 32 MiB or more, which take fresh pages: at the "
-            f"costs the profile's device probe measured ({fault * 1e9:.2f} ns/byte to fault them in, "
+            f"costs the profile's device probe measured{where} ({fault * 1e9:.2f} ns/byte to fault them in, "
             f"{unmap * 1e9:.2f} to unmap them) that is {share:.0%} of the predicted step. Inside real steps that cost "
             "ran from about 0.1 to 0.3 ns/byte from one op and model to another on the machine we measured "
             "(docs/calibration.md), so this part of the step may be off by up to 2x either way.")
@@ -252,7 +260,8 @@ def _profile_notes(prof: Profile, classes: dict[str, ClassPrice], report: CostRe
 
             step_s = sum(c.time_s for c in classes.values())
             notes += [n for n in (zero_moment_note(report, step_s),
-                                  fresh_page_note(report, step_s, prof.data.get("fresh_pages"))) if n]
+                                  fresh_page_note(report, step_s, prof.data.get("fresh_pages"),
+                                                  (prof.transfer or {}).get("ratios"))) if n]
             if prof.count_revision < RECURRENT_REVISION and any(o.fused == "rnn" for o in report.ops):
                 notes.append(f"Profile {prof.name} was calibrated before GRUs and plain RNNs were counted as a CPU runs "
                              "them: its in-step scales of recurrent layers were fitted to another count, and this step's "

@@ -253,6 +253,11 @@ def test_a_step_mostly_of_fresh_pages_says_how_sure_their_cost_is(tmp_path):
     assert note and "67 MB" in note and f"{cost_s / 0.05:.0%}" in note and "0.20 ns/byte" in note
     assert fresh_page_note(report, cost_s / FRESH_NOTE_SHARE * 1.01, pages) is None  # under a fifth of the step
     assert fresh_page_note(report, 0.05, None) is None  # a profile that fitted the cost instead
+    # carried to a CPU whose probe faults pages 1.5x slower and unmaps them 2x faster: 64 MiB at 3e-10 + 3.5e-11
+    carried = fresh_page_note(report, 0.05, pages, {"fresh": 1.5, "unmap": 0.5, "bytes": 9.0, "python": 9.0,
+                                                    "dispatch": 9.0})
+    assert carried and f"{64 * mib * 3.35e-10 / 0.05:.0%}" in carried and "0.30 ns/byte" in carried
+    assert "0.04 to unmap" in carried and "rescaled to this CPU" in carried and "rescaled" not in note
     in_place = OpRecord("aten.add_", "elementwise", "optimizer", "", 16 * mib, 128 * mib, 64 * mib)
     assert fresh_page_note(CostReport("in place", 8, "adam", 0, [], [in_place], {}), 0.05, pages) is None
     # predict adds it for a model whose step is mostly such tensors, with the shipped profile's costs
