@@ -37,7 +37,6 @@ from green_estimate.calibration.incontext import op_record
 from green_estimate.counting.regions import SCALE_GROUPS, scale_parts
 from green_estimate.features import fresh_bytes
 from green_estimate.intervals import FUSED, local_block, make_up, reference_block
-from green_estimate.price_models import ClassModel
 
 STEP_FEATURES = tuple(f"{g}_time_s" for g in SCALE_GROUPS) + ("const", "dispatches", "param_tensors", "fresh_bytes")
 N_SCALES = len(SCALE_GROUPS)
@@ -50,18 +49,41 @@ def class_times(sample: dict, classes: dict[str, dict], default: str, params: di
                 ) -> Times:
     """Predicted op time per scale group and class of one network sample (``params`` overrides
     fitted coefficients)."""
+    return _times(feature_sums(sample, classes, default), params)
+
+
+# one network's ops summed per (scale group, class): (group, class, the class whose model prices it,
+# that model's features summed over the ops and kept to the group's terms, its fitted coefficients)
+Sums = list
+
+
+def feature_sums(sample: dict, classes: dict[str, dict], default: str) -> Sums:
+    """What :func:`class_times` multiplies by the class models' coefficients, summed once: the leave-out
+    refits change the coefficients, never the features, and summing a network's ops again for each
+    took most of a quick calibration's fit (12 of 27 s on a 2-vCPU Xeon)."""
+    from green_estimate.features import feature_vector, kept_terms
+
     by_class: dict[str, list] = {}
     for row in sample["ops"]:
         op = op_record(row)
         by_class.setdefault(op.cls, []).append(op)
-    out: Times = {g: {} for g in SCALE_GROUPS}
+    out: Sums = []
     for cls, ops in by_class.items():
         used = cls if cls in classes else default
-        p = params.get(used) if params else None
-        model = ClassModel.from_dict(classes[used]["time_s"])
+        names = classes[used]["time_s"]["features"]
         for part, groups in scale_parts(ops):
-            for (group, _), time_s in zip(groups, model.means(part, p, [terms for _, terms in groups])):
-                out[group][cls] = time_s
+            x = feature_vector(part, names)
+            out += [(group, cls, used, kept_terms(names, x, terms), classes[used]["time_s"]["params"])
+                    for group, terms in groups]
+    return out
+
+
+def _times(sums: Sums, params: dict[str, list[float]] | None = None) -> Times:
+    """:func:`class_times` from a network's :func:`feature_sums` (``params`` overrides fitted coefficients)."""
+    out: Times = {g: {} for g in SCALE_GROUPS}
+    for group, cls, used, x, fitted in sums:
+        p = params.get(used) if params else None
+        out[group][cls] = sum(a * xi for a, xi in zip(fitted if p is None else p, x))
     return out
 
 
@@ -157,8 +179,7 @@ def fit_step(X: Any, y: Any, op_scale_floor: float = 0.0, fixed: dict[str, float
     return full, Fit(np.array(full), cov, scale, len(y) - len(used))
 
 
-def _class_op_times(samples: list[dict], classes: dict, default: str, params: dict | None = None) -> list[tuple]:
-    return [class_times(s, classes, default, params) for s in samples]
+
 
 
 def _scaled(times: Times, params: list[float]) -> dict[str, float]:
@@ -238,6 +259,7 @@ def _family_out_errors(samples: list[dict], classes: dict[str, dict], rows: dict
     err_index: list[int] = []
     if len(samples) < int((X != 0).any(axis=0).sum()) + 3:
         return log_err, err_family, err_index  # too few networks to leave any out (for the step terms they have)
+    sums = [feature_sums(s, classes, default) for s in samples]
     for fam in sorted(set(fam_of)):
         train_nets = {i for i, f in enumerate(fam_of) if f != fam}
         p_cls = {}
@@ -245,7 +267,7 @@ def _family_out_errors(samples: list[dict], classes: dict[str, dict], rows: dict
             p = refit_params([r for r in rows.get(cls, []) if r.network in train_nets], entry["time_s"]["features"],
                              entry["time_s"]["params"])
             p_cls[cls] = p if p is not None else entry["time_s"]["params"]
-        ot = _class_op_times(samples, classes, default, p_cls)
+        ot = [_times(x, p_cls) for x in sums]
         Xf = np.array([step_features(s, c, st) for s, c, st in zip(samples, ot, structure)])
         for i in (i for i, f in enumerate(fam_of) if f == fam):
             rest = [j for j in range(len(samples)) if j != i]
@@ -318,7 +340,7 @@ def fit_step_model(samples: list[dict], classes: dict[str, dict], rows: dict[str
     import numpy as np
 
     y = np.array([s["time_s"] for s in samples], dtype=float)
-    op_times = _class_op_times(samples, classes, default)
+    op_times = [class_times(s, classes, default) for s in samples]
     structure = [structure_features(s) for s in samples]
     X = np.array([step_features(s, c, st) for s, c, st in zip(samples, op_times, structure)])
     params, res = fit_step(X, y, op_scale_floor, fixed)
