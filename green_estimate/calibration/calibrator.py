@@ -292,9 +292,13 @@ def _checked(gpu: int | None, precision: str) -> tuple[str, str]:
 
 
 def _run_settings(s: dict, quick: bool) -> RunSettings:
-    """Warm-up, windows, repeats and the largest step of the suite file's ``[settings]``."""
+    """Warm-up, windows, repeats and the largest step of the suite file's ``[settings]`` (``quick_*``
+    keys, where the file has them, for the quick suite)."""
+    def setting(key: str, default: float) -> float:
+        return float(s.get(f"quick_{key}", s.get(key, default)) if quick else s.get(key, default))
+
     return RunSettings(
-        warmup_s=float(s.get("warmup_s", 0.03)), window_s=float(s.get("window_s", 0.05)),
+        warmup_s=setting("warmup_s", 0.03), window_s=setting("window_s", 0.05),
         repeats=int(s.get("quick_repeats" if quick else "repeats", 3 if quick else 5)),
         idle_s=float(s.get("idle_s", 2.0)), min_window_resolutions=float(s.get("min_window_resolutions", 10.0)),
         max_step_flops=float(s.get("quick_max_step_flops" if quick else "max_step_flops", 2e9)),

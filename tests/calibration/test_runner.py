@@ -365,3 +365,15 @@ def test_a_step_that_does_not_fit_in_gpu_memory_is_measured_at_half_the_batch(su
     with pytest.raises(GreenEstimateError, match="does not fit in the memory of cuda:0 even at batch 8"):
         runner.measure_case(case, FakeMeter(), "cuda:0", FAST)
     assert tried == [16, 8]
+
+
+def test_the_quick_suite_takes_its_own_window_length_and_repeats():
+    from green_estimate.calibration.calibrator import _run_settings
+
+    s = {"warmup_s": 0.2, "quick_warmup_s": 0.1, "window_s": 0.25, "quick_window_s": 0.15, "repeats": 5,
+         "quick_repeats": 3}
+    quick, full = _run_settings(s, quick=True), _run_settings(s, quick=False)
+    assert (quick.warmup_s, quick.window_s, quick.repeats) == (0.1, 0.15, 3)
+    assert (full.warmup_s, full.window_s, full.repeats) == (0.2, 0.25, 5)
+    no_quick_keys = _run_settings({"warmup_s": 0.2, "window_s": 0.25}, quick=True)
+    assert (no_quick_keys.warmup_s, no_quick_keys.window_s) == (0.2, 0.25)  # the suite's own
