@@ -71,6 +71,13 @@ def build_report(
     return report
 
 
+def _median_signed_time_error(rows: list) -> float:
+    """The median of predicted over measured time, less 1, of ``rows``."""
+    import statistics
+
+    return statistics.median(r.pred_time_s / r.meas_time_s - 1 for r in rows)
+
+
 def _notes(report: ValidationReport, unfinished: dict[str, int]) -> list[str]:
     rows, notes = report.rows, []
     provenances = sorted({r.provenance for r in rows})
@@ -111,6 +118,15 @@ def _notes(report: ValidationReport, unfinished: dict[str, int]) -> list[str]:
                      f"(machine pace ×{pace.low:.2f}–×{pace.high:.2f}): a shared machine's speed changed, and their "
                      "errors are the machine's as much as the model's. The prediction quality of the trials at pace "
                      "is shown beside the overall one.")
+    subnormal = [r for r in rows if r.subnormal_values]
+    if subnormal and str(report.config.get("device", "cpu")).startswith("cpu"):
+        rest = [r for r in rows if not r.subnormal_values]
+        errors = " and ".join(f"{label} {_median_signed_time_error(group):+.1%}" for label, group
+                              in (("theirs", subnormal), ("the others'", rest)) if group)
+        notes.append(f"{len(subnormal)} of {len(rows)} trials ended with subnormal floats in their gradients or Adam's "
+                     "moments (values below float32's smallest normal number, as a saturated softmax makes): Intel CPUs "
+                     "compute on such values far more slowly, and no prediction prices it (on a 2-vCPU Xeon a trial's "
+                     f"steps ran up to 2x slower; docs/predict.md). Median time error: {errors}.")
     if any(v for v in unfinished.values()):
         notes.append("Trials that did not finish (failed, interrupted, or running elsewhere) are left out: "
                      + ", ".join(f"{s}: {n}" for s, n in unfinished.items() if n))

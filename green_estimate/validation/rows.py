@@ -14,7 +14,7 @@ CSV_COLUMNS = (
     "strategy", "trial", "architecture", *PARAM_COLUMNS, "n_params", "epochs", "batch_size", "steps",
     "predicted_energy_j", "predicted_energy_j_low", "predicted_energy_j_high", "measured_energy_j",
     "predicted_time_s", "predicted_time_s_low", "predicted_time_s_high", "measured_time_s",
-    "accuracy", "meter", "provenance", "profile_provenance", "load_avg_1m", "machine_pace",
+    "accuracy", "meter", "provenance", "profile_provenance", "load_avg_1m", "machine_pace", "subnormal_values",
 )
 
 
@@ -48,6 +48,7 @@ class TrialRow:
     load_avg_1m: float | None = None
     torch_threads: int | None = None
     machine_pace: float | None = None  # reference step's time before the trial / when the profile was made (pace.py)
+    subnormal_values: int | None = None  # subnormal floats in the gradients and Adam's state after the last step
 
     @property
     def contended(self) -> bool:
@@ -89,6 +90,7 @@ class TrialRow:
             "profile_provenance": self.profile_provenance,
             "load_avg_1m": self.load_avg_1m,
             "machine_pace": self.machine_pace,
+            "subnormal_values": self.subnormal_values,
         }
         for name in PARAM_COLUMNS:
             value = self.arch.get(name, self.params.get(name, ""))
@@ -132,6 +134,7 @@ def row_from_trial(strategy: str, frozen) -> TrialRow:
         load_avg_1m=a.get("load_avg_1m"),
         torch_threads=a.get("torch_threads"),
         machine_pace=a.get("machine_pace"),
+        subnormal_values=a.get("subnormal_values"),
     )
 
 

@@ -54,6 +54,9 @@ class TrainResult:
         steps: optimizer steps taken (``epochs * ceil(n_train / batch_size)``).
         samples: samples processed (``steps * batch_size``).
         final_loss: the last step's training loss (NaN or inf when training diverged).
+        subnormal_values: after the last step, how many values of the gradients and the optimizer's
+            state are subnormal floats (:func:`subnormal_count`): a run whose softmax saturated computes
+            on such values, which Intel CPUs do far more slowly than on normal ones (docs/predict.md).
     """
 
     energy_j: float
@@ -61,6 +64,17 @@ class TrainResult:
     steps: int
     samples: int
     final_loss: float
+    subnormal_values: int = 0
+
+
+def subnormal_count(tensors) -> int:
+    """How many values of the floating-point ``tensors`` are subnormal: nonzero and smaller in magnitude
+    than their dtype's smallest normal number (``torch.finfo(dtype).tiny``); other tensors count 0."""
+    n = 0
+    for t in tensors:
+        if torch.is_tensor(t) and t.is_floating_point():
+            n += int(((t != 0) & (t.abs() < torch.finfo(t.dtype).tiny)).sum())
+    return n
 
 
 def steps_per_epoch(n_train: int, batch_size: int) -> int:
@@ -142,12 +156,16 @@ def train_measured(
         for idx in order:
             loss = train_step(model, optimizer, x[idx], y[idx])
         _sync(device)
+    # after the window: the last step's gradients and Adam's moments, read, not changed
+    state = [v for per_param in optimizer.state.values() for v in per_param.values()]
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
     return TrainResult(
         energy_j=float(window.energy_j),
         time_s=float(window.time_s),
         steps=int(order.shape[0]),
         samples=int(order.numel()),
         final_loss=float(loss.detach()),
+        subnormal_values=subnormal_count(state + grads),
     )
 
 

@@ -79,3 +79,16 @@ def test_machine_pace_in_notes_json_and_markdown():
     steady = build_report(_rows(), config=CONFIG, dataset=DATASET, meter=METER)   # no pace measured
     assert steady.to_dict()["machine_pace"] is None and "Machine pace" not in render_markdown(steady)
     assert not any("reference step" in n for n in steady.notes)
+
+
+def test_trials_that_ended_on_subnormal_floats_are_named_with_their_errors():
+    rows = [replace(row("grid", 0, pred_s=1.0, meas_s=2.0), subnormal_values=12),
+            replace(row("grid", 1, pred_s=1.0, meas_s=1.6), subnormal_values=3),
+            replace(row("random", 0, pred_s=1.0, meas_s=1.0), subnormal_values=0)]
+    text = " ".join(build_report(rows, config=CONFIG, dataset=DATASET, meter=METER).notes)
+    # theirs: median of -50% and -37.5% = -43.75%; the other's 0
+    assert "2 of 3 trials ended with subnormal floats" in text and "theirs -43.8% and the others' +0.0%" in text
+    assert "subnormal" not in " ".join(build_report(_rows(), config=CONFIG, dataset=DATASET, meter=METER).notes)
+    gpu = build_report(rows, config={**CONFIG, "device": "cuda:0"}, dataset=DATASET, meter=METER)
+    assert "subnormal" not in " ".join(gpu.notes)
+    assert [t["subnormal_values"] for t in build_report(rows, config=CONFIG, dataset=DATASET, meter=METER).to_dict()["trials"]] == [12, 3, 0]

@@ -82,3 +82,21 @@ def test_evaluate_counts_correct_predictions():
     y = torch.tensor([1, 0, 1, 2, 1])
     # Always predicts class 1: 3 of 5 right; a batch size of 2 checks the chunking.
     assert evaluate(_Constant(), torch.zeros(5, 1), y, batch_size=2) == pytest.approx(3 / 5)
+
+
+def test_subnormal_floats_are_counted_by_their_dtypes_smallest_normal_number():
+    from green_estimate.validation.training import subnormal_count
+
+    f32 = torch.tensor([0.0, 1e-39, -1e-40, 1e-30, 1.0, float("inf")])  # float32's smallest normal: 1.18e-38
+    assert subnormal_count([f32]) == 2
+    assert subnormal_count([f32.double()]) == 0  # normal numbers in float64
+    assert subnormal_count([torch.tensor([1, 0, 3]), None, f32]) == 2  # integers and non-tensors count 0
+
+
+def test_a_run_on_subnormal_values_says_so_and_one_on_normal_values_does_not(tick_meter):
+    x, y = _data(20)
+    normal = train_measured(_model(), x, y, adam=AdamParams(lr=0.01), epochs=1, batch_size=8, meter=tick_meter)
+    assert normal.subnormal_values == 0
+    # inputs of 1e-39: the first layer's weight gradients (input x upstream gradient) come out subnormal
+    tiny = train_measured(_model(), x * 1e-39, y, adam=AdamParams(lr=0.01), epochs=1, batch_size=8, meter=tick_meter)
+    assert tiny.subnormal_values > 0
