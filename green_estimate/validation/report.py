@@ -123,10 +123,10 @@ def _notes(report: ValidationReport, unfinished: dict[str, int]) -> list[str]:
         rest = [r for r in rows if not r.subnormal_values]
         errors = " and ".join(f"{label} {_median_signed_time_error(group):+.1%}" for label, group
                               in (("theirs", subnormal), ("the others'", rest)) if group)
-        notes.append(f"{len(subnormal)} of {len(rows)} trials ended with subnormal floats in their gradients or Adam's "
-                     "moments (values below float32's smallest normal number, as a saturated softmax makes): Intel CPUs "
-                     "compute on such values far more slowly, and no prediction prices it (on a 2-vCPU Xeon a trial's "
-                     f"steps ran up to 2x slower; docs/predict.md). Median time error: {errors}.")
+        notes.append(f"{len(subnormal)} of {len(rows)} trials ended with subnormal floats in their gradients or "
+                     "Adam's moments (values below float32's smallest normal number, as a saturated softmax makes): "
+                     "Intel CPUs compute on such values far more slowly, and no prediction prices it (on a 2-vCPU Xeon "
+                     f"a trial's steps ran up to 2x slower; docs/predict.md). Median time error: {errors}.")
     if any(v for v in unfinished.values()):
         notes.append("Trials that did not finish (failed, interrupted, or running elsewhere) are left out: "
                      + ", ".join(f"{s}: {n}" for s, n in unfinished.items() if n))

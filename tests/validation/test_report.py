@@ -91,4 +91,5 @@ def test_trials_that_ended_on_subnormal_floats_are_named_with_their_errors():
     assert "subnormal" not in " ".join(build_report(_rows(), config=CONFIG, dataset=DATASET, meter=METER).notes)
     gpu = build_report(rows, config={**CONFIG, "device": "cuda:0"}, dataset=DATASET, meter=METER)
     assert "subnormal" not in " ".join(gpu.notes)
-    assert [t["subnormal_values"] for t in build_report(rows, config=CONFIG, dataset=DATASET, meter=METER).to_dict()["trials"]] == [12, 3, 0]
+    trials = build_report(rows, config=CONFIG, dataset=DATASET, meter=METER).to_dict()["trials"]
+    assert [t["subnormal_values"] for t in trials] == [12, 3, 0]
