@@ -238,12 +238,13 @@ def quantile(errors: list[float], level: float) -> float:
     return xs[k - 1]
 
 
-def _family_out_errors(samples: list[dict], classes: dict[str, dict], rows: dict[str, list[Row]], default: str,
+def _family_out_errors(samples: list[dict], classes: dict[str, dict], rows: dict[str, list[Row]], sums: list[Sums],
                        X: Any, y: Any, structure: list[list[float]], op_scale_floor: float = 0.0,
                        fixed: dict[str, float] | None = None) -> tuple[dict[str, list[float]], list[str], list[int]]:
     """Absolute log errors of every network predicted with its family left out of the op models.
 
-    ``structure`` is each network's :func:`structure_features` (the same in every refit). Returns the
+    ``sums`` and ``structure`` are each network's :func:`feature_sums` and :func:`structure_features`
+    (the same in every refit: only the class models' coefficients change). Returns the
     errors per target (``time_s``, ``energy_j``), each error's family and network index.
     The step model (and power) leave out only the predicted network: its in-step scales of fused
     regions are learned from the other networks that have such regions, its family's included.
@@ -256,7 +257,6 @@ def _family_out_errors(samples: list[dict], classes: dict[str, dict], rows: dict
     err_index: list[int] = []
     if len(samples) < int((X != 0).any(axis=0).sum()) + 3:
         return log_err, err_family, err_index  # too few networks to leave any out (for the step terms they have)
-    sums = [feature_sums(s, classes, default) for s in samples]
     for fam in sorted(set(fam_of)):
         train_nets = {i for i, f in enumerate(fam_of) if f != fam}
         p_cls = {}
@@ -337,7 +337,8 @@ def fit_step_model(samples: list[dict], classes: dict[str, dict], rows: dict[str
     import numpy as np
 
     y = np.array([s["time_s"] for s in samples], dtype=float)
-    op_times = [class_times(s, classes, default) for s in samples]
+    sums = [feature_sums(s, classes, default) for s in samples]
+    op_times = [_times(x) for x in sums]
     structure = [structure_features(s) for s in samples]
     X = np.array([step_features(s, c, st) for s, c, st in zip(samples, op_times, structure)])
     params, res = fit_step(X, y, op_scale_floor, fixed)
@@ -345,7 +346,7 @@ def fit_step_model(samples: list[dict], classes: dict[str, dict], rows: dict[str
     power = fit_power(samples, scaled, list(y))
     cov = np.atleast_2d(res.cov_params()).tolist()  # every step feature's (zero where no network has it)
 
-    log_err, err_family, err_index = _family_out_errors(samples, classes, rows, default, X, y, structure,
+    log_err, err_family, err_index = _family_out_errors(samples, classes, rows, sums, X, y, structure,
                                                         op_scale_floor, fixed)
     interval = _interval_summary(log_err, err_family, sorted({s["params"]["family"] for s in samples}))
     if err_index:
