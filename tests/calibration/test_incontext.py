@@ -265,3 +265,22 @@ def test_a_gpu_step_and_a_torch_without_raw_events_read_the_event_tree():
 
     older = [OlderRawEvent("aten::mm", 0, 9_000)]
     assert incontext.profiled_times(Profiled(tree, older), {"mm"}, "cpu") == {"mm": [pytest.approx(50e-6)]}
+
+
+def test_profiled_step_records_one_step_after_a_warm_up_step():
+    torch = pytest.importorskip("torch")
+    from torch.profiler import ProfilerActivity
+
+    model = torch.nn.Sequential(torch.nn.Linear(16, 8), torch.nn.ReLU(), torch.nn.Linear(8, 4))
+    inner = incontext.make_step(model, (torch.randn(4, 16),), "adam")
+    calls, synced = [], []
+
+    def step():
+        calls.append(1)
+        inner()
+
+    prof = incontext.profiled_step(step, lambda: synced.append(1), [ProfilerActivity.CPU])
+    assert len(calls) == 2 and len(synced) == 2  # the warm-up step ran, and was synchronised
+    times = incontext.profiled_times(prof, {"addmm", "mm"}, "cpu")
+    # one step's GEMMs only: 2 forward addmm; backward mm: 2 weight gradients + 1 input gradient
+    assert len(times["addmm"]) == 2 and len(times["mm"]) == 3
