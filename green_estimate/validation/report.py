@@ -71,6 +71,15 @@ def build_report(
     return report
 
 
+DENORMAL_SLOW = 1.15  # a trial whose last steps ran this many times as long as with denormals flushed
+
+
+def on_subnormals(row: TrialRow) -> bool:
+    """Whether a trial computed on subnormal floats: its last steps ran at least :data:`DENORMAL_SLOW`
+    times as long as with them flushed to zero, or some were left in its gradients or Adam's moments."""
+    return bool(row.subnormal_values) or (row.denormal_slowdown is not None and row.denormal_slowdown >= DENORMAL_SLOW)
+
+
 def _median_signed_time_error(rows: list) -> float:
     """The median of predicted over measured time, less 1, of ``rows``."""
     import statistics
@@ -118,15 +127,19 @@ def _notes(report: ValidationReport, unfinished: dict[str, int]) -> list[str]:
                      f"(machine pace ×{pace.low:.2f}–×{pace.high:.2f}): a shared machine's speed changed, and their "
                      "errors are the machine's as much as the model's. The prediction quality of the trials at pace "
                      "is shown beside the overall one.")
-    subnormal = [r for r in rows if r.subnormal_values]
+    subnormal = [r for r in rows if on_subnormals(r)]
     if subnormal and str(report.config.get("device", "cpu")).startswith("cpu"):
-        rest = [r for r in rows if not r.subnormal_values]
+        rest = [r for r in rows if not on_subnormals(r)]
         errors = " and ".join(f"{label} {_median_signed_time_error(group):+.1%}" for label, group
                               in (("theirs", subnormal), ("the others'", rest)) if group)
-        notes.append(f"{len(subnormal)} of {len(rows)} trials ended with subnormal floats in their gradients or "
-                     "Adam's moments (values below float32's smallest normal number, as a saturated softmax makes): "
-                     "Intel CPUs compute on such values far more slowly, and no prediction prices it (on a 2-vCPU Xeon "
-                     f"a trial's steps ran up to 2x slower; docs/predict.md). Median time error: {errors}.")
+        slow = [r.denormal_slowdown for r in subnormal if r.denormal_slowdown is not None]
+        notes.append(f"{len(subnormal)} of {len(rows)} trials computed on subnormal floats (values below float32's "
+                     "smallest normal number, as a saturated softmax makes): "
+                     + (f"their last steps ran ×{min(slow):.2f}–×{max(slow):.2f} as long as with such values "
+                        "flushed to zero, " if slow else "")
+                     + f"or some were left in their gradients or Adam's moments. Intel CPUs compute on such values far "
+                     "more slowly, and no prediction prices it (docs/predict.md). "
+                     f"Median time error: {errors}.")
     if any(v for v in unfinished.values()):
         notes.append("Trials that did not finish (failed, interrupted, or running elsewhere) are left out: "
                      + ", ".join(f"{s}: {n}" for s, n in unfinished.items() if n))

@@ -15,6 +15,7 @@ CSV_COLUMNS = (
     "predicted_energy_j", "predicted_energy_j_low", "predicted_energy_j_high", "measured_energy_j",
     "predicted_time_s", "predicted_time_s_low", "predicted_time_s_high", "measured_time_s",
     "accuracy", "meter", "provenance", "profile_provenance", "load_avg_1m", "machine_pace", "subnormal_values",
+    "denormal_slowdown",
 )
 
 
@@ -49,6 +50,7 @@ class TrialRow:
     torch_threads: int | None = None
     machine_pace: float | None = None  # reference step's time before the trial / when the profile was made (pace.py)
     subnormal_values: int | None = None  # subnormal floats in the gradients and Adam's state after the last step
+    denormal_slowdown: float | None = None  # last steps' time as run / with denormals flushed (CPU; training.py)
 
     @property
     def contended(self) -> bool:
@@ -91,6 +93,7 @@ class TrialRow:
             "load_avg_1m": self.load_avg_1m,
             "machine_pace": self.machine_pace,
             "subnormal_values": self.subnormal_values,
+            "denormal_slowdown": self.denormal_slowdown,
         }
         for name in PARAM_COLUMNS:
             value = self.arch.get(name, self.params.get(name, ""))
@@ -135,6 +138,7 @@ def row_from_trial(strategy: str, frozen) -> TrialRow:
         torch_threads=a.get("torch_threads"),
         machine_pace=a.get("machine_pace"),
         subnormal_values=a.get("subnormal_values"),
+        denormal_slowdown=a.get("denormal_slowdown"),
     )
 
 

@@ -269,7 +269,7 @@ def _measured_attrs(config: ValidationConfig, strategy: str, arch: dict, model: 
         "meter": meter.name, "provenance": meter.provenance, "meter_device": meter.device,
         "meter_resolution_s": float(getattr(meter, "resolution_s", 0.0)),
         "load_avg_1m": load_1m, "torch_threads": torch.get_num_threads(), "accuracy": accuracy,
-        "subnormal_values": result.subnormal_values,
+        "subnormal_values": result.subnormal_values, "denormal_slowdown": result.denormal_slowdown,
     }
 
 

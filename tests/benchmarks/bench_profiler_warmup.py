@@ -96,8 +96,10 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     import torch
 
-    print(f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}", flush=True)
+    from green_estimate.meters.estimate import cpu_model_name
+
+    print(f"machine: {cpu_model_name()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
+          f"Python {platform.python_version()}", flush=True)
     install()
     t0 = time.monotonic()
     calibrate(quick=not args.full, out=args.out / "warmup.json",

@@ -81,15 +81,29 @@ def test_machine_pace_in_notes_json_and_markdown():
     assert not any("reference step" in n for n in steady.notes)
 
 
-def test_trials_that_ended_on_subnormal_floats_are_named_with_their_errors():
+def test_trials_that_computed_on_subnormal_floats_are_named_with_their_errors():
     rows = [replace(row("grid", 0, pred_s=1.0, meas_s=2.0), subnormal_values=12),
             replace(row("grid", 1, pred_s=1.0, meas_s=1.6), subnormal_values=3),
             replace(row("random", 0, pred_s=1.0, meas_s=1.0), subnormal_values=0)]
     text = " ".join(build_report(rows, config=CONFIG, dataset=DATASET, meter=METER).notes)
     # theirs: median of -50% and -37.5% = -43.75%; the other's 0
-    assert "2 of 3 trials ended with subnormal floats" in text and "theirs -43.8% and the others' +0.0%" in text
+    assert "2 of 3 trials computed on subnormal floats" in text and "theirs -43.8% and the others' +0.0%" in text
+    assert "flushed to zero" not in text  # no trial's slowdown was measured
     assert "subnormal" not in " ".join(build_report(_rows(), config=CONFIG, dataset=DATASET, meter=METER).notes)
     gpu = build_report(rows, config={**CONFIG, "device": "cuda:0"}, dataset=DATASET, meter=METER)
     assert "subnormal" not in " ".join(gpu.notes)
     trials = build_report(rows, config=CONFIG, dataset=DATASET, meter=METER).to_dict()["trials"]
     assert [t["subnormal_values"] for t in trials] == [12, 3, 0]
+
+
+def test_a_trial_slowed_by_denormals_is_named_though_none_was_left_after_its_last_step():
+    rows = [replace(row("grid", 0, pred_s=1.0, meas_s=1.25), subnormal_values=0, denormal_slowdown=1.30),
+            replace(row("grid", 1, pred_s=1.0, meas_s=2.0), subnormal_values=5, denormal_slowdown=1.60),
+            replace(row("random", 0, pred_s=1.0, meas_s=1.1), subnormal_values=0, denormal_slowdown=1.05)]
+    report = build_report(rows, config=CONFIG, dataset=DATASET, meter=METER)
+    text = " ".join(report.notes)
+    # theirs: median of -20% and -50% = -35%; the other's 1/1.1 - 1 = -9.09%; below 1.15 is not slowed
+    assert "2 of 3 trials computed on subnormal floats" in text
+    assert "×1.30–×1.60 as long as with such values flushed to zero" in text
+    assert "theirs -35.0% and the others' -9.1%" in text
+    assert [t["denormal_slowdown"] for t in report.to_dict()["trials"]] == [1.30, 1.60, 1.05]

@@ -48,8 +48,9 @@ def test_train_measured_runs_the_priced_steps_inside_one_window(tick_meter):
     result = train_measured(model, x, y, adam=AdamParams(lr=0.01), epochs=2, batch_size=8, meter=tick_meter, warmup_steps=1)
     steps = 2 * math.ceil(20 / 8)  # 6
     assert result.steps == steps and result.samples == steps * 8
-    # The hook is deep-copied with the model, so it also sees the one warm-up step; every batch is full.
-    assert batches == [8] * (steps + 1)
+    # The hook is deep-copied with the model, so it also sees the one warm-up step and, after the
+    # window, the denormal check's 3 rounds x 2 ways x 3 steps on its copy; every batch is full.
+    assert batches == [8] * (steps + 1 + 18)
     assert tick_meter.reads == 2  # one window: a read before the steps, one after
     assert (result.energy_j, result.time_s) == (TICK_J, TICK_S)
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
@@ -100,3 +101,42 @@ def test_a_run_on_subnormal_values_says_so_and_one_on_normal_values_does_not(tic
     # inputs of 1e-39: the first layer's weight gradients (input x upstream gradient) come out subnormal
     tiny = train_measured(_model(), x * 1e-39, y, adam=AdamParams(lr=0.01), epochs=1, batch_size=8, meter=tick_meter)
     assert tiny.subnormal_values > 0
+
+
+def test_denormal_slowdown_is_the_median_ratio_of_alternating_timings_and_leaves_flushing_off():
+    from green_estimate.validation.training import denormal_slowdown
+
+    now, flushing, calls = [0.0], [False], []
+    # seconds per timing of two steps, three rounds of (as run, flushed): ratios 2, 3 and 1
+    timings = iter([2.0, 1.0, 3.0, 1.0, 1.0, 1.0])
+    per_step = [0.0]
+
+    def set_flush(on: bool) -> bool:
+        flushing[0] = on
+        return True
+
+    def step(i: int) -> None:
+        if i == 0:
+            per_step[0] = next(timings) / 2
+        calls.append((i, flushing[0]))
+        now[0] += per_step[0]
+
+    clock = lambda: now[0]  # noqa: E731
+    assert denormal_slowdown(step, rounds=3, steps=2, set_flush=set_flush, clock=clock) == pytest.approx(2.0)
+    assert flushing == [False]  # off again, as PyTorch starts
+    assert calls == [(0, False), (1, False), (0, True), (1, True)] * 3
+    assert denormal_slowdown(step, set_flush=lambda on: False, clock=clock) is None  # this CPU cannot flush them
+
+
+def test_the_denormal_check_runs_on_a_copy_and_the_measured_model_is_untouched(tick_meter):
+    x, y = _data(20)
+    torch.manual_seed(0)
+    checked = _model()
+    torch.manual_seed(0)
+    unchecked = _model()
+    a = train_measured(checked, x, y, adam=AdamParams(lr=0.01), epochs=1, batch_size=8, meter=tick_meter)
+    b = train_measured(unchecked, x, y, adam=AdamParams(lr=0.01), epochs=1, batch_size=8, meter=tick_meter,
+                       check_denormals=False)
+    assert a.denormal_slowdown is not None and a.denormal_slowdown > 0 and b.denormal_slowdown is None
+    for p, q in zip(checked.parameters(), unchecked.parameters()):
+        assert torch.equal(p, q)  # the same training, whatever the copy did after it
