@@ -71,7 +71,7 @@ def build_report(
     return report
 
 
-DENORMAL_SLOW = 1.15  # a trial whose last steps ran this many times as long as with denormals flushed
+DENORMAL_SLOW = 1.3  # a trial whose last steps ran this many times as long as with denormals flushed
 
 
 def on_subnormals(row: TrialRow) -> bool:
