@@ -336,21 +336,40 @@ def count_network(family: str, seed: int, batch: int, optimizer: str, max_step_f
     return batch, report.ops, report.ignored_ops, structure
 
 
-def profiled_step(step: Callable[[], Any], sync: Callable[[], None], activities: list) -> Any:
-    """The profiler of one recorded step, after one warm-up step under the same profiler (``schedule``
-    with ``warmup=1``, ``active=1``): the step right after the profiler starts pays for its start in
-    its first op. In a small MLP's step on a 2-vCPU Xeon the first GEMM took a median 347–369 µs
-    recorded that way and 187–198 µs after a warm-up step, 171 µs timed without a profiler
-    (``torch.profiler`` warns of the same skew when a schedule has no warm-up)."""
+def profiled_steps(step: Callable[[], Any], sync: Callable[[], None], activities: list, n: int) -> Any:
+    """The profiler of ``n`` recorded steps in one session, after one warm-up step under it
+    (``schedule`` with ``warmup=1``, ``active=n``): the step right after the profiler starts pays for
+    its start in its first op. In a small MLP's step on a 2-vCPU Xeon the first GEMM took a median
+    347–369 µs recorded that way and 187–198 µs after a warm-up step, 171 µs timed without a profiler
+    (``torch.profiler`` warns of the same skew when a schedule has no warm-up). One session for all
+    ``n`` starts the profiler once and runs ``n + 1`` steps under it, where a session per step, each
+    with its warm-up, ran ``2n`` (docs/performance.md). :func:`split_steps` cuts its matched events
+    into the steps."""
     from torch.profiler import profile, schedule
 
     with _native_stderr_silenced(), profile(activities=activities,
-                                            schedule=schedule(wait=0, warmup=1, active=1, repeat=1)) as prof:
-        for _ in range(2):
+                                            schedule=schedule(wait=0, warmup=1, active=n, repeat=1)) as prof:
+        for _ in range(n + 1):
             step()
             sync()
             prof.step()
     return prof
+
+
+def split_steps(times: dict[str, list[float]], n: int) -> list[dict[str, list[float]]]:
+    """``n`` identical steps' matched op times (:func:`profiled_times` of one session), per step: each
+    key's events, in the order they started, cut into ``n`` equal runs. A key whose event count ``n``
+    does not divide (the steps ran it a different number of times) is left out of every step: its ops
+    are unmatched, as :func:`assign_times` leaves a key the device ran another number of times than
+    counted."""
+    out: list[dict[str, list[float]]] = [{} for _ in range(n)]
+    for key, ts in times.items():
+        if len(ts) % n:
+            continue
+        per = len(ts) // n
+        for j in range(n):
+            out[j][key] = ts[j * per:(j + 1) * per]
+    return out
 
 
 def measure_network(params: dict, meter: Meter, device: str, *, warmup_s: float, window_s: float,
@@ -373,7 +392,8 @@ def measure_network(params: dict, meter: Meter, device: str, *, warmup_s: float,
     per_step = settled_step_s(step, sync, warmup_s)
     keys = {_key(o) for o in ops}
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])
-    profiled = [profiled_times(profiled_step(step, sync, activities), keys, device) for _ in range(PROFILED_STEPS)]
+    profiled = split_steps(profiled_times(profiled_steps(step, sync, activities, PROFILED_STEPS), keys, device),
+                           PROFILED_STEPS)
     times = assign_times(ops, profiled)
     window = max(window_s, min_window_resolutions * meter.resolution_s)
     n_iter = max(1, math.ceil(window / max(per_step, 1e-7)))

@@ -2,9 +2,9 @@
 
 Runs one CPU calibration (the quick suite, or the full one with ``--full``; the estimate meter) and
 profiles every network's steps both ways, one right after the other: as calibration does
-(:func:`green_estimate.calibration.incontext.profiled_step`: a warm-up step under the same profiler,
-then the recorded one) and as it did before (a profiler session per step, its first op right after
-the profiler starts). Everything else is shared: the count, the whole-step windows, the pace, the
+(:func:`green_estimate.calibration.incontext.profiled_steps`: one profiler session, a warm-up step
+under it, then the recorded steps) and as it did before code 2a9aa81 (a profiler session per step,
+its first op right after the profiler starts). Everything else is shared: the count, the whole-step windows, the pace, the
 device probe. Writes to ``OUT``:
 
 - ``warmup.json`` and ``warmup.samples.jsonl``: the calibration as ``calibrate`` makes it;
@@ -40,7 +40,7 @@ from green_estimate.calibration import incontext, runner  # noqa: E402
 from green_estimate.calibration.calibrator import calibrate  # noqa: E402
 
 plain_profs: list[Any] = []      # this network's plain sessions, waiting for their keys
-plain_times: list[dict] = []     # their events' times
+plain_times: list[dict] = []     # their events' times, one dict per step
 plain_assigned: list[list] = []  # their op times, matched to the count
 plain_ops: list[list] = []       # per network, in measuring order: the plain op times
 
@@ -49,19 +49,20 @@ def install() -> None:
     """Wrap calibration's profiling so that every profiled step is also recorded the plain way."""
     from torch.profiler import profile
 
-    warm, read, assign, measure = (incontext.profiled_step, incontext.profiled_times, incontext.assign_times,
+    warm, read, assign, measure = (incontext.profiled_steps, incontext.profiled_times, incontext.assign_times,
                                    runner.measure_network)
 
-    def both(step, sync, activities):
-        with incontext._native_stderr_silenced(), profile(activities=activities) as prof:
-            step()
-            sync()
-        plain_profs.append(prof)
-        return warm(step, sync, activities)
+    def both(step, sync, activities, n):
+        for _ in range(n):
+            with incontext._native_stderr_silenced(), profile(activities=activities) as prof:
+                step()
+                sync()
+            plain_profs.append(prof)
+        return warm(step, sync, activities, n)
 
     def times(prof, keys, device):
-        if plain_profs:
-            plain_times.append(read(plain_profs.pop(), keys, device))
+        plain_times.extend(read(p, keys, device) for p in plain_profs)
+        plain_profs.clear()
         return read(prof, keys, device)
 
     def assigned(ops, steps):
@@ -75,7 +76,7 @@ def install() -> None:
         plain_assigned.clear()
         return rec
 
-    incontext.profiled_step, incontext.profiled_times, incontext.assign_times = both, times, assigned
+    incontext.profiled_steps, incontext.profiled_times, incontext.assign_times = both, times, assigned
     runner.measure_network = measured
 
 

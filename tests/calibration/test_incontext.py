@@ -267,7 +267,7 @@ def test_a_gpu_step_and_a_torch_without_raw_events_read_the_event_tree():
     assert incontext.profiled_times(Profiled(tree, older), {"mm"}, "cpu") == {"mm": [pytest.approx(50e-6)]}
 
 
-def test_profiled_step_records_one_step_after_a_warm_up_step():
+def test_profiled_steps_records_n_steps_after_a_warm_up_step_in_one_session():
     torch = pytest.importorskip("torch")
     from torch.profiler import ProfilerActivity
 
@@ -279,8 +279,17 @@ def test_profiled_step_records_one_step_after_a_warm_up_step():
         calls.append(1)
         inner()
 
-    prof = incontext.profiled_step(step, lambda: synced.append(1), [ProfilerActivity.CPU])
-    assert len(calls) == 2 and len(synced) == 2  # the warm-up step ran, and was synchronised
-    times = incontext.profiled_times(prof, {"addmm", "mm"}, "cpu")
-    # one step's GEMMs only: 2 forward addmm; backward mm: 2 weight gradients + 1 input gradient
-    assert len(times["addmm"]) == 2 and len(times["mm"]) == 3
+    prof = incontext.profiled_steps(step, lambda: synced.append(1), [ProfilerActivity.CPU], 3)
+    assert len(calls) == 4 and len(synced) == 4  # the warm-up step ran, and every step was synchronised
+    steps = incontext.split_steps(incontext.profiled_times(prof, {"addmm", "mm"}, "cpu"), 3)
+    # three steps' GEMMs, not the warm-up's: each 2 forward addmm; backward mm: 2 weight gradients + 1 input gradient
+    assert [(len(s["addmm"]), len(s["mm"])) for s in steps] == [(2, 3)] * 3
+
+
+def test_split_steps_cuts_each_keys_events_into_equal_runs_and_drops_a_key_that_does_not_divide():
+    times = {"mm": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "relu": [0.1, 0.2, 0.3], "add": [7.0, 8.0]}
+    assert incontext.split_steps(times, 3) == [{"mm": [1.0, 2.0], "relu": [0.1]}, {"mm": [3.0, 4.0], "relu": [0.2]},
+                                               {"mm": [5.0, 6.0], "relu": [0.3]}]
+    ops = [op("mm"), op("mm"), op("add")]
+    # the add ran 2 times in 3 steps: unmatched, as a key run another number of times than counted
+    assert assign_times(ops, incontext.split_steps(times, 3)) == [3.0, 4.0, None]
