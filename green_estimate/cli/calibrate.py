@@ -15,7 +15,7 @@ from green_estimate.cli.render import pct, si
 def calibrate(
     gpu: Annotated[Optional[int], typer.Option("--gpu", help="Calibrate this GPU (index as CUDA_VISIBLE_DEVICES shows it).")] = None,
     cpu: Annotated[bool, typer.Option("--cpu", help="Calibrate the CPU.")] = False,
-    quick: Annotated[bool, typer.Option("--quick", help="The quick suite: 104 networks instead of 369 (85 random ones instead of 350, and the same 19 reference architectures); about 3 min instead of 10-12 on a 2-vCPU cloud VM (160-186 s and 725 s measured on an Intel Xeon one).")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="The quick suite: 104 networks instead of 369 (85 random ones instead of 350, and the same 19 reference architectures); about 3 min instead of 10-12 on a 2-vCPU cloud VM (153-186 s and 725 s measured on an Intel Xeon one).")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="Profile path (default: the user profile directory).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run: measured cases are kept.")] = False,
     max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", help="Measure no new network after this many minutes; fit the networks measured (the fit takes up to a minute more). --resume measures the rest.")] = None,
