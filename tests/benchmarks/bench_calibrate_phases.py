@@ -2,8 +2,9 @@
 
 Measures every network of the quick CPU suite (or the full one, ``--full``) as ``calibrate --cpu``
 does, with the estimate meter, and prints the seconds spent counting steps on the meta device,
-warming up, reading the profiler's events, and measuring the energy windows; then the seconds per
-family. With ``--compare-event-tree`` each profiled step's events are also read through torch's
+warming up, running the profiled steps (one profiler session per network: a warm-up step and the
+recorded ones), reading the profiler's events, and measuring the energy windows; then the seconds per
+family. With ``--compare-event-tree`` each profiler session's events are also read through torch's
 ``FunctionEvent`` tree (``prof.events()``, what calibration read before) and the two results are
 checked equal, op for op.
 
@@ -75,6 +76,7 @@ def main() -> None:
     incontext.profiled_times = profiled_times
     timed(incontext, "count_network", "count the step on meta")
     timed(incontext, "settled_step_s", "warm up")
+    timed(incontext, "profiled_steps", "profiled steps")
     timed(incontext, "measure_window", "energy windows")
     suite = load_suite(quick=not args.full)
     settings = _run_settings(suite.settings, quick=not args.full)
@@ -91,11 +93,11 @@ def main() -> None:
     for label, s in seconds.most_common():
         print(f"  {label:28s} {s:6.1f} s  {100 * s / total:4.1f}%")
     rest = total - sum(seconds.values())
-    print(f"  {'the rest (build, profile)':28s} {rest:6.1f} s  {100 * rest / total:4.1f}%")
+    print(f"  {'the rest (build, ...)':28s} {rest:6.1f} s  {100 * rest / total:4.1f}%")
     if compared is not None:
         print(f"\nprofiler events read through torch's event tree: {compared:.1f} s (raw events: "
-              f"{seconds['read profiler events']:.1f} s); {len(mismatches)} of "
-              f"{incontext.PROFILED_STEPS * len(suite.cases)} profiled steps differ")
+              f"{seconds['read profiler events']:.1f} s); {len(mismatches)} of {len(suite.cases)} profiler "
+              f"sessions ({incontext.PROFILED_STEPS} recorded steps each) differ")
     print("\nper family" + (" (each with its reading through torch's event tree):" if compared is not None else ":"))
     for fam, s in per_family.most_common():
         print(f"  {fam:12s} {s:6.1f} s")
