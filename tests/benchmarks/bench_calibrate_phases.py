@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import torch  # noqa: E402
 
-from green_estimate.calibration import incontext  # noqa: E402
+from green_estimate.calibration import incontext, profiler_events  # noqa: E402
 from green_estimate.calibration.calibrator import _run_settings  # noqa: E402
 from green_estimate.calibration.cases import load_suite  # noqa: E402
 from green_estimate.calibration.runner import measure_case  # noqa: E402
@@ -67,7 +67,7 @@ def main() -> None:
         seconds["read profiler events"] += time.perf_counter() - t
         if args.compare_event_tree:
             t = time.perf_counter()
-            tree = incontext.match_events(prof.events(), keys)
+            tree = profiler_events.match_events(prof.events(), keys)
             seconds["(torch's event tree, for comparison)"] += time.perf_counter() - t
             if dict(tree) != dict(out):
                 mismatches.append(",".join(sorted(keys))[:60])

@@ -7,8 +7,9 @@ from types import SimpleNamespace
 import pytest
 
 from green_estimate.calibration import incontext
-from green_estimate.calibration.incontext import (assign_times, match_cpu_events, match_events, match_key, op_record,
-                                                  settled_step_s, _row)
+from green_estimate.calibration import profiler_events
+from green_estimate.calibration.incontext import op_record, settled_step_s, _row
+from green_estimate.calibration.profiler_events import assign_times, match_cpu_events, match_events, match_key
 from green_estimate.meters.base import Reading
 from green_estimate.counting.report import OpRecord
 
@@ -118,7 +119,7 @@ def test_raw_events_give_what_torchs_event_tree_gives_on_a_real_step():
         step()
     keys = {"convolution", "convolution_backward", "native_batch_norm", "native_batch_norm_backward", "relu",
             "threshold_backward", "addmm", "mm", "add", "mul", "_foreach_add", "_log_softmax", "nll_loss_forward"}
-    fast = incontext.profiled_times(prof, keys, "cpu")
+    fast = profiler_events.profiled_times(prof, keys, "cpu")
     assert sum(len(v) for v in fast.values()) >= 8  # matched something real: conv, norm, relu, addmm, ...
     assert dict(fast) == dict(match_events(prof.events(), keys))
 
@@ -239,7 +240,7 @@ def test_count_network_lands_on_the_batch_that_halving_one_step_at_a_time_reache
 
 
 class Profiled:
-    """What :func:`incontext.profiled_times` reads of a finished ``torch.profiler.profile``."""
+    """What :func:`profiler_events.profiled_times` reads of a finished ``torch.profiler.profile``."""
 
     def __init__(self, tree: list, raw: list | None) -> None:
         self._tree = tree
@@ -253,9 +254,9 @@ class Profiled:
 def test_a_gpu_step_and_a_torch_without_raw_events_read_the_event_tree():
     tree = [Event("aten::mm", 0, 50.0, device_time_total=7.0)]
     raw = [RawEvent("aten::mm", 0, 9_000)]
-    assert incontext.profiled_times(Profiled(tree, raw), {"mm"}, "cuda:0") == {"mm": [7e-6]}  # device time
-    assert incontext.profiled_times(Profiled(tree, raw), {"mm"}, "cpu") == {"mm": [pytest.approx(9e-6)]}  # raw
-    assert incontext.profiled_times(Profiled(tree, None), {"mm"}, "cpu") == {"mm": [pytest.approx(50e-6)]}
+    assert profiler_events.profiled_times(Profiled(tree, raw), {"mm"}, "cuda:0") == {"mm": [7e-6]}  # device time
+    assert profiler_events.profiled_times(Profiled(tree, raw), {"mm"}, "cpu") == {"mm": [pytest.approx(9e-6)]}  # raw
+    assert profiler_events.profiled_times(Profiled(tree, None), {"mm"}, "cpu") == {"mm": [pytest.approx(50e-6)]}
 
     class OlderRawEvent(RawEvent):  # a raw event without end_ns
         def __getattribute__(self, name: str):
@@ -264,7 +265,7 @@ def test_a_gpu_step_and_a_torch_without_raw_events_read_the_event_tree():
             return super().__getattribute__(name)
 
     older = [OlderRawEvent("aten::mm", 0, 9_000)]
-    assert incontext.profiled_times(Profiled(tree, older), {"mm"}, "cpu") == {"mm": [pytest.approx(50e-6)]}
+    assert profiler_events.profiled_times(Profiled(tree, older), {"mm"}, "cpu") == {"mm": [pytest.approx(50e-6)]}
 
 
 def test_profiled_steps_records_n_steps_after_a_warm_up_step_in_one_session():
@@ -281,15 +282,15 @@ def test_profiled_steps_records_n_steps_after_a_warm_up_step_in_one_session():
 
     prof = incontext.profiled_steps(step, lambda: synced.append(1), [ProfilerActivity.CPU], 3)
     assert len(calls) == 4 and len(synced) == 4  # the warm-up step ran, and every step was synchronised
-    steps = incontext.split_steps(incontext.profiled_times(prof, {"addmm", "mm"}, "cpu"), 3)
+    steps = profiler_events.split_steps(profiler_events.profiled_times(prof, {"addmm", "mm"}, "cpu"), 3)
     # three steps' GEMMs, not the warm-up's: each 2 forward addmm; backward mm: 2 weight gradients + 1 input gradient
     assert [(len(s["addmm"]), len(s["mm"])) for s in steps] == [(2, 3)] * 3
 
 
 def test_split_steps_cuts_each_keys_events_into_equal_runs_and_drops_a_key_that_does_not_divide():
     times = {"mm": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "relu": [0.1, 0.2, 0.3], "add": [7.0, 8.0]}
-    assert incontext.split_steps(times, 3) == [{"mm": [1.0, 2.0], "relu": [0.1]}, {"mm": [3.0, 4.0], "relu": [0.2]},
+    assert profiler_events.split_steps(times, 3) == [{"mm": [1.0, 2.0], "relu": [0.1]}, {"mm": [3.0, 4.0], "relu": [0.2]},
                                                {"mm": [5.0, 6.0], "relu": [0.3]}]
     ops = [op("mm"), op("mm"), op("add")]
     # the add ran 2 times in 3 steps: unmatched, as a key run another number of times than counted
-    assert assign_times(ops, incontext.split_steps(times, 3)) == [3.0, 4.0, None]
+    assert assign_times(ops, profiler_events.split_steps(times, 3)) == [3.0, 4.0, None]
